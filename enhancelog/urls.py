@@ -1,0 +1,3 @@
+app_name = "enhancelog"
+api_urlpatterns = []
+urlpatterns = []

@@ -1,0 +1,3 @@
+app_name = "experience"
+api_urlpatterns = []
+urlpatterns = []

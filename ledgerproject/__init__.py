@@ -1,0 +1,1 @@
+"""Ledger: append-only, tamper-evident audit ledgers for AI-agent systems."""

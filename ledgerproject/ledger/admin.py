@@ -1,0 +1,71 @@
+"""Admin bases: ledgers are read-only in the admin, and big lists never count the whole table."""
+
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
+
+from ledgerproject.ledger.models import ApiToken, ChainCheck, TenantBinding
+
+
+class NoCountPaginator(Paginator):
+    """Counting a million-row ledger on every admin page is the slow part; estimate instead."""
+
+    @cached_property
+    def count(self):
+        # One row past the pages we could show is enough to know whether there is a next page.
+        limit = self.per_page * 50
+        return len(self.object_list[: limit + 1].values_list("pk", flat=True))
+
+
+class ReadOnlyLedgerAdmin(admin.ModelAdmin):
+    """Browse and search a ledger; no add, change or delete, and no full-table counts."""
+
+    paginator = NoCountPaginator
+    show_full_result_count = False
+    list_per_page = 50
+    ledger_readonly = ("seq", "recorded_at", "recorded_by_name", "prev_entry_hash", "entry_hash")
+    actions = None
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = [f.name for f in self.model._meta.concrete_fields if f.name not in ("canonical", "recorded_by")]
+        return list(dict.fromkeys([*super().get_readonly_fields(request, obj), *fields]))
+
+    def get_exclude(self, request, obj=None):
+        return ["canonical", "recorded_by"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ChainCheck)
+class ChainCheckAdmin(admin.ModelAdmin):
+    list_display = ("ledger", "checked_at", "ok", "checked", "first_bad_seq", "checked_by")
+    list_filter = ("ledger", "ok")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("key_prefix", "user", "name", "created_at")
+    readonly_fields = ("key_prefix", "key_hash", "created_at")
+    search_fields = ("user__username", "name", "key_prefix")
+
+    def has_add_permission(self, request):
+        return False  # tokens are issued by `manage.py issue_token`, which shows the key once
+
+
+@admin.register(TenantBinding)
+class TenantBindingAdmin(admin.ModelAdmin):
+    list_display = ("user", "tenant_id")
+    search_fields = ("user__username", "tenant_id")

@@ -1,0 +1,134 @@
+"""API bases shared by every ledger (append-only viewset, streaming exports) and the kernel's endpoints."""
+
+from django.http import Http404, StreamingHttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledgerproject.ledger.chain import record_check, verify_chain
+from ledgerproject.ledger.exceptions import BatchValidationError
+from ledgerproject.ledger.models import ChainCheck, tenants_for
+from ledgerproject.ledger.registry import get_ledger, ledger_models
+from ledgerproject.ledger.renderers import stream_csv, stream_jsonl
+
+MAX_BATCH = 5000
+STREAM_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+
+
+class StreamingListMixin:
+    """`?format=jsonl|csv` streams the whole filtered list, row by row, in constant memory."""
+
+    cursor_ordering = ("seq",)
+
+    def stream_response(self, queryset, rows=None):
+        fmt = self.request.accepted_renderer.format
+        if rows is None:
+            serializer_class = self.get_serializer_class()
+            context = self.get_serializer_context()
+            rows = (serializer_class(obj, context=context).data for obj in queryset.iterator(chunk_size=2000))
+        body = stream_jsonl(rows) if fmt == "jsonl" else stream_csv(rows)
+        response = StreamingHttpResponse(body, content_type=STREAM_FORMATS[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{self.basename or "export"}.{fmt}"'
+        return response
+
+    def wants_stream(self):
+        renderer = getattr(self.request, "accepted_renderer", None)
+        return renderer is not None and renderer.format in STREAM_FORMATS
+
+    def list(self, request, *args, **kwargs):
+        if self.wants_stream():
+            queryset = self.filter_queryset(self.get_queryset()).order_by(*self.cursor_ordering)
+            return self.stream_response(queryset)
+        return super().list(request, *args, **kwargs)
+
+
+class LedgerViewSet(
+    StreamingListMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """list / retrieve / create (append) and `POST …/batch/`; PUT, PATCH and DELETE are 405."""
+
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):
+        return super().get_queryset().for_tenants(tenants_for(self.request.user))
+
+    @extend_schema(summary="Append many entries atomically: all are stored, or none")
+    @action(detail=False, methods=["post"])
+    def batch(self, request, *args, **kwargs):
+        items = request.data
+        if not isinstance(items, list):
+            raise ValidationError({"non_field_errors": ["A batch is a JSON array of entries."]})
+        if not items:
+            raise ValidationError({"non_field_errors": ["A batch needs at least one entry."]})
+        if len(items) > MAX_BATCH:
+            raise ValidationError(
+                {"non_field_errors": [f"A batch holds at most {MAX_BATCH} entries; got {len(items)}."]}
+            )
+        serializer = self.get_serializer(data=items, many=True)
+        if not serializer.is_valid():
+            errors = serializer.errors
+            # DRF reports a list aligned with the input, or (newer) only the failed indexes.
+            pairs = errors.items() if isinstance(errors, dict) else enumerate(errors)
+            raise BatchValidationError([(int(index), messages) for index, messages in pairs if messages])
+        entries = serializer.save()
+        return Response(self.get_serializer(entries, many=True).data, status=status.HTTP_201_CREATED)
+
+
+def ledger_summary(model):
+    head = model._base_manager.order_by("-seq").values_list("seq", "entry_hash").first()
+    check = ChainCheck.objects.filter(ledger=model.ledger_name).order_by("-checked_at").first()
+    return {
+        "name": model.ledger_name,
+        "model": model._meta.label,
+        "size": head[0] if head else 0,
+        "head_seq": head[0] if head else None,
+        "head_entry_hash": head[1] if head else None,
+        "last_check": (
+            {
+                "ok": check.ok,
+                "checked": check.checked,
+                "first_bad_seq": check.first_bad_seq,
+                "reason": check.reason,
+                "checked_at": check.checked_at,
+            }
+            if check
+            else None
+        ),
+    }
+
+
+def _ledger_or_404(name):
+    try:
+        return get_ledger(name)
+    except LookupError as exc:
+        raise Http404(str(exc)) from None
+
+
+class LedgerListView(APIView):
+    """Every ledger: name, size, head seq and hash, last chain check."""
+
+    required_permissions = {"GET": None}
+
+    def get(self, request):
+        return Response([ledger_summary(model) for model in ledger_models()])
+
+
+class LedgerVerifyView(APIView):
+    """Auditor: re-walk one ledger's chain now."""
+
+    required_permissions = {"GET": "ledger.verify_ledger", "POST": "ledger.verify_ledger"}
+
+    def get(self, request, ledger):
+        model = _ledger_or_404(ledger)
+        result = verify_chain(model)
+        record_check(result, checked_by=request.user.get_username())
+        return Response(
+            {"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq, "reason": result.reason}
+        )

@@ -1,0 +1,315 @@
+"""The abstract append-only ledger entry, its append path, and the kernel's own tables."""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connections, models, router, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ledgerproject.ledger import hashing
+from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError, ImmutableEntryError
+from ledgerproject.ledger.locking import lock_ledger
+from ledgerproject.ledger.signals import entries_appended
+
+KERNEL_FIELDS = ("seq", "recorded_at", "recorded_by", "recorded_by_name", "prev_entry_hash", "entry_hash", "canonical")
+
+
+class LedgerQuerySet(models.QuerySet):
+    """Reads are ordinary; writes go only through append()/append_many(); changes are refused."""
+
+    def _refuse(self, what):
+        raise ImmutableEntryError(
+            f"{self.model.__name__} is an append-only ledger: {what} is refused. Corrections are new entries."
+        )
+
+    def update(self, **kwargs):
+        self._refuse("update()")
+
+    def delete(self):
+        self._refuse("delete()")
+
+    def _raw_delete(self, using):
+        self._refuse("delete()")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        self._refuse("bulk_update()")
+
+    def bulk_create(self, objs, *args, **kwargs):
+        raise ImmutableEntryError(
+            f"{self.model.__name__} entries enter only through {self.model.__name__}.objects.append_many()"
+        )
+
+    def update_or_create(self, *args, **kwargs):
+        self._refuse("update_or_create()")
+
+    def for_tenants(self, tenants):
+        """Only the given tenants' entries; None means every tenant."""
+        field = self.model.tenant_field
+        if tenants is None or field is None:
+            return self
+        return self.filter(**{f"{field}__in": list(tenants)})
+
+    def head(self):
+        """The newest entry, or None for an empty ledger."""
+        return self.order_by("-seq").first()
+
+    def append(self, recorded_by=None, **fields):
+        """Append one entry and return it (with seq, recorded_at and hashes set)."""
+        try:
+            return self.append_many([fields], recorded_by=recorded_by)[0]
+        except BatchValidationError as exc:
+            raise ValidationError(exc.items[0][1]) from None
+
+    def append_many(self, rows, recorded_by=None):
+        """Append entries atomically, in order: all are stored, or none.
+
+        Validation and hashing of the content happen before the lock; under the lock only the
+        tip is read, conflicts are checked, seq and chain hashes assigned, and rows inserted.
+        """
+        model = self.model
+        db = self.db if self._db else router.db_for_write(model)
+        user_id, user_name = _principal(recorded_by)
+        entries, problems = [], []
+        for index, fields in enumerate(rows):
+            entry = model(**fields)
+            try:
+                entry.full_clean(exclude=KERNEL_FIELDS, validate_unique=False, validate_constraints=False)
+                entry.validate_append()
+                entry._content_json = hashing.canonical_json(entry.ledger_content())
+            except ValidationError as exc:
+                problems.append((index, exc.message_dict if hasattr(exc, "error_dict") else exc.messages))
+            except hashing.CanonicalizationError as exc:
+                problems.append((index, [str(exc)]))
+            entries.append(entry)
+        if problems:
+            raise BatchValidationError(problems)
+        _refuse_repeats_within(entries)
+        if not entries:
+            return []
+        connection = connections[db]
+        with transaction.atomic(using=db):
+            lock_ledger(connection, model.ledger_name)
+            model.check_append_allowed(entries, using=db)
+            _refuse_conflicts(model, entries, db)
+            tip = model._base_manager.using(db).order_by("-seq").values_list("seq", "entry_hash").first()
+            seq, prev = tip if tip else (0, hashing.GENESIS_HASH)
+            now = timezone.now()
+            for entry in entries:
+                seq += 1
+                entry.seq = seq
+                entry.recorded_at = now
+                entry.recorded_by_id = user_id
+                entry.recorded_by_name = user_name
+                entry.canonical = hashing.entry_canonical(model.ledger_name, seq, now, user_name, entry._content_json)
+                entry.prev_entry_hash = prev
+                entry.entry_hash = prev = hashing.entry_hash(prev, entry.canonical)
+            models.QuerySet(model, using=db).bulk_create(entries)
+            for entry in entries:
+                entry._state.adding = False
+                entry._state.db = db
+            first, last = entries[0].seq, entries[-1].seq
+            transaction.on_commit(
+                lambda: entries_appended.send(sender=model, first_seq=first, last_seq=last, using=db), using=db
+            )
+        return entries
+
+
+def _principal(recorded_by):
+    if recorded_by is None:
+        return None, ""
+    if isinstance(recorded_by, str):
+        return None, recorded_by
+    if not getattr(recorded_by, "is_authenticated", False):
+        return None, ""
+    return recorded_by.pk, recorded_by.get_username()
+
+
+def _refuse_repeats_within(entries):
+    """Two items of one batch with the same natural key: the later one conflicts with the earlier."""
+    if not entries or not entries[0].natural_key_fields:
+        return
+    seen = {}
+    for index, entry in enumerate(entries):
+        key = entry.natural_key_value()
+        if key in seen:
+            raise BatchValidationError([(index, [f"repeats the key {key!r} of item {seen[key]} in the same batch"])])
+        seen[key] = index
+
+
+def _refuse_conflicts(model, entries, db):
+    fields = model.natural_key_fields
+    if not fields:
+        return
+    if len(fields) == 1:
+        lookup = Q(**{f"{fields[0]}__in": [entry.natural_key_value()[0] for entry in entries]})
+    else:
+        lookup = Q()
+        for entry in entries:
+            lookup |= Q(**dict(zip(fields, entry.natural_key_value(), strict=True)))
+    existing = {stored.natural_key_value(): stored for stored in model._base_manager.using(db).filter(lookup)}
+    if not existing:
+        return
+    for index, entry in enumerate(entries):
+        stored = existing.get(entry.natural_key_value())
+        if stored is not None:
+            identical = hashing.canonical_json(stored.ledger_content()) == entry._content_json
+            raise ConflictError(stored, identical, index=index if len(entries) > 1 else None)
+
+
+class LedgerEntry(models.Model):
+    """One entry of an append-only, hash-chained ledger; subclasses add the content fields.
+
+    Subclasses set `ledger_name` (unique across the project), and may set `natural_key_fields`
+    (a repeat is a 409 conflict) and `tenant_field` (tenant-bound principals see only theirs).
+    """
+
+    ledger_name = None
+    natural_key_fields = ()
+    tenant_field = None
+
+    seq = models.PositiveBigIntegerField(primary_key=True, editable=False)
+    recorded_at = models.DateTimeField(editable=False, db_index=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
+    # Frozen copy of who appended, kept even if the user is renamed; this is what the hash covers.
+    recorded_by_name = models.CharField(max_length=150, blank=True, editable=False)
+    prev_entry_hash = models.CharField(max_length=64, editable=False)
+    entry_hash = models.CharField(max_length=64, editable=False)
+    # The exact bytes that were hashed (RFC 8785): verification never re-serializes a JSON column.
+    canonical = models.TextField(editable=False)
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["seq"]
+
+    def save(self, *args, **kwargs):
+        name = type(self).__name__
+        if self._state.adding:
+            raise ImmutableEntryError(f"{name} entries enter only through {name}.objects.append()")
+        raise ImmutableEntryError(f"{name} #{self.seq} is an append-only ledger entry and cannot be changed")
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableEntryError(
+            f"{type(self).__name__} #{self.seq} is an append-only ledger entry and cannot be deleted"
+        )
+
+    @classmethod
+    def content_fields(cls):
+        """The concrete fields an entry's hash covers: everything but the kernel's own columns."""
+        return [f for f in cls._meta.concrete_fields if f.name not in KERNEL_FIELDS]
+
+    def ledger_content(self):
+        """The entry's content as plain JSON values, keyed by column (what the hash covers)."""
+        return {f.attname: hashing.jsonable(getattr(self, f.attname)) for f in self.content_fields()}
+
+    def natural_key_value(self):
+        return tuple(getattr(self, name) for name in self.natural_key_fields)
+
+    def validate_append(self):
+        """Business rules of one entry before it is appended; raise ValidationError to refuse it."""
+
+    @classmethod
+    def check_append_allowed(cls, entries, using):
+        """Rules that depend on the ledger's current state, checked under the lock (raise to refuse)."""
+
+    @property
+    def ledger_block(self):
+        return {
+            "seq": self.seq,
+            "recorded_at": hashing.format_timestamp(self.recorded_at) if self.recorded_at else None,
+            "recorded_by": self.recorded_by_name,
+            "prev_entry_hash": self.prev_entry_hash,
+            "entry_hash": self.entry_hash,
+        }
+
+
+class TenantBinding(models.Model):
+    """Binds a principal to a tenant; a principal with no bindings sees every tenant."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_bindings")
+    tenant_id = models.CharField(max_length=256)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "tenant_id"], name="ledger_tenantbinding_unique")]
+
+    def __str__(self):
+        return f"{self.user} → {self.tenant_id}"
+
+
+def tenants_for(user):
+    """The tenants a principal may see, or None for all of them."""
+    if user is None or not user.is_authenticated or user.is_superuser:
+        return None
+    cached = getattr(user, "_ledger_tenants", False)
+    if cached is False:
+        cached = set(TenantBinding.objects.filter(user=user).values_list("tenant_id", flat=True)) or None
+        user._ledger_tenants = cached
+    return cached
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def issue(self, user, name=""):
+        """Create a token and return (token, key); only the key's SHA-256 is stored."""
+        key = secrets.token_hex(20)
+        token = self.create(user=user, name=name, key_hash=hash_token_key(key), key_prefix=key[:8])
+        return token, key
+
+    def for_key(self, key):
+        return self.select_related("user").get(key_hash=hash_token_key(key))
+
+
+def hash_token_key(key):
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class ApiToken(models.Model):
+    """An API key for `Authorization: Token <key>`; the key itself is shown once, never stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    key_prefix = models.CharField(max_length=8)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    def __str__(self):
+        return f"{self.key_prefix}… ({self.user})"
+
+
+class ChainCheck(models.Model):
+    """The result of one re-walk of a ledger's hash chain (what the home page shows as chain status)."""
+
+    ledger = models.CharField(max_length=64)
+    checked_at = models.DateTimeField(default=timezone.now)
+    ok = models.BooleanField()
+    checked = models.PositiveBigIntegerField()
+    first_bad_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    checked_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        # Serves "latest check per ledger" on the home page and /ledgers/.
+        indexes = [models.Index(fields=["ledger", "-checked_at"], name="ledger_chaincheck_latest")]
+
+    def __str__(self):
+        return f"{self.ledger}: {'ok' if self.ok else 'BROKEN'} at {self.checked_at:%Y-%m-%d %H:%M}"
+
+
+class LedgerAccess(models.Model):
+    """Carries the kernel's own permissions (verify, export, checkpoint); it has no table."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("verify_ledger", "Can verify ledger chains"),
+            ("export_ledger", "Can export ledgers"),
+            ("checkpoint_ledger", "Can make signed checkpoints"),
+        ]

@@ -1,0 +1,35 @@
+"""API permissions: role (model permission) checks, with tenant scoping done by the querysets."""
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+
+class LedgerRolePermission(BasePermission):
+    """Reading needs the model's view permission, appending its add permission.
+
+    Views without a model name theirs in `required_permissions` ({"GET": "app.codename", ...}).
+    """
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not user or not user.is_authenticated:
+            return False
+        if user.is_superuser:
+            return True
+        needed = getattr(view, "required_permissions", None)
+        if needed is not None:
+            perm = needed.get(request.method, needed.get("*"))
+            return perm is None or user.has_perm(perm)
+        model = _view_model(view)
+        if model is None:
+            return False
+        opts = model._meta
+        action = "view" if request.method in SAFE_METHODS else "add"
+        return user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+
+
+def _view_model(view):
+    model = getattr(view, "permission_model", None)
+    if model is not None:
+        return model
+    queryset = getattr(view, "queryset", None)
+    return queryset.model if queryset is not None else None

@@ -1,0 +1,67 @@
+"""JSON Lines and CSV renderers; lists stream through them (see api.LedgerViewSet.list)."""
+
+import csv
+import io
+import json
+
+from rest_framework.renderers import BaseRenderer
+
+
+class JSONLinesRenderer(BaseRenderer):
+    media_type = "application/x-ndjson"
+    format = "jsonl"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        rows = data if isinstance(data, list) else [data]
+        return "".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n" for row in rows).encode()
+
+
+def flatten(row, prefix=""):
+    """One CSV row out of a nested entry: nested objects become dotted columns, lists JSON text."""
+    flat = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, list):
+            flat[name] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        else:
+            flat[name] = "" if value is None else value
+    return flat
+
+
+class CSVRenderer(BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        rows = data if isinstance(data, list) else [data]
+        rows = [flatten(row) for row in rows if isinstance(row, dict)]
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        return buffer.getvalue().encode()
+
+
+def stream_jsonl(rows):
+    for row in rows:
+        yield json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def stream_csv(rows):
+    """CSV with the header taken from the first row; later rows keep those columns."""
+    buffer = io.StringIO()
+    writer = None
+    for row in rows:
+        flat = flatten(row)
+        if writer is None:
+            writer = csv.DictWriter(buffer, fieldnames=list(flat), extrasaction="ignore")
+            writer.writeheader()
+        writer.writerow(flat)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()

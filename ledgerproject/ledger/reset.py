@@ -1,0 +1,42 @@
+"""The one path that may empty ledger tables: resetting a throwaway test database.
+
+Django's test runner empties tables between transactional tests with the `flush` command; the
+append-only triggers refuse that. Only when settings.LEDGER_ALLOW_TEST_RESET is true (the test
+settings, never production) are the triggers lifted for the flush and put back right after. In
+production the flush is refused before anything runs, and the database role has no right to touch
+triggers anyway.
+"""
+
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.core.management.base import CommandError
+
+from ledgerproject.ledger.registry import ledger_models
+from ledgerproject.ledger.triggers import drop_sql, install_sql
+
+
+def ledger_tables(connection):
+    present = set(connection.introspection.table_names())
+    return [m._meta.db_table for m in ledger_models() if m._meta.db_table in present]
+
+
+@contextmanager
+def triggers_lifted(connection):
+    tables = ledger_tables(connection)
+    if tables and not settings.LEDGER_ALLOW_TEST_RESET:
+        raise CommandError(
+            "Refusing to flush: ledger tables are append-only (" + ", ".join(tables) + "). "
+            "Only a test database (LEDGER_ALLOW_TEST_RESET) may be reset."
+        )
+    with connection.cursor() as cursor:
+        for table in tables:
+            for statement in drop_sql(connection.vendor, table):
+                cursor.execute(statement)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for table in tables:
+                for statement in install_sql(connection.vendor, table):
+                    cursor.execute(statement)

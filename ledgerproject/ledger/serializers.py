@@ -1,0 +1,92 @@
+"""Serializer bases: every entry carries its `ledger` block; server-owned fields are refused."""
+
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
+
+from ledgerproject.ledger.models import tenants_for
+
+SERVER_OWNED = ("ledger", "seq", "recorded_at", "recorded_by", "prev_entry_hash", "entry_hash", "canonical")
+
+
+class LedgerBlockField(serializers.ReadOnlyField):
+    """The kernel's `ledger` block: seq, recorded_at, recorded_by, prev_entry_hash, entry_hash."""
+
+    def __init__(self, **kwargs):
+        kwargs["source"] = "ledger_block"
+        super().__init__(**kwargs)
+
+
+class LedgerListSerializer(serializers.ListSerializer):
+    """A batch: validated item by item, then appended atomically with one lock."""
+
+    def create(self, validated_data):
+        model = self.child.Meta.model
+        rows = [self.child.to_append_fields(item) for item in validated_data]
+        return model.objects.append_many(rows, recorded_by=self.child.principal())
+
+
+class LedgerSerializer(serializers.ModelSerializer):
+    """Base for every ledger's serializer.
+
+    Subclasses list the seed's fields plus "ledger" in Meta.fields, and may override
+    to_append_fields() to turn validated data into model fields. Creating appends.
+    """
+
+    ledger = LedgerBlockField()
+
+    class Meta:
+        list_serializer_class = LedgerListSerializer
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Batches of every ledger serializer append atomically, whatever Meta the subclass declares.
+        meta = cls.__dict__.get("Meta")
+        if meta is not None and not hasattr(meta, "list_serializer_class"):
+            meta.list_serializer_class = LedgerListSerializer
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # A repeated natural key is not a 400: the append path answers 409 with the stored entry.
+        for field in fields.values():
+            field.validators = [v for v in field.validators if not isinstance(v, UniqueValidator)]
+        return fields
+
+    def get_validators(self):
+        return [v for v in super().get_validators() if not isinstance(v, UniqueTogetherValidator)]
+
+    def server_owned_fields(self):
+        writable = {name for name, field in self.fields.items() if not field.read_only}
+        return [name for name in SERVER_OWNED if name not in writable]
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            sent = [name for name in self.server_owned_fields() if name in data]
+            if sent:
+                raise serializers.ValidationError(
+                    {name: ["This field is set by the server and cannot be sent."] for name in sent}
+                )
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        field = self.Meta.model.tenant_field
+        if field and field in attrs:
+            allowed = tenants_for(self.principal())
+            if allowed is not None and attrs[field] not in allowed:
+                raise NotFound(f"Tenant {attrs[field]!r} not found.")
+        return attrs
+
+    def principal(self):
+        request = self.context.get("request")
+        return getattr(request, "user", None)
+
+    def to_append_fields(self, validated_data):
+        """Model field values for the append path (override to reshape seed JSON into columns)."""
+        return dict(validated_data)
+
+    def create(self, validated_data):
+        return self.Meta.model.objects.append(recorded_by=self.principal(), **self.to_append_fields(validated_data))
+
+    def update(self, instance, validated_data):
+        raise NotImplementedError("ledger entries are never updated")

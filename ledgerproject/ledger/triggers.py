@@ -1,0 +1,99 @@
+"""Database triggers that refuse UPDATE, DELETE and TRUNCATE on ledger tables, installed by migrations."""
+
+from django.db.migrations.operations.base import Operation
+
+PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    RAISE EXCEPTION USING
+        MESSAGE = 'ledger table ' || TG_TABLE_NAME || ' is append-only: ' || TG_OP || ' refused',
+        ERRCODE = 'insufficient_privilege';
+END
+$body$
+"""
+
+
+def trigger_names(table):
+    return {
+        "postgresql": [f"{table}_no_update_delete", f"{table}_no_truncate"],
+        "sqlite": [f"{table}_no_update", f"{table}_no_delete"],
+    }
+
+
+def install_sql(vendor, table):
+    row, other = trigger_names(table)[vendor]
+    if vendor == "postgresql":
+        # ENABLE ALWAYS: a session with session_replication_role=replica does not skip them.
+        return [
+            PG_FUNCTION,
+            f'CREATE TRIGGER "{row}" BEFORE UPDATE OR DELETE ON "{table}" FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()',
+            f'CREATE TRIGGER "{other}" BEFORE TRUNCATE ON "{table}" FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()',
+            f'ALTER TABLE "{table}" ENABLE ALWAYS TRIGGER "{row}"',
+            f'ALTER TABLE "{table}" ENABLE ALWAYS TRIGGER "{other}"',
+        ]
+    if vendor == "sqlite":
+        return [
+            f'CREATE TRIGGER "{row}" BEFORE UPDATE ON "{table}" '
+            f"BEGIN SELECT RAISE(ABORT, 'ledger table {table} is append-only: UPDATE refused'); END",
+            f'CREATE TRIGGER "{other}" BEFORE DELETE ON "{table}" '
+            f"BEGIN SELECT RAISE(ABORT, 'ledger table {table} is append-only: DELETE refused'); END",
+        ]
+    raise NotImplementedError(f"no append-only triggers for {vendor}")
+
+
+def drop_sql(vendor, table):
+    names = trigger_names(table)[vendor]
+    if vendor == "postgresql":
+        return [f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"' for name in names]
+    return [f'DROP TRIGGER IF EXISTS "{name}"' for name in names]
+
+
+def installed_triggers(connection, table):
+    """Names of the append-only triggers present (and, on PostgreSQL, enabled ALWAYS) on a table."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE c.relname = %s AND c.relnamespace = to_regnamespace(current_schema()) AND t.tgenabled = 'A'",
+                [table],
+            )
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table])
+        present = {row[0] for row in cursor.fetchall()}
+    return present & set(trigger_names(table)[connection.vendor])
+
+
+class InstallLedgerTriggers(Operation):
+    """Migration operation: make a ledger model's table refuse UPDATE/DELETE/TRUNCATE in the database."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, model_name):
+        self.model_name = model_name
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def _table(self, app_label, state):
+        return state.apps.get_model(app_label, self.model_name)._meta.db_table
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        table = self._table(app_label, to_state)
+        for statement in install_sql(schema_editor.connection.vendor, table):
+            schema_editor.execute(statement, params=None)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        table = self._table(app_label, from_state)
+        for statement in drop_sql(schema_editor.connection.vendor, table):
+            schema_editor.execute(statement, params=None)
+
+    def describe(self):
+        return f"Install append-only triggers on {self.model_name}"
+
+    @property
+    def migration_name_fragment(self):
+        return f"{self.model_name.lower()}_append_only"
+
+    def deconstruct(self):
+        return (self.__class__.__qualname__, [self.model_name], {})

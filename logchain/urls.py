@@ -1,0 +1,3 @@
+app_name = "logchain"
+api_urlpatterns = []
+urlpatterns = []

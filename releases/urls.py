@@ -1,0 +1,3 @@
+app_name = "releases"
+api_urlpatterns = []
+urlpatterns = []

@@ -1,0 +1,3 @@
+app_name = "runs"
+api_urlpatterns = []
+urlpatterns = []
