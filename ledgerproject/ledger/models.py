@@ -188,6 +188,9 @@ class LedgerEntry(models.Model):
         abstract = True
         ordering = ["seq"]
 
+    def __str__(self):
+        return f"{self.ledger_name} #{self.seq}"
+
     def save(self, *args, **kwargs):
         name = type(self).__name__
         if self._state.adding:
@@ -313,3 +316,10 @@ class LedgerAccess(models.Model):
             ("export_ledger", "Can export ledgers"),
             ("checkpoint_ledger", "Can make signed checkpoints"),
         ]
+
+    def __str__(self):
+        return "ledger access"
+
+
+# Checkpoint and Merkle-tree models are defined beside their logic; importing them here registers them.
+from ledgerproject.ledger.checkpoints import *  # noqa: E402, F401, F403
