@@ -1,0 +1,43 @@
+"""LogRecordViewSet (append one or an array, query, export) and the appender's health endpoint."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledgerproject.ledger.api import LedgerViewSet
+from logchain.appender import appender_stats
+from logchain.filters import LogRecordFilterSet
+from logchain.models import LogRecord
+from logchain.serializers import LogRecordSerializer
+
+
+class LogRecordViewSet(LedgerViewSet):
+    """Per-node log records in append order; POST takes one record or an array (atomic)."""
+
+    queryset = LogRecord.objects.all()
+    serializer_class = LogRecordSerializer
+    filterset_class = LogRecordFilterSet
+    cursor_ordering = ("seq",)
+
+    @extend_schema(summary="Append one LogRecord, or an array of them atomically")
+    def create(self, request, *args, **kwargs):
+        if isinstance(request.data, list):
+            return self.batch(request, *args, **kwargs)
+        return super().create(request, *args, **kwargs)
+
+    def get_object(self):
+        queryset = self.filter_queryset(self.get_queryset())
+        obj = get_object_or_404(queryset, node_id=self.kwargs["node_id"], node_seq=self.kwargs["seq"])
+        self.check_object_permissions(self.request, obj)
+        return obj
+
+
+class AppenderStatsView(APIView):
+    """The application's own log appender in this worker process: capacity, buffered, dropped, pending."""
+
+    permission_model = LogRecord
+
+    @extend_schema(summary="The project's own log appender: capacity, buffered, dropped and pending counts")
+    def get(self, request):
+        return Response(appender_stats())
