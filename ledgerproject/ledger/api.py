@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from ledgerproject.ledger.chain import record_check, verify_chain
 from ledgerproject.ledger.exceptions import BatchValidationError
-from ledgerproject.ledger.models import ChainCheck, tenants_for
+from ledgerproject.ledger.models import ChainCheck, Checkpoint, tenants_for
 from ledgerproject.ledger.registry import get_ledger, ledger_models
 from ledgerproject.ledger.renderers import stream_csv, stream_jsonl
 
@@ -84,6 +84,7 @@ class LedgerViewSet(
 def ledger_summary(model):
     head = model._base_manager.order_by("-seq").values_list("seq", "entry_hash").first()
     check = ChainCheck.objects.filter(ledger=model.ledger_name).order_by("-checked_at").first()
+    checkpoint = Checkpoint.objects.latest_for(model.ledger_name)
     return {
         "name": model.ledger_name,
         "model": model._meta.label,
@@ -99,6 +100,16 @@ def ledger_summary(model):
                 "checked_at": check.checked_at,
             }
             if check
+            else None
+        ),
+        "checkpoint": (
+            {
+                "tree_size": checkpoint.tree_size,
+                "root_hash": checkpoint.root_hash,
+                "timestamp": checkpoint.timestamp,
+                "key_id": checkpoint.key_id,
+            }
+            if checkpoint
             else None
         ),
     }

@@ -2,14 +2,27 @@
 
 from django.urls import path
 
-from ledgerproject.ledger import api, views
+from ledgerproject.ledger import api, proofs_api, views
 
 api_urlpatterns = [
     path("ledgers/", api.LedgerListView.as_view(), name="ledger-list"),
+    # Before the ledgers/<ledger>/ routes, so "public-key" is never taken for a ledger's name.
+    path("ledgers/public-key/", proofs_api.PublicKeyView.as_view(), name="ledger-public-key"),
+    path("ledgers/<str:ledger>/checkpoint/", proofs_api.CheckpointView.as_view(), name="ledger-checkpoint"),
+    path(
+        "ledgers/<str:ledger>/proofs/inclusion/", proofs_api.InclusionProofView.as_view(), name="ledger-proof-inclusion"
+    ),
+    path(
+        "ledgers/<str:ledger>/proofs/consistency/",
+        proofs_api.ConsistencyProofView.as_view(),
+        name="ledger-proof-consistency",
+    ),
+    path("ledgers/<str:ledger>/export/", proofs_api.ExportView.as_view(), name="ledger-export"),
     path("ledgers/<str:ledger>/verify/", api.LedgerVerifyView.as_view(), name="ledger-verify"),
 ]
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("ledgers/<str:ledger>/verify/", views.verify_now, name="ledger-verify-now"),
+    path("ledgers/<str:ledger>/entries/<int:seq>/", proofs_api.entry_page, name="ledger-entry"),
 ]

@@ -1,0 +1,346 @@
+"""Signed Merkle checkpoints of ledgers: the stored tree state, its integration, checkpoints and proofs.
+
+Every ledger has an RFC 6962 Merkle tree over its entries (leaf index = seq − 1). Its complete,
+aligned subtrees are stored as MerkleNode rows (ledger, level, index, hash), written once, after the
+appending transaction committed (on `entries_appended`) or by `manage.py checkpoint_ledgers`; a
+root or proof then reads O(log n) rows. Checkpoints sign (origin, tree_size, root, timestamp) with
+the Ed25519 key of ledger/signing.py and are append-only. See docs/verification.md.
+"""
+
+import hashlib
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, connections, models, router, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ledgerproject.ledger import merkle, signing
+from ledgerproject.ledger.exceptions import ImmutableEntryError, StateConflictError
+from ledgerproject.ledger.hashing import format_timestamp
+from ledgerproject.ledger.signals import entries_appended
+
+__all__ = ["Checkpoint", "MerkleNode"]
+
+logger = logging.getLogger(__name__)
+INTEGRATE_BATCH = 10_000
+
+
+class MerkleNode(models.Model):
+    """One complete subtree of a ledger's Merkle tree: leaves [index·2^level, (index+1)·2^level).
+
+    Derived from the entries and rebuildable (`checkpoint_ledgers --rebuild`); rows are only ever
+    inserted. Tampering with them cannot forge anything: roots are signed and exports re-derive them.
+    """
+
+    ledger = models.CharField(max_length=64)
+    level = models.PositiveSmallIntegerField()
+    index = models.PositiveBigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        constraints = [
+            # Serves every root/proof read (ledger, level, index IN …) and the integrated size
+            # (max index at level 0); makes concurrent integrators' identical inserts collide harmlessly.
+            models.UniqueConstraint(fields=["ledger", "level", "index"], name="ledger_merklenode_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.ledger} node {self.level}/{self.index}"
+
+
+class CheckpointQuerySet(models.QuerySet):
+    def _refuse(self, what):
+        raise ImmutableEntryError(f"checkpoints are append-only: {what} is refused")
+
+    def update(self, **kwargs):
+        self._refuse("update()")
+
+    def delete(self):
+        self._refuse("delete()")
+
+    def _raw_delete(self, using):
+        self._refuse("delete()")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        self._refuse("bulk_update()")
+
+    def update_or_create(self, *args, **kwargs):
+        self._refuse("update_or_create()")
+
+    def latest_for(self, ledger):
+        return self.filter(ledger=ledger).order_by("-tree_size").first()
+
+
+class Checkpoint(models.Model):
+    """A signed statement: ledger `ledger` had `tree_size` entries with Merkle root `root_hash` at `timestamp`."""
+
+    ledger = models.CharField(max_length=64)
+    origin = models.CharField(max_length=255)
+    tree_size = models.PositiveBigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    # The exact text that was signed (ISO 8601, UTC); kept as text so the body is reproduced byte for byte.
+    timestamp = models.CharField(max_length=40)
+    key_id = models.CharField(max_length=64)
+    signature = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = CheckpointQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # One checkpoint per size; serves "latest checkpoint of a ledger" (order by -tree_size) and
+            # "is N a signed size" lookups, and makes two concurrent checkpointers agree on one row.
+            models.UniqueConstraint(fields=["ledger", "tree_size"], name="ledger_checkpoint_unique_size"),
+        ]
+
+    def __str__(self):
+        return f"{self.ledger} checkpoint @{self.tree_size}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableEntryError(f"checkpoint {self} is append-only and cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableEntryError(f"checkpoint {self} is append-only and cannot be deleted")
+
+    @property
+    def root(self):
+        return bytes.fromhex(self.root_hash)
+
+    @property
+    def body(self):
+        return signing.note_body(self.origin, self.tree_size, self.root, self.timestamp)
+
+    def as_dict(self):
+        return {
+            "ledger": self.ledger,
+            "origin": self.origin,
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
+            "timestamp": self.timestamp,
+            "key_id": self.key_id,
+            "signature": self.signature,
+            "note": signing.signed_note(self.body, self.signature),
+        }
+
+
+def origin_for(ledger):
+    """A checkpoint's origin line: the deployment's origin and the ledger, so no two ledgers share one."""
+    return f"{settings.LEDGER_CHECKPOINT_ORIGIN}/{ledger}"
+
+
+# --- integrating entries into the stored tree ------------------------------------------------------------
+
+
+def _db(using=None):
+    return using or router.db_for_write(MerkleNode)
+
+
+def _lock_tree(connection, ledger):
+    """Serialize integrators of one ledger (not appenders: this is not the append lock)."""
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"merkle:{ledger}".encode()).digest()[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+    # SQLite: transactions begin IMMEDIATE (settings), so the database write lock is already held.
+
+
+def integrated_size(ledger, using=None):
+    """How many leaves the stored tree holds (level-0 nodes are written with the subtrees they finish)."""
+    last = (
+        MerkleNode.objects.using(_db(using))
+        .filter(ledger=ledger, level=0)
+        .order_by("-index")
+        .values_list("index", flat=True)
+        .first()
+    )
+    return 0 if last is None else last + 1
+
+
+def fetch_nodes(ledger, wanted, using=None):
+    """{(level, index): hash} of the wanted stored nodes, in one query."""
+    by_level = {}
+    for level, index in wanted:
+        by_level.setdefault(level, []).append(index)
+    condition = Q()
+    for level, indexes in by_level.items():
+        condition |= Q(level=level, index__in=indexes)
+    rows = MerkleNode.objects.using(_db(using)).filter(condition, ledger=ledger).values_list("level", "index", "hash")
+    return {(level, index): bytes(value) for level, index, value in rows}
+
+
+class MerkleStateError(StateConflictError):
+    """The stored tree disagrees with the entries or with an earlier signed checkpoint."""
+
+
+def integrate(model, upto=None, using=None, batch=INTEGRATE_BATCH, progress=None):
+    """Add the ledger's entries beyond the stored tree to it (up to `upto`); return the tree size.
+
+    Idempotent and safe under concurrent integrators: each batch runs in its own transaction under
+    the ledger's tree lock, re-reads the stored size, and inserts rows that are a pure function of
+    the entries (a repeat collides on the unique constraint and is ignored).
+    """
+    db = _db(using)
+    name = model.ledger_name
+    entries = model._base_manager.using(db)
+    while True:
+        with transaction.atomic(using=db):
+            _lock_tree(connections[db], name)
+            size = integrated_size(name, db)
+            target = entries.order_by("-seq").values_list("seq", flat=True).first() or 0
+            if upto is not None:
+                target = min(target, upto)
+            if target <= size:
+                return size
+            edge = fetch_nodes(name, merkle.Frontier.edge_nodes(size), db)
+            frontier = merkle.Frontier(size, {level: value for (level, _), value in edge.items()})
+            if size:
+                _check_last_leaf(name, entries, size, db)
+            rows = []
+            stop = min(target, size + batch)
+            for seq, entry_hash in (
+                entries.filter(seq__gt=size, seq__lte=stop).order_by("seq").values_list("seq", "entry_hash")
+            ):
+                if seq != frontier.size + 1:
+                    raise MerkleStateError(f"{name}: seq {frontier.size + 1} is missing; the tree cannot grow past it")
+                for (level, index), value in frontier.push(merkle.leaf_hash(entry_hash)):
+                    rows.append(MerkleNode(ledger=name, level=level, index=index, hash=value))
+            MerkleNode.objects.using(db).bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+            if progress is not None:
+                progress(frontier.size - size)
+        if frontier.size >= target:
+            return frontier.size
+
+
+def _check_last_leaf(name, entries, size, db):
+    """A cheap guard: the stored last leaf must still be the leaf of entry `size` (else the chain was rewritten)."""
+    stored = fetch_nodes(name, {(0, size - 1)}, db).get((0, size - 1))
+    current = entries.filter(seq=size).values_list("entry_hash", flat=True).first()
+    if stored is None or current is None or merkle.leaf_hash(current) != stored:
+        raise MerkleStateError(
+            f"{name}: entry {size} no longer matches the Merkle tree built from it; the ledger was changed "
+            "behind the append path (rebuilding the tree will not make old checkpoints agree)"
+        )
+
+
+def rebuild(model, using=None, progress=None):
+    """Throw away the stored tree of a ledger and integrate it again from its entries."""
+    db = _db(using)
+    with transaction.atomic(using=db):
+        _lock_tree(connections[db], model.ledger_name)
+        # The tree is derived state: deleting it is allowed (checkpoints stay, and are checked against it).
+        models.QuerySet(MerkleNode, using=db).filter(ledger=model.ledger_name)._raw_delete(db)
+    return integrate(model, using=db, progress=progress)
+
+
+def tree(ledger, size, using=None):
+    """The stored tree of `ledger` read at `size` leaves (roots and proofs in O(log n) reads)."""
+    return merkle.Tree(size, lambda wanted: fetch_nodes(ledger, wanted, using))
+
+
+def _integrate_after_append(sender, first_seq, last_seq, using, **kwargs):
+    # Runs after the append committed and its lock was released; a failure here must not turn a stored
+    # append into an error: the next integration (or checkpoint_ledgers) catches up.
+    if not getattr(settings, "LEDGER_MERKLE_INTEGRATE_ON_APPEND", True):
+        return
+    try:
+        integrate(sender, upto=last_seq, using=using)
+    except Exception:
+        logger.exception(
+            "could not integrate %s entries %s–%s into its Merkle tree", sender.ledger_name, first_seq, last_seq
+        )
+
+
+entries_appended.connect(_integrate_after_append, dispatch_uid="ledger.checkpoints.integrate")
+
+
+# --- checkpoints -----------------------------------------------------------------------------------------
+
+
+class EmptyLedgerError(StateConflictError):
+    """An empty ledger has nothing to checkpoint."""
+
+
+def latest_checkpoint(ledger, using=None):
+    return Checkpoint.objects.using(using or router.db_for_read(Checkpoint)).latest_for(ledger)
+
+
+def make_checkpoint(model, using=None):
+    """Sign a checkpoint of the ledger's current tree if it grew since the last one: (checkpoint, created).
+
+    Refuses (MerkleStateError) when the tree at the last checkpoint's size no longer has that
+    checkpoint's root: the server never signs a history that contradicts what it signed before.
+    """
+    db = _db(using)
+    name = model.ledger_name
+    integrate(model, using=db)
+    with transaction.atomic(using=db):
+        _lock_tree(connections[db], name)
+        size = integrated_size(name, db)
+        latest = Checkpoint.objects.using(db).latest_for(name)
+        if latest is not None and latest.tree_size >= size:
+            return latest, False
+        if size == 0:
+            raise EmptyLedgerError(f"ledger {name} is empty: there is nothing to checkpoint yet")
+        current = tree(name, size, db)
+        if latest is not None and current.root(latest.tree_size) != latest.root:
+            raise MerkleStateError(
+                f"{name}: the tree's first {latest.tree_size} leaves no longer have the root signed at "
+                f"{latest.timestamp}; refusing to sign a history that contradicts it"
+            )
+        return sign_checkpoint(name, size, current.root(), using=db), True
+
+
+def sign_checkpoint(ledger, size, root, using=None, moment=None):
+    """Sign and store a checkpoint of (ledger, size, root) as is (make_checkpoint decides whether to)."""
+    origin = origin_for(ledger)
+    timestamp = format_timestamp(moment or timezone.now())
+    key_id, signature = signing.sign(signing.note_body(origin, size, root, timestamp))
+    checkpoint = Checkpoint(
+        ledger=ledger,
+        origin=origin,
+        tree_size=size,
+        root_hash=root.hex(),
+        timestamp=timestamp,
+        key_id=key_id,
+        signature=signature,
+    )
+    try:
+        with transaction.atomic(using=using):
+            checkpoint.save(using=using)
+    except IntegrityError:
+        # Someone signed this size at the same moment: theirs stands.
+        return Checkpoint.objects.using(using).get(ledger=ledger, tree_size=size)
+    return checkpoint
+
+
+def signed_checkpoint_at(ledger, size, using=None):
+    return (
+        Checkpoint.objects.using(using or router.db_for_read(Checkpoint)).filter(ledger=ledger, tree_size=size).first()
+    )
+
+
+# --- proofs ----------------------------------------------------------------------------------------------
+
+
+def inclusion_proof(ledger, seq, tree_size, entry_hash=None, using=None):
+    """The API's inclusion proof of entry `seq` in the tree of `tree_size` leaves."""
+    path = tree(ledger, tree_size, using).inclusion_proof(seq - 1)
+    leaf = fetch_nodes(ledger, {(0, seq - 1)}, using)[(0, seq - 1)]
+    proof = {
+        "leaf_index": seq - 1,
+        "tree_size": tree_size,
+        "leaf_hash": leaf.hex(),
+        "audit_path": [value.hex() for value in path],
+        "seq": seq,
+    }
+    if entry_hash is not None:
+        proof["entry_hash"] = entry_hash
+    return proof
+
+
+def consistency_proof(ledger, first, second, using=None):
+    path = tree(ledger, second, using).consistency_proof(first, second)
+    return {"first": first, "second": second, "proof": [value.hex() for value in path]}

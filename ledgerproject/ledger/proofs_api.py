@@ -1,0 +1,243 @@
+"""Verification endpoints (checkpoints, inclusion and consistency proofs, public key, verifiable export) and the entry proof page."""
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledgerproject.ledger import checkpoints, signing
+from ledgerproject.ledger.api import _ledger_or_404
+from ledgerproject.ledger.hashing import format_timestamp
+from ledgerproject.ledger.models import tenants_for
+from ledgerproject.ledger.renderers import JSONLinesRenderer
+
+EXPORT_FORMAT = "ledger-export/1"
+
+
+def _can_read(user, model):
+    opts = model._meta
+    return user.is_superuser or user.has_perm(f"{opts.app_label}.view_{opts.model_name}")
+
+
+def _readable_ledger(request, name):
+    model = _ledger_or_404(name)
+    if not _can_read(request.user, model):
+        raise PermissionDenied(f"You may not read ledger {name}.")
+    return model
+
+
+def _size_param(request, name, required=True):
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        if required:
+            raise ValidationError({name: [f"{name} is required (a whole number)."]})
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError({name: [f"{name} must be a whole number, not {raw!r}."]}) from None
+    if value < 1:
+        raise ValidationError({name: [f"{name} must be at least 1."]})
+    return value
+
+
+def _latest_or_400(ledger):
+    latest = checkpoints.latest_checkpoint(ledger)
+    if latest is None:
+        raise ValidationError(
+            {
+                "tree_size": [
+                    f"Ledger {ledger} has no signed checkpoint yet; an auditor makes one with POST …/checkpoint/."
+                ]
+            }
+        )
+    return latest
+
+
+def _signed_size(ledger, param, size, latest):
+    """Proofs are only served for tree sizes that a signed checkpoint committed to."""
+    if size > latest.tree_size:
+        raise ValidationError(
+            {
+                param: [
+                    f"{param}={size} is beyond the latest signed checkpoint of {ledger} (tree size {latest.tree_size}); "
+                    "proofs are only given against signed checkpoints."
+                ]
+            }
+        )
+    if size != latest.tree_size and checkpoints.signed_checkpoint_at(ledger, size) is None:
+        raise ValidationError(
+            {
+                param: [
+                    f"{param}={size} is not the size of a signed checkpoint of {ledger}; use the size of a checkpoint "
+                    f"you hold (the latest is {latest.tree_size})."
+                ]
+            }
+        )
+
+
+class CheckpointView(APIView):
+    """GET: the latest signed checkpoint. POST (auditor): sign a new one if the ledger grew."""
+
+    required_permissions = {"GET": None, "POST": "ledger.checkpoint_ledger"}
+
+    @extend_schema(summary="The latest signed checkpoint of a ledger")
+    def get(self, request, ledger):
+        model = _readable_ledger(request, ledger)
+        latest = checkpoints.latest_checkpoint(model.ledger_name)
+        if latest is None:
+            raise Http404(f"Ledger {ledger} has no signed checkpoint yet; an auditor makes one with POST.")
+        return Response(latest.as_dict())
+
+    @extend_schema(summary="Sign a checkpoint of the ledger's current tree (only when it grew)")
+    def post(self, request, ledger):
+        model = _ledger_or_404(ledger)
+        checkpoint, created = checkpoints.make_checkpoint(model)
+        return Response(checkpoint.as_dict(), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class InclusionProofView(APIView):
+    """?seq=S&tree_size=N: the audit path of entry S in the signed tree of size N (default: the latest)."""
+
+    required_permissions = {"GET": None}
+
+    @extend_schema(summary="Inclusion proof of one entry against a signed checkpoint's tree")
+    def get(self, request, ledger):
+        model = _readable_ledger(request, ledger)
+        seq = _size_param(request, "seq")
+        latest = _latest_or_400(model.ledger_name)
+        size = _size_param(request, "tree_size", required=False) or latest.tree_size
+        _signed_size(ledger, "tree_size", size, latest)
+        if seq > size:
+            raise ValidationError({"seq": [f"seq {seq} is beyond tree_size {size}: that tree does not hold it yet."]})
+        entry = model._base_manager.for_tenants(tenants_for(request.user)).filter(seq=seq).values("entry_hash").first()
+        if entry is None:
+            raise Http404(f"Ledger {ledger} has no entry {seq} you may see.")
+        return Response(checkpoints.inclusion_proof(model.ledger_name, seq, size, entry["entry_hash"]))
+
+
+class ConsistencyProofView(APIView):
+    """?first=M&second=N: proof that the signed tree of size M is a prefix of the signed tree of size N."""
+
+    required_permissions = {"GET": None}
+
+    @extend_schema(summary="Consistency proof between two signed checkpoints' trees")
+    def get(self, request, ledger):
+        model = _readable_ledger(request, ledger)
+        first = _size_param(request, "first")
+        latest = _latest_or_400(model.ledger_name)
+        second = _size_param(request, "second", required=False) or latest.tree_size
+        _signed_size(ledger, "second", second, latest)
+        _signed_size(ledger, "first", first, latest)
+        if first > second:
+            raise ValidationError({"first": [f"first ({first}) must not exceed second ({second})."]})
+        return Response(checkpoints.consistency_proof(model.ledger_name, first, second))
+
+
+class PublicKeyView(APIView):
+    """The checkpoint-signing public key: public by nature, so anyone may fetch it."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(summary="The Ed25519 public key that signs checkpoints")
+    def get(self, request):
+        return Response({**signing.public_key_info(), "note_verifier_key": signing.verifier_key()})
+
+
+def export_lines(model, checkpoint, using=None, progress=None):
+    """The verifiable export of a ledger as JSONL lines: a manifest, then entries 1…checkpoint.tree_size."""
+    manifest = {
+        "format": EXPORT_FORMAT,
+        "ledger": model.ledger_name,
+        "exported_at": format_timestamp(timezone.now()),
+        "entries": checkpoint.tree_size,
+        "checkpoint": checkpoint.as_dict(),
+        "public_key": signing.public_key_info(),
+    }
+    yield json.dumps(manifest, ensure_ascii=False, separators=(",", ":")) + "\n"
+    manager = model._base_manager.using(using) if using else model._base_manager
+    rows = (
+        manager.filter(seq__lte=checkpoint.tree_size)
+        .order_by("seq")
+        .values_list("seq", "recorded_at", "recorded_by_name", "prev_entry_hash", "entry_hash", "canonical")
+        .iterator(chunk_size=2000)
+    )
+    for seq, recorded_at, recorded_by, prev, this, canonical in rows:
+        line = {
+            "seq": seq,
+            "recorded_at": format_timestamp(recorded_at),
+            "recorded_by": recorded_by,
+            "prev_entry_hash": prev,
+            "entry_hash": this,
+            "canonical": canonical,
+        }
+        yield json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
+        if progress is not None:
+            progress(1)
+
+
+class ExportView(APIView):
+    """Auditor: the whole ledger as verifiable JSONL, consistent with a signed checkpoint (made if it grew)."""
+
+    required_permissions = {"GET": "ledger.export_ledger"}
+    renderer_classes = [JSONRenderer, JSONLinesRenderer]
+
+    @extend_schema(summary="Verifiable JSONL export (manifest with a signed checkpoint, then every entry)")
+    def get(self, request, ledger):
+        model = _ledger_or_404(ledger)
+        fmt = request.query_params.get("format", "jsonl")
+        if fmt != "jsonl":
+            raise ValidationError(
+                {"format": [f"the verifiable export is JSON Lines only (format=jsonl), not {fmt!r}."]}
+            )
+        if tenants_for(request.user) is not None:
+            raise PermissionDenied("A verifiable export covers every tenant; tenant-bound accounts cannot make one.")
+        try:
+            checkpoint, _ = checkpoints.make_checkpoint(model)
+        except checkpoints.EmptyLedgerError:
+            checkpoint = None
+        if checkpoint is None:
+            raise ValidationError({"ledger": [f"Ledger {ledger} is empty: there is nothing to export."]})
+        response = StreamingHttpResponse(export_lines(model, checkpoint), content_type="application/x-ndjson")
+        response["Content-Disposition"] = f'attachment; filename="{ledger}-{checkpoint.tree_size}.jsonl"'
+        return response
+
+
+@login_required
+def entry_page(request, ledger, seq):
+    """One entry: its canonical form and its inclusion proof against the latest checkpoint, checkable in the browser."""
+    model = _ledger_or_404(ledger)
+    if not _can_read(request.user, model):
+        raise PermissionDenied(f"You may not read ledger {ledger}.")
+    entry = model._base_manager.for_tenants(tenants_for(request.user)).filter(seq=seq).first()
+    if entry is None:
+        raise Http404(f"Ledger {ledger} has no entry {seq} you may see.")
+    latest = checkpoints.latest_checkpoint(ledger)
+    proof = None
+    if latest is not None and seq <= latest.tree_size:
+        proof = checkpoints.inclusion_proof(ledger, seq, latest.tree_size, entry.entry_hash)
+    try:
+        pretty = json.dumps(json.loads(entry.canonical), indent=2, ensure_ascii=False)
+    except ValueError:
+        pretty = entry.canonical
+    context = {
+        "ledger": ledger,
+        "entry": entry,
+        "block": entry.ledger_block,
+        "pretty": pretty,
+        "checkpoint": latest.as_dict() if latest else None,
+        "proof": proof,
+        "can_checkpoint": request.user.has_perm("ledger.checkpoint_ledger"),
+    }
+    return render(request, "ledger/entry.html", context)
