@@ -1,0 +1,240 @@
+"""Release: the append-only release registry per agent name (promote, rollback by re-append, current, history)."""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Count, Q
+
+from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
+
+NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
+DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+# A promote or rollback that lost a race re-reads the current release and tries again this many times.
+MAX_ATTEMPTS = 5
+
+validate_name = RegexValidator(
+    r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,256}$",
+    "A release name is 1–256 characters of letters, digits, '.', '_' or '-' (and not '.' or '..').",
+)
+validate_digest = RegexValidator(r"^[0-9a-f]{64}$", "A spec digest is a SHA-256: 64 lowercase hex characters.")
+
+
+class StaleCurrentError(StateConflictError):
+    """The name's current release is no longer the one the append was built on (or expected)."""
+
+
+class ReleaseQuerySet(LedgerQuerySet):
+    def for_name(self, name):
+        return self.filter(name=name)
+
+    def history(self, name):
+        """Every entry of `name`, newest first (empty for an unknown name)."""
+        return self.for_name(name).order_by("-seq")
+
+    def current(self, name):
+        """The name's newest entry, or None."""
+        return self.history(name).first()
+
+    def current_as_of(self, name, moment):
+        """The entry of `name` that was current at `moment` (on the trusted recorded_at), or None."""
+        return self.history(name).filter(recorded_at__lte=moment).first()
+
+    def currents(self):
+        """Each name's current release: the entries no later entry has superseded."""
+        return self.filter(superseded_by__isnull=True)
+
+    def rollbacks(self):
+        return self.filter(action=Release.Action.ROLLBACK)
+
+    def stats_by_name(self, names=None):
+        """{name: {"entries": n, "rollbacks": n}} in one grouped query."""
+        rows = self.order_by()
+        if names is not None:
+            rows = rows.filter(name__in=list(names))
+        rows = rows.values("name").annotate(
+            entries=Count("seq"), rollbacks=Count("seq", filter=Q(action=Release.Action.ROLLBACK))
+        )
+        return {row["name"]: {"entries": row["entries"], "rollbacks": row["rollbacks"]} for row in rows}
+
+    def promote(
+        self, name, spec_digest, promoted_by, version_label="", notes="", expected_current=None, recorded_by=None
+    ):
+        """Append a new current release of `name`.
+
+        expected_current: None skips the check; a digest must be the current release's spec_digest;
+        "" means "no release of this name yet". A mismatch is a StaleCurrentError (409).
+        """
+        fields = {
+            "name": name,
+            "spec_digest": spec_digest,
+            "version_label": version_label or "",
+            "promoted_by": promoted_by,
+            "notes": notes or "",
+            "action": Release.Action.PROMOTE,
+        }
+        return self._append_on_current(name, expected_current, recorded_by, lambda current: fields)
+
+    def rollback(self, name, promoted_by=None, notes=None, expected_current=None, recorded_by=None):
+        """Re-append the entry before the current one as the new current release.
+
+        Release.DoesNotExist for an unknown name; StateConflictError (409) when the name has a
+        single release. The claimed promoted_by and notes default to those of the restored entry.
+        """
+
+        def build(current):
+            if current is None:
+                raise Release.DoesNotExist(f"There is no release called {name!r}, so there is nothing to roll back.")
+            target = current.supersedes
+            if target is None:
+                raise StateConflictError(
+                    f"{name!r} has a single release ({current.label}); there is no previous release to roll back to.",
+                    current=current.summary(),
+                )
+            return {
+                "name": name,
+                "spec_digest": target.spec_digest,
+                "version_label": target.version_label,
+                "promoted_by": promoted_by or target.promoted_by,
+                "notes": target.notes if notes is None else notes,
+                "action": Release.Action.ROLLBACK,
+                "rolled_back_to": target,
+            }
+
+        return self._append_on_current(name, expected_current, recorded_by, build)
+
+    def _append_on_current(self, name, expected_current, recorded_by, build):
+        """Compare-and-append: build the entry on the current release, and append it only if that
+        release is still current under the ledger lock; a lost race re-reads and tries again."""
+        for attempt in range(MAX_ATTEMPTS):
+            current = self.select_related("supersedes").history(name).first()
+            _check_expected(name, current, expected_current)
+            fields = build(current)
+            try:
+                return self.append(recorded_by=recorded_by, supersedes=current, **fields)
+            except StaleCurrentError:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_expected(name, current, expected_current):
+    if expected_current is None:
+        return
+    actual = current.spec_digest if current is not None else ""
+    if actual == expected_current:
+        return
+    if current is None:
+        message = f"expected_current is {expected_current!r} but {name!r} has no release yet."
+    elif expected_current == "":
+        message = f"expected_current says {name!r} has no release yet, but its current release is {current.label}."
+    else:
+        message = (
+            f"expected_current {expected_current} is stale: the current release of {name!r} is {current.label}"
+            f" (spec_digest {current.spec_digest})."
+        )
+    raise StaleCurrentError(message, current=current.summary() if current is not None else None)
+
+
+class Release(LedgerEntry):
+    """One entry of an agent name's release history: a promotion, or a rollback re-appending an older release."""
+
+    ledger_name = "releases"
+    append_role = "writer"
+
+    class Action(models.TextChoices):
+        PROMOTE = "promote", "promote"
+        ROLLBACK = "rollback", "rollback"
+
+    name = models.CharField(max_length=256, validators=[validate_name])
+    spec_digest = models.CharField(max_length=64, validators=[validate_digest])
+    version_label = models.CharField(max_length=128, blank=True)
+    # Claimed by the client (the seed's ReleaseMetadata.promoted_by); who really asked is recorded_by.
+    promoted_by = models.CharField(max_length=150)
+    notes = models.TextField(blank=True, max_length=10000)
+    action = models.CharField(max_length=8, choices=Action.choices, default=Action.PROMOTE)
+    # A rollback's restored entry: the one that was current before the entry it replaced.
+    rolled_back_to = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="restorations"
+    )
+    # The entry that was current for this name when this one was appended (None for the first).
+    # Unique: two appends built on the same current release cannot both be stored.
+    supersedes = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+
+    objects = ReleaseQuerySet.as_manager()
+
+    class Meta(LedgerEntry.Meta):
+        indexes = [
+            # current(name), history(name) and current_as_of(name, T): newest entry of one name.
+            models.Index(fields=["name", "-seq"], name="releases_name_seq"),
+            # "which names run this spec" and the blob reference check of the runs app.
+            models.Index(fields=["spec_digest"], name="releases_spec_digest"),
+        ]
+        constraints = [
+            # Backstop for the ledger lock: each name has a single first release.
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(supersedes__isnull=True), name="releases_one_first_per_name"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.label} (#{self.seq})"
+
+    @property
+    def label(self):
+        return self.version_label or self.spec_digest[:12]
+
+    @property
+    def is_rollback(self):
+        return self.action == self.Action.ROLLBACK
+
+    def summary(self):
+        """A small JSON description of this entry, for conflict bodies."""
+        return {
+            "seq": self.seq,
+            "name": self.name,
+            "spec_digest": self.spec_digest,
+            "version_label": self.version_label or None,
+            "action": self.action,
+        }
+
+    def validate_append(self):
+        if not self.promoted_by.strip():
+            raise ValidationError({"promoted_by": ["promoted_by must say who or what promoted this release."]})
+        if self.action == self.Action.PROMOTE and self.rolled_back_to_id is not None:
+            raise ValidationError({"rolled_back_to": ["A promotion does not roll back to anything."]})
+        if self.action == self.Action.ROLLBACK and self.rolled_back_to_id is None:
+            raise ValidationError({"rolled_back_to": ["A rollback names the release it returns to."]})
+
+    @classmethod
+    def check_append_allowed(cls, entries, using):
+        """Each entry must be built on its name's current release, and a rollback must restore the
+        entry before it with the same spec; checked under the ledger lock, so racing appends serialize."""
+        names = [entry.name for entry in entries]
+        if len(set(names)) != len(names):
+            raise StateConflictError("Append one release per name at a time: each is built on the one before.")
+        for entry in entries:
+            current = cls._base_manager.using(using).filter(name=entry.name).order_by("-seq").first()
+            current_seq = current.seq if current is not None else None
+            if entry.supersedes_id != current_seq:
+                raise StaleCurrentError(
+                    f"The current release of {entry.name!r} changed while this one was being appended.",
+                    current=current.summary() if current is not None else None,
+                )
+            if entry.action != cls.Action.ROLLBACK:
+                continue
+            if current is None or entry.rolled_back_to_id != current.supersedes_id:
+                raise StateConflictError(
+                    f"A rollback of {entry.name!r} must restore the release before the current one."
+                )
+            target = entry.rolled_back_to
+            if (target.name, target.spec_digest, target.version_label) != (
+                entry.name,
+                entry.spec_digest,
+                entry.version_label,
+            ):
+                raise StateConflictError("A rollback re-appends the restored release's spec_digest and version_label.")
