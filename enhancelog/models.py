@@ -1,0 +1,266 @@
+"""Enhance log entries (one per enhance attempt) and reviews of rejected ones, with their queries."""
+
+import re
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models
+from django.db.models import Exists, OuterRef, Q, Subquery
+
+from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
+
+HEX64 = re.compile(r"[0-9a-f]{64}")
+AXIS_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+KNOWN_AXES = ("des", "canonical", "noop", "agent-ref")
+VERDICT_KEYS = {"axis", "status", "detail"}
+MAX_TS_MS = 2**53 - 1  # RFC 8785 keeps integers exact only up to here
+
+
+def axes_marker(axes):
+    """ ",des,noop," — a delimited column so one LIKE finds an axis on SQLite and PostgreSQL alike."""
+    return "," + ",".join(axes) + "," if axes else ""
+
+
+class EnhanceEntryQuerySet(LedgerQuerySet):
+    def for_blueprint(self, blueprint_id):
+        return self.filter(blueprint_id=blueprint_id)
+
+    def applied(self):
+        return self.filter(status=EnhanceEntry.APPLIED)
+
+    def rejected(self):
+        return self.filter(status=EnhanceEntry.REJECTED)
+
+    def with_axis(self, axis):
+        """Entries with a verdict (pass or deny) on this axis."""
+        return self.filter(axes__contains=axes_marker([axis]))
+
+    def denied_on(self, axis):
+        """Entries that this axis denied."""
+        return self.filter(denied_axes__contains=axes_marker([axis]))
+
+    def between_ms(self, since_ms=None, until_ms=None):
+        """Claimed time in [since_ms, until_ms): half-open, so adjacent windows never overlap."""
+        qs = self
+        if since_ms is not None:
+            qs = qs.filter(ts_ms__gte=since_ms)
+        if until_ms is not None:
+            qs = qs.filter(ts_ms__lt=until_ms)
+        return qs
+
+    def reviewed(self, yes=True):
+        """Entries with at least one review (their review state is the latest one), or without any."""
+        has_review = Exists(Review.objects.filter(entry=OuterRef("pk")))
+        return self.filter(has_review if yes else ~has_review)
+
+    def search(self, text):
+        """Free text over intent, rationale and reasons (the reasons JSON is searched as text)."""
+        return self.filter(Q(intent__icontains=text) | Q(rationale__icontains=text) | Q(reasons_text__icontains=text))
+
+    def with_review_state(self):
+        """Annotate `review_decision` / `review_by`: the latest review's, or None (never a stored column)."""
+        latest = Review.objects.filter(entry=OuterRef("pk")).order_by("-seq")
+        return self.annotate(
+            review_decision=Subquery(latest.values("decision")[:1]),
+            review_by=Subquery(latest.values("recorded_by_name")[:1]),
+        )
+
+    def in_list_order(self):
+        return self.order_by("ts_ms", "seq")
+
+    def review_queue(self):
+        """Rejected entries that nobody has reviewed yet, newest first (served by the partial index)."""
+        return self.rejected().reviewed(False).order_by("-ts_ms", "-seq")
+
+
+class EnhanceEntry(LedgerEntry):
+    """One enhance attempt: which issue patched which blueprint, what each verifier axis decided, and why."""
+
+    ledger_name = "enhancelog"
+    natural_key_fields = ("issue_id",)
+    append_role = "writer"
+
+    APPLIED, REJECTED = "applied", "rejected"
+    STATUS_CHOICES = [(APPLIED, "applied"), (REJECTED, "rejected")]
+
+    issue_id = models.CharField(max_length=256, unique=True)
+    blueprint_id = models.CharField(max_length=256)
+    prev_hash = models.CharField(max_length=64)
+    new_hash = models.CharField(max_length=64, blank=True)
+    intent = models.TextField(blank=True)
+    rationale = models.TextField(blank=True)
+    verdicts = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES)
+    reasons = models.JSONField(default=list, blank=True)
+    ts_ms = models.BigIntegerField()
+    # Derived from `verdicts` / `reasons` on append (never sent by clients) so the axis and text
+    # filters are plain column lookups on both engines; they are part of the hashed content.
+    axes = models.CharField(max_length=512, blank=True, editable=False)
+    denied_axes = models.CharField(max_length=512, blank=True, editable=False)
+    reasons_text = models.TextField(blank=True, editable=False)
+
+    objects = EnhanceEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        verbose_name = "enhance entry"
+        verbose_name_plural = "enhance entries"
+        indexes = [
+            # List by blueprint and the blueprint trace: WHERE blueprint_id = ? ORDER BY ts_ms, seq.
+            models.Index(fields=["blueprint_id", "ts_ms", "seq"], name="enhancelog_bp_ts"),
+            # List all (and time windows): ORDER BY ts_ms, seq, optionally WHERE ts_ms in [since, until).
+            models.Index(fields=["ts_ms", "seq"], name="enhancelog_ts"),
+            # The review queue and every "rejected" view: only ~15% of rows, newest first.
+            models.Index(fields=["ts_ms", "seq"], name="enhancelog_rejected_ts", condition=Q(status="rejected")),
+        ]
+
+    def __str__(self):
+        return f"{self.issue_id} → {self.blueprint_id} ({self.status})"
+
+    @property
+    def short_prev_hash(self):
+        return self.prev_hash[:12]
+
+    @property
+    def short_new_hash(self):
+        return self.new_hash[:12]
+
+    @property
+    def denied_axis_list(self):
+        return [axis for axis in self.denied_axes.strip(",").split(",") if axis]
+
+    def validate_append(self):
+        errors = {}
+        verdict_errors = self._verdict_errors()
+        if verdict_errors:
+            errors["verdicts"] = verdict_errors
+        if not isinstance(self.reasons, list) or not all(isinstance(r, str) and r.strip() for r in self.reasons):
+            errors["reasons"] = ['reasons must be a list of non-empty strings ("axis: reason")']
+        if not HEX64.fullmatch(self.prev_hash or ""):
+            errors["prev_hash"] = [f"prev_hash must be 64 lowercase hex characters; got {self.prev_hash!r}"]
+        if not 0 <= (self.ts_ms if isinstance(self.ts_ms, int) else -1) <= MAX_TS_MS:
+            errors["ts_ms"] = [f"ts_ms must be epoch milliseconds between 0 and {MAX_TS_MS}"]
+        if self.status == self.APPLIED and not HEX64.fullmatch(self.new_hash or ""):
+            errors["new_hash"] = [
+                f"an applied entry's new_hash must be 64 lowercase hex characters; got {self.new_hash!r}"
+            ]
+        if self.status == self.REJECTED:
+            if self.new_hash != "":
+                errors["new_hash"] = ['a rejected entry has no new version: new_hash must be ""']
+            denies = any(isinstance(v, dict) and v.get("status") == "deny" for v in self.verdicts or [])
+            if not denies and not self.reasons and "verdicts" not in errors:
+                errors.setdefault(NON_FIELD_ERRORS, []).append(
+                    "a rejected entry needs at least one deny verdict or one reason saying why"
+                )
+        if errors:
+            raise ValidationError(errors)
+        self.axes = axes_marker([v["axis"] for v in self.verdicts])
+        self.denied_axes = axes_marker([v["axis"] for v in self.verdicts if v["status"] == "deny"])
+        self.reasons_text = "\n".join(self.reasons)
+
+    def _verdict_errors(self):
+        if not isinstance(self.verdicts, list):
+            return ["verdicts must be a list of {axis, status, detail}"]
+        problems, seen = [], set()
+        for index, verdict in enumerate(self.verdicts):
+            if not isinstance(verdict, dict) or set(verdict) != VERDICT_KEYS:
+                problems.append(f"verdict {index} must be an object with exactly axis, status and detail")
+                continue
+            axis, status, detail = verdict["axis"], verdict["status"], verdict["detail"]
+            if not isinstance(axis, str) or not AXIS_NAME.fullmatch(axis):
+                problems.append(f"verdict {index}: axis must be a name like des, canonical, noop or agent-ref")
+            elif axis in seen:
+                problems.append(f"verdict {index}: axis {axis!r} has more than one verdict")
+            else:
+                seen.add(axis)
+            if status not in ("pass", "deny"):
+                problems.append(f"verdict {index}: status must be pass or deny; got {status!r}")
+            if not isinstance(detail, str):
+                problems.append(f"verdict {index}: detail must be a string")
+        return problems
+
+
+def find_breaks(entries):
+    """Applied entries whose prev_hash is not the previous applied entry's new_hash (entries in list order)."""
+    breaks, head = [], None
+    for entry in entries:
+        if entry.status != EnhanceEntry.APPLIED:
+            continue
+        if head is not None and entry.prev_hash != head.new_hash:
+            breaks.append(
+                {
+                    "issue_id": entry.issue_id,
+                    "seq": entry.seq,
+                    "prev_hash": entry.prev_hash,
+                    "expected_prev_hash": head.new_hash,
+                    "after_issue_id": head.issue_id,
+                }
+            )
+        head = entry
+    return breaks
+
+
+class ReviewQuerySet(LedgerQuerySet):
+    def for_entry(self, entry):
+        return self.filter(entry=entry)
+
+    def latest_per_entry(self, entries):
+        """{entry seq: its latest Review} for the given entries, in one query."""
+        seqs = [e.pk for e in entries]
+        latest = {}
+        for review in self.filter(entry_id__in=seqs).order_by("entry_id", "seq"):
+            latest[review.entry_id] = review
+        return latest
+
+
+class Review(LedgerEntry):
+    """A reviewer's decision on a rejected enhance; the latest review is the entry's review state."""
+
+    ledger_name = "enhancelog-reviews"
+    append_role = "reviewer"
+
+    ACKNOWLEDGED, FALSE_POSITIVE, NEEDS_FOLLOWUP, WONT_FIX = (
+        "acknowledged",
+        "false_positive",
+        "needs_followup",
+        "wont_fix",
+    )
+    DECISION_CHOICES = [
+        (ACKNOWLEDGED, "acknowledged"),
+        (FALSE_POSITIVE, "false positive"),
+        (NEEDS_FOLLOWUP, "needs follow-up"),
+        (WONT_FIX, "won't fix"),
+    ]
+
+    entry = models.ForeignKey(EnhanceEntry, on_delete=models.PROTECT, related_name="reviews", db_index=False)
+    decision = models.CharField(max_length=32, choices=DECISION_CHOICES)
+    comment = models.TextField(blank=True)
+
+    objects = ReviewQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [
+            # An entry's reviews and its latest one (review state), and the queue's NOT EXISTS probe.
+            models.Index(fields=["entry", "seq"], name="enhancelog_review_entry"),
+        ]
+
+    def __str__(self):
+        return f"review #{self.seq}: {self.decision}"
+
+    @property
+    def reviewer(self):
+        return self.recorded_by_name
+
+    @classmethod
+    def check_append_allowed(cls, entries, using):
+        seqs = {review.entry_id for review in entries}
+        applied = list(
+            EnhanceEntry.objects.using(using)
+            .filter(pk__in=seqs, status=EnhanceEntry.APPLIED)
+            .values_list("issue_id", flat=True)
+        )
+        if applied:
+            raise StateConflictError(
+                f"only rejected enhances are reviewed; {', '.join(applied)} was applied", issue_ids=applied
+            )

@@ -1,0 +1,133 @@
+"""Enhance log pages: dashboard, filtered entry list, entry detail with reviews, blueprint trace."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from enhancelog.filters import EnhanceEntryFilterSet
+from enhancelog.forms import ReviewForm
+from enhancelog.models import EnhanceEntry, Review, find_breaks
+from enhancelog.stats import WINDOWS, dashboard_stats
+from ledgerproject.ledger.exceptions import StateConflictError
+
+PAGE_SIZE = 50
+VIEW = "enhancelog.view_enhanceentry"
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def dashboard(request):
+    stats = dashboard_stats(request.GET.get("window", "30"))
+    return render(request, "enhancelog/dashboard.html", {"stats": stats, "windows": list(WINDOWS)})
+
+
+def _parse_cursor(value):
+    """`before=<ts_ms>.<seq>`: the last row of the previous page (keyset paging, no OFFSET)."""
+    try:
+        ts_ms, seq = value.split(".", 1)
+        return int(ts_ms), int(seq)
+    except (AttributeError, ValueError):
+        return None
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def entry_list(request):
+    filterset = EnhanceEntryFilterSet(request.GET, queryset=EnhanceEntry.objects.with_review_state())
+    queryset = filterset.qs if filterset.is_valid() else EnhanceEntry.objects.none()
+    cursor = _parse_cursor(request.GET.get("before"))
+    if cursor:
+        queryset = queryset.filter(Q(ts_ms__lt=cursor[0]) | Q(ts_ms=cursor[0], seq__lt=cursor[1]))
+    rows = list(queryset.order_by("-ts_ms", "-seq")[: PAGE_SIZE + 1])
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    next_query = None
+    if more:
+        params = request.GET.copy()
+        params["before"] = f"{rows[-1].ts_ms}.{rows[-1].seq}"
+        next_query = params.urlencode()
+    params = request.GET.copy()
+    params.pop("before", None)
+    return render(
+        request,
+        "enhancelog/list.html",
+        {
+            "filter": filterset,
+            "entries": rows,
+            "next_query": next_query,
+            "paged": cursor is not None,
+            "first_query": params.urlencode(),
+            "export_query": params.urlencode(),
+        },
+    )
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def entry_detail(request, issue_id, form=None):
+    entry = get_object_or_404(EnhanceEntry, issue_id=issue_id)
+    reviews = list(Review.objects.for_entry(entry).order_by("seq"))
+    can_review = entry.status == EnhanceEntry.REJECTED and request.user.has_perm("enhancelog.add_review")
+    return render(
+        request,
+        "enhancelog/detail.html",
+        {
+            "entry": entry,
+            "reviews": reviews,
+            "review_state": reviews[-1] if reviews else None,
+            "form": form or (ReviewForm() if can_review else None),
+            "can_review": can_review,
+        },
+    )
+
+
+@require_POST
+@login_required
+@permission_required("enhancelog.add_review", raise_exception=True)
+def record_review(request, issue_id):
+    entry = get_object_or_404(EnhanceEntry, issue_id=issue_id)
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        return entry_detail(request, issue_id, form=form)
+    try:
+        Review.objects.append(recorded_by=request.user, entry=entry, **form.cleaned_data)
+    except StateConflictError as exc:
+        messages.error(request, exc.message)
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+    else:
+        messages.success(request, f"Review recorded for {entry.issue_id}: {form.cleaned_data['decision']}.")
+    target = request.POST.get("next") or ""
+    if target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect(reverse("enhancelog:detail", args=[entry.issue_id]))
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def trace(request, blueprint_id):
+    entries = list(EnhanceEntry.objects.for_blueprint(blueprint_id).in_list_order())
+    if not entries:
+        raise Http404(f"No enhance entries for blueprint {blueprint_id!r}.")
+    breaks = find_breaks(entries)
+    broken = {b["seq"]: b for b in breaks}
+    latest = Review.objects.latest_per_entry([e for e in entries if e.status == EnhanceEntry.REJECTED])
+    steps = [{"entry": e, "break": broken.get(e.seq), "review": latest.get(e.pk)} for e in entries]
+    applied = [e for e in entries if e.status == EnhanceEntry.APPLIED]
+    return render(
+        request,
+        "enhancelog/trace.html",
+        {
+            "blueprint_id": blueprint_id,
+            "steps": steps,
+            "breaks": breaks,
+            "applied": len(applied),
+            "rejected": len(entries) - len(applied),
+            "head": applied[-1] if applied else None,
+        },
+    )
