@@ -1,0 +1,158 @@
+"""Wire shapes of blobs, runs (RunRecord, RunEvent, RunSummary) and task outputs, as the seeds' serde JSON."""
+
+import uuid
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from rest_framework import serializers
+
+from ledgerproject.ledger.serializers import LedgerSerializer
+from runs.models import Blob, Output, Run, RunEvent, RunOutcome, RunStatus, normalize_digest
+
+MAX_JSON_INT = 2**53 - 1
+
+
+def _digest_or_error(value):
+    try:
+        return normalize_digest(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
+
+
+def _refuse_fields(data, names, why):
+    if isinstance(data, dict):
+        sent = [name for name in names if name in data]
+        if sent:
+            raise serializers.ValidationError({name: [why] for name in sent})
+
+
+class BlobSerializer(LedgerSerializer):
+    present = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Blob
+        fields = ["digest", "size", "media_type", "present", "ledger"]
+        read_only_fields = ["digest", "size", "media_type"]
+
+    def get_present(self, blob) -> bool:
+        return bool(blob.is_present)
+
+
+class RunMetadataSerializer(serializers.Serializer):
+    git_sha = serializers.CharField(max_length=64, allow_null=True, required=False, default=None)
+    agent_name = serializers.CharField(max_length=256)
+    tags = serializers.JSONField(required=False, default=dict)
+
+
+class RunSummarySerializer(serializers.Serializer):
+    total_events = serializers.IntegerField(min_value=0, max_value=MAX_JSON_INT)
+    final_state_digest = serializers.CharField(allow_null=True, required=False, default=None)
+    duration_ms = serializers.IntegerField(min_value=0, max_value=MAX_JSON_INT)
+    success = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    def validate_final_state_digest(self, value):
+        return None if value is None else _digest_or_error(value)
+
+
+class RunSerializer(LedgerSerializer):
+    """RunRecord: {run_id, spec_digest, metadata, status, summary, created_at, completed_at}."""
+
+    run_id = serializers.UUIDField(read_only=True)
+    metadata = RunMetadataSerializer(source="*")
+    status = serializers.SerializerMethodField()
+    summary = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField(required=False)
+    completed_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = ["run_id", "spec_digest", "metadata", "status", "summary", "created_at", "completed_at", "ledger"]
+
+    def to_internal_value(self, data):
+        _refuse_fields(data, ["run_id"], "The run id is minted by the server and cannot be sent.")
+        _refuse_fields(data, ["status", "summary", "completed_at"], "Set by complete/fail/cancel, not on creation.")
+        return super().to_internal_value(data)
+
+    def validate_spec_digest(self, value):
+        return _digest_or_error(value)
+
+    def get_status(self, run) -> str:
+        return str(run.status)
+
+    def get_summary(self, run) -> RunSummarySerializer(allow_null=True):
+        outcome = run.outcome_or_none
+        return outcome.summary() if outcome else None
+
+    def get_completed_at(self, run) -> serializers.DateTimeField(allow_null=True):
+        outcome = run.outcome_or_none
+        return serializers.DateTimeField().to_representation(outcome.completed_at) if outcome else None
+
+    def to_append_fields(self, validated_data):
+        fields = dict(validated_data)
+        fields["run_id"] = uuid.uuid4()
+        fields.setdefault("created_at", timezone.now())
+        if fields.get("tags") is None:
+            fields["tags"] = {}
+        return fields
+
+
+class RunEventSerializer(LedgerSerializer):
+    """RunEvent: {seq, kind, payload, timestamp}; seq may be left out (one above the run's highest)."""
+
+    run_id = serializers.UUIDField(read_only=True)
+    seq = serializers.IntegerField(source="event_seq", min_value=1, max_value=MAX_JSON_INT, required=False)
+    payload = serializers.JSONField(required=False, default=dict)
+    timestamp = serializers.DateTimeField(required=False, allow_null=True)
+
+    class Meta:
+        model = RunEvent
+        fields = ["run_id", "seq", "kind", "payload", "timestamp", "ledger"]
+
+    def to_representation(self, event):
+        data = super().to_representation(event)
+        if data.get("timestamp") is None:
+            # No claimed time: the server's arrival time is the event's time (as the Surreal ledger does).
+            data["timestamp"] = serializers.DateTimeField().to_representation(event.recorded_at)
+        return data
+
+
+class RunOutcomeSerializer(LedgerSerializer):
+    class Meta:
+        model = RunOutcome
+        fields = ["run_id", "status", "total_events", "final_state_digest", "duration_ms", "success", "ledger"]
+
+
+def outcome_fields(status, summary):
+    """A validated RunSummary as RunOutcome fields; success defaults to what the status means."""
+    success = summary.get("success")
+    if success is None:
+        success = status == RunStatus.COMPLETED
+    return {
+        "status": status,
+        "total_events": summary["total_events"],
+        "final_state_digest": summary.get("final_state_digest"),
+        "duration_ms": summary["duration_ms"],
+        "success": success,
+    }
+
+
+class OutputSerializer(LedgerSerializer):
+    """OutputRecord: {id, task_id, attempt, producer_agent, event, parent_refs}; the server mints `id`."""
+
+    id = serializers.CharField(source="output_id", read_only=True)
+    attempt = serializers.IntegerField(min_value=0, max_value=2**32 - 1)
+    event = serializers.JSONField()
+    parent_refs = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
+
+    class Meta:
+        model = Output
+        fields = ["id", "task_id", "attempt", "producer_agent", "event", "parent_refs", "ledger"]
+
+    def to_internal_value(self, data):
+        _refuse_fields(data, ["id"], "The output id is minted by the server and cannot be sent.")
+        return super().to_internal_value(data)
+
+    def to_append_fields(self, validated_data):
+        from runs.models import mint_output_id
+
+        return {**validated_data, "output_id": mint_output_id()}

@@ -1,0 +1,251 @@
+"""Dashboard pages: run list and detail, task attempts with their output lineage, and blob pages."""
+
+import json
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Count, Max, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from runs import blobstore, lineage
+from runs.models import Blob, BlobChange, Output, Run, RunStatus, blob_references, is_digest
+
+PAGE_SIZE = 50
+EVENT_LIMIT = 1000
+PREVIEW_BYTES = 32 * 1024
+PREVIEWABLE = ("text/", "application/json", "application/x-ndjson", "application/yaml", "application/xml")
+
+
+def _duration_ms(run, now):
+    outcome = run.outcome_or_none
+    if outcome is not None:
+        return outcome.duration_ms
+    return max(0, int((now - run.created_at).total_seconds() * 1000))
+
+
+def format_duration(ms):
+    if ms is None:
+        return ""
+    seconds = ms / 1000
+    if seconds < 1:
+        return f"{ms} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def _cursor(run):
+    return f"{run.created_at.isoformat()}_{run.seq}"
+
+
+def _after_cursor(queryset, token):
+    """Keyset paging on (created_at, seq) descending: constant cost on any page."""
+    moment, _, seq = (token or "").rpartition("_")
+    when = parse_datetime(moment) if moment else None
+    if when is None or not seq.isdigit():
+        return queryset
+    return queryset.filter(Q(created_at__lt=when) | Q(created_at=when, seq__lt=int(seq)))
+
+
+@login_required
+@permission_required("runs.view_run", raise_exception=True)
+def run_list(request):
+    filters = {
+        "spec_digest": request.GET.get("spec_digest", "").strip(),
+        "agent_name": request.GET.get("agent_name", "").strip(),
+        "status": request.GET.get("status", "").strip().upper(),
+    }
+    runs = Run.objects.with_status().with_event_count().newest_first()
+    if filters["spec_digest"]:
+        runs = runs.for_spec(filters["spec_digest"]) if is_digest(filters["spec_digest"]) else runs.none()
+    if filters["agent_name"]:
+        runs = runs.for_agent(filters["agent_name"])
+    if filters["status"] in RunStatus.values:
+        runs = runs.with_status_name(filters["status"])
+    page = list(_after_cursor(runs, request.GET.get("after"))[: PAGE_SIZE + 1])
+    more = len(page) > PAGE_SIZE
+    page = page[:PAGE_SIZE]
+    now = timezone.now()
+    for run in page:
+        run.duration = format_duration(_duration_ms(run, now))
+    query = {key: value for key, value in filters.items() if value}
+    return render(
+        request,
+        "runs/run_list.html",
+        {
+            "runs": page,
+            "filters": filters,
+            "statuses": RunStatus.values,
+            "next_cursor": _cursor(page[-1]) if more else None,
+            "filter_query": "&".join(f"{key}={value}" for key, value in query.items()),
+            "paged": bool(request.GET.get("after")),
+        },
+    )
+
+
+def _event_view(event, started):
+    payload = event.payload
+    moment = event.effective_timestamp
+    offset = (moment - started).total_seconds() if moment and started else None
+    return {
+        "seq": event.event_seq,
+        "kind": event.kind,
+        "timestamp": moment,
+        "claimed": event.timestamp is not None,
+        "offset": f"+{offset:.3f} s" if offset is not None and offset >= 0 else "",
+        "payload": json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True)
+        if payload not in ({}, None)
+        else "",
+        "digests": event.blob_refs.split() if event.blob_refs else [],
+        "recorded_by": event.recorded_by_name,
+        "ledger_seq": event.seq,
+        "entry_hash": event.entry_hash,
+    }
+
+
+@login_required
+@permission_required("runs.view_run", raise_exception=True)
+def run_detail(request, run_id):
+    run = get_object_or_404(Run.objects.with_status(), run_id=run_id)
+    outcome = run.outcome_or_none
+    events = list(run.events.order_by("event_seq")[: EVENT_LIMIT + 1])
+    truncated = len(events) > EVENT_LIMIT
+    events = events[:EVENT_LIMIT]
+    timeline = [_event_view(event, run.created_at) for event in events]
+    kinds = {}
+    for event in events:
+        kinds[event.kind] = kinds.get(event.kind, 0) + 1
+    return render(
+        request,
+        "runs/run_detail.html",
+        {
+            "run": run,
+            "outcome": outcome,
+            "timeline": timeline,
+            "truncated": truncated,
+            "event_limit": EVENT_LIMIT,
+            "kinds": sorted(kinds.items()),
+            "duration": format_duration(_duration_ms(run, timezone.now())),
+            "tags": json.dumps(run.tags, indent=2, ensure_ascii=False, sort_keys=True) if run.tags else "",
+        },
+    )
+
+
+@login_required
+@permission_required("runs.view_output", raise_exception=True)
+def task_list(request):
+    producer = request.GET.get("producer_agent", "").strip()
+    task = request.GET.get("task_id", "").strip()
+    outputs = Output.objects.all()
+    if producer:
+        outputs = outputs.filter(producer_agent=producer)
+    if task:
+        outputs = outputs.filter(task_id=task)
+    attempts = (
+        outputs.order_by()
+        .values("task_id", "attempt")
+        .annotate(
+            outputs=Count("seq"),
+            last_seq=Max("seq"),
+            finals=Count("seq", filter=Q(event_type="final")),
+            last_at=Max("recorded_at"),
+        )
+        .order_by("-last_seq")[:PAGE_SIZE]
+    )
+    return render(
+        request,
+        "runs/task_list.html",
+        {"attempts": list(attempts), "filters": {"producer_agent": producer, "task_id": task}},
+    )
+
+
+def _output_view(output):
+    event = output.event or {}
+    ref = output.content_ref
+    content = None
+    if isinstance(ref, dict) and ref.get("kind") == "inline":
+        value = ref.get("value")
+        content = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+    return {
+        "output": output,
+        "event": event,
+        "content": content,
+        "blob": ref if isinstance(ref, dict) and ref.get("kind") == "blob" else None,
+    }
+
+
+@login_required
+@permission_required("runs.view_output", raise_exception=True)
+def task_attempt(request, task_id, attempt):
+    outputs = list(Output.objects.for_attempt(task_id, attempt))
+    if not outputs:
+        raise Http404(f"No outputs for task {task_id!r} attempt {attempt}.")
+    own = {output.output_id for output in outputs}
+    outside = {ref for output in outputs for ref in output.parent_refs if ref not in own}
+    external = list(Output.objects.filter(output_id__in=outside).order_by("seq")) if outside else []
+    graph = lineage.layout(outputs, external)
+    children = {}
+    for output in outputs:
+        for ref in output.parent_refs:
+            children.setdefault(ref, []).append(output.output_id)
+    views = [_output_view(output) for output in outputs]
+    for view in views:
+        view["children"] = children.get(view["output"].output_id, [])
+    other_attempts = list(
+        Output.objects.filter(task_id=task_id)
+        .exclude(attempt=attempt)
+        .order_by()
+        .values_list("attempt", flat=True)
+        .distinct()[:50]
+    )
+    return render(
+        request,
+        "runs/task_attempt.html",
+        {
+            "task_id": task_id,
+            "attempt": attempt,
+            "outputs": views,
+            "graph": graph,
+            "external": external,
+            "other_attempts": sorted(other_attempts),
+            "final": next((o for o in reversed(outputs) if o.event_type == "final"), None),
+        },
+    )
+
+
+@login_required
+@permission_required("runs.view_blob", raise_exception=True)
+def blob_detail(request, digest):
+    if not is_digest(digest):
+        raise Http404("Not a SHA-256 digest.")
+    digest = digest.lower()
+    blob = get_object_or_404(Blob.objects.with_presence(), digest=digest)
+    changes = list(BlobChange.objects.filter(blob=digest).order_by("seq")[:50])
+    refs = blob_references(digest)
+    preview = None
+    if blob.present and blob.size <= PREVIEW_BYTES and blob.media_type.startswith(PREVIEWABLE):
+        try:
+            raw = blobstore.read_bytes(digest)
+            text = raw.decode("utf-8") if raw is not None else None
+            if text is not None and blob.media_type == "application/json":
+                text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+            preview = text
+        except (blobstore.BlobIntegrityError, UnicodeDecodeError, ValueError):
+            preview = None
+    return render(
+        request,
+        "runs/blob_detail.html",
+        {
+            "blob": blob,
+            "changes": changes,
+            "refs": refs,
+            "referenced": any(refs.values()),
+            "preview": preview,
+        },
+    )
