@@ -1,0 +1,139 @@
+"""Release registry API: names with their current release, current (as of T), history, promote, rollback."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
+from rest_framework.response import Response
+
+from ledgerproject.ledger import hashing
+from ledgerproject.ledger.api import LedgerViewSet
+from releases.asof import parse_as_of
+from releases.filters import ReleaseFilterSet
+from releases.models import Release, validate_name
+from releases.serializers import PromoteSerializer, ReleaseSerializer, RollbackSerializer, blob_digests
+
+MAX_HISTORY = 1000
+AS_OF = OpenApiParameter(
+    "as_of", OpenApiTypes.DATETIME, description="ISO 8601 time (UTC if no offset): the release current at that time."
+)
+
+
+def checked_name(name):
+    """The name from the URL, or a 400 saying what a name may be."""
+    try:
+        validate_name(name)
+    except DjangoValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
+    return name
+
+
+def checked_as_of(request):
+    text = request.query_params.get("as_of")
+    if text is None:
+        return None
+    try:
+        return parse_as_of(text)
+    except ValueError as exc:
+        raise ValidationError({"as_of": [str(exc)]}) from None
+
+
+class ReleaseViewSet(LedgerViewSet):
+    """`GET /releases/` lists each agent name's current release; entries are appended only through
+    `POST /releases/{name}/promote/` and `POST /releases/{name}/rollback/`."""
+
+    queryset = Release.objects.currents().select_related("rolled_back_to")
+    serializer_class = ReleaseSerializer
+    filterset_class = ReleaseFilterSet
+    lookup_field = "name"
+    lookup_value_regex = "[^/]+"
+    cursor_ordering = ("name",)
+    # One write path per entry kind: the generic append and batch make no sense for a registry.
+    batch = None
+
+    def get_serializer(self, *args, **kwargs):
+        instance = args[0] if args else kwargs.get("instance")
+        if instance is not None and not isinstance(instance, QuerySet):
+            items = instance if isinstance(instance, (list, tuple)) else [instance]
+            context = kwargs.setdefault("context", self.get_serializer_context())
+            # One lookup of the runs app's blobs for the whole page instead of one per entry.
+            context["blob_digests"] = blob_digests(item.spec_digest for item in items)
+        return super().get_serializer(*args, **kwargs)
+
+    def create(self, request, *args, **kwargs):
+        raise MethodNotAllowed(
+            "POST", detail="Releases are appended with POST /api/v1/releases/{name}/promote/ or …/rollback/."
+        )
+
+    @extend_schema(summary="The current release of a name, or the one current at `as_of`", parameters=[AS_OF])
+    def retrieve(self, request, name=None):
+        name = checked_name(name)
+        moment = checked_as_of(request)
+        history = Release.objects.select_related("rolled_back_to").history(name)
+        if moment is None:
+            entry = history.first()
+            if entry is None:
+                raise NotFound(f"There is no release called {name!r}.")
+        else:
+            entry = history.filter(recorded_at__lte=moment).first()
+            if entry is None:
+                first = Release.objects.for_name(name).order_by("seq").first()
+                if first is None:
+                    raise NotFound(f"There is no release called {name!r}.")
+                raise NotFound(
+                    f"No release of {name!r} was current at {hashing.format_timestamp(moment)}: "
+                    f"its first release was recorded at {hashing.format_timestamp(first.recorded_at)}."
+                )
+        return Response(self.get_serializer(entry).data)
+
+    @extend_schema(
+        summary="Every entry of a name, newest first ([] for an unknown name)",
+        parameters=[
+            AS_OF,
+            OpenApiParameter("limit", OpenApiTypes.INT, description=f"At most this many entries (≤ {MAX_HISTORY})."),
+        ],
+        responses=ReleaseSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
+    def history(self, request, name=None):
+        name = checked_name(name)
+        moment = checked_as_of(request)
+        limit = request.query_params.get("limit", str(MAX_HISTORY))
+        if not limit.isdigit() or not 1 <= int(limit) <= MAX_HISTORY:
+            raise ValidationError({"limit": [f"limit is a whole number from 1 to {MAX_HISTORY}; got {limit!r}."]})
+        entries = Release.objects.select_related("rolled_back_to").history(name)
+        if moment is not None:
+            entries = entries.filter(recorded_at__lte=moment)
+        return Response(self.get_serializer(list(entries[: int(limit)]), many=True).data)
+
+    @extend_schema(
+        summary="Promote a new current release of a name",
+        request=PromoteSerializer,
+        responses={201: ReleaseSerializer},
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def promote(self, request, name=None):
+        name = checked_name(name)
+        body = PromoteSerializer(data=request.data, context={"name": name})
+        body.is_valid(raise_exception=True)
+        entry = Release.objects.promote(name, recorded_by=request.user, **body.validated_data)
+        return Response(self.get_serializer(entry).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Roll back: re-append the release before the current one",
+        request=RollbackSerializer,
+        responses={201: ReleaseSerializer},
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def rollback(self, request, name=None):
+        name = checked_name(name)
+        body = RollbackSerializer(data=request.data if request.data else {}, context={"name": name})
+        body.is_valid(raise_exception=True)
+        try:
+            entry = Release.objects.rollback(name, recorded_by=request.user, **body.validated_data)
+        except Release.DoesNotExist as exc:
+            raise NotFound(str(exc)) from None
+        return Response(self.get_serializer(entry).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,171 @@
+"""Release JSON: the seed's ReleaseRecord plus the ledger block, and the promote / rollback request bodies."""
+
+from django.apps import apps
+from rest_framework import serializers
+
+from ledgerproject.ledger import hashing
+from ledgerproject.ledger.serializers import SERVER_OWNED, LedgerSerializer
+from releases.models import Release
+
+
+def blob_digests(digests):
+    """The subset of `digests` stored as blobs by the runs app (empty when that app has no Blob model)."""
+    digests = {d for d in digests if d}
+    if not digests:
+        return set()
+    try:
+        blob = apps.get_model("runs", "Blob")
+    except LookupError:
+        return set()
+    return set(blob._default_manager.filter(digest__in=digests).values_list("digest", flat=True))
+
+
+def blob_url(digest):
+    return f"/api/v1/blobs/{digest}/"
+
+
+def runs_url(digest):
+    return f"/api/v1/runs/?spec_digest={digest}"
+
+
+class ReleaseMetadataSerializer(serializers.Serializer):
+    """The seed's ReleaseMetadata: version_label?, promoted_by, notes?."""
+
+    version_label = serializers.CharField(max_length=128, required=False, allow_blank=True, allow_null=True)
+    promoted_by = serializers.CharField(max_length=150)
+    notes = serializers.CharField(max_length=10000, required=False, allow_blank=True, allow_null=True)
+
+
+class RestoredSerializer(serializers.Serializer):
+    """The entry a rollback returned to."""
+
+    seq = serializers.IntegerField()
+    spec_digest = serializers.CharField()
+    version_label = serializers.SerializerMethodField()
+    created_at = serializers.SerializerMethodField()
+
+    def get_version_label(self, obj):
+        return obj.version_label or None
+
+    def get_created_at(self, obj):
+        return hashing.format_timestamp(obj.recorded_at)
+
+
+class ReleaseSerializer(LedgerSerializer):
+    """A stored release entry (read only: entries are appended through promote and rollback)."""
+
+    metadata = serializers.SerializerMethodField()
+    created_at = serializers.SerializerMethodField(help_text="The trusted recorded_at of the entry.")
+    rolled_back_to = RestoredSerializer(read_only=True, allow_null=True)
+    supersedes = serializers.SerializerMethodField(help_text="seq of the entry that was current before this one.")
+    spec_blob = serializers.SerializerMethodField(help_text="URL of the spec's blob when it is stored, else null.")
+    runs = serializers.SerializerMethodField(help_text="URL of the runs of this spec digest.")
+
+    class Meta:
+        model = Release
+        fields = [
+            "name",
+            "spec_digest",
+            "metadata",
+            "created_at",
+            "action",
+            "rolled_back_to",
+            "supersedes",
+            "spec_blob",
+            "runs",
+            "ledger",
+        ]
+        read_only_fields = fields
+
+    def get_metadata(self, obj):
+        return {"version_label": obj.version_label or None, "promoted_by": obj.promoted_by, "notes": obj.notes or None}
+
+    def get_created_at(self, obj):
+        return hashing.format_timestamp(obj.recorded_at)
+
+    def get_supersedes(self, obj):
+        return obj.supersedes_id
+
+    def get_spec_blob(self, obj):
+        known = self.context.get("blob_digests")
+        if known is None:
+            known = blob_digests([obj.spec_digest])
+        return blob_url(obj.spec_digest) if obj.spec_digest in known else None
+
+    def get_runs(self, obj):
+        return runs_url(obj.spec_digest)
+
+
+def clean_digest(value):
+    """The seed's ContentDigest: 64 hex characters, stored lowercase (as its TryFrom does)."""
+    if not isinstance(value, str) or len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        raise serializers.ValidationError(f"{value!r} is not a SHA-256 digest: expected 64 hexadecimal characters.")
+    return value.lower()
+
+
+class RequestBodySerializer(serializers.Serializer):
+    """A promote/rollback body: server-owned and unknown keys are refused, so a typo such as
+    "expected_curent" cannot silently skip the concurrency check."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            errors = {}
+            for key in data:
+                if key in SERVER_OWNED or key == "created_at":
+                    errors[key] = ["This field is set by the server and cannot be sent."]
+                elif key == "name":
+                    if data[key] != self.context.get("name"):
+                        errors[key] = ["The name is the one in the URL; leave it out of the body or send the same."]
+                elif key not in self.fields:
+                    errors[key] = [f"Unknown field; this request takes {', '.join(sorted(self.fields))}."]
+            if errors:
+                raise serializers.ValidationError(errors)
+            data = {key: value for key, value in data.items() if key != "name"}
+        return super().to_internal_value(data)
+
+
+class ExpectationMixin(RequestBodySerializer):
+    expected_current = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text='The spec_digest you believe is current; 409 if it is not. "" expects no release yet.',
+    )
+
+    def validate_expected_current(self, value):
+        return value if value in (None, "") else clean_digest(value)
+
+
+class PromoteSerializer(ExpectationMixin):
+    """POST /releases/{name}/promote/: flat fields, or the seed's nested `metadata` object."""
+
+    spec_digest = serializers.CharField()
+    version_label = serializers.CharField(max_length=128, required=False, allow_blank=True, allow_null=True)
+    promoted_by = serializers.CharField(max_length=150, required=False)
+    notes = serializers.CharField(max_length=10000, required=False, allow_blank=True, allow_null=True)
+    metadata = ReleaseMetadataSerializer(required=False)
+
+    def validate_spec_digest(self, value):
+        return clean_digest(value)
+
+    def validate(self, attrs):
+        nested = attrs.pop("metadata", None)
+        if nested is not None:
+            clash = [name for name in ("version_label", "promoted_by", "notes") if name in attrs]
+            if clash:
+                raise serializers.ValidationError(
+                    {name: ["Given both inside `metadata` and at the top level; send it once."] for name in clash}
+                )
+            attrs.update(nested)
+        if not attrs.get("promoted_by"):
+            raise serializers.ValidationError({"promoted_by": ["This field is required: who or what promotes it."]})
+        attrs["version_label"] = attrs.get("version_label") or ""
+        attrs["notes"] = attrs.get("notes") or ""
+        return attrs
+
+
+class RollbackSerializer(ExpectationMixin):
+    """POST /releases/{name}/rollback/: an optional body; promoted_by and notes default to the restored entry's."""
+
+    promoted_by = serializers.CharField(max_length=150, required=False)
+    notes = serializers.CharField(max_length=10000, required=False, allow_blank=True, allow_null=True)

@@ -1,0 +1,86 @@
+"""Release pages: every agent name with its current release, and one name's history as a timeline."""
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import render
+
+from releases.asof import parse_as_of
+from releases.models import Release, validate_name
+from releases.serializers import blob_digests
+
+NAMES_PER_PAGE = 100
+ENTRIES_PER_PAGE = 200
+
+
+@login_required
+@permission_required("releases.view_release", raise_exception=True)
+def index(request):
+    query = request.GET.get("q", "").strip()
+    currents = Release.objects.currents().order_by("name")
+    if query:
+        currents = currents.filter(name__icontains=query)
+    page = Paginator(currents, NAMES_PER_PAGE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    stats = Release.objects.stats_by_name(row.name for row in rows)
+    blobs = blob_digests(row.spec_digest for row in rows)
+    for row in rows:
+        row.stats = stats.get(row.name, {"entries": 0, "rollbacks": 0})
+        row.has_blob = row.spec_digest in blobs
+    return render(request, "releases/index.html", {"rows": rows, "page": page, "query": query})
+
+
+@login_required
+@permission_required("releases.view_release", raise_exception=True)
+def history(request, name):
+    try:
+        validate_name(name)
+    except ValidationError:
+        raise Http404("not a release name") from None
+    entries = Release.objects.select_related("rolled_back_to").history(name)
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        entries = entries.filter(seq__lt=int(before))
+    entries = list(entries[: ENTRIES_PER_PAGE + 1])
+    older = entries[ENTRIES_PER_PAGE] if len(entries) > ENTRIES_PER_PAGE else None
+    entries = entries[:ENTRIES_PER_PAGE]
+    latest = Release.objects.current(name) if before else (entries[0] if entries else None)
+    if latest is None:
+        raise Http404(f"There is no release called {name!r}.")
+
+    as_of_text = request.GET.get("as_of", "").strip()
+    as_of = as_of_error = current_at = None
+    if as_of_text:
+        try:
+            as_of = parse_as_of(as_of_text)
+        except ValueError as exc:
+            as_of_error = str(exc)
+        else:
+            current_at = Release.objects.current_as_of(name, as_of)
+    first = None
+    if as_of is not None and current_at is None:
+        first = Release.objects.for_name(name).order_by("seq").first()
+
+    blobs = blob_digests(entry.spec_digest for entry in entries)
+    shown = {entry.seq for entry in entries}
+    for entry in entries:
+        entry.has_blob = entry.spec_digest in blobs
+        entry.is_current = entry.seq == latest.seq
+        entry.is_current_at = current_at is not None and entry.seq == current_at.seq
+        entry.after_as_of = as_of is not None and entry.recorded_at > as_of
+        entry.target_shown = entry.rolled_back_to_id in shown
+    context = {
+        "name": name,
+        "entries": entries,
+        "latest": latest,
+        "stats": Release.objects.stats_by_name([name]).get(name, {"entries": 0, "rollbacks": 0}),
+        "older": older,
+        "as_of": as_of,
+        "as_of_text": as_of_text,
+        "as_of_value": as_of.strftime("%Y-%m-%dT%H:%M:%S") if as_of else "",
+        "as_of_error": as_of_error,
+        "current_at": current_at,
+        "first": first,
+    }
+    return render(request, "releases/history.html", context, status=400 if as_of_error else 200)
