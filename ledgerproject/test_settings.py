@@ -1,7 +1,12 @@
 """Settings for the test suite: the production settings plus the test-only ledger and fast hashing."""
 
 from ledgerproject.settings import *  # noqa: F403
-from ledgerproject.settings import INSTALLED_APPS
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
+
+from ledgerproject.settings import DATABASES, INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.ledger_testapp"]
 # The test database is thrown away; this lets its reset clear ledger tables (see ledger/reset.py).
@@ -9,3 +14,10 @@ LEDGER_ALLOW_TEST_RESET = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
 ROOT_URLCONF = "tests.ledger_testapp.urls"
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not shared-cache memory: concurrent writers then wait on SQLite's lock as in production.
+    # One directory per test process, so parallel runs never share a database file.
+    _test_dir = tempfile.mkdtemp(prefix="ledger-test-")
+    atexit.register(shutil.rmtree, _test_dir, ignore_errors=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(_test_dir) / "test.sqlite3")}

@@ -12,13 +12,21 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from django.apps import apps
+
 from ledgerproject.ledger.registry import ledger_models
 from ledgerproject.ledger.triggers import drop_sql, install_sql
 
 
+def append_only_models():
+    """Ledger models, plus other tables that carry the append-only triggers (`append_only = True`)."""
+    extra = [m for m in apps.get_models() if getattr(m, "append_only", False) and m not in ledger_models()]
+    return [*ledger_models(), *extra]
+
+
 def ledger_tables(connection):
     present = set(connection.introspection.table_names())
-    return [m._meta.db_table for m in ledger_models() if m._meta.db_table in present]
+    return [m._meta.db_table for m in append_only_models() if m._meta.db_table in present]
 
 
 @contextmanager

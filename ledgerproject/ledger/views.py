@@ -12,7 +12,7 @@ from ledgerproject.ledger.registry import ledger_models
 
 @login_required
 def home(request):
-    ledgers = [ledger_summary(model) for model in ledger_models() if model._meta.app_label != "ledger_testapp"]
+    ledgers = [ledger_summary(model) for model in ledger_models()]
     return render(request, "ledger/home.html", {"ledgers": ledgers})
 
 

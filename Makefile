@@ -1,0 +1,55 @@
+# Ledger: the two commands are `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PYTEST_WORKERS ?= 2
+
+.PHONY: run test install install-dev test-deps check lint test-sqlite test-postgres bench
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## make run: virtualenv, install, migrate, demo data, an admin login, server on 127.0.0.1:8000 (SQLite)
+run: install
+	mkdir -p var
+	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py load_demo
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+## make test: test dependencies, checks, then the whole suite on SQLite and on a throwaway PostgreSQL
+test: install-dev test-deps check lint test-sqlite test-postgres
+
+test-deps:
+	scripts/install-test-deps.sh
+
+check:
+	$(PY) manage.py check --fail-level WARNING
+	DJANGO_SETTINGS_MODULE=ledgerproject.test_settings $(PY) manage.py check --fail-level WARNING
+	DJANGO_SETTINGS_MODULE=ledgerproject.test_settings $(PY) manage.py makemigrations --check --dry-run
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test-sqlite:
+	env -u DATABASE_URL $(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
+
+test-postgres:
+	scripts/with-postgres.sh $(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
+
+bench: install-dev
+	scripts/with-postgres.sh $(PY) bench/append.py

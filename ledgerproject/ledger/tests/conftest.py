@@ -1,0 +1,71 @@
+"""Builders for the kernel's tests: notes in the test-only ledger, and rows made behind the ORM's back."""
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from tests.ledger_testapp.models import Note
+
+
+@pytest.fixture
+def make_note(db):
+    def make(key=None, **overrides):
+        fields = {"key": key or f"note-{uuid.uuid4().hex[:8]}", "topic": "general", "body": {"text": "hello"}}
+        fields.update(overrides)
+        return Note.objects.append(**fields)
+
+    return make
+
+
+def _dummy(field):
+    """A value of the right type for a column, for a row inserted with raw SQL."""
+    if field.choices:
+        return field.choices[0][0]
+    kind = field.get_internal_type()
+    if kind in ("CharField", "TextField", "SlugField", "EmailField", "URLField"):
+        return "x"[: field.max_length or 1]
+    if "Integer" in kind or kind in ("FloatField", "DecimalField", "AutoField", "BigAutoField"):
+        return 1
+    if kind == "BooleanField":
+        return False
+    if kind == "JSONField":
+        return {}
+    if kind == "DateTimeField":
+        return timezone.now()
+    if kind == "DateField":
+        return timezone.now().date()
+    if kind == "UUIDField":
+        return uuid.uuid4()
+    if kind == "BinaryField":
+        return b""
+    return None
+
+
+def _value_for(field):
+    if not field.is_relation:
+        return _dummy(field)
+    if field.null:
+        return None
+    # A required foreign key needs a real target row: make one the same way.
+    target = field.related_model
+    if target._meta.label == "auth.User":
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().objects.create(username=f"u{uuid.uuid4().hex[:8]}").pk
+    return insert_raw_row(target)
+
+
+def insert_raw_row(model):
+    """Insert one row of `model` with plain SQL (inserts are allowed; foreign keys are checked at commit,
+    which a test transaction never reaches). Returns the row's pk."""
+    fields = model._meta.concrete_fields
+    values = [f.get_db_prep_save(_value_for(f), connection) for f in fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({placeholders})", values
+        )
+    return model._base_manager.order_by("-pk").values_list("pk", flat=True).first()

@@ -1,0 +1,96 @@
+"""Chain verification names the first bad seq and why; the command exits non-zero on a break."""
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from ledgerproject.ledger.chain import verify_chain
+from ledgerproject.ledger.models import ChainCheck
+from ledgerproject.ledger.triggers import drop_sql, install_sql
+from tests.ledger_testapp.models import Note
+
+pytestmark = pytest.mark.django_db
+
+
+def behind_the_triggers_back(sql, params=()):
+    """What an attacker with the table owner's rights could do: lift the triggers, write, restore."""
+    table = Note._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Run the deferred foreign-key checks now: PostgreSQL will not ALTER a table with pending ones.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for statement in drop_sql(connection.vendor, table):
+            cursor.execute(statement)
+        cursor.execute(sql, params)
+        for statement in install_sql(connection.vendor, table):
+            cursor.execute(statement)
+
+
+@pytest.fixture
+def five_notes(make_note):
+    return [make_note(f"n{i}", count=i) for i in range(1, 6)]
+
+
+def test_an_intact_chain_verifies(five_notes):
+    result = verify_chain(Note)
+    assert (result.ok, result.checked, result.first_bad_seq) == (True, 5, None)
+
+
+def test_an_empty_ledger_verifies():
+    assert verify_chain(Note).ok
+
+
+def test_a_changed_column_is_named_by_seq(five_notes):
+    behind_the_triggers_back("UPDATE ledger_testapp_note SET count = 99 WHERE seq = 3")
+    result = verify_chain(Note)
+    assert (result.ok, result.first_bad_seq, result.checked) == (False, 3, 2)
+    assert "content differs" in result.reason and "count" in result.reason
+
+
+def test_a_changed_json_value_of_another_type_is_caught(make_note):
+    make_note("j", body={"flag": True})
+    body = '{"flag": 1}'
+    behind_the_triggers_back("UPDATE ledger_testapp_note SET body = %s WHERE seq = 1", [body])
+    assert verify_chain(Note).first_bad_seq == 1
+
+
+def test_a_rewritten_hash_breaks_the_next_link(five_notes):
+    behind_the_triggers_back("UPDATE ledger_testapp_note SET entry_hash = %s WHERE seq = 2", ["f" * 64])
+    result = verify_chain(Note)
+    assert result.first_bad_seq == 2
+    assert "entry_hash" in result.reason
+
+
+def test_a_rewritten_canonical_form_is_caught(five_notes):
+    behind_the_triggers_back(
+        "UPDATE ledger_testapp_note SET canonical = REPLACE(canonical, '\"count\":4', '\"count\":40') WHERE seq = 4"
+    )
+    assert verify_chain(Note).first_bad_seq == 4
+
+
+def test_a_removed_entry_is_named_as_a_gap(five_notes):
+    behind_the_triggers_back("DELETE FROM ledger_testapp_note WHERE seq = 2")
+    result = verify_chain(Note)
+    assert result.first_bad_seq == 2
+    assert "missing" in result.reason
+
+
+def test_the_command_reports_every_ledger_and_records_the_check(five_notes, capsys):
+    call_command("verify_ledgers", "testnotes", "--no-progress")
+    assert "testnotes: ok, 5 entries" in capsys.readouterr().out
+    check = ChainCheck.objects.get(ledger="testnotes")
+    assert check.ok and check.checked == 5
+
+
+def test_the_command_fails_on_a_broken_chain(five_notes, capsys):
+    behind_the_triggers_back("UPDATE ledger_testapp_note SET topic = 'forged' WHERE seq = 5")
+    with pytest.raises(CommandError, match="broken chain in: testnotes"):
+        call_command("verify_ledgers", "testnotes", "--no-progress")
+    assert "BROKEN at seq 5" in capsys.readouterr().out
+    assert ChainCheck.objects.get(ledger="testnotes").first_bad_seq == 5
+
+
+def test_the_command_refuses_an_unknown_ledger():
+    with pytest.raises(CommandError, match="no ledger called 'nope'"):
+        call_command("verify_ledgers", "nope", "--no-progress")
