@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 import time_machine
+from django.apps import apps
 
 from releases.models import Release
 from releases.tests.conftest import digest
@@ -266,6 +267,20 @@ def test_the_list_streams_as_jsonl(writer_api):
 
 def test_spec_blob_links_to_a_stored_blob(writer_api, monkeypatch):
     monkeypatch.setattr("releases.api.blob_digests", lambda digests: {D1})
+    promote(writer_api, "agent", "v1")
+    promote(writer_api, "other", "v2")
+
+    results = {r["name"]: r["spec_blob"] for r in writer_api.get(BASE).json()["results"]}
+
+    assert results == {"agent": f"/api/v1/blobs/{D1}/", "other": None}
+
+
+def test_spec_blob_links_to_a_blob_stored_by_the_runs_app(writer_api):
+    try:
+        blob = apps.get_model("runs", "Blob")
+    except LookupError:
+        pytest.skip("the runs app has no Blob model")
+    blob.objects.append(digest=D1, size=3)
     promote(writer_api, "agent", "v1")
     promote(writer_api, "other", "v2")
 
