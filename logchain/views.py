@@ -63,7 +63,8 @@ def viewer(request):
     has_older = len(newest_first) > PAGE_LINES
     lines = newest_first[:PAGE_LINES][::-1]
     for line in lines:
-        line.logged_at = datetime.fromtimestamp(line.ts_ms / 1000, UTC)
+        line.logged_at = datetime.fromtimestamp(line.ts_ms // 1000, UTC)
+        line.millis = line.ts_ms % 1000
     recent = LogRecord.objects.order_by("-seq").values_list("node_id", "daemon_id")[:RECENT_FOR_PICKERS]
     nodes, daemons = set(), set()
     for node_id, daemon_id in recent:
