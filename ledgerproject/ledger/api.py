@@ -108,6 +108,7 @@ def ledger_summary(model):
                 "root_hash": checkpoint.root_hash,
                 "timestamp": checkpoint.timestamp,
                 "key_id": checkpoint.key_id,
+                "created_at": checkpoint.created_at,
             }
             if checkpoint
             else None

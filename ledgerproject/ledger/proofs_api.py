@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from ledgerproject.ledger import checkpoints, signing
 from ledgerproject.ledger.api import _ledger_or_404
 from ledgerproject.ledger.hashing import format_timestamp
-from ledgerproject.ledger.models import tenants_for
+from ledgerproject.ledger.models import LedgerQuerySet, tenants_for
 from ledgerproject.ledger.renderers import JSONLinesRenderer
 
 EXPORT_FORMAT = "ledger-export/1"
@@ -27,6 +27,11 @@ EXPORT_FORMAT = "ledger-export/1"
 def _can_read(user, model):
     opts = model._meta
     return user.is_superuser or user.has_perm(f"{opts.app_label}.view_{opts.model_name}")
+
+
+def _visible(model, user):
+    """The entries `user` may see: every one, or only their tenants' (the base queryset, whatever the app's manager does)."""
+    return LedgerQuerySet(model=model).for_tenants(tenants_for(user))
 
 
 def _readable_ledger(request, name):
@@ -120,7 +125,7 @@ class InclusionProofView(APIView):
         _signed_size(ledger, "tree_size", size, latest)
         if seq > size:
             raise ValidationError({"seq": [f"seq {seq} is beyond tree_size {size}: that tree does not hold it yet."]})
-        entry = model._base_manager.for_tenants(tenants_for(request.user)).filter(seq=seq).values("entry_hash").first()
+        entry = _visible(model, request.user).filter(seq=seq).values("entry_hash").first()
         if entry is None:
             raise Http404(f"Ledger {ledger} has no entry {seq} you may see.")
         return Response(checkpoints.inclusion_proof(model.ledger_name, seq, size, entry["entry_hash"]))
@@ -220,7 +225,7 @@ def entry_page(request, ledger, seq):
     model = _ledger_or_404(ledger)
     if not _can_read(request.user, model):
         raise PermissionDenied(f"You may not read ledger {ledger}.")
-    entry = model._base_manager.for_tenants(tenants_for(request.user)).filter(seq=seq).first()
+    entry = _visible(model, request.user).filter(seq=seq).first()
     if entry is None:
         raise Http404(f"Ledger {ledger} has no entry {seq} you may see.")
     latest = checkpoints.latest_checkpoint(ledger)
@@ -238,6 +243,15 @@ def entry_page(request, ledger, seq):
         "pretty": pretty,
         "checkpoint": latest.as_dict() if latest else None,
         "proof": proof,
-        "can_checkpoint": request.user.has_perm("ledger.checkpoint_ledger"),
+        "verify_data": {
+            "ledger": ledger,
+            "seq": entry.seq,
+            "prev_entry_hash": entry.prev_entry_hash,
+            "entry_hash": entry.entry_hash,
+            "canonical": entry.canonical,
+            "checkpoint": latest.as_dict() if latest else None,
+            "proof": proof,
+            "public_key": signing.public_key_info()["public_key"],
+        },
     }
     return render(request, "ledger/entry.html", context)
