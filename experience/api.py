@@ -1,0 +1,147 @@
+"""REST endpoints: events (append, batch, query, export), artifacts and their transitions, trace links."""
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from experience import schema
+from experience.filters import ArtifactFilterSet, ExperienceEventFilterSet, parse_limit
+from experience.models import ExperienceEvent
+from experience.serializers import (
+    ArtifactSerializer,
+    ArtifactTransitionSerializer,
+    ExperienceEventSerializer,
+    artifact_visible,
+)
+from ledgerproject.ledger.api import LedgerViewSet, StreamingListMixin
+from ledgerproject.ledger.models import tenants_for
+
+
+def _valid_id_or_404(value, what):
+    if schema.id_problem(value):
+        raise NotFound(f"{what} {value!r} not found.")
+    return value
+
+
+class CappedListMixin:
+    """The seed's `limit`: caps the whole filtered result, across pages and exports."""
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.action == "list":
+            queryset = queryset.capped(parse_limit(self.request.query_params.get("limit")))
+        return queryset
+
+
+class ExperienceEventViewSet(CappedListMixin, LedgerViewSet):
+    """Experience events: append one (201; 409 on a repeated event_id), a batch, or query them."""
+
+    queryset = ExperienceEvent.objects.all()
+    serializer_class = ExperienceEventSerializer
+    filterset_class = ExperienceEventFilterSet
+    lookup_field = "event_id"
+    lookup_value_regex = "[^/]+"
+    cursor_ordering = ("seq",)
+
+
+class ArtifactViewSet(CappedListMixin, StreamingListMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """GET /artifacts/: one row per artifact with its current state (derived from its newest transition)."""
+
+    serializer_class = ArtifactSerializer
+    filterset_class = ArtifactFilterSet
+    permission_model = ExperienceEvent
+    cursor_ordering = ("seq",)
+
+    def get_queryset(self):
+        return ExperienceEvent.objects.current_artifacts().for_tenants(tenants_for(self.request.user))
+
+
+class ArtifactTransitionsView(APIView):
+    """GET an artifact's history (transitions and rollback records); POST a lifecycle transition."""
+
+    permission_model = ExperienceEvent
+    serializer_class = ArtifactTransitionSerializer
+
+    def history(self, artifact_id):
+        _valid_id_or_404(artifact_id, "Artifact")
+        if not artifact_visible(self.request.user, artifact_id):
+            raise NotFound(f"Artifact {artifact_id!r} not found.")
+        return ExperienceEvent.objects.for_artifact(artifact_id).for_tenants(tenants_for(self.request.user))
+
+    @extend_schema(responses=ExperienceEventSerializer(many=True))
+    def get(self, request, artifact_id):
+        events = list(self.history(artifact_id).order_by("seq"))
+        if not events:
+            raise NotFound(f"Artifact {artifact_id!r} has no recorded transitions.")
+        transitions = [e for e in events if e.kind != "ArtifactRollbackRecorded"]
+        current = transitions[-1] if transitions else None
+        context = {"request": request}
+        return Response(
+            {
+                "artifact_id": artifact_id,
+                "artifact_kind": current.data["artifact_kind"] if current else None,
+                "state": current.data["event"]["to_state"] if current else "Draft",
+                "tenant_id": current.tenant_id if current else events[0].tenant_id,
+                "transitions": ExperienceEventSerializer(transitions, many=True, context=context).data,
+                "rollbacks": ExperienceEventSerializer(
+                    [e for e in events if e.kind == "ArtifactRollbackRecorded"], many=True, context=context
+                ).data,
+            }
+        )
+
+    @extend_schema(request=ArtifactTransitionSerializer, responses={201: ExperienceEventSerializer})
+    def post(self, request, artifact_id):
+        _valid_id_or_404(artifact_id, "Artifact")
+        if not artifact_visible(request.user, artifact_id):
+            raise NotFound(f"Artifact {artifact_id!r} not found.")
+        serializer = ArtifactTransitionSerializer(
+            data=request.data, context={"request": request, "artifact_id": artifact_id, "view": self}
+        )
+        serializer.is_valid(raise_exception=True)
+        entry = serializer.save()
+        return Response(
+            ExperienceEventSerializer(entry, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+    def get_serializer_class(self):
+        # The kernel's 409 body serializes the stored entry with this.
+        return ExperienceEventSerializer
+
+    def get_serializer_context(self):
+        return {"request": self.request, "view": self}
+
+
+def trace_link_events(user, trace_link_id):
+    """Every visible event referencing the trace link (by column), in append order."""
+    _valid_id_or_404(trace_link_id, "Trace link")
+    return ExperienceEvent.objects.for_trace_link(trace_link_id).for_tenants(tenants_for(user)).order_by("seq")
+
+
+def recorded_trace(events):
+    """The first ReplayTraceRecorded event among `events`, or None."""
+    return next((e for e in events if e.kind == "ReplayTraceRecorded"), None)
+
+
+class TraceLinkView(APIView):
+    """The seed's get_trace_link: the ReplayTrace recorded for an id, plus every event referencing it."""
+
+    permission_model = ExperienceEvent
+
+    @extend_schema(responses=dict)
+    def get(self, request, trace_link_id):
+        events = list(trace_link_events(request.user, trace_link_id))
+        recorded = recorded_trace(events)
+        if recorded is None:
+            raise Http404(f"No ReplayTrace is recorded for trace link {trace_link_id!r}.")
+        context = {"request": request}
+        return Response(
+            {
+                "trace_link_id": trace_link_id,
+                "trace_link": recorded.data["trace_link"],
+                "recorded": ExperienceEventSerializer(recorded, context=context).data,
+                "events": ExperienceEventSerializer(events, many=True, context=context).data,
+            }
+        )

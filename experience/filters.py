@@ -1,0 +1,83 @@
+"""FilterSets for events (the seed's EventQuery) and artifacts (the seed's ArtifactQuery)."""
+
+import django_filters
+from django.core.exceptions import ValidationError
+
+from experience import schema
+from experience.models import ExperienceEvent
+
+KIND_CHOICES = [(kind, kind) for kind in schema.KINDS]
+STATE_CHOICES = [(state, state) for state in schema.STATES]
+
+
+def parse_limit(value):
+    """The seed's `limit`: a positive integer capping the total; None when not given."""
+    if value in (None, ""):
+        return None
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError({"limit": [f"expected a positive integer, got {value!r}"]}) from None
+    if limit < 1:
+        raise ValidationError({"limit": [f"must be at least 1 (got {limit})"]})
+    return limit
+
+
+class ExperienceEventFilterSet(django_filters.FilterSet):
+    tenant_id = django_filters.CharFilter()
+    kind = django_filters.MultipleChoiceFilter(choices=KIND_CHOICES, help_text="repeatable: ?kind=A&kind=B")
+    since = django_filters.IsoDateTimeFilter(
+        field_name="occurred_at_utc", lookup_expr="gte", help_text="inclusive, on occurred_at"
+    )
+    until = django_filters.IsoDateTimeFilter(
+        field_name="occurred_at_utc", lookup_expr="lte", help_text="inclusive, on occurred_at"
+    )
+    correlation_id = django_filters.CharFilter()
+    chain_id = django_filters.CharFilter()
+    artifact_id = django_filters.CharFilter()
+    trace_link_id = django_filters.CharFilter()
+    proposal_id = django_filters.CharFilter()
+    limit = django_filters.NumberFilter(method="keep", min_value=1, help_text="caps the total number of events")
+
+    class Meta:
+        model = ExperienceEvent
+        fields = []
+
+    def keep(self, queryset, name, value):
+        # Applied by the view after every other filter: a cap must count only matching events.
+        return queryset
+
+
+def validate_artifact_kind(value):
+    if value in schema.ArtifactKindSchema.UNIT or value == "Other":
+        return
+    if value.startswith("Other(") and value.endswith(")") and len(value) > 7:
+        return
+    raise ValidationError(
+        f"unknown artifact kind {value!r}; expected {', '.join(schema.ArtifactKindSchema.UNIT)}, Other or Other(name)"
+    )
+
+
+class ArtifactFilterSet(django_filters.FilterSet):
+    tenant_id = django_filters.CharFilter()
+    artifact_id = django_filters.CharFilter()
+    kind = django_filters.CharFilter(
+        method="filter_kind",
+        validators=[validate_artifact_kind],
+        help_text="Adapter, Pack, Policy, TruthFile, EvalSuite, Other or Other(name)",
+    )
+    state = django_filters.ChoiceFilter(choices=STATE_CHOICES, method="filter_state")
+    limit = django_filters.NumberFilter(method="keep", min_value=1, help_text="caps the number of artifacts")
+
+    class Meta:
+        model = ExperienceEvent
+        fields = []
+
+    def keep(self, queryset, name, value):
+        return queryset
+
+    def filter_kind(self, queryset, name, value):
+        return queryset.of_artifact_kind(value)
+
+    def filter_state(self, queryset, name, value):
+        return queryset.in_state(value)

@@ -1,0 +1,297 @@
+"""ExperienceEvent: the seed's typed audit events; artifact state and trace links are queries over them."""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import OuterRef, Subquery
+from ulid import ULID
+
+from experience import schema
+from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
+
+KIND_CHOICES = [(kind, kind) for kind in schema.KINDS]
+TRANSITION = "ArtifactStateTransitioned"
+ROLLBACK = "ArtifactRollbackRecorded"
+OCCURRED_AT_MAX = 64
+
+
+def new_event_id():
+    """A ULID: sortable by creation time, unique without coordination."""
+    return str(ULID())
+
+
+def parse_occurred_at(value):
+    """An ISO 8601 timestamp with a zone (Z or ±hh:mm) as an aware datetime; ValueError with a reason."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a non-empty ISO 8601 timestamp")
+    if len(value) > OCCURRED_AT_MAX:
+        raise ValueError(f"must be at most {OCCURRED_AT_MAX} characters (got {len(value)})")
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 timestamp (e.g. 2026-01-21T12:00:00Z)") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone; add Z or an offset such as +00:00")
+    return moment.astimezone(datetime.UTC)
+
+
+class ExperienceEventQuerySet(LedgerQuerySet):
+    def of_kinds(self, kinds):
+        return self.filter(kind__in=list(kinds)) if kinds else self
+
+    def between(self, since=None, until=None):
+        """The seed's TimeRange: inclusive on both ends, on the claimed occurred_at."""
+        qs = self
+        if since is not None:
+            qs = qs.filter(occurred_at_utc__gte=since)
+        if until is not None:
+            qs = qs.filter(occurred_at_utc__lte=until)
+        return qs
+
+    def matching(self, tenant_id=None, since=None, until=None, kinds=(), correlation_id=None, chain_id=None):
+        """The seed's EventQuery, without its limit (see capped())."""
+        qs = self.of_kinds(kinds).between(since, until)
+        if tenant_id is not None:
+            qs = qs.filter(tenant_id=tenant_id)
+        if correlation_id is not None:
+            qs = qs.filter(correlation_id=correlation_id)
+        if chain_id is not None:
+            qs = qs.filter(chain_id=chain_id)
+        return qs
+
+    def capped(self, limit):
+        """At most `limit` entries in append order, still a filterable queryset (for cursors and exports)."""
+        if limit is None:
+            return self
+        if limit <= 0:
+            return self.none()
+        last = list(self.order_by("seq").values_list("seq", flat=True)[limit - 1 : limit])
+        return self.filter(seq__lte=last[0]) if last else self
+
+    def query_events(
+        self, tenant_id=None, since=None, until=None, kinds=(), correlation_id=None, chain_id=None, limit=None
+    ):
+        """The seed's `query_events`: a list in append order."""
+        found = self.matching(tenant_id, since, until, kinds, correlation_id, chain_id).capped(limit)
+        return list(found.order_by("seq"))
+
+    def for_chain(self, chain_id):
+        return self.filter(chain_id=chain_id)
+
+    def for_trace_link(self, trace_link_id):
+        return self.filter(trace_link_id=trace_link_id)
+
+    def transitions(self, artifact_id=None):
+        qs = self.filter(kind=TRANSITION)
+        return qs if artifact_id is None else qs.filter(artifact_id=artifact_id)
+
+    def for_artifact(self, artifact_id):
+        """Transitions and rollback records of one artifact, in append order."""
+        return self.filter(artifact_id=artifact_id, kind__in=[TRANSITION, ROLLBACK])
+
+    def current_artifacts(self):
+        """One row per artifact: its newest transition, whose to_state is the artifact's current state."""
+        newest = (
+            ExperienceEvent.objects.filter(kind=TRANSITION, artifact_id=OuterRef("artifact_id"))
+            .order_by("-seq")
+            .values("seq")[:1]
+        )
+        return self.filter(kind=TRANSITION, seq=Subquery(newest))
+
+    def in_state(self, state):
+        return self.filter(data__event__to_state=state)
+
+    def of_artifact_kind(self, kind):
+        """`Adapter`…`EvalSuite`, `Other` (any open kind) or `Other(name)`."""
+        if kind == "Other":
+            return self.filter(data__artifact_kind__has_key="Other")
+        if kind.startswith("Other(") and kind.endswith(")"):
+            return self.filter(data__artifact_kind__Other=kind[6:-1])
+        return self.filter(data__artifact_kind=kind)
+
+    def current_state(self, artifact_id):
+        """The artifact's current state (Draft when it has no transition yet)."""
+        last = self.transitions(artifact_id).order_by("-seq").values_list("data", flat=True).first()
+        return last["event"]["to_state"] if last else "Draft"
+
+
+class ExperienceEvent(LedgerEntry):
+    """One ExperienceEventEnvelope: ids, claimed time, tenant, correlation and a typed event (kind + data)."""
+
+    ledger_name = "experience"
+    natural_key_fields = ("event_id",)
+    tenant_field = "tenant_id"
+
+    event_id = models.CharField(max_length=256, unique=True, default=new_event_id)
+    # The client's claimed time, kept exactly as sent; occurred_at_utc is its parsed form for range queries.
+    occurred_at = models.CharField(max_length=OCCURRED_AT_MAX)
+    occurred_at_utc = models.DateTimeField(null=True, blank=True, editable=False)
+    tenant_id = models.CharField(max_length=256, null=True, blank=True)
+    correlation_id = models.CharField(max_length=256, null=True, blank=True)
+    kind = models.CharField(max_length=40)
+    data = models.JSONField()
+    # Extracted from data where the kind has them, so queries never decode payload JSON.
+    chain_id = models.CharField(max_length=256, null=True, blank=True, editable=False)
+    artifact_id = models.CharField(max_length=256, null=True, blank=True, editable=False)
+    trace_link_id = models.CharField(max_length=256, null=True, blank=True, editable=False)
+    proposal_id = models.CharField(max_length=256, null=True, blank=True, editable=False)
+
+    objects = ExperienceEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [
+            # GET /events/?tenant_id=… (and every tenant-bound principal's lists), in append order.
+            models.Index(fields=["tenant_id", "seq"], name="experience_tenant_seq"),
+            # ?kind=… filters and the admin's kind filter.
+            models.Index(fields=["kind", "seq"], name="experience_kind_seq"),
+            # ?correlation_id=… and the correlation page.
+            models.Index(fields=["correlation_id", "seq"], name="experience_corr_seq"),
+            # ?chain_id=… and the chain page.
+            models.Index(fields=["chain_id", "seq"], name="experience_chain_seq"),
+            # An artifact's history, its current state (newest transition) and the lock-time state check.
+            models.Index(fields=["artifact_id", "seq"], name="experience_artifact_seq"),
+            # /trace-links/{id}/: the recorded trace and every event referencing it.
+            models.Index(fields=["trace_link_id", "seq"], name="experience_trace_seq"),
+            # A proposal's lifecycle (created, validated, promoted).
+            models.Index(fields=["proposal_id", "seq"], name="experience_proposal_seq"),
+            # ?since=/&until= time ranges on the claimed time.
+            models.Index(fields=["occurred_at_utc", "seq"], name="experience_occurred_seq"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.event_id}"
+
+    # --- the append path ---------------------------------------------------------------------
+
+    def validate_append(self):
+        """Check the envelope and the kind's schema; store data as serde would serialize it."""
+        errors = {}
+        for name in ("event_id", "tenant_id", "correlation_id"):
+            value = getattr(self, name)
+            if value is None and name != "event_id":
+                continue
+            problem = schema.id_problem(value) if isinstance(value, str) else "expected a string"
+            if problem:
+                errors[name] = [problem]
+        try:
+            self.occurred_at_utc = parse_occurred_at(self.occurred_at)
+        except ValueError as exc:
+            errors["occurred_at"] = [str(exc)]
+        try:
+            event = schema.ExperienceEventSchema.validate({"type": self.kind, "data": self.data}, "event")
+        except schema.SchemaError as exc:
+            errors.update(exc.errors)
+        else:
+            self.data = event["data"]
+            for column, value in schema.extracted_ids(self.kind, self.data).items():
+                setattr(self, column, value)
+        if errors:
+            raise ValidationError(errors)
+
+    @classmethod
+    def check_append_allowed(cls, entries, using):
+        """The artifact lifecycle, under the ledger lock: each transition starts from the current state."""
+        moves = [(index, entry) for index, entry in enumerate(entries) if entry.kind == TRANSITION]
+        if not moves:
+            return
+        ids = {entry.artifact_id for _, entry in moves}
+        current = {}
+        newest = (
+            cls._base_manager.using(using)
+            .filter(kind=TRANSITION, artifact_id__in=ids)
+            .order_by("artifact_id", "-seq")
+            .values_list("artifact_id", "tenant_id", "data")
+        )
+        for artifact_id, tenant_id, data in newest:
+            current.setdefault(artifact_id, (data["event"]["to_state"], tenant_id))
+        batch = len(entries) > 1
+        for index, entry in moves:
+            lifecycle = entry.data["event"]
+            state, tenant = current.get(entry.artifact_id, ("Draft", entry.tenant_id))
+            extra = {"artifact_id": entry.artifact_id, "current_state": state}
+            if batch:
+                extra["index"] = index
+            if tenant != entry.tenant_id:
+                raise StateConflictError(
+                    f"artifact {entry.artifact_id!r} is recorded under another tenant; "
+                    "its transitions must keep the tenant of its first one",
+                    **extra,
+                )
+            if lifecycle["from_state"] != state:
+                raise StateConflictError(
+                    f"artifact {entry.artifact_id!r} is {state}, not {lifecycle['from_state']}: "
+                    "from_state must be the current state",
+                    **extra,
+                )
+            if not schema.transition_allowed(state, lifecycle["to_state"]):
+                allowed = ", ".join(schema.TRANSITIONS[state]) or "nothing (terminal state)"
+                raise StateConflictError(
+                    f"{state} → {lifecycle['to_state']} is not in the artifact lifecycle; from {state} allowed: {allowed}",
+                    **extra,
+                )
+            current[entry.artifact_id] = (lifecycle["to_state"], tenant)
+
+    # --- presentation ------------------------------------------------------------------------
+
+    @property
+    def envelope(self):
+        """The seed's ExperienceEventEnvelope JSON."""
+        return {
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+            "tenant_id": self.tenant_id,
+            "correlation_id": self.correlation_id,
+            "event": {"type": self.kind, "data": self.data},
+        }
+
+    @property
+    def kind_template(self):
+        return f"experience/kinds/_{self.kind.lower()}.html"
+
+    @property
+    def step(self):
+        return self.data.get("step") if isinstance(self.data, dict) else None
+
+
+def step_summary(events):
+    """A chain's (or correlation's) events grouped by decision step, with outcome and usage totals.
+
+    Steps appear in the order the chain first reached them; events without a step (budgets,
+    promotions, recalls, …) form a last group. Totals add up every OutcomeRecorded event.
+    """
+    groups = {}
+    for event in events:
+        step = event.step if event.step in schema.DecisionStep.variants else None
+        group = groups.setdefault(
+            step,
+            {
+                "step": step,
+                "events": [],
+                "outcome": None,
+                "outcomes": 0,
+                "latency_ms": 0,
+                "tokens": 0,
+                "cost_microdollars": 0,
+                "budget_exceeded": 0,
+            },
+        )
+        group["events"].append(event)
+        if event.kind == "OutcomeRecorded":
+            data = event.data
+            group["outcomes"] += 1
+            # The step's outcome is its latest recorded one; a retry that passes supersedes a failure.
+            group["outcome"] = "passed" if data["passed"] else "failed"
+            for key in ("latency_ms", "tokens", "cost_microdollars"):
+                group[key] += data.get(key) or 0
+        elif event.kind == "BudgetExceeded":
+            group["budget_exceeded"] += 1
+    ordered = [g for key, g in groups.items() if key is not None] + ([groups[None]] if None in groups else [])
+    totals = {key: sum(g[key] for g in ordered) for key in ("latency_ms", "tokens", "cost_microdollars", "outcomes")}
+    totals["events"] = sum(len(g["events"]) for g in ordered)
+    totals["budget_exceeded"] = sum(g["budget_exceeded"] for g in ordered)
+    outcomes = [g["outcome"] for g in ordered if g["outcome"]]
+    totals["outcome"] = None if not outcomes else ("failed" if "failed" in outcomes else "passed")
+    return {"groups": ordered, "totals": totals}

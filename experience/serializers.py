@@ -1,0 +1,165 @@
+"""Envelope JSON in and out (the seed's serde shape), artifact transitions and artifact rows."""
+
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+
+from experience import schema
+from experience.models import TRANSITION, ExperienceEvent, parse_occurred_at
+from ledgerproject.ledger.models import tenants_for
+from ledgerproject.ledger.serializers import LedgerSerializer
+
+ENVELOPE_FIELDS = ("event_id", "occurred_at", "tenant_id", "correlation_id", "event")
+
+
+def _shape_error(path, message):
+    return serializers.ValidationError({path: [message]})
+
+
+class ExperienceEventSerializer(LedgerSerializer):
+    """ExperienceEventEnvelope `{event_id?, occurred_at, tenant_id?, correlation_id?, event: {type, data}}`.
+
+    Only the envelope's shape is checked here; the kind's schema, ids and time are checked by the
+    model on the append path, so every writer (API, batch, demo) gets the same rules.
+    """
+
+    event = serializers.SerializerMethodField()
+    tenant_path = "tenant_id"
+
+    class Meta:
+        model = ExperienceEvent
+        fields = ["event_id", "occurred_at", "tenant_id", "correlation_id", "event", "ledger"]
+
+    def get_event(self, obj):
+        return {"type": obj.kind, "data": obj.data}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise _shape_error("non_field_errors", f"expected an event envelope object, got {type(data).__name__}")
+        sent = [name for name in self.server_owned_fields() if name in data]
+        if sent:
+            raise serializers.ValidationError(
+                {name: ["This field is set by the server and cannot be sent."] for name in sent}
+            )
+        errors = {}
+        for key in data:
+            if key not in ENVELOPE_FIELDS:
+                errors[key] = [f"unknown envelope field; expected {', '.join(ENVELOPE_FIELDS)}"]
+        fields = {}
+        for name in ("event_id", "tenant_id", "correlation_id"):
+            value = data.get(name)
+            if value is not None and not isinstance(value, str):
+                errors[name] = [f"expected a string or null, got {schema._type_name(value)}"]
+            elif value is not None:
+                fields[name] = value
+        occurred_at = data.get("occurred_at")
+        if occurred_at is None:
+            errors["occurred_at"] = ["this field is required (ISO 8601, e.g. 2026-01-21T12:00:00Z)"]
+        elif not isinstance(occurred_at, str):
+            errors["occurred_at"] = [f"expected an ISO 8601 string, got {schema._type_name(occurred_at)}"]
+        else:
+            fields["occurred_at"] = occurred_at
+        event = data.get("event")
+        if event is None:
+            errors["event"] = ['this field is required: {"type": <kind>, "data": {...}}']
+        else:
+            try:
+                # Shape and kind only; the data's schema is the model's job (see class docstring).
+                schema.AdjacentlyTagged(
+                    "event kind", {kind: schema.Any() for kind in schema.KINDS}, tag="type", content="data"
+                ).validate(event, "event")
+            except schema.SchemaError as exc:
+                errors.update(exc.errors)
+            else:
+                fields["kind"] = event["type"]
+                fields["data"] = event["data"]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return fields
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if attrs.get("tenant_id") is None and tenants_for(self.principal()) is not None:
+            # A tenant-bound principal could never read back an event outside its tenants.
+            raise serializers.ValidationError(
+                {self.tenant_path: ["required: this principal writes only within its tenants"]}
+            )
+        if attrs.get("kind") == TRANSITION and isinstance(attrs.get("data"), dict):
+            artifact_id = attrs["data"].get("artifact_id")
+            if isinstance(artifact_id, str) and not artifact_visible(self.principal(), artifact_id):
+                raise NotFound(f"Artifact {artifact_id!r} not found.")
+        return attrs
+
+
+def artifact_visible(user, artifact_id):
+    """False when the artifact exists under a tenant the principal is not bound to (ids never leak)."""
+    allowed = tenants_for(user)
+    if allowed is None:
+        return True
+    tenants = set(ExperienceEvent.objects.transitions(artifact_id).values_list("tenant_id", flat=True)[:1])
+    return not tenants or tenants <= set(allowed)
+
+
+_TransitionRequest = schema.Struct(
+    "ArtifactTransition",
+    schema.Field("artifact_kind", schema.ArtifactKindSchema()),
+    schema.Field("event", schema.LifecycleEvent),
+    schema.Field("event_id", schema.Opt(schema.Str(identifier=True))),
+    schema.Field("correlation_id", schema.Opt(schema.Str(identifier=True))),
+)
+
+
+class ArtifactTransitionSerializer(ExperienceEventSerializer):
+    """POST /artifacts/{id}/transitions/ `{artifact_kind, event: LifecycleEvent, event_id?, correlation_id?}`.
+
+    The seed's write_artifact_state_transition: becomes an ArtifactStateTransitioned event whose
+    occurred_at is the lifecycle event's timestamp and whose tenant is the lifecycle event's tenant_id.
+    """
+
+    tenant_path = "event.tenant_id"
+
+    def to_internal_value(self, data):
+        try:
+            body = _TransitionRequest.validate(data)
+        except schema.SchemaError as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        lifecycle = body["event"]
+        try:
+            parse_occurred_at(lifecycle["timestamp"])
+        except ValueError as exc:
+            raise _shape_error("event.timestamp", str(exc)) from None
+        fields = {
+            "occurred_at": lifecycle["timestamp"],
+            "tenant_id": lifecycle["tenant_id"],
+            "correlation_id": body["correlation_id"],
+            "kind": TRANSITION,
+            "data": {
+                "artifact_id": self.context["artifact_id"],
+                "artifact_kind": body["artifact_kind"],
+                "event": lifecycle,
+            },
+        }
+        if body["event_id"] is not None:
+            fields["event_id"] = body["event_id"]
+        return fields
+
+
+class ArtifactSerializer(serializers.Serializer):
+    """One artifact with its current state, derived from its newest ArtifactStateTransitioned event."""
+
+    def to_representation(self, obj):
+        lifecycle = obj.data["event"]
+        return {
+            "artifact_id": obj.artifact_id,
+            "artifact_kind": obj.data["artifact_kind"],
+            "state": lifecycle["to_state"],
+            "tenant_id": obj.tenant_id,
+            "last_transition": {
+                "event_id": obj.event_id,
+                "from_state": lifecycle["from_state"],
+                "to_state": lifecycle["to_state"],
+                "timestamp": lifecycle["timestamp"],
+                "actor": lifecycle["actor"],
+                "reason": lifecycle["reason"],
+                "seq": obj.seq,
+            },
+        }

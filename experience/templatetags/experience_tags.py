@@ -1,0 +1,52 @@
+"""Small formatting filters for experience pages (artifact kinds, money, state badges)."""
+
+import json
+
+from django import template
+
+from experience import schema
+
+register = template.Library()
+
+STATE_BADGES = {
+    "Draft": "badge-muted",
+    "Approved": "badge-pass",
+    "Active": "badge-ok",
+    "Quarantined": "badge-warn",
+    "Deprecated": "badge-muted",
+    "RolledBack": "badge-bad",
+}
+
+
+@register.filter
+def artifact_kind(value):
+    return schema.artifact_kind_label(value)
+
+
+@register.filter
+def state_badge(state):
+    return STATE_BADGES.get(state, "badge-muted")
+
+
+@register.filter
+def dollars(microdollars):
+    """Cost in microdollars as dollars: 1234 → $0.001234."""
+    if microdollars in (None, ""):
+        return "—"
+    return f"${microdollars / 1_000_000:,.6f}".rstrip("0").rstrip(".")
+
+
+@register.filter
+def pretty_json(value):
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+@register.filter
+def short(value, length=12):
+    value = "" if value is None else str(value)
+    return value if len(value) <= int(length) else value[: int(length)] + "…"
+
+
+@register.filter
+def get(mapping, key):
+    return mapping.get(key) if isinstance(mapping, dict) else None

@@ -1,0 +1,160 @@
+"""Dashboard pages: the event timeline, chain/correlation views, artifacts and trace links."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+
+from experience import schema
+from experience.api import recorded_trace
+from experience.filters import ArtifactFilterSet, ExperienceEventFilterSet
+from experience.models import ROLLBACK, ExperienceEvent, step_summary
+from ledgerproject.ledger.models import tenants_for
+
+PAGE_SIZE = 50
+GROUP_CAP = 2000  # a chain page shows at most this many events; the API has them all
+
+
+def _visible(request):
+    return ExperienceEvent.objects.for_tenants(tenants_for(request.user))
+
+
+def _id_or_404(value):
+    if schema.id_problem(value):
+        raise Http404("not found")
+    return value
+
+
+def _before(request):
+    try:
+        return int(request.GET.get("before", ""))
+    except ValueError:
+        return None
+
+
+@login_required
+def timeline(request):
+    """Newest first, filtered like GET /api/v1/events/; `before` pages back by seq."""
+    filterset = ExperienceEventFilterSet(request.GET or None, queryset=_visible(request))
+    events, older = [], None
+    if filterset.is_bound and not filterset.is_valid():
+        errors = filterset.errors
+    else:
+        errors = None
+        qs = filterset.qs if filterset.is_bound else _visible(request)
+        before = _before(request)
+        if before is not None:
+            qs = qs.filter(seq__lt=before)
+        events = list(qs.order_by("-seq")[: PAGE_SIZE + 1])
+        if len(events) > PAGE_SIZE:
+            events = events[:PAGE_SIZE]
+            query = request.GET.copy()
+            query["before"] = events[-1].seq
+            older = query.urlencode()
+    chosen = set(request.GET.getlist("kind"))
+    return render(
+        request,
+        "experience/timeline.html",
+        {
+            "events": events,
+            "older": older,
+            "errors": errors,
+            "kinds": [(kind, kind in chosen) for kind in schema.KINDS],
+            "params": request.GET,
+            "tenants": sorted(tenants_for(request.user) or []),
+        },
+    )
+
+
+@login_required
+def event_detail(request, event_id):
+    event = _visible(request).filter(event_id=_id_or_404(event_id)).first()
+    if event is None:
+        raise Http404(f"Event {event_id!r} not found.")
+    return render(request, "experience/event.html", {"event": event})
+
+
+def _grouped_page(request, title, subtitle, events, extra=None):
+    events = events[:GROUP_CAP]
+    if not events:
+        raise Http404(f"{title} has no visible events.")
+    context = {"title": title, "subtitle": subtitle, "summary": step_summary(events), "events": events}
+    context.update(extra or {})
+    return render(request, "experience/chain.html", context)
+
+
+@login_required
+def chain(request, chain_id):
+    """A chain's events grouped by decision step, with outcome, latency, tokens and cost totals."""
+    events = list(_visible(request).for_chain(_id_or_404(chain_id)).order_by("seq")[:GROUP_CAP])
+    proposals = {e.proposal_id for e in events if e.proposal_id}
+    if proposals:
+        # Promotions carry only the proposal id; they belong to the chain that made the proposal.
+        promoted = _visible(request).filter(kind="FactPromoted", proposal_id__in=proposals).order_by("seq")
+        events = sorted([*events, *promoted], key=lambda e: e.seq)
+    correlations = sorted({e.correlation_id for e in events if e.correlation_id})
+    return _grouped_page(request, f"Chain {chain_id}", "chain", events, {"correlations": correlations})
+
+
+@login_required
+def correlation(request, correlation_id):
+    """Every event of one correlation (a run), grouped by decision step."""
+    events = list(_visible(request).filter(correlation_id=_id_or_404(correlation_id)).order_by("seq")[:GROUP_CAP])
+    chains = sorted({e.chain_id for e in events if e.chain_id})
+    return _grouped_page(request, f"Correlation {correlation_id}", "correlation", events, {"chains": chains})
+
+
+@login_required
+def artifacts(request):
+    """Every artifact with its current state, filterable by tenant, kind and state."""
+    filterset = ArtifactFilterSet(request.GET or None, queryset=_visible(request).current_artifacts())
+    rows, errors = [], None
+    if filterset.is_bound and not filterset.is_valid():
+        errors = filterset.errors
+    else:
+        qs = filterset.qs if filterset.is_bound else filterset.queryset
+        rows = list(qs.order_by("-seq")[:200])
+    return render(
+        request,
+        "experience/artifacts.html",
+        {"rows": rows, "errors": errors, "params": request.GET, "states": schema.STATES},
+    )
+
+
+@login_required
+def artifact_detail(request, artifact_id):
+    """An artifact's lifecycle as a state timeline, with its rollback records."""
+    history = list(_visible(request).for_artifact(_id_or_404(artifact_id)).order_by("seq"))
+    if not history:
+        raise Http404(f"Artifact {artifact_id!r} not found.")
+    transitions = [e for e in history if e.kind != ROLLBACK]
+    rollbacks = [e for e in history if e.kind == ROLLBACK]
+    state = transitions[-1].data["event"]["to_state"] if transitions else "Draft"
+    return render(
+        request,
+        "experience/artifact.html",
+        {
+            "artifact_id": artifact_id,
+            "artifact_kind": transitions[-1].data["artifact_kind"] if transitions else None,
+            "tenant_id": history[-1].tenant_id,
+            "state": state,
+            "next_states": schema.TRANSITIONS[state],
+            "transitions": transitions,
+            "rollbacks": rollbacks,
+            "states": schema.STATES,
+            "reached": {e.data["event"]["to_state"] for e in transitions} | {"Draft"},
+        },
+    )
+
+
+@login_required
+def trace_link(request, trace_link_id):
+    """A recorded ReplayTrace and every event that references it."""
+    events = list(_visible(request).for_trace_link(_id_or_404(trace_link_id)).order_by("seq"))
+    recorded = recorded_trace(events)
+    if recorded is None:
+        raise Http404(f"No ReplayTrace is recorded for trace link {trace_link_id!r}.")
+    return render(
+        request,
+        "experience/trace_link.html",
+        {"trace_link_id": trace_link_id, "recorded": recorded, "trace": recorded.data["trace_link"], "events": events},
+    )
