@@ -58,6 +58,23 @@ def _db_for(model):
     return router.db_for_write(model)
 
 
+class FetchedParentMixin:
+    """Skip full_clean's per-entry existence query for a foreign key whose row the caller already fetched.
+
+    A batch of 1000 run events would otherwise run 1000 identical "does this run exist" queries;
+    the database's foreign key constraint stays the backstop.
+    """
+
+    fetched_parent_fields = ()
+
+    def clean_fields(self, exclude=None):
+        exclude = set(exclude or ())
+        for name in self.fetched_parent_fields:
+            if type(self)._meta.get_field(name).is_cached(self):
+                exclude.add(name)
+        super().clean_fields(exclude=exclude)
+
+
 # --- blobs ----------------------------------------------------------------------------------------
 
 
@@ -107,12 +124,13 @@ class BlobChangeQuerySet(LedgerQuerySet):
         return last in (None, BlobChange.RESTORED)
 
 
-class BlobChange(LedgerEntry):
+class BlobChange(FetchedParentMixin, LedgerEntry):
     """Bytes of a stored blob were deleted, or stored again after a deletion; the Blob entry itself stays."""
 
     DELETED, RESTORED = "deleted", "restored"
 
     ledger_name = "blob_changes"
+    fetched_parent_fields = ("blob",)
 
     blob = models.ForeignKey(Blob, to_field="digest", db_column="digest", on_delete=models.PROTECT, related_name="+")
     change = models.CharField(max_length=16, choices=[(DELETED, "deleted"), (RESTORED, "restored")])
@@ -346,10 +364,11 @@ class RunEventQuerySet(LedgerQuerySet):
                 ) from None
 
 
-class RunEvent(LedgerEntry):
+class RunEvent(FetchedParentMixin, LedgerEntry):
     """One event of a run; `seq` (here event_seq) is unique within the run and read back ascending."""
 
     ledger_name = "run_events"
+    fetched_parent_fields = ("run",)
     natural_key_fields = ("run_id", "event_seq")
 
     run = models.ForeignKey(Run, to_field="run_id", on_delete=models.PROTECT, related_name="events")
@@ -390,10 +409,11 @@ class RunEvent(LedgerEntry):
         return self.timestamp or self.recorded_at
 
 
-class RunOutcome(LedgerEntry):
+class RunOutcome(FetchedParentMixin, LedgerEntry):
     """The one terminal record of a run: COMPLETED, FAILED or CANCELLED, with its RunSummary."""
 
     ledger_name = "run_outcomes"
+    fetched_parent_fields = ("run",)
     natural_key_fields = ("run_id",)
 
     run = models.OneToOneField(Run, to_field="run_id", on_delete=models.PROTECT, related_name="outcome")
