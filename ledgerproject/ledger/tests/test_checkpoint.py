@@ -14,6 +14,7 @@ from ledgerproject.ledger import checkpoints, merkle, signing
 from ledgerproject.ledger.checkpoints import Checkpoint, MerkleNode
 from ledgerproject.ledger.exceptions import ImmutableEntryError
 from ledgerproject.ledger.tests.test_checkpoint_support import (
+    PUBLIC_KEY,
     append_notes,
     checkpoint_now,
     leaves_of,
@@ -109,7 +110,7 @@ def test_every_proof_the_server_makes_verifies_and_tampering_is_rejected(data):
             verify_consistency(first, size, first_root, root, consistency[:-1])
 
 
-def test_it_signs_a_checkpoint_that_verifies_with_the_public_key(signing_key):
+def test_it_signs_a_checkpoint_that_verifies_with_the_public_key():
     Note = note_model()
     append_notes(6)
     checkpoint, created = checkpoints.make_checkpoint(Note)
@@ -118,11 +119,11 @@ def test_it_signs_a_checkpoint_that_verifies_with_the_public_key(signing_key):
     assert body["origin"] == "ledger.test/testnotes"
     assert body["tree_size"] == 6
     assert body["root_hash"] == merkle.root_from_leaves(leaves_of(Note)).hex()
-    assert verify_checkpoint(body, signing_key) == (6, bytes.fromhex(body["root_hash"]))
+    assert verify_checkpoint(body, PUBLIC_KEY) == (6, bytes.fromhex(body["root_hash"]))
     signed_text = (
         f"ledger.test/testnotes\n6\n{base64.b64encode(checkpoint.root).decode()}\ntimestamp {checkpoint.timestamp}\n"
     )
-    signing_key.verify(base64.b64decode(body["signature"]), signed_text.encode())
+    PUBLIC_KEY.verify(base64.b64decode(body["signature"]), signed_text.encode())
     assert body["note"].startswith(signed_text + "\n\u2014 ledger.test ")
     assert body["key_id"] == signing.key_id()
 
@@ -145,7 +146,7 @@ def test_it_refuses_to_checkpoint_an_empty_ledger():
         checkpoints.make_checkpoint(note_model())
 
 
-def test_it_rejects_a_forged_or_wrong_key_signature(signing_key):
+def test_it_rejects_a_forged_or_wrong_key_signature():
     append_notes(4)
     body = checkpoint_now(note_model()).as_dict()
     other_key = Ed25519PrivateKey.generate().public_key()
@@ -155,25 +156,25 @@ def test_it_rejects_a_forged_or_wrong_key_signature(signing_key):
         verify_checkpoint({**body, "key_id": None}, other_key)
     for forged in ({"tree_size": 5}, {"root_hash": "ab" * 32}, {"timestamp": "2020-01-01T00:00:00Z"}):
         with pytest.raises(VerificationError):
-            verify_checkpoint({**body, **forged}, signing_key)
+            verify_checkpoint({**body, **forged}, PUBLIC_KEY)
     forged_signature = base64.b64encode(bytes(64)).decode()
     with pytest.raises(VerificationError):
-        verify_checkpoint({**body, "signature": forged_signature}, signing_key)
+        verify_checkpoint({**body, "signature": forged_signature}, PUBLIC_KEY)
 
 
-def test_a_proof_checked_against_another_tree_size_than_the_checkpoints_fails(signing_key):
+def test_a_proof_checked_against_another_tree_size_than_the_checkpoints_fails():
     Note = note_model()
     append_notes(5)
     old = checkpoint_now(Note)
     append_notes(1, start=5)
     new = checkpoint_now(Note)
     proof_at_5 = checkpoints.inclusion_proof("testnotes", 2, 5)
-    check_inclusion(proof_at_5, old.as_dict(), signing_key)
+    check_inclusion(proof_at_5, old.as_dict(), PUBLIC_KEY)
     with pytest.raises(VerificationError, match="tree size"):
-        check_inclusion(proof_at_5, new.as_dict(), signing_key)
+        check_inclusion(proof_at_5, new.as_dict(), PUBLIC_KEY)
     relabelled = {**proof_at_5, "tree_size": 6}
     with pytest.raises(VerificationError):
-        check_inclusion(relabelled, new.as_dict(), signing_key)
+        check_inclusion(relabelled, new.as_dict(), PUBLIC_KEY)
 
 
 def test_checkpoints_cannot_be_changed_or_deleted():
@@ -223,7 +224,7 @@ def test_it_refuses_a_malformed_key_from_the_environment(settings):
         signing.signing_key()
 
 
-def test_no_key_material_is_stored_in_the_database(signing_key):
+def test_no_key_material_is_stored_in_the_database():
     append_notes(2)
     checkpoint = checkpoint_now(note_model())
     secret = base64.b64encode(bytes(range(32))).decode()

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 
 from ledgerproject.ledger import checkpoints
 from ledgerproject.ledger.tests.test_checkpoint_support import (
+    PUBLIC_KEY,
     append_notes,
     checkpoint_now,
     note_model,
@@ -21,7 +22,7 @@ def read_stream(response):
     return b"".join(response.streaming_content).decode().splitlines(keepends=True)
 
 
-def test_an_auditor_exports_a_ledger_that_verifies_offline(auditor_api, signing_key):
+def test_an_auditor_exports_a_ledger_that_verifies_offline(auditor_api):
     notes = append_notes(9)
     response = auditor_api.get("/api/v1/ledgers/testnotes/export/?format=jsonl")
     assert response.status_code == 200
@@ -33,10 +34,10 @@ def test_an_auditor_exports_a_ledger_that_verifies_offline(auditor_api, signing_
     first = json.loads(lines[1])
     assert set(first) == {"seq", "recorded_at", "recorded_by", "prev_entry_hash", "entry_hash", "canonical"}
     assert first["entry_hash"] == notes[0].entry_hash
-    assert verify_export(lines, signing_key)["tree_size"] == 9
+    assert verify_export(lines, PUBLIC_KEY)["tree_size"] == 9
 
 
-def test_the_export_stops_at_its_checkpoint(auditor_api, signing_key):
+def test_the_export_stops_at_its_checkpoint(auditor_api):
     Note = note_model()
     append_notes(4)
     checkpoint = checkpoint_now(Note)
@@ -58,25 +59,25 @@ def test_exporting_an_empty_ledger_is_refused(auditor_api):
     assert "empty" in response.json()["detail"]
 
 
-def test_a_tampered_export_fails_verification(auditor_api, signing_key):
+def test_a_tampered_export_fails_verification(auditor_api):
     append_notes(5)
     lines = read_stream(auditor_api.get("/api/v1/ledgers/testnotes/export/"))
     entry = json.loads(lines[3])
     entry["canonical"] = entry["canonical"].replace('"n":2', '"n":20')
     with pytest.raises(VerificationError, match="seq 3"):
-        verify_export([*lines[:3], json.dumps(entry) + "\n", *lines[4:]], signing_key)
+        verify_export([*lines[:3], json.dumps(entry) + "\n", *lines[4:]], PUBLIC_KEY)
     with pytest.raises(VerificationError, match="covers 5"):
-        verify_export(lines[:-1], signing_key)
+        verify_export(lines[:-1], PUBLIC_KEY)
     with pytest.raises(VerificationError):
-        verify_export([lines[0], *lines[1:3], lines[4], lines[3], lines[5]], signing_key)
+        verify_export([lines[0], *lines[1:3], lines[4], lines[3], lines[5]], PUBLIC_KEY)
 
 
-def test_the_export_command_writes_a_verifiable_file(tmp_path, signing_key):
+def test_the_export_command_writes_a_verifiable_file(tmp_path):
     append_notes(12)
     target = tmp_path / "notes.jsonl"
     call_command("export_ledger", "testnotes", "-o", str(target), "--no-progress")
     with target.open() as handle:
-        assert verify_export(handle, signing_key)["tree_size"] == 12
+        assert verify_export(handle, PUBLIC_KEY)["tree_size"] == 12
 
 
 def test_the_export_command_refuses_unknown_and_empty_ledgers(tmp_path):

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from ledgerproject.ledger import checkpoints
 from ledgerproject.ledger.tests.test_checkpoint_support import (
+    PUBLIC_KEY,
     append_notes,
     checkpoint_now,
     note_model,
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("signing_key")]
 BASE = "/api/v1/ledgers/testnotes"
 
 
-def test_anyone_can_fetch_the_public_key_and_it_verifies_checkpoints(anon_api, signing_key):
+def test_anyone_can_fetch_the_public_key_and_it_verifies_checkpoints(anon_api):
     response = anon_api.get("/api/v1/ledgers/public-key/")
     assert response.status_code == 200
     body = response.json()
@@ -37,7 +38,7 @@ def test_a_ledger_without_a_checkpoint_says_so(reader_api):
     assert "no signed checkpoint" in response.json()["detail"]
 
 
-def test_an_auditor_makes_a_checkpoint_only_when_the_ledger_grew(auditor_api, signing_key):
+def test_an_auditor_makes_a_checkpoint_only_when_the_ledger_grew(auditor_api):
     append_notes(4)
     made = auditor_api.post(f"{BASE}/checkpoint/")
     assert made.status_code == 201
@@ -45,7 +46,7 @@ def test_an_auditor_makes_a_checkpoint_only_when_the_ledger_grew(auditor_api, si
     again = auditor_api.post(f"{BASE}/checkpoint/")
     assert again.status_code == 200
     assert again.json() == made.json()
-    verify_checkpoint(again.json(), signing_key)
+    verify_checkpoint(again.json(), PUBLIC_KEY)
 
 
 def test_readers_read_checkpoints_but_cannot_make_them(reader_api):
@@ -69,14 +70,14 @@ def test_unknown_ledgers_and_anonymous_callers_are_refused(anon_api, reader_api)
     assert anon_api.get(f"{BASE}/proofs/inclusion/?seq=1").status_code in (401, 403)
 
 
-def test_an_inclusion_proof_verifies_against_the_signed_checkpoint(reader_api, signing_key):
+def test_an_inclusion_proof_verifies_against_the_signed_checkpoint(reader_api):
     notes = append_notes(11)
     checkpoint = checkpoint_now(note_model()).as_dict()
     response = reader_api.get(f"{BASE}/proofs/inclusion/?seq=6&tree_size=11")
     assert response.status_code == 200
     proof = response.json()
     assert proof["leaf_index"] == 5 and proof["tree_size"] == 11 and proof["entry_hash"] == notes[5].entry_hash
-    assert check_inclusion(proof, checkpoint, signing_key, entry_hash=notes[5].entry_hash) == (5, 11)
+    assert check_inclusion(proof, checkpoint, PUBLIC_KEY, entry_hash=notes[5].entry_hash) == (5, 11)
     # tree_size defaults to the latest checkpoint's.
     assert reader_api.get(f"{BASE}/proofs/inclusion/?seq=6").json() == proof
 
@@ -108,7 +109,7 @@ def test_proofs_need_a_checkpoint_first(reader_api):
     assert "no signed checkpoint" in response.json()["detail"]
 
 
-def test_a_consistency_proof_links_two_signed_checkpoints(reader_api, signing_key):
+def test_a_consistency_proof_links_two_signed_checkpoints(reader_api):
     Note = note_model()
     append_notes(5)
     old = checkpoint_now(Note).as_dict()
@@ -118,7 +119,7 @@ def test_a_consistency_proof_links_two_signed_checkpoints(reader_api, signing_ke
     assert response.status_code == 200
     proof = response.json()
     assert set(proof) == {"first", "second", "proof"}
-    assert check_consistency(proof, old, new, signing_key) == (5, 13)
+    assert check_consistency(proof, old, new, PUBLIC_KEY) == (5, 13)
     same = reader_api.get(f"{BASE}/proofs/consistency/?first=13&second=13").json()
     assert same["proof"] == []
 
