@@ -2,12 +2,13 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
 from enhancelog.forms import ReviewForm
 from enhancelog.models import KNOWN_AXES, EnhanceEntry, Review
@@ -55,8 +56,8 @@ def verdict_chips(entry, denied_only=False):
     verdicts = [v for v in entry.verdicts if not denied_only or v.get("status") == "deny"]
     return format_html_join(
         " ",
-        '<span class="badge badge-{}" title="{}">{} {}</span>',
-        ((v["status"], v["detail"], v["axis"], v["status"]) for v in verdicts),
+        '<span class="badge badge-{}" title="{}: {}">{} {}</span>',
+        ((v["status"], v["status"], v["detail"], v["axis"], "✗" if v["status"] == "deny" else "✓") for v in verdicts),
     )
 
 
@@ -68,6 +69,9 @@ class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
     search_fields = ("=issue_id", "=blueprint_id", "intent")
     search_help_text = "Exact issue id or blueprint id, or words from the intent."
     ordering = ("-ts_ms", "-seq")
+    # Facet counts would count the whole table once per filter choice.
+    show_facets = admin.ShowFacets.NEVER
+    change_list_template = "enhancelog/admin/change_list.html"
     actions = ["review_selected"]
     fieldsets = (
         (None, {"fields": ("issue_id", "blueprint_id", "status", "claimed_time", "prev_hash", "new_hash")}),
@@ -103,7 +107,7 @@ class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
         decision = getattr(entry, "review_decision", None)
         if decision:
             return format_html('<span class="badge badge-muted">{}</span>', decision)
-        return format_html('<span class="badge badge-warn">unreviewed</span>')
+        return mark_safe('<span class="badge badge-warn">unreviewed</span>')
 
     @admin.display(description="verdicts")
     def verdicts_table(self, entry):
@@ -201,7 +205,9 @@ class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
         elif state == "reviewed":
             queryset = queryset.reviewed(True).order_by("-ts_ms", "-seq")
         else:
-            queryset = queryset.with_review_state().order_by(Q(review_decision__isnull=False), "-ts_ms", "-seq")
+            queryset = queryset.with_review_state().order_by(
+                ExpressionWrapper(Q(review_decision__isnull=False), output_field=BooleanField()), "-ts_ms", "-seq"
+            )
         before = _parse_cursor(params.get("before"))
         if before and state != "all":
             queryset = queryset.filter(Q(ts_ms__lt=before[0]) | Q(ts_ms=before[0], seq__lt=before[1]))
@@ -279,6 +285,7 @@ class ReviewAdmin(ReadOnlyLedgerAdmin):
     search_fields = ("=entry__issue_id", "=recorded_by_name")
     list_select_related = ("entry",)
     ordering = ("-seq",)
+    show_facets = admin.ShowFacets.NEVER
 
     @admin.display(description="issue", ordering="entry__issue_id")
     def entry_issue(self, review):
