@@ -2,6 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,8 +28,11 @@ class LogRecordViewSet(LedgerViewSet):
         return super().create(request, *args, **kwargs)
 
     def get_object(self):
+        node_id, seq = self.kwargs["node_id"], self.kwargs["seq"]
+        if not (node_id.isdecimal() and seq.isdecimal()):
+            raise NotFound(f"No log record of node {node_id!r} with seq {seq!r}: both are whole numbers.")
         queryset = self.filter_queryset(self.get_queryset())
-        obj = get_object_or_404(queryset, node_id=self.kwargs["node_id"], node_seq=self.kwargs["seq"])
+        obj = get_object_or_404(queryset, node_id=int(node_id), node_seq=int(seq))
         self.check_object_permissions(self.request, obj)
         return obj
 

@@ -18,7 +18,7 @@ api_urlpatterns = [
     path("logs/appender/", api.AppenderStatsView.as_view(), name="appender"),
     # A record is named by its natural key, as the seed names it: (node_id, seq).
     path(
-        "logs/<int:node_id>/<int:seq>/",
+        "logs/<str:node_id>/<str:seq>/",
         _records.as_view({"get": "retrieve"}, basename="logs", detail=True),
         name="logrecord-detail",
     ),

@@ -134,6 +134,14 @@ def test_one_record_is_read_by_node_and_seq(reader_api, make_log):
     assert response.status_code == 200 and response.json()["message"] == "found me"
     missing = reader_api.get("/api/v1/logs/4/10/")
     assert missing.status_code == 404 and missing.json()["detail"]
+    malformed = reader_api.get("/api/v1/logs/four/9/")
+    assert malformed.status_code == 404 and "whole numbers" in malformed.json()["detail"]
+    assert reader_api.get(f"/api/v1/logs/{10**30}/9/").status_code == 404
+
+
+def test_an_out_of_range_filter_value_finds_nothing_rather_than_failing(reader_api, make_log):
+    make_log(node_id=4, seq=1)
+    assert results(reader_api.get(LIST, {"node_id": 10**30})) == []
 
 
 def test_the_list_is_in_append_order(reader_api, make_log):
