@@ -230,3 +230,51 @@ def test_no_key_material_is_stored_in_the_database():
     secret = base64.b64encode(bytes(range(32))).decode()
     stored = " ".join(str(value) for value in Checkpoint.objects.filter(pk=checkpoint.pk).values_list().get())
     assert secret not in stored and bytes(range(32)).hex() not in stored
+
+
+def _in_threads(count, work):
+    import threading
+
+    from django.db import connections
+
+    errors, results = [], []
+
+    def run():
+        try:
+            results.append(work())
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    return results
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_integrators_build_one_tree():
+    Note = note_model()
+    append_notes(500)
+    sizes = _in_threads(4, lambda: checkpoints.integrate(Note, batch=64))
+    assert sizes == [500] * 4
+    together = nodes()
+    assert len(together) == len({(level, index) for level, index, _ in together})
+    checkpoints.rebuild(Note)
+    assert nodes() == together
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_checkpointers_sign_one_checkpoint_per_size():
+    Note = note_model()
+    append_notes(40)
+    made = _in_threads(4, lambda: checkpoints.make_checkpoint(Note))
+    assert len({checkpoint.pk for checkpoint, _ in made}) == 1
+    assert sum(created for _, created in made) == 1
+    assert Checkpoint.objects.filter(ledger="testnotes").count() == 1
