@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -261,13 +262,20 @@ def test_a_bad_setting_falls_back_to_the_default_and_says_so(monkeypatch):
 
 SHUTDOWN_SCRIPT = textwrap.dedent(
     """
-    import logging, sys
+    import logging, logging.config, sys
+    # Wired as kernel-requests.md asks, and used before Django has loaded a single app.
+    logging.config.dictConfig({
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"logchain": {"class": "logchain.appender.LedgerLogHandler", "level": "WARNING"}},
+        "loggers": {"runs": {"handlers": ["logchain"]}},
+    })
+    logging.getLogger("runs").warning("before the apps are ready")
     import django
     django.setup()
     from django.core.management import call_command
     call_command("migrate", verbosity=0)
-    from logchain.appender import LedgerLogHandler
-    logging.getLogger("runs").addHandler(LedgerLogHandler(level=logging.WARNING))
+    logging.getLogger("runs").info("below the handler's level")
     logging.getLogger("runs").warning("worker %s shutting down with a full queue", "w-1")
     logging.getLogger("runs").error("last words")
     sys.exit(0)  # long before the hour-long flush interval: only the exit flush can write these
@@ -293,6 +301,39 @@ def test_buffered_records_are_flushed_at_shutdown(tmp_path):
     with sqlite3.connect(database) as db:
         rows = db.execute("SELECT node_id, node_seq, level, message FROM logchain_logrecord ORDER BY seq").fetchall()
     assert rows == [
-        (5, 1, "Warn", "runs: worker w-1 shutting down with a full queue"),
-        (5, 2, "Error", "runs: last words"),
+        (5, 1, "Warn", "runs: before the apps are ready"),
+        (5, 2, "Warn", "runs: worker w-1 shutting down with a full queue"),
+        (5, 3, "Error", "runs: last words"),
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_flushing_at_once_share_one_gapless_node_seq():
+    from django.db import connections
+
+    # Many small batches, so the two workers interleave under the ledger lock.
+    workers = [ledger_appender(node_id=3, batch_size=7) for _ in range(2)]
+    for number, app in enumerate(workers):
+        for seq in range(1, 41):
+            app.append(fixture_record(seq, node_id=3, message=f"worker {number} line {seq}"))
+    barrier = threading.Barrier(len(workers))
+
+    def flush(app):
+        barrier.wait()
+        try:
+            app.flush()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=flush, args=(app,)) for app in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [app.stats()["failures"] for app in workers] == [0, 0]
+    seqs = list(LogRecord.objects.for_node(3).order_by("seq").values_list("node_seq", flat=True))
+    assert seqs == list(range(1, 81))
+    for number in range(2):
+        lines = LogRecord.objects.for_node(3).filter(message__startswith=f"worker {number} ").order_by("seq")
+        assert [m.split()[-1] for m in lines.values_list("message", flat=True)] == [str(n) for n in range(1, 41)]
