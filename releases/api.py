@@ -63,6 +63,7 @@ class ReleaseViewSet(LedgerViewSet):
             context["blob_digests"] = blob_digests(item.spec_digest for item in items)
         return super().get_serializer(*args, **kwargs)
 
+    @extend_schema(exclude=True)
     def create(self, request, *args, **kwargs):
         raise MethodNotAllowed(
             "POST", detail="Releases are appended with POST /api/v1/releases/{name}/promote/ or …/rollback/."

@@ -5,7 +5,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q, Subquery
 
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
@@ -13,7 +13,7 @@ from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
 DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 # A promote or rollback that lost a race re-reads the current release and tries again this many times.
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 20
 
 validate_name = RegexValidator(
     r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,256}$",
@@ -217,8 +217,12 @@ class Release(LedgerEntry):
         names = [entry.name for entry in entries]
         if len(set(names)) != len(names):
             raise StateConflictError("Append one release per name at a time: each is built on the one before.")
+        # Each name's newest entry, for the whole batch in one query served by the (name, -seq) index.
+        rows = cls._base_manager.using(using)
+        newest = rows.filter(name__in=names).values("name").annotate(newest=Max("seq")).values("newest")
+        heads = {head.name: head for head in rows.filter(seq__in=Subquery(newest))}
         for entry in entries:
-            current = cls._base_manager.using(using).filter(name=entry.name).order_by("-seq").first()
+            current = heads.get(entry.name)
             current_seq = current.seq if current is not None else None
             if entry.supersedes_id != current_seq:
                 raise StaleCurrentError(

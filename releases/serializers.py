@@ -1,6 +1,8 @@
 """Release JSON: the seed's ReleaseRecord plus the ledger block, and the promote / rollback request bodies."""
 
 from django.apps import apps
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ledgerproject.ledger import hashing
@@ -47,9 +49,10 @@ class RestoredSerializer(serializers.Serializer):
     version_label = serializers.SerializerMethodField()
     created_at = serializers.SerializerMethodField()
 
-    def get_version_label(self, obj):
+    def get_version_label(self, obj) -> str | None:
         return obj.version_label or None
 
+    @extend_schema_field(OpenApiTypes.DATETIME)
     def get_created_at(self, obj):
         return hashing.format_timestamp(obj.recorded_at)
 
@@ -80,22 +83,24 @@ class ReleaseSerializer(LedgerSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(ReleaseMetadataSerializer)
     def get_metadata(self, obj):
         return {"version_label": obj.version_label or None, "promoted_by": obj.promoted_by, "notes": obj.notes or None}
 
+    @extend_schema_field(OpenApiTypes.DATETIME)
     def get_created_at(self, obj):
         return hashing.format_timestamp(obj.recorded_at)
 
-    def get_supersedes(self, obj):
+    def get_supersedes(self, obj) -> int | None:
         return obj.supersedes_id
 
-    def get_spec_blob(self, obj):
+    def get_spec_blob(self, obj) -> str | None:
         known = self.context.get("blob_digests")
         if known is None:
             known = blob_digests([obj.spec_digest])
         return blob_url(obj.spec_digest) if obj.spec_digest in known else None
 
-    def get_runs(self, obj):
+    def get_runs(self, obj) -> str:
         return runs_url(obj.spec_digest)
 
 

@@ -398,3 +398,25 @@ def test_racing_promotes_without_expectation_all_land_in_one_chain(make_release,
     assert len(history) == 5
     # Each entry supersedes the one appended just before it: no two were built on the same release.
     assert [entry.supersedes_id for entry in history] == [entry.seq for entry in history[1:]] + [None]
+
+
+def test_a_batch_of_different_names_is_checked_against_each_names_current_release(make_release):
+    alpha = make_release("alpha", "v1")
+    make_release("beta", "v1")
+
+    stored = Release.objects.append_many(
+        [
+            {"name": "alpha", "spec_digest": D2, "promoted_by": "x", "supersedes": alpha},
+            {"name": "gamma", "spec_digest": D3, "promoted_by": "x"},
+        ]
+    )
+
+    assert [entry.supersedes for entry in stored] == [alpha, None]
+    with pytest.raises(StaleCurrentError):
+        Release.objects.append_many(
+            [
+                {"name": "gamma", "spec_digest": D1, "promoted_by": "x", "supersedes": stored[1]},
+                {"name": "beta", "spec_digest": D1, "promoted_by": "x"},  # beta already has a release
+            ]
+        )
+    assert Release.objects.count() == 4
