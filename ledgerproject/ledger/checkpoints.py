@@ -12,7 +12,6 @@ import logging
 
 from django.conf import settings
 from django.db import IntegrityError, connections, models, router, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from ledgerproject.ledger import merkle, signing
@@ -160,15 +159,22 @@ def integrated_size(ledger, using=None):
 
 
 def fetch_nodes(ledger, wanted, using=None):
-    """{(level, index): hash} of the wanted stored nodes, in one query."""
-    by_level = {}
-    for level, index in wanted:
-        by_level.setdefault(level, []).append(index)
-    condition = Q()
-    for level, indexes in by_level.items():
-        condition |= Q(level=level, index__in=indexes)
-    rows = MerkleNode.objects.using(_db(using)).filter(condition, ledger=ledger).values_list("level", "index", "hash")
-    return {(level, index): bytes(value) for level, index, value in rows}
+    """{(level, index): hash} of the wanted stored nodes, in one query.
+
+    Plain SQL: the ORM spends more time building a dozen OR-ed lookups than the database takes to
+    answer them. Each term names the whole unique key, so both engines answer it from that index.
+    """
+    wanted = sorted(wanted)
+    if not wanted:
+        return {}
+    connection = connections[_db(using)]
+    quote = connection.ops.quote_name
+    table, level_col, index_col = quote(MerkleNode._meta.db_table), quote("level"), quote("index")
+    terms = " OR ".join([f"({quote('ledger')} = %s AND {level_col} = %s AND {index_col} = %s)"] * len(wanted))
+    params = [value for level, index in wanted for value in (ledger, level, index)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {level_col}, {index_col}, {quote('hash')} FROM {table} WHERE {terms}", params)
+        return {(level, index): bytes(value) for level, index, value in cursor.fetchall()}
 
 
 class MerkleStateError(StateConflictError):
