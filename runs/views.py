@@ -114,7 +114,7 @@ def _event_view(event, started):
 def run_detail(request, run_id):
     run = get_object_or_404(Run.objects.with_status(), run_id=run_id)
     outcome = run.outcome_or_none
-    events = list(run.events.order_by("event_seq")[: EVENT_LIMIT + 1])
+    events = list(run.events.defer("canonical").order_by("event_seq")[: EVENT_LIMIT + 1])
     truncated = len(events) > EVENT_LIMIT
     events = events[:EVENT_LIMIT]
     timeline = [_event_view(event, run.created_at) for event in events]
@@ -183,7 +183,7 @@ def _output_view(output):
 @login_required
 @permission_required("runs.view_output", raise_exception=True)
 def task_attempt(request, task_id, attempt):
-    outputs = list(Output.objects.for_attempt(task_id, attempt))
+    outputs = list(Output.objects.for_attempt(task_id, attempt).defer("canonical"))
     if not outputs:
         raise Http404(f"No outputs for task {task_id!r} attempt {attempt}.")
     own = {output.output_id for output in outputs}
