@@ -166,3 +166,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LEDGER_LOG_LEVEL", "WARNING")},
 }
+# The application's own warnings and errors also go to the node-log ledger, through an appender that
+# buffers in memory and never raises into (or blocks) the caller.
+LOGGING["handlers"]["logchain"] = {"class": "logchain.appender.LedgerLogHandler", "level": "WARNING"}
+LOGGING["handlers"]["logchain_errors"] = {"class": "logchain.appender.LedgerLogHandler", "level": "ERROR"}
+LOGGING["loggers"] = {
+    **{name: {"handlers": ["logchain"]} for name in ["ledgerproject", *LEDGER_APPS]},
+    "django.security": {"handlers": ["logchain"]},
+    # Only 5xx from django.request: a client's stream of 4xx must not fill the ledger.
+    "django.request": {"handlers": ["logchain_errors"]},
+}

@@ -11,6 +11,8 @@ from ledgerproject.settings import DATABASES, INSTALLED_APPS
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.ledger_testapp"]
 # The test database is thrown away; this lets its reset clear ledger tables (see ledger/reset.py).
 LEDGER_ALLOW_TEST_RESET = True
+# The application's own log records stay in the in-memory buffer during tests.
+LOGCHAIN_APPENDER = "buffer"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
 ROOT_URLCONF = "tests.ledger_testapp.urls"

@@ -6,7 +6,6 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connections, models, router, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from ledgerproject.ledger import hashing
@@ -73,10 +72,13 @@ class LedgerQuerySet(models.QuerySet):
         db = self.db if self._db else router.db_for_write(model)
         user_id, user_name = _principal(recorded_by)
         entries, problems = [], []
+        relations = [f for f in model.content_fields() if f.is_relation]
+        # Foreign keys are checked once per batch below, not one query per entry inside full_clean().
+        skip = (*KERNEL_FIELDS, *(f.name for f in relations))
         for index, fields in enumerate(rows):
             entry = model(**fields)
             try:
-                entry.full_clean(exclude=KERNEL_FIELDS, validate_unique=False, validate_constraints=False)
+                entry.full_clean(exclude=skip, validate_unique=False, validate_constraints=False)
                 entry.validate_append()
                 entry._content_json = hashing.canonical_json(entry.ledger_content())
             except ValidationError as exc:
@@ -84,8 +86,9 @@ class LedgerQuerySet(models.QuerySet):
             except hashing.CanonicalizationError as exc:
                 problems.append((index, [str(exc)]))
             entries.append(entry)
+        problems.extend(_missing_targets(entries, relations, db))
         if problems:
-            raise BatchValidationError(problems)
+            raise BatchValidationError(sorted(problems, key=lambda problem: problem[0]))
         _refuse_repeats_within(entries)
         if not entries:
             return []
@@ -139,17 +142,40 @@ def _refuse_repeats_within(entries):
         seen[key] = index
 
 
+def _missing_targets(entries, relations, db):
+    """(index, messages) for entries whose foreign keys point at rows that do not exist."""
+    problems = []
+    for field in relations:
+        wanted = {getattr(entry, field.attname) for entry in entries} - {None}
+        if not wanted:
+            continue
+        target = field.related_model._base_manager.using(db)
+        found = set(
+            target.filter(**{f"{field.target_field.attname}__in": wanted}).values_list(
+                field.target_field.attname, flat=True
+            )
+        )
+        for index, entry in enumerate(entries):
+            value = getattr(entry, field.attname)
+            if value is None and not field.null:
+                problems.append((index, {field.name: ["This field cannot be null."]}))
+            elif value is not None and value not in found:
+                problems.append(
+                    (index, {field.name: [f"{field.related_model._meta.verbose_name} {value!r} does not exist."]})
+                )
+    return problems
+
+
 def _refuse_conflicts(model, entries, db):
     fields = model.natural_key_fields
     if not fields:
         return
-    if len(fields) == 1:
-        lookup = Q(**{f"{fields[0]}__in": [entry.natural_key_value()[0] for entry in entries]})
-    else:
-        lookup = Q()
-        for entry in entries:
-            lookup |= Q(**dict(zip(fields, entry.natural_key_value(), strict=True)))
-    existing = {stored.natural_key_value(): stored for stored in model._base_manager.using(db).filter(lookup)}
+    keys = {entry.natural_key_value() for entry in entries}
+    # One IN list per key field (a composite key is matched exactly in Python): no OR chain, which
+    # SQLite refuses past a depth of 1000 and which plans badly everywhere.
+    lookup = {f"{name}__in": sorted({key[i] for key in keys}, key=str) for i, name in enumerate(fields)}
+    candidates = model._base_manager.using(db).filter(**lookup)
+    existing = {stored.natural_key_value(): stored for stored in candidates if stored.natural_key_value() in keys}
     if not existing:
         return
     for index, entry in enumerate(entries):
@@ -212,7 +238,8 @@ class LedgerEntry(models.Model):
         return {f.attname: hashing.jsonable(getattr(self, f.attname)) for f in self.content_fields()}
 
     def natural_key_value(self):
-        return tuple(getattr(self, name) for name in self.natural_key_fields)
+        # attname: a foreign key's id, so comparing keys never loads the related row.
+        return tuple(getattr(self, self._meta.get_field(name).attname) for name in self.natural_key_fields)
 
     def validate_append(self):
         """Business rules of one entry before it is appended; raise ValidationError to refuse it."""
