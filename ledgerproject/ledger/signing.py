@@ -22,6 +22,10 @@ _cache = {}
 
 
 def _from_env(value):
+    if value.lstrip().startswith("-----BEGIN"):
+        # settings reads LEDGER_SIGNING_KEY through env_secret, which follows LEDGER_SIGNING_KEY_FILE
+        # when that variable is set: the value is then the PEM file's text.
+        return _from_pem(value.encode(), "LEDGER_SIGNING_KEY")
     try:
         raw = base64.b64decode(value.strip(), validate=True)
     except (binascii.Error, ValueError):
@@ -52,12 +56,16 @@ def _from_file(path):
             path,
         )
         return key
+    return _from_pem(path.read_bytes(), path)
+
+
+def _from_pem(data, where):
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
-        raise ImproperlyConfigured(f"{path} is not an unencrypted PEM private key: {exc}") from None
+        raise ImproperlyConfigured(f"{where} is not an unencrypted PEM private key: {exc}") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise ImproperlyConfigured(f"{path} does not hold an Ed25519 private key")
+        raise ImproperlyConfigured(f"{where} does not hold an Ed25519 private key")
     return key
 
 

@@ -278,3 +278,14 @@ def test_concurrent_checkpointers_sign_one_checkpoint_per_size():
     assert len({checkpoint.pk for checkpoint, _ in made}) == 1
     assert sum(created for _, created in made) == 1
     assert Checkpoint.objects.filter(ledger="testnotes").count() == 1
+
+
+def test_a_pem_key_named_by_the_file_variable_is_accepted_as_the_environment_key(settings):
+    from cryptography.hazmat.primitives import serialization
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    settings.LEDGER_SIGNING_KEY = pem.decode()
+    assert signing.public_key_raw() == key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
