@@ -50,6 +50,23 @@ class EnhanceEntrySerializer(LedgerSerializer):
             "ledger",
         ]
 
+    def to_representation(self, instance):
+        # Lists stream thousands of rows: build the seed's shape directly instead of walking
+        # the nested field tree per row (the stored JSON values are already plain JSON).
+        return {
+            "issue_id": instance.issue_id,
+            "blueprint_id": instance.blueprint_id,
+            "prev_hash": instance.prev_hash,
+            "new_hash": instance.new_hash,
+            "intent": instance.intent,
+            "rationale": instance.rationale,
+            "verdicts": instance.verdicts,
+            "status": instance.status,
+            "reasons": instance.reasons,
+            "ts_ms": instance.ts_ms,
+            "ledger": instance.ledger_block,
+        }
+
     def to_append_fields(self, validated_data):
         fields = dict(validated_data)
         # Verdicts come back as OrderedDicts; store plain objects in the seed's key order.

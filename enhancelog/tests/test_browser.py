@@ -1,0 +1,54 @@
+"""A reviewer works the review queue in a real browser: open it, record a decision, see the entry leave."""
+
+import pytest
+
+from enhancelog.models import Review
+from enhancelog.stats import now_ms
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_reviewer_clears_a_rejection_from_the_unreviewed_queue(page, login, make_user, make_enhance):
+    reviewer = make_user("rita", roles=["reader", "reviewer"])
+    reviewer.is_staff = True
+    reviewer.save()
+    now = now_ms()
+    make_enhance(issue_id="ISS-7", blueprint_id="coding", ts_ms=now - 5000, status="rejected")
+    make_enhance(
+        issue_id="ISS-8",
+        blueprint_id="design",
+        ts_ms=now - 1000,
+        status="rejected",
+        verdicts=[{"axis": "noop", "status": "deny", "detail": "hash unchanged"}],
+        reasons=["noop: hash unchanged"],
+    )
+    make_enhance(issue_id="ISS-9", blueprint_id="coding", ts_ms=now)
+
+    login(reviewer)
+    page.goto("/enhances/")
+    assert page.get_by_test_id("backlog").inner_text() == "2"
+    page.get_by_test_id("backlog").click()
+    page.wait_for_url("**/admin/enhancelog/enhanceentry/queue/")
+    queue = page.get_by_test_id("queue")
+    assert queue.locator("tr[data-issue]").evaluate_all("rows => rows.map(r => r.dataset.issue)") == ["ISS-8", "ISS-7"]
+    assert "noop: hash unchanged" in queue.inner_text()
+
+    page.get_by_test_id("review-ISS-8").click()
+    page.wait_for_url("**/enhanceentry/review/**")
+    assert "hash unchanged" in page.locator("table.verdicts").inner_text()
+    page.check("input[name=decision][value=false_positive]")
+    page.fill("textarea[name=comment]", "the patch only touched comments on purpose")
+    page.click("input[type=submit][value='Record review']")
+
+    page.wait_for_url("**/admin/enhancelog/enhanceentry/queue/")
+    assert "Recorded false_positive for ISS-8" in page.locator(".messagelist").inner_text()
+    remaining = page.get_by_test_id("queue").locator("tr[data-issue]")
+    assert remaining.evaluate_all("rows => rows.map(r => r.dataset.issue)") == ["ISS-7"]
+
+    page.select_option("select[name=state]", "reviewed")
+    page.click("input[type=submit][value=Filter]")
+    page.wait_for_url("**state=reviewed**")
+    assert "false_positive" in page.get_by_test_id("queue").inner_text()
+
+    review = Review.objects.get()
+    assert (review.entry.issue_id, review.decision, review.recorded_by_name) == ("ISS-8", "false_positive", "rita")
