@@ -1,6 +1,6 @@
 """REST endpoints: the blob CAS (raw bytes in and out), the run ledger with its events, and task outputs."""
 
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.http import quote_etag
 from drf_spectacular.types import OpenApiTypes
@@ -30,6 +30,11 @@ FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Blob is too large."
+
+
+class LengthRequired(APIException):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_detail = "A blob upload needs a Content-Length header (chunked bodies are not accepted)."
 
 
 class IntegrityFailure(APIException):
@@ -82,6 +87,12 @@ class BlobViewSet(StreamingListMixin, viewsets.GenericViewSet):
                 content_type,
                 detail="Send the blob as the raw request body (e.g. application/octet-stream), not a form.",
             )
+        if (
+            not request.META.get("CONTENT_LENGTH")
+            and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        ):
+            # Django reads a body only up to its Content-Length; a chunked body would be stored empty.
+            raise LengthRequired()
         try:
             blob, created = blobstore.put_blob(request.stream, media_type=content_type, recorded_by=request.user)
         except blobstore.BlobTooLarge as exc:
@@ -201,6 +212,10 @@ class RunEventViewSet(LedgerViewSet):
     queryset = RunEvent.objects.all()
     serializer_class = RunEventSerializer
     cursor_ordering = ("event_seq",)
+    # GET /runs/{run_id}/events/{seq}/ is the run's event with that seq.
+    lookup_field = "event_seq"
+    lookup_url_kwarg = "seq"
+    lookup_value_regex = "[0-9]+"
 
     def get_run(self):
         if not hasattr(self, "_run"):
@@ -239,9 +254,6 @@ class RunEventViewSet(LedgerViewSet):
         if not isinstance(request.data, list):
             raise DRFValidationError({"non_field_errors": ["A batch is a JSON array of events."]})
         return self.create(request, *args, **kwargs)
-
-    def retrieve(self, request, *args, **kwargs):  # pragma: no cover - not routed
-        raise Http404
 
 
 class OutputViewSet(LedgerViewSet):

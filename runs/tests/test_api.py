@@ -128,6 +128,12 @@ def test_it_refuses_a_blob_over_the_size_limit(writer_api, settings):
     assert Blob.objects.count() == 0
 
 
+def test_it_refuses_a_chunked_upload_without_a_length(writer_api):
+    response = writer_api.generic("POST", "/api/v1/blobs/", b"", content_type=OCTET, HTTP_TRANSFER_ENCODING="chunked")
+    assert response.status_code == 411
+    assert Blob.objects.count() == 0
+
+
 def test_a_reader_cannot_store_or_delete_blobs(reader_api, writer_api):
     digest = upload(writer_api, b"r").json()["digest"]
     assert upload(reader_api, b"nope").status_code == 403
@@ -218,6 +224,15 @@ def test_a_batch_of_events_is_all_or_nothing(writer_api):
     bad = writer_api.post(events_url(run), [{"seq": 3, "kind": "ok"}, {"seq": 0, "kind": "bad"}], format="json")
     assert bad.status_code == 400 and bad.json()["items"][0]["index"] == 1
     assert RunEvent.objects.count() == 1
+
+
+def test_one_event_is_found_by_its_seq_within_the_run(writer_api, reader_api):
+    run = new_run(writer_api)
+    writer_api.post(events_url(run), [{"seq": 4, "kind": "four"}, {"seq": 9, "kind": "nine"}], format="json")
+    assert reader_api.get(f"{events_url(run)}9/").json()["kind"] == "nine"
+    assert reader_api.get(f"{events_url(run)}5/").status_code == 404
+    other = new_run(writer_api)
+    assert reader_api.get(f"{events_url(other)}9/").status_code == 404
 
 
 def test_events_of_an_unknown_run_are_404(writer_api):
