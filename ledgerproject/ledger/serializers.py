@@ -9,12 +9,18 @@ from ledgerproject.ledger.models import tenants_for
 SERVER_OWNED = ("ledger", "seq", "recorded_at", "recorded_by", "prev_entry_hash", "entry_hash", "canonical")
 
 
-class LedgerBlockField(serializers.ReadOnlyField):
-    """The kernel's `ledger` block: seq, recorded_at, recorded_by, prev_entry_hash, entry_hash."""
+class LedgerBlockSerializer(serializers.Serializer):
+    """The kernel's `ledger` block on every entry (read-only; documented as an object in OpenAPI)."""
 
-    def __init__(self, **kwargs):
-        kwargs["source"] = "ledger_block"
-        super().__init__(**kwargs)
+    seq = serializers.IntegerField(read_only=True)
+    recorded_at = serializers.CharField(read_only=True, help_text="trusted server time, ISO 8601 UTC")
+    recorded_by = serializers.CharField(read_only=True, help_text="the principal that appended the entry")
+    prev_entry_hash = serializers.CharField(read_only=True)
+    entry_hash = serializers.CharField(read_only=True)
+
+
+def LedgerBlockField():  # noqa: N802 - reads like the field it stands for
+    return LedgerBlockSerializer(source="ledger_block", read_only=True)
 
 
 class LedgerListSerializer(serializers.ListSerializer):
