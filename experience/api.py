@@ -12,6 +12,7 @@ from experience.filters import ArtifactFilterSet, ExperienceEventFilterSet, pars
 from experience.models import ExperienceEvent
 from experience.serializers import (
     ArtifactSerializer,
+    ArtifactTransitionRequest,
     ArtifactTransitionSerializer,
     ExperienceEventSerializer,
     artifact_visible,
@@ -92,7 +93,7 @@ class ArtifactTransitionsView(APIView):
             }
         )
 
-    @extend_schema(request=ArtifactTransitionSerializer, responses={201: ExperienceEventSerializer})
+    @extend_schema(request=ArtifactTransitionRequest, responses={201: ExperienceEventSerializer})
     def post(self, request, artifact_id):
         _valid_id_or_404(artifact_id, "Artifact")
         if not artifact_visible(request.user, artifact_id):

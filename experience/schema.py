@@ -297,7 +297,7 @@ class InternallyTagged(Schema):
         if variant is _MISSING:
             errors.add(_join(path, self.tag), f"this field is required ({' or '.join(self.variants)})")
             return value
-        if variant not in self.variants:
+        if not isinstance(variant, str) or variant not in self.variants:
             errors.add(
                 _join(path, self.tag), f"unknown {self.name} variant {variant!r}; expected {' or '.join(self.variants)}"
             )
@@ -323,7 +323,7 @@ class AdjacentlyTagged(Schema):
         if variant is _MISSING:
             errors.add(_join(path, self.tag), "this field is required")
             return value
-        if variant not in self.variants:
+        if not isinstance(variant, str) or variant not in self.variants:
             errors.add(
                 _join(path, self.tag),
                 f"unknown {self.name} {variant!r}; expected one of {', '.join(self.variants)}",

@@ -1,5 +1,7 @@
 """Envelope JSON in and out (the seed's serde shape), artifact transitions and artifact rows."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 
@@ -29,6 +31,7 @@ class ExperienceEventSerializer(LedgerSerializer):
         model = ExperienceEvent
         fields = ["event_id", "occurred_at", "tenant_id", "correlation_id", "event", "ledger"]
 
+    @extend_schema_field(OpenApiTypes.OBJECT)
     def get_event(self, obj):
         return {"type": obj.kind, "data": obj.data}
 
@@ -141,6 +144,17 @@ class ArtifactTransitionSerializer(ExperienceEventSerializer):
         if body["event_id"] is not None:
             fields["event_id"] = body["event_id"]
         return fields
+
+
+class ArtifactTransitionRequest(serializers.Serializer):
+    """The documented request body of POST /artifacts/{id}/transitions/ (validated by ArtifactTransitionSerializer)."""
+
+    artifact_kind = serializers.JSONField(help_text='Adapter, Pack, Policy, TruthFile, EvalSuite or {"Other": "…"}')
+    event = serializers.JSONField(
+        help_text="LifecycleEvent {from_state, to_state, timestamp, actor, reason, ticket_ref?, tenant_id?}"
+    )
+    event_id = serializers.CharField(required=False, help_text="minted (ULID) when absent")
+    correlation_id = serializers.CharField(required=False)
 
 
 class ArtifactSerializer(serializers.Serializer):

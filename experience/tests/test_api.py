@@ -436,3 +436,24 @@ def test_a_trace_link_without_a_recorded_trace_is_404(reader_api, make_event):
 def test_a_trace_link_of_another_tenant_is_404(acme_api, make_event):
     make_event("ReplayTraceRecorded", tenant_id="globex")
     assert acme_api.get("/api/v1/trace-links/trace-1/").status_code == 404
+
+
+@pytest.mark.parametrize("tag", [None, ["OutcomeRecorded"], {"a": 1}, 5, True])
+def test_an_event_type_that_is_not_a_kind_name_is_a_400(writer_api, tag):
+    body = envelope()
+    body["event"]["type"] = tag
+    response = post(writer_api, body)
+    assert response.status_code == 400 and "event.type" in response.json()["detail"]
+
+
+def test_the_openapi_schema_describes_the_experience_endpoints(reader_api):
+    response = reader_api.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in (
+        "/api/v1/events/",
+        "/api/v1/events/batch/",
+        "/api/v1/artifacts/",
+        "/api/v1/trace-links/{trace_link_id}/",
+    ):
+        assert path in paths

@@ -578,3 +578,14 @@ def test_step_summary_groups_by_step_and_adds_usage(make_event):
     assert reasoning["tokens"] == 42 + 8 and reasoning["latency_ms"] == 24 and reasoning["cost_microdollars"] == 3000
     assert summary["totals"]["tokens"] == 92 and summary["totals"]["latency_ms"] == 24
     assert summary["totals"]["budget_exceeded"] == 1 and summary["totals"]["events"] == 5
+
+
+@pytest.mark.parametrize("tag", [["OutcomeRecorded"], {"a": 1}, 5])
+def test_a_kind_that_is_not_a_string_is_refused_not_a_crash(tag):
+    assert "event.type" in errors_of(tag, valid_data("OutcomeRecorded"))
+
+
+def test_a_trace_variant_that_is_not_a_string_is_refused():
+    data = valid_data("ReplayTraceRecorded")
+    data["trace_link"]["type"] = ["Local"]
+    assert "event.data.trace_link.type" in errors_of("ReplayTraceRecorded", data)
