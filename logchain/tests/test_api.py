@@ -41,6 +41,13 @@ def test_an_array_is_appended_atomically_in_order(writer_api, log_fields):
     assert list(LogRecord.objects.order_by("seq").values_list("node_seq", flat=True)) == [1, 2, 3]
 
 
+def test_a_thousand_record_array_is_stored_in_one_request(writer_api, log_fields):
+    batch = [log_fields(node_id=6, seq=seq) for seq in range(1, 1001)]
+    response = writer_api.post(LIST, batch, format="json")
+    assert response.status_code == 201, response.content[:300]
+    assert list(LogRecord.objects.order_by("seq").values_list("node_seq", flat=True)) == list(range(1, 1001))
+
+
 def test_an_array_with_one_bad_record_stores_nothing_and_names_it(writer_api, log_fields):
     batch = [log_fields(node_id=5), log_fields(node_id=5, level="Loud"), log_fields(node_id=5)]
     response = writer_api.post(LIST, batch, format="json")

@@ -127,16 +127,28 @@ def test_it_ignores_the_appenders_own_warnings():
 
 
 def test_it_uses_the_process_wide_appender_when_given_none(process_appender):
-    logger = logging.getLogger("logchain.tests.handler")
+    logger = logging.getLogger("handler_under_test")
     handler = LedgerLogHandler(level=logging.WARNING)
     logger.addHandler(handler)
+    logger.propagate = False  # only this handler, not the ones LOGGING wires
     try:
         logger.info("not at the handler's level")
         logger.warning("replica lagging by %d writes", 12)
     finally:
         logger.removeHandler(handler)
+        logger.propagate = True
     assert [record.message for record in process_appender.captured()] == [
-        "logchain.tests.handler: replica lagging by 12 writes"
+        "handler_under_test: replica lagging by 12 writes"
+    ]
+
+
+def test_the_wired_loggers_reach_the_process_wide_appender(process_appender):
+    logging.getLogger("runs.api").warning("blob store at %d%%", 93)
+    logging.getLogger("django.request").warning("Not Found: /nothing/")  # only 5xx errors are wired
+    logging.getLogger("django.request").error("Internal Server Error: /runs/")
+    assert [record.message for record in process_appender.captured()] == [
+        "runs.api: blob store at 93%",
+        "django.request: Internal Server Error: /runs/",
     ]
 
 
@@ -242,7 +254,14 @@ def test_the_test_settings_get_a_buffer_not_a_background_writer():
     assert isinstance(build_appender(), BufferingLogChainAppender)
 
 
-def test_the_mode_comes_from_the_environment(monkeypatch):
+def test_a_setting_wins_over_the_environment(settings, monkeypatch):
+    monkeypatch.setenv("LOGCHAIN_APPENDER", "ledger")
+    settings.LOGCHAIN_APPENDER = "noop"
+    assert build_appender().kind == "noop"
+
+
+def test_the_mode_comes_from_the_environment_when_no_setting_names_it(settings, monkeypatch):
+    del settings.LOGCHAIN_APPENDER
     monkeypatch.setenv("LOGCHAIN_APPENDER", "ledger")
     monkeypatch.setenv("LOGCHAIN_NODE_ID", "12")
     monkeypatch.setenv("LOGCHAIN_APPENDER_CAPACITY", "0")
@@ -253,8 +272,8 @@ def test_the_mode_comes_from_the_environment(monkeypatch):
     assert build_appender().kind == "noop"
 
 
-def test_a_bad_setting_falls_back_to_the_default_and_says_so(monkeypatch):
-    monkeypatch.setenv("LOGCHAIN_APPENDER", "buffer")
+def test_a_bad_setting_falls_back_to_the_default_and_says_so(settings, monkeypatch):
+    settings.LOGCHAIN_APPENDER = "buffer"
     monkeypatch.setenv("LOGCHAIN_APPENDER_CAPACITY", "lots")
     assert build_appender().capacity == 16_384
     assert "LOGCHAIN_APPENDER_CAPACITY" in appender_module.appender_stats()["config_error"]

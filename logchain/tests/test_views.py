@@ -122,3 +122,10 @@ def test_the_demo_loads_realistic_streams_once():
     assert set(LogRecord.objects.values_list("level", flat=True)) >= {"Debug", "Info", "Warn", "Error"}
     assert "left as it is" in demo.load(seed=7)
     assert LogRecord.objects.count() == count
+
+
+def test_a_message_is_shown_as_text_never_as_markup(reader_client, make_log):
+    make_log(seq=1, message='<script>alert("x")</script> & <b>bold</b>')
+    html = reader_client.get(URL).content.decode()
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
