@@ -7,8 +7,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -22,6 +23,50 @@ from ledgerproject.ledger.models import LedgerQuerySet, tenants_for
 from ledgerproject.ledger.renderers import JSONLinesRenderer
 
 EXPORT_FORMAT = "ledger-export/1"
+
+# Response shapes, for the OpenAPI schema only (the views build plain dicts).
+_HEXES = serializers.ListField(child=serializers.CharField())
+CHECKPOINT_SCHEMA = inline_serializer(
+    "Checkpoint",
+    {
+        "ledger": serializers.CharField(),
+        "origin": serializers.CharField(),
+        "tree_size": serializers.IntegerField(),
+        "root_hash": serializers.CharField(),
+        "timestamp": serializers.CharField(),
+        "key_id": serializers.CharField(),
+        "signature": serializers.CharField(),
+        "note": serializers.CharField(),
+    },
+)
+INCLUSION_SCHEMA = inline_serializer(
+    "InclusionProof",
+    {
+        "leaf_index": serializers.IntegerField(),
+        "tree_size": serializers.IntegerField(),
+        "leaf_hash": serializers.CharField(),
+        "audit_path": _HEXES,
+        "seq": serializers.IntegerField(),
+        "entry_hash": serializers.CharField(),
+    },
+)
+CONSISTENCY_SCHEMA = inline_serializer(
+    "ConsistencyProof",
+    {"first": serializers.IntegerField(), "second": serializers.IntegerField(), "proof": _HEXES},
+)
+PUBLIC_KEY_SCHEMA = inline_serializer(
+    "PublicKey",
+    {
+        "key_id": serializers.CharField(),
+        "algorithm": serializers.CharField(),
+        "public_key": serializers.CharField(),
+        "note_verifier_key": serializers.CharField(),
+    },
+)
+
+
+def _int_param(name, description, required=False):
+    return OpenApiParameter(name, OpenApiTypes.INT, OpenApiParameter.QUERY, required=required, description=description)
 
 
 def _can_read(user, model):
@@ -96,7 +141,7 @@ class CheckpointView(APIView):
 
     required_permissions = {"GET": None, "POST": "ledger.checkpoint_ledger"}
 
-    @extend_schema(summary="The latest signed checkpoint of a ledger")
+    @extend_schema(summary="The latest signed checkpoint of a ledger", responses=CHECKPOINT_SCHEMA)
     def get(self, request, ledger):
         model = _readable_ledger(request, ledger)
         latest = checkpoints.latest_checkpoint(model.ledger_name)
@@ -104,7 +149,11 @@ class CheckpointView(APIView):
             raise Http404(f"Ledger {ledger} has no signed checkpoint yet; an auditor makes one with POST.")
         return Response(latest.as_dict())
 
-    @extend_schema(summary="Sign a checkpoint of the ledger's current tree (only when it grew)")
+    @extend_schema(
+        summary="Sign a checkpoint of the ledger's current tree (only when it grew)",
+        request=None,
+        responses={201: CHECKPOINT_SCHEMA, 200: CHECKPOINT_SCHEMA},
+    )
     def post(self, request, ledger):
         model = _ledger_or_404(ledger)
         checkpoint, created = checkpoints.make_checkpoint(model)
@@ -116,7 +165,14 @@ class InclusionProofView(APIView):
 
     required_permissions = {"GET": None}
 
-    @extend_schema(summary="Inclusion proof of one entry against a signed checkpoint's tree")
+    @extend_schema(
+        summary="Inclusion proof of one entry against a signed checkpoint's tree",
+        parameters=[
+            _int_param("seq", "the entry", required=True),
+            _int_param("tree_size", "a signed checkpoint's tree size (default: the latest)"),
+        ],
+        responses=INCLUSION_SCHEMA,
+    )
     def get(self, request, ledger):
         model = _readable_ledger(request, ledger)
         seq = _size_param(request, "seq")
@@ -136,7 +192,14 @@ class ConsistencyProofView(APIView):
 
     required_permissions = {"GET": None}
 
-    @extend_schema(summary="Consistency proof between two signed checkpoints' trees")
+    @extend_schema(
+        summary="Consistency proof between two signed checkpoints' trees",
+        parameters=[
+            _int_param("first", "the earlier signed tree size", required=True),
+            _int_param("second", "the later signed tree size (default: the latest)"),
+        ],
+        responses=CONSISTENCY_SCHEMA,
+    )
     def get(self, request, ledger):
         model = _readable_ledger(request, ledger)
         first = _size_param(request, "first")
@@ -155,7 +218,7 @@ class PublicKeyView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(summary="The Ed25519 public key that signs checkpoints")
+    @extend_schema(summary="The Ed25519 public key that signs checkpoints", responses=PUBLIC_KEY_SCHEMA)
     def get(self, request):
         return Response({**signing.public_key_info(), "note_verifier_key": signing.verifier_key()})
 
@@ -198,7 +261,11 @@ class ExportView(APIView):
     required_permissions = {"GET": "ledger.export_ledger"}
     renderer_classes = [JSONRenderer, JSONLinesRenderer]
 
-    @extend_schema(summary="Verifiable JSONL export (manifest with a signed checkpoint, then every entry)")
+    @extend_schema(
+        summary="Verifiable JSONL export (manifest with a signed checkpoint, then every entry)",
+        parameters=[OpenApiParameter("format", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=["jsonl"])],
+        responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
+    )
     def get(self, request, ledger):
         model = _ledger_or_404(ledger)
         fmt = request.query_params.get("format", "jsonl")
