@@ -55,3 +55,11 @@ def make_review(db):
 @pytest.fixture
 def reviewer_api(carol, client_for):
     return client_for(carol)
+
+
+@pytest.fixture(autouse=True)
+def fresh_dashboard_cache():
+    """The dashboard caches per ledger head; test databases reuse seqs, so start every test empty."""
+    from django.core.cache import cache
+
+    cache.clear()
