@@ -188,6 +188,16 @@ class ExperienceEvent(LedgerEntry):
             self.data = event["data"]
             for column, value in schema.extracted_ids(self.kind, self.data).items():
                 setattr(self, column, value)
+            inner = {
+                TRANSITION: ("event", "event.data.event.tenant_id"),
+                ROLLBACK: ("rollback", "event.data.rollback.tenant_id"),
+            }
+            if self.kind in inner:
+                key, path = inner[self.kind]
+                claimed = self.data[key]["tenant_id"]
+                # The record's own tenant, when given, is the envelope's: tenancy is decided on the envelope.
+                if claimed is not None and claimed != self.tenant_id:
+                    errors[path] = [f"{claimed!r} differs from the envelope's tenant_id {self.tenant_id!r}"]
         if errors:
             raise ValidationError(errors)
 

@@ -589,3 +589,17 @@ def test_a_trace_variant_that_is_not_a_string_is_refused():
     data = valid_data("ReplayTraceRecorded")
     data["trace_link"]["type"] = ["Local"]
     assert "event.data.trace_link.type" in errors_of("ReplayTraceRecorded", data)
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "where"),
+    [
+        ("ArtifactStateTransitioned", "event.data.event.tenant_id", ("event",)),
+        ("ArtifactRollbackRecorded", "event.data.rollback.tenant_id", ("rollback",)),
+    ],
+)
+def test_a_records_own_tenant_must_match_the_envelopes(kind, path, where):
+    data = valid_data(kind)
+    data[where[0]]["tenant_id"] = "globex"
+    assert path in errors_of(kind, data, tenant_id="acme")
+    assert append(kind, data, tenant_id="globex").tenant_id == "globex"
