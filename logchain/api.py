@@ -2,6 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -37,11 +38,35 @@ class LogRecordViewSet(LedgerViewSet):
         return obj
 
 
+class AppenderStatsSerializer(serializers.Serializer):
+    """The shape of GET /logs/appender/ (documentation only; the view returns appender_stats())."""
+
+    kind = serializers.ChoiceField(choices=["ledger", "buffer", "noop"], help_text="Which appender this process uses.")
+    capacity = serializers.IntegerField(allow_null=True, help_text="Most records the buffer holds (null: no buffer).")
+    buffered = serializers.IntegerField(help_text="Records waiting in the buffer now.")
+    dropped = serializers.IntegerField(help_text="Records dropped because the buffer was full; never decreases.")
+    pending = serializers.IntegerField(help_text="Buffered records whose first write to the ledger failed.")
+    appended = serializers.IntegerField(help_text="Records this process wrote to the ledger.")
+    failures = serializers.IntegerField(help_text="Failed writes (each retried later).")
+    rejected = serializers.IntegerField(help_text="Records the ledger refused as invalid (dropped).")
+    last_error = serializers.CharField(allow_blank=True)
+    last_flush_at_ms = serializers.IntegerField(allow_null=True)
+    node_id = serializers.IntegerField(allow_null=True, help_text="The node id of this application's own records.")
+    flush_interval_s = serializers.FloatField(allow_null=True)
+    pid = serializers.IntegerField(help_text="The worker process these figures belong to.")
+    handler_errors = serializers.IntegerField(help_text="Log records the handler could not pass on.")
+    last_handler_error = serializers.CharField(allow_blank=True)
+    config_error = serializers.CharField(allow_blank=True)
+
+
 class AppenderStatsView(APIView):
     """The application's own log appender in this worker process: capacity, buffered, dropped, pending."""
 
     permission_model = LogRecord
 
-    @extend_schema(summary="The project's own log appender: capacity, buffered, dropped and pending counts")
+    @extend_schema(
+        summary="The project's own log appender: capacity, buffered, dropped and pending counts",
+        responses=AppenderStatsSerializer,
+    )
     def get(self, request):
         return Response(appender_stats())

@@ -233,6 +233,9 @@ def test_the_appender_endpoint_shows_its_counts(reader_api, process_appender):
     assert body["kind"] == "buffer"
     assert (body["capacity"], body["buffered"], body["dropped"], body["pending"]) == (50, 50, 5, 0)
     assert body["pid"] > 0
+    from logchain.api import AppenderStatsSerializer
+
+    assert set(body) == set(AppenderStatsSerializer().fields)  # the documented shape is the real one
 
 
 def test_the_appender_endpoint_needs_read_access(make_user, client_for):
