@@ -54,7 +54,9 @@ def _value_for(field):
         from django.contrib.auth import get_user_model
 
         return get_user_model().objects.create(username=f"u{uuid.uuid4().hex[:8]}").pk
-    return insert_raw_row(target)
+    pk = insert_raw_row(target)
+    # The foreign key may point at another unique column (to_field) than the primary key.
+    return target._base_manager.filter(pk=pk).values_list(field.target_field.attname, flat=True).get()
 
 
 def insert_raw_row(model):
