@@ -222,6 +222,10 @@ def verify_checkpoint(checkpoint, public_key):
     if not isinstance(origin, str) or "\n" in origin or not isinstance(timestamp, str) or "\n" in timestamp:
         raise VerificationError("the checkpoint's origin or timestamp is malformed")
     root = _hex32(root_hex, "the checkpoint's root_hash")
+    ledger = checkpoint.get("ledger")
+    if ledger is not None and not origin.endswith(f"/{ledger}"):
+        # `ledger` is not itself signed: it must be the one the signed origin names.
+        raise VerificationError(f"the checkpoint says ledger {ledger!r} but its signed origin is {origin!r}")
     public_raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     if checkpoint.get("key_id") not in (None, key_id(public_raw)):
         raise VerificationError(f"the checkpoint was signed by key {checkpoint.get('key_id')}, not this key")
@@ -324,8 +328,9 @@ def check_inclusion(proof, checkpoint, public_key, entry_hash=None):
     if _int(proof.get("tree_size"), "tree_size") != size:
         raise VerificationError(f"the proof is for tree size {proof.get('tree_size')}, the checkpoint's is {size}")
     leaf = _hex32(proof.get("leaf_hash"), "leaf_hash")
-    if entry_hash is not None and not hmac.compare_digest(leaf_hash(entry_hash), leaf):
-        raise VerificationError("leaf_hash is not the leaf of the given entry_hash")
+    for claimed in (entry_hash, proof.get("entry_hash")):
+        if claimed is not None and not hmac.compare_digest(leaf_hash(claimed), leaf):
+            raise VerificationError("leaf_hash is not the leaf of the entry_hash")
     verify_inclusion(
         _int(proof.get("leaf_index"), "leaf_index"), size, leaf, _hashes(proof.get("audit_path"), "audit_path"), root
     )

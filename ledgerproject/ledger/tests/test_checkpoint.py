@@ -154,7 +154,8 @@ def test_it_rejects_a_forged_or_wrong_key_signature():
         verify_checkpoint(body, other_key)
     with pytest.raises(VerificationError, match="signature does not verify"):
         verify_checkpoint({**body, "key_id": None}, other_key)
-    for forged in ({"tree_size": 5}, {"root_hash": "ab" * 32}, {"timestamp": "2020-01-01T00:00:00Z"}):
+    forgeries = ({"tree_size": 5}, {"root_hash": "ab" * 32}, {"timestamp": "2020-01-01T00:00:00Z"}, {"ledger": "other"})
+    for forged in forgeries:
         with pytest.raises(VerificationError):
             verify_checkpoint({**body, **forged}, PUBLIC_KEY)
     forged_signature = base64.b64encode(bytes(64)).decode()
