@@ -2,11 +2,13 @@
 
 import json
 
-from django.contrib.auth.decorators import login_required
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -322,3 +324,20 @@ def entry_page(request, ledger, seq):
         },
     }
     return render(request, "ledger/entry.html", context)
+
+
+@require_POST
+@permission_required("ledger.checkpoint_ledger", raise_exception=True)
+def checkpoint_now(request, ledger):
+    """Home page button: sign a checkpoint of one ledger if it grew."""
+    model = _ledger_or_404(ledger)
+    try:
+        checkpoint, created = checkpoints.make_checkpoint(model)
+    except checkpoints.StateConflictError as exc:
+        messages.error(request, f"{ledger}: no checkpoint: {exc.message}")
+        return redirect("home")
+    if created:
+        messages.success(request, f"{ledger}: signed checkpoint of {checkpoint.tree_size} entries.")
+    else:
+        messages.info(request, f"{ledger}: unchanged since the checkpoint of {checkpoint.tree_size} entries.")
+    return redirect("home")

@@ -25,4 +25,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("ledgers/<str:ledger>/verify/", views.verify_now, name="ledger-verify-now"),
     path("ledgers/<str:ledger>/entries/<int:seq>/", proofs_api.entry_page, name="ledger-entry"),
+    path("ledgers/<str:ledger>/checkpoint/", proofs_api.checkpoint_now, name="ledger-checkpoint-now"),
 ]
