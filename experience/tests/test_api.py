@@ -360,6 +360,17 @@ def test_artifacts_filter_by_kind_state_tenant_and_limit(writer_api, transition)
     assert writer_api.get(ARTIFACTS + "?kind=Gizmo").status_code == 400
 
 
+def test_the_artifact_list_query_count_does_not_grow_with_the_data(
+    reader_api, transition, django_assert_max_num_queries
+):
+    for number in range(20):
+        transition(f"art-{number}", "Draft", "Approved")
+        transition(f"art-{number}", "Approved", "Active")
+    with django_assert_max_num_queries(6):
+        rows = reader_api.get(ARTIFACTS + "?state=Active&page_size=10").json()["results"]
+    assert len(rows) == 10 and {r["state"] for r in rows} == {"Active"}
+
+
 def test_rollback_records_are_shown_with_the_artifact(writer_api, transition, make_event):
     transition("adapter-legal-v2", "Draft", "Approved")
     make_event("ArtifactRollbackRecorded", tenant_id=None)

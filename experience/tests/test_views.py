@@ -104,22 +104,25 @@ def test_the_correlation_page_shows_the_whole_run(reader, demo_data):
     assert "RecallExecuted" in page and "BackendInvoked" in page and "chain-globex-003" in page
 
 
-def test_the_artifact_page_shows_the_lifecycle_and_rollbacks(reader, demo_data):
-    page = text(reader.get("/artifacts/adapter-contracts-v3/"))
+def test_the_artifact_page_shows_the_lifecycle_and_rollbacks(reader, demo_data, django_assert_max_num_queries):
+    with django_assert_max_num_queries(6):
+        page = text(reader.get("/artifacts/adapter-contracts-v3/"))
     assert 'data-testid="current-state">RolledBack<' in page
     lifecycle = page.split('data-testid="lifecycle"')[1].split("</ol>")[0]
     assert re.findall(r'→ <span class="badge [\w-]+">(\w+)</span>', lifecycle) == ["Approved", "Active", "RolledBack"]
     assert "Rollback records" in page and "invalidates outputs" in page
-    rolled_back = text(reader.get("/artifacts/?state=RolledBack"))
+    with django_assert_max_num_queries(6):
+        rolled_back = text(reader.get("/artifacts/?state=RolledBack"))
     assert set(re.findall(r"href=\"/artifacts/([\w.-]+)/\"", rolled_back)) == {
         "adapter-contracts-v3",
         "adapter-support-v1",
     }
 
 
-def test_the_trace_link_page_shows_the_trace_and_its_events(reader, demo_data):
+def test_the_trace_link_page_shows_the_trace_and_its_events(reader, demo_data, django_assert_max_num_queries):
     trace_id = ExperienceEvent.objects.filter(kind="ReplayTraceRecorded").values_list("trace_link_id", flat=True)[0]
-    page = text(reader.get(f"/trace-links/{trace_id}/"))
+    with django_assert_max_num_queries(6):
+        page = text(reader.get(f"/trace-links/{trace_id}/"))
     assert "BackendInvoked" in page and "Events referencing this trace link" in page
     assert reader.get("/trace-links/nothing-here/").status_code == 404
 
