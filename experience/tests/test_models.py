@@ -603,3 +603,19 @@ def test_a_records_own_tenant_must_match_the_envelopes(kind, path, where):
     data[where[0]]["tenant_id"] = "globex"
     assert path in errors_of(kind, data, tenant_id="acme")
     assert append(kind, data, tenant_id="globex").tenant_id == "globex"
+
+
+def test_the_seeds_store_methods_work_by_name():
+    stored = ExperienceEvent.objects.append_event(envelope("ReplayTraceRecorded", event_id="r-1"))
+    assert stored.event_id == "r-1"
+    assert ExperienceEvent.objects.get_trace_link("trace-1")["type"] == "Local"
+    assert ExperienceEvent.objects.get_trace_link("missing") is None
+    both = ExperienceEvent.objects.append_events([envelope(), envelope("BudgetExceeded")])
+    assert [e.kind for e in both] == ["OutcomeRecorded", "BudgetExceeded"]
+    lifecycle = valid_data("ArtifactStateTransitioned")["event"]
+    moved = ExperienceEvent.objects.write_artifact_state_transition("tf-1", "TruthFile", lifecycle)
+    assert moved.occurred_at == lifecycle["timestamp"] and moved.artifact_id == "tf-1"
+    with pytest.raises(StateConflictError):
+        ExperienceEvent.objects.write_artifact_state_transition("tf-1", "TruthFile", lifecycle)
+    with pytest.raises(ValidationError):
+        ExperienceEvent.objects.append_event({"occurred_at": "2026-01-21T12:00:00Z"})
