@@ -1,9 +1,10 @@
 """Signed Merkle checkpoints of ledgers: the stored tree state, its integration, checkpoints and proofs.
 
 Every ledger has an RFC 6962 Merkle tree over its entries (leaf index = seq − 1). Its complete,
-aligned subtrees are stored as MerkleNode rows (ledger, level, index, hash), written once, after the
-appending transaction committed (on `entries_appended`) or by `manage.py checkpoint_ledgers`; a
-root or proof then reads O(log n) rows. Checkpoints sign (origin, tree_size, root, timestamp) with
+aligned subtrees are stored as MerkleNode rows (ledger, level, index, hash), written once, outside the
+append path: by `manage.py checkpoint_ledgers` (cron or `--every`), before every checkpoint and export,
+and, if LEDGER_MERKLE_INTEGRATE_ON_APPEND is set, on `entries_appended`; a root or proof then reads
+O(log n) rows. Checkpoints sign (origin, tree_size, root, timestamp) with
 the Ed25519 key of ledger/signing.py and are append-only. See docs/verification.md.
 """
 
@@ -247,9 +248,11 @@ def tree(ledger, size, using=None):
 
 
 def _integrate_after_append(sender, first_seq, last_seq, using, **kwargs):
-    # Runs after the append committed and its lock was released; a failure here must not turn a stored
-    # append into an error: the next integration (or checkpoint_ledgers) catches up.
-    if not getattr(settings, "LEDGER_MERKLE_INTEGRATE_ON_APPEND", True):
+    # Off by default: it would run in the appending request (after commit, outside the append lock, but
+    # still on the client's clock) and roughly double the rows a batch append writes. Checkpoints and
+    # exports integrate first anyway, and `checkpoint_ledgers --every` keeps trees fresh in the background.
+    # When on, a failure must not turn a stored append into an error: the next integration catches up.
+    if not getattr(settings, "LEDGER_MERKLE_INTEGRATE_ON_APPEND", False):
         return
     try:
         integrate(sender, upto=last_seq, using=using)

@@ -36,7 +36,15 @@ def nodes(ledger="testnotes"):
     return sorted(MerkleNode.objects.filter(ledger=ledger).values_list("level", "index", "hash"))
 
 
-def test_it_integrates_entries_into_the_tree_after_the_append_commits(django_capture_on_commit_callbacks):
+def test_by_default_appending_leaves_integration_to_the_background_step(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        append_notes(3)
+    assert checkpoints.integrated_size("testnotes") == 0
+    assert checkpoints.make_checkpoint(note_model())[0].tree_size == 3
+
+
+def test_it_can_integrate_entries_right_after_the_append_commits(settings, django_capture_on_commit_callbacks):
+    settings.LEDGER_MERKLE_INTEGRATE_ON_APPEND = True
     Note = note_model()
     with django_capture_on_commit_callbacks(execute=True):
         append_notes(5)
