@@ -1,5 +1,7 @@
 """REST endpoints: events (append, batch, query, export), artifacts and their transitions, trace links."""
 
+import json
+
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -46,6 +48,22 @@ class ExperienceEventViewSet(CappedListMixin, LedgerViewSet):
     lookup_field = "event_id"
     lookup_value_regex = "[^/]+"
     cursor_ordering = ("seq",)
+
+    def stream_response(self, queryset, rows=None):
+        if rows is None and self.request.accepted_renderer.format == "csv":
+            rows = self._csv_rows(queryset)
+        return super().stream_response(queryset, rows)
+
+    def _csv_rows(self, queryset):
+        """Kinds have different payloads, so CSV keeps `event.data` as one JSON column: every row has the same columns."""
+        context = self.get_serializer_context()
+        for obj in queryset.iterator(chunk_size=2000):
+            row = ExperienceEventSerializer(obj, context=context).data
+            row["event"] = {
+                "type": obj.kind,
+                "data": json.dumps(obj.data, ensure_ascii=False, separators=(",", ":")),
+            }
+            yield row
 
 
 class ArtifactViewSet(CappedListMixin, StreamingListMixin, mixins.ListModelMixin, viewsets.GenericViewSet):

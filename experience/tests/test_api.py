@@ -229,6 +229,10 @@ def test_it_exports_jsonl_and_csv_with_the_same_filters(reader_api, stored):
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [row["event_id"] for row in rows] == ["e1", "e2"]
     assert rows[0]["event.type"] == "ProposalCreated"
+    # Kinds differ in payload; each row keeps its whole payload in one JSON column.
+    assert json.loads(rows[0]["event.data"])["proposal"]["confidence"] == 0.87
+    assert json.loads(rows[1]["event.data"])["tokens"] == 42
+    assert rows[1]["ledger.seq"] == "2"
 
 
 def test_it_gets_one_event_by_id(reader_api, stored):
