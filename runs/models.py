@@ -58,23 +58,6 @@ def _db_for(model):
     return router.db_for_write(model)
 
 
-class FetchedParentMixin:
-    """Skip full_clean's per-entry existence query for a foreign key whose row the caller already fetched.
-
-    A batch of 1000 run events would otherwise run 1000 identical "does this run exist" queries;
-    the database's foreign key constraint stays the backstop.
-    """
-
-    fetched_parent_fields = ()
-
-    def clean_fields(self, exclude=None):
-        exclude = set(exclude or ())
-        for name in self.fetched_parent_fields:
-            if type(self)._meta.get_field(name).is_cached(self):
-                exclude.add(name)
-        super().clean_fields(exclude=exclude)
-
-
 # --- blobs ----------------------------------------------------------------------------------------
 
 
@@ -124,13 +107,12 @@ class BlobChangeQuerySet(LedgerQuerySet):
         return last in (None, BlobChange.RESTORED)
 
 
-class BlobChange(FetchedParentMixin, LedgerEntry):
+class BlobChange(LedgerEntry):
     """Bytes of a stored blob were deleted, or stored again after a deletion; the Blob entry itself stays."""
 
     DELETED, RESTORED = "deleted", "restored"
 
     ledger_name = "blob_changes"
-    fetched_parent_fields = ("blob",)
 
     blob = models.ForeignKey(Blob, to_field="digest", db_column="digest", on_delete=models.PROTECT, related_name="+")
     change = models.CharField(max_length=16, choices=[(DELETED, "deleted"), (RESTORED, "restored")])
@@ -364,11 +346,10 @@ class RunEventQuerySet(LedgerQuerySet):
                 ) from None
 
 
-class RunEvent(FetchedParentMixin, LedgerEntry):
+class RunEvent(LedgerEntry):
     """One event of a run; `seq` (here event_seq) is unique within the run and read back ascending."""
 
     ledger_name = "run_events"
-    fetched_parent_fields = ("run",)
     natural_key_fields = ("run_id", "event_seq")
 
     run = models.ForeignKey(Run, to_field="run_id", on_delete=models.PROTECT, related_name="events")
@@ -401,7 +382,8 @@ class RunEvent(FetchedParentMixin, LedgerEntry):
     def check_append_allowed(cls, entries, using):
         # Events and outcomes are separate ledgers: taking the outcome lock here (after our own)
         # makes "no outcome yet" and the insert one step for any concurrent complete/fail/cancel.
-        lock_ledgers(using, "run_events", "run_outcomes")
+        # append_many already holds run_events; run_outcomes comes after it in LOCK_ORDER.
+        lock_ledgers(using, "run_outcomes")
         _refuse_if_finished({entry.run_id for entry in entries}, using, "events")
 
     @property
@@ -409,11 +391,10 @@ class RunEvent(FetchedParentMixin, LedgerEntry):
         return self.timestamp or self.recorded_at
 
 
-class RunOutcome(FetchedParentMixin, LedgerEntry):
+class RunOutcome(LedgerEntry):
     """The one terminal record of a run: COMPLETED, FAILED or CANCELLED, with its RunSummary."""
 
     ledger_name = "run_outcomes"
-    fetched_parent_fields = ("run",)
     natural_key_fields = ("run_id",)
 
     run = models.OneToOneField(Run, to_field="run_id", on_delete=models.PROTECT, related_name="outcome")
