@@ -18,6 +18,7 @@ class BlobChangeAdmin(ReadOnlyLedgerAdmin):
     list_display = ("seq", "blob", "change", "reason", "recorded_at", "recorded_by_name")
     search_fields = ("=blob__digest",)
     list_filter = ("change",)
+    list_select_related = ("blob",)
 
 
 @admin.register(Run)

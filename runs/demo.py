@@ -140,6 +140,9 @@ def load(seed=20261121):
         RunOutcome.objects.append_many(outcome_rows, recorded_by=WHO)
         events_total = len(event_rows)
         outputs = _outputs(rng)
+        # A scratch upload nobody refers to, cleaned up: its record stays, the deletion is its own entry.
+        scratch = _put({"draft": True, "agent": "coder", "note": "superseded before any run used it"})
+        blobstore.delete_blob(scratch, recorded_by=WHO, reason="retention: unreferenced draft spec")
     summary = ", ".join(f"{n} {status.lower()}" for status, n in counts.items())
     return (
         f"{len(plan)} runs ({summary}), {events_total} run events, {outputs} task outputs, {Blob.objects.count()} blobs"
