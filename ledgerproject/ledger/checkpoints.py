@@ -213,12 +213,31 @@ def integrate(model, upto=None, using=None, batch=INTEGRATE_BATCH, progress=None
                 if seq != frontier.size + 1:
                     raise MerkleStateError(f"{name}: seq {frontier.size + 1} is missing; the tree cannot grow past it")
                 for (level, index), value in frontier.push(merkle.leaf_hash(entry_hash)):
-                    rows.append(MerkleNode(ledger=name, level=level, index=index, hash=value))
-            MerkleNode.objects.using(db).bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+                    rows.append((name, level, index, value))
+            _insert_nodes(connections[db], rows)
             if progress is not None:
                 progress(frontier.size - size)
         if frontier.size >= target:
             return frontier.size
+
+
+def _insert_nodes(connection, rows):
+    """Insert (ledger, level, index, hash) rows, skipping ones a concurrent integrator already wrote.
+
+    executemany of one plain statement: several times faster than building model instances for
+    bulk_create, and ON CONFLICT DO NOTHING is understood by both PostgreSQL and SQLite ≥ 3.24.
+    """
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(column) for column in ("ledger", "level", "index", "hash"))
+    sql = (
+        f"INSERT INTO {quote(MerkleNode._meta.db_table)} ({columns}) VALUES (%s, %s, %s, %s) "
+        f"ON CONFLICT ({columns.rsplit(', ', 1)[0]}) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 5000):
+            cursor.executemany(sql, rows[start : start + 5000])
 
 
 def _check_last_leaf(name, entries, size, db):
