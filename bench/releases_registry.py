@@ -198,13 +198,16 @@ def start_app(app_url):
         env=env,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    deadline = time.monotonic() + 120  # a loaded machine boots gunicorn slowly
+    while True:
         try:
-            requests.get(f"{base}/api/v1/ledgers/", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    return server, base, token
+            requests.get(f"{base}/api/v1/ledgers/", timeout=5)
+            return server, base, token
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                server.terminate()
+                raise
+            time.sleep(0.2)
 
 
 def main():

@@ -145,3 +145,13 @@ def test_the_history_pages_back_through_older_entries(reader_client, make_releas
     assert 'href="?before=2"' in first.content.decode()
     assert [e.seq for e in older.context["entries"]] == [1]
     assert older.context["latest"].seq == 3
+
+
+def test_pages_link_a_stored_spec_blob_and_the_runs_of_each_digest(reader_client, story, monkeypatch):
+    monkeypatch.setattr("releases.views.blob_digests", lambda digests: {digest("v2")} & set(digests))
+
+    html = reader_client.get("/releases/planner/").content.decode()
+
+    assert f'href="/runs/blobs/{digest("v2")}/"' in html
+    assert f'href="/runs/blobs/{digest("v3")}/"' not in html
+    assert f'href="/runs/?spec_digest={digest("v3")}"' in html
