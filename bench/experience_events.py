@@ -12,6 +12,7 @@ network) R times: p50/p95 server time and the query count, plus EXPLAIN of the m
 """
 
 import argparse
+import datetime
 import json
 import os
 import random
@@ -162,7 +163,11 @@ def main():
     user, _ = get_user_model().objects.get_or_create(username="bench-reader", defaults={"is_superuser": True})
     client = Client()
     client.force_login(user)
-    some = ExperienceEvent.objects.order_by("-seq").values("event_id", "chain_id", "correlation_id")[500]
+    some = ExperienceEvent.objects.order_by("-seq").values("event_id", "chain_id", "correlation_id", "occurred_at_utc")[
+        500
+    ]
+    start = some["occurred_at_utc"]
+    window = [moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in (start, start + datetime.timedelta(hours=1))]
     chain = (
         ExperienceEvent.objects.filter(chain_id__isnull=False).order_by("-seq").values_list("chain_id", flat=True)[0]
     )
@@ -178,7 +183,7 @@ def main():
         "list ?tenant_id": f"/api/v1/events/?tenant_id={TENANTS[3]}",
         "list ?chain_id": f"/api/v1/events/?chain_id={chain}",
         "list ?correlation_id": f"/api/v1/events/?correlation_id={some['correlation_id']}",
-        "list ?since&until (1 h)": "/api/v1/events/?since=2025-10-10T00:00:00Z&until=2025-10-10T01:00:00Z",
+        "list ?since&until (1 h)": f"/api/v1/events/?since={window[0]}&until={window[1]}",
         "list ?limit=50": "/api/v1/events/?kind=OutcomeRecorded&limit=50",
         "get one event": f"/api/v1/events/{some['event_id']}/",
         "trace link": f"/api/v1/trace-links/{trace}/",

