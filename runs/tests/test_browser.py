@@ -58,7 +58,7 @@ def test_the_lineage_graph_is_drawn_and_links_to_outputs(page, login, bob, emit)
     assert svg.locator("path.edge").count() == 4
     root_box = svg.locator(f'g[data-output="{root.output_id}"] rect').bounding_box()
     merged_box = svg.locator(f'g[data-output="{merged.output_id}"] rect').bounding_box()
-    assert root_box["x"] < merged_box["x"]
+    assert root_box["y"] < merged_box["y"]
     svg.locator(f'g[data-output="{merged.output_id}"]').click()
     page.wait_for_url(f"**#{merged.output_id}")
     assert page.locator(f'tr[id="{merged.output_id}"]').is_visible()

@@ -120,11 +120,12 @@ def test_the_task_page_draws_the_lineage_graph(browser_client, emit, django_asse
         assert f'data-output="{node.output_id}"' in svg
     assert "node-external" in svg and earlier.output_id in svg
     assert f'data-source="{root.output_id}" data-target="{left.output_id}"' in svg
-    # A child sits in a column to the right of its parents.
-    x = {
-        m[0]: int(m[1]) for m in re.findall(r'data-output="([^"]+)">\s*<title>.*?</title>\s*<rect x="(\d+)"', svg, re.S)
+    # A child sits in a layer below its parents; siblings share a layer.
+    y = {
+        m[0]: int(m[1])
+        for m in re.findall(r'data-output="([^"]+)">\s*<title>.*?</title>\s*<rect x="\d+" y="(\d+)"', svg, re.S)
     }
-    assert x[root.output_id] < x[left.output_id] == x[right.output_id] < x[merged.output_id]
+    assert y[root.output_id] < y[left.output_id] == y[right.output_id] < y[merged.output_id]
 
 
 def test_the_task_list_groups_outputs_by_attempt(browser_client, emit):
