@@ -237,3 +237,23 @@ def test_a_consistently_rewritten_chain_passes_a_rewalk_but_fails_consistency_wi
     assert run_verifier("export", export, "--public-key", public_key_file).returncode == 0
     mismatch = run_verifier("export", export, "--public-key", public_key_file, "--checkpoint", saved)
     assert mismatch.returncode == 1
+
+
+def test_the_verifier_runs_as_a_single_copied_file(tmp_path, public_key_file):
+    import shutil
+
+    append_notes(3)
+    checkpoint = save(tmp_path, "cp.json", checkpoint_now(note_model()).as_dict())
+    copy = tmp_path / "elsewhere" / "verify.py"
+    copy.parent.mkdir()
+    shutil.copy(PROJECT / "ledgerproject" / "ledger" / "verify.py", copy)
+    result = subprocess.run(
+        [sys.executable, str(copy), "checkpoint", str(checkpoint), "--public-key", str(public_key_file)],
+        cwd=copy.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK: checkpoint signature verified: tree size 3")
