@@ -202,6 +202,11 @@ class Release(LedgerEntry):
             "action": self.action,
         }
 
+    def clean_fields(self, exclude=None):
+        # Whether supersedes / rolled_back_to exist is settled by check_append_allowed under the lock (they
+        # must be the name's current release and the one before it); skip the two extra existence queries.
+        super().clean_fields(exclude={*(exclude or ()), "supersedes", "rolled_back_to"})
+
     def validate_append(self):
         if not self.promoted_by.strip():
             raise ValidationError({"promoted_by": ["promoted_by must say who or what promoted this release."]})
