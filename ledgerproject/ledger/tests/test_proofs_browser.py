@@ -43,6 +43,8 @@ def test_the_entry_page_verifies_its_proof_in_the_browser_and_catches_a_tampered
     result.filter(has_text="erified").wait_for()
     assert result.get_attribute("data-outcome") == "verified", result.text_content()
     assert result.text_content().startswith("Verified")
+    # Chromium has Ed25519 in Web Crypto (since 137), so the signature is checked too.
+    assert "(signature checked)" in result.text_content()
 
     page.reload()
     page.evaluate(
@@ -58,3 +60,16 @@ def test_the_entry_page_verifies_its_proof_in_the_browser_and_catches_a_tampered
     result.filter(has_text="NOT verified").wait_for()
     assert result.get_attribute("data-outcome") == "failed"
     assert "signed root" in result.text_content()
+
+    page.reload()
+    page.evaluate(
+        """() => {
+            const source = document.getElementById("proof-data");
+            const data = JSON.parse(source.textContent);
+            data.checkpoint.timestamp = "2000-01-01T00:00:00.000000Z";
+            source.textContent = JSON.stringify(data);
+        }"""
+    )
+    page.click("[data-testid=verify-proof]")
+    result.filter(has_text="NOT verified").wait_for()
+    assert "signature does not verify" in result.text_content()
