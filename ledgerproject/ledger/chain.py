@@ -1,5 +1,6 @@
 """Re-walks a ledger's hash chain in the database and names the first bad seq and why."""
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 
@@ -20,25 +21,71 @@ class VerifyResult:
         return asdict(self)
 
 
-def _same(stored, current):
-    """JSON equality that tells true from 1 and "1" from 1, as the canonical bytes do."""
-    if isinstance(stored, bool) or isinstance(current, bool) or stored is None or current is None:
-        return type(stored) is type(current) and stored == current
-    if isinstance(stored, (int, float)) and isinstance(current, (int, float)):
-        return stored == current
-    if type(stored) is not type(current):
-        return False
-    if isinstance(stored, dict):
-        return stored.keys() == current.keys() and all(_same(stored[k], current[k]) for k in stored)
-    if isinstance(stored, list):
-        return len(stored) == len(current) and all(_same(a, b) for a, b in zip(stored, current, strict=True))
-    return stored == current
+def _integral_float(text):
+    # RFC 8785 writes 1.0 as 1: parse integral floats as ints so both sides spell numbers alike.
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _encode_other(value):
+    converted = hashing.jsonable(value)
+    if converted is value:
+        raise TypeError(f"{type(value).__name__} is not JSON")
+    return converted
+
+
+def _normal_text(value, already_parsed=False):
+    """One spelling of a JSON value (sorted keys, integral floats as ints), made by the C codec:
+    comparing these texts tells true from 1 and "1" from 1, as the canonical bytes do."""
+    if not already_parsed:
+        value = json.loads(json.dumps(value, default=_encode_other), parse_float=_integral_float)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _changed_fields(hashed, current):
     if not isinstance(hashed, dict):
         return []
-    return sorted(k for k in hashed.keys() | current.keys() if not _same(hashed.get(k), current.get(k)))
+    keys = hashed.keys() | current.keys()
+    return sorted(
+        k
+        for k in keys
+        if k not in hashed or k not in current or _normal_text(hashed[k], True) != _normal_text(current[k])
+    )
+
+
+def verify_links(model, using=None, progress=None):
+    """The fast walk: seq continuity, prev links, SHA-256 of each stored canonical text, and that the
+    canonical names this ledger and seq. It does not compare the canonical content with the columns
+    (verify_chain does), so it catches any rewrite of hashed bytes but not a column edited alone."""
+    from django.db import connections, router
+
+    name = model.ledger_name
+    alias = using or router.db_for_read(model)
+    table = connections[alias].ops.quote_name(model._meta.db_table)
+    ledger_marker = ',"ledger":' + hashing.canonical_json(name) + ',"recorded_at":'
+    expected_seq, prev = 1, hashing.GENESIS_HASH
+    sha256, fromhex = hashlib.sha256, bytes.fromhex
+    with connections[alias].chunked_cursor() as cursor:
+        cursor.execute(f"SELECT seq, prev_entry_hash, entry_hash, canonical FROM {table} ORDER BY seq")
+        while rows := cursor.fetchmany(BATCH):
+            for seq, prev_hash, this_hash, canonical in rows:
+                problem = None
+                if seq != expected_seq:
+                    seq, problem = expected_seq, f"seq {expected_seq} is missing (the next entry has seq {seq})"
+                elif prev_hash != prev:
+                    problem = "prev_entry_hash does not match the previous entry's entry_hash"
+                elif sha256(fromhex(prev) + canonical.encode()).hexdigest() != this_hash:
+                    problem = "entry_hash does not match SHA-256(prev_entry_hash || canonical)"
+                # RFC 8785 puts "seq" last and "ledger" right before "recorded_at".
+                elif not canonical.endswith(f',"seq":{seq}}}') or ledger_marker not in canonical:
+                    problem = "the canonical form names another ledger or seq"
+                if problem:
+                    return VerifyResult(name, False, expected_seq - 1, seq, problem)
+                prev = this_hash
+                expected_seq += 1
+            if progress is not None:
+                progress(len(rows))
+    return VerifyResult(name, True, expected_seq - 1)
 
 
 def verify_chain(model, using=None, progress=None):
@@ -72,7 +119,7 @@ def verify_chain(model, using=None, progress=None):
         if hashing.entry_hash(prev, canonical) != this_hash:
             return bad(seq, "entry_hash does not match SHA-256(prev_entry_hash || canonical)")
         try:
-            hashed = json.loads(canonical)
+            hashed = json.loads(canonical, parse_float=_integral_float)
         except ValueError:
             return bad(seq, "the stored canonical form is not JSON")
         if (
@@ -82,8 +129,8 @@ def verify_chain(model, using=None, progress=None):
             or hashed.get("recorded_by") != recorded_by
         ):
             return bad(seq, "ledger, seq, recorded_at or recorded_by differ from what was hashed")
-        content = dict(zip(keys, (hashing.jsonable(value) for value in row[6:]), strict=True))
-        if not _same(hashed.get("content"), content):
+        content = dict(zip(keys, row[6:], strict=True))
+        if _normal_text(hashed.get("content"), already_parsed=True) != _normal_text(content):
             changed = _changed_fields(hashed.get("content"), content)
             return bad(
                 seq, "content differs from what was hashed" + (f" (fields: {', '.join(changed)})" if changed else "")

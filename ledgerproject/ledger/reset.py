@@ -9,10 +9,9 @@ triggers anyway.
 
 from contextlib import contextmanager
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import CommandError
-
-from django.apps import apps
 
 from ledgerproject.ledger.registry import ledger_models
 from ledgerproject.ledger.triggers import drop_sql, install_sql

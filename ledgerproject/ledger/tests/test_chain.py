@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from ledgerproject.ledger.chain import verify_chain
+from ledgerproject.ledger.chain import verify_chain, verify_links
 from ledgerproject.ledger.models import ChainCheck
 from ledgerproject.ledger.triggers import drop_sql, install_sql
 from tests.ledger_testapp.models import Note
@@ -94,3 +94,34 @@ def test_the_command_fails_on_a_broken_chain(five_notes, capsys):
 def test_the_command_refuses_an_unknown_ledger():
     with pytest.raises(CommandError, match="no ledger called 'nope'"):
         call_command("verify_ledgers", "nope", "--no-progress")
+
+
+def test_the_fast_walk_passes_an_intact_chain(five_notes):
+    assert verify_links(Note).as_dict() == {
+        "ledger": "testnotes",
+        "ok": True,
+        "checked": 5,
+        "first_bad_seq": None,
+        "reason": "",
+    }
+
+
+def test_the_fast_walk_catches_rewritten_hashed_bytes_and_gaps(five_notes):
+    behind_the_triggers_back(
+        "UPDATE ledger_testapp_note SET canonical = REPLACE(canonical, '\"count\":4', '\"count\":40') WHERE seq = 4"
+    )
+    result = verify_links(Note)
+    assert (result.ok, result.first_bad_seq, result.checked) == (False, 4, 3)
+    behind_the_triggers_back("DELETE FROM ledger_testapp_note WHERE seq = 2")
+    assert verify_links(Note).first_bad_seq == 2
+
+
+def test_the_fast_walk_does_not_compare_columns_but_the_full_walk_does(five_notes):
+    behind_the_triggers_back("UPDATE ledger_testapp_note SET count = 99 WHERE seq = 3")
+    assert verify_links(Note).ok
+    assert verify_chain(Note).first_bad_seq == 3
+
+
+def test_the_command_can_run_the_fast_walk(five_notes, capsys):
+    call_command("verify_ledgers", "testnotes", "--no-progress", "--links-only")
+    assert "testnotes: ok, 5 entries" in capsys.readouterr().out

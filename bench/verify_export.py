@@ -1,0 +1,128 @@
+"""Chain verification speed and JSONL export (speed, peak memory) on a large enhance log.
+
+Run: scripts/with-postgres.sh .venv/bin/python bench/verify_export.py --entries 200000
+Each phase runs in its own process so its peak RSS is its own. Targets (DESIGN.md): verification
+≥ 100k entries/s; export of 1M entries in constant memory (< 150 MB RSS) at ≥ 50k entries/s.
+"""
+
+import argparse
+import os
+import resource
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_NAME = "ledger_bench_verify"
+
+
+def setup_django():
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledgerproject.settings")
+    import django
+
+    django.setup()
+
+
+def entry(i):
+    rejected = i % 7 == 0
+    return {
+        "issue_id": f"issue-{i}",
+        "blueprint_id": f"bp-{i % 500}",
+        "prev_hash": secrets.token_hex(32),
+        "new_hash": "" if rejected else secrets.token_hex(32),
+        "intent": "tighten the retry policy of the fetch step",
+        "rationale": "p95 latency regression after the last rollout",
+        "verdicts": [{"axis": "des", "status": "deny" if rejected else "pass", "detail": "shape check"}],
+        "status": "rejected" if rejected else "applied",
+        "reasons": ["des: shape drift"] if rejected else [],
+        "ts_ms": 1_760_000_000_000 + i,
+    }
+
+
+def phase_fill(entries):
+    setup_django()
+    from django.core.management import call_command
+
+    from enhancelog.models import EnhanceEntry
+
+    call_command("migrate", verbosity=0)
+    batch = 5000
+    start = time.perf_counter()
+    for first in range(0, entries, batch):
+        rows = [entry(i) for i in range(first, min(entries, first + batch))]
+        EnhanceEntry.objects.append_many(rows, recorded_by="bench")
+    return f"filled {entries} entries in {time.perf_counter() - start:.1f}s"
+
+
+def phase_verify(entries):
+    setup_django()
+    from enhancelog.models import EnhanceEntry
+    from ledgerproject.ledger.chain import verify_chain, verify_links
+
+    figures = []
+    for label, walk in (("links", verify_links), ("full", verify_chain)):
+        start = time.perf_counter()
+        result = walk(EnhanceEntry)
+        elapsed = time.perf_counter() - start
+        assert result.ok and result.checked == entries, result
+        figures.append(f"verify {label}: {entries / elapsed:,.0f} entries/s ({elapsed:.1f}s)")
+    return "; ".join(figures)
+
+
+def phase_export(entries):
+    setup_django()
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from ledgerproject.ledger.models import ApiToken
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-export", defaults={"is_superuser": True})
+    _, key = ApiToken.objects.issue(user)
+    client = Client(HTTP_AUTHORIZATION=f"Token {key}")
+    start = time.perf_counter()
+    response = client.get("/api/v1/enhances/?format=jsonl")
+    lines = sum(chunk.count(b"\n") for chunk in response.streaming_content)
+    elapsed = time.perf_counter() - start
+    assert lines == entries, lines
+    return f"export: {entries / elapsed:,.0f} entries/s ({elapsed:.1f}s)"
+
+
+PHASES = {"fill": phase_fill, "verify": phase_verify, "export": phase_export}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=200_000)
+    parser.add_argument("--phase", choices=PHASES)
+    args = parser.parse_args()
+    if args.phase:
+        summary = PHASES[args.phase](args.entries)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{summary}; peak RSS {peak_mb:.0f} MB", flush=True)
+        return
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith(("postgres://", "postgresql://")):
+        sys.exit("set DATABASE_URL to a PostgreSQL server (or run through scripts/with-postgres.sh)")
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    env = {
+        **os.environ,
+        "DATABASE_URL": urlunsplit(urlsplit(base)._replace(path=f"/{DB_NAME}")),
+        "LOGCHAIN_APPENDER": "noop",
+        "LEDGER_VAR_DIR": str(ROOT / "var" / "bench"),
+    }
+    for phase in PHASES:
+        subprocess.run(
+            [sys.executable, __file__, "--phase", phase, "--entries", str(args.entries)], env=env, check=True
+        )
+
+
+if __name__ == "__main__":
+    main()
