@@ -47,9 +47,17 @@ class CSVRenderer(BaseRenderer):
         return buffer.getvalue().encode()
 
 
-def stream_jsonl(rows):
+def stream_jsonl(rows, rows_per_chunk=500):
+    """JSON Lines in chunks of a few hundred rows: one chunk per row would cost more than the rows."""
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    lines = []
     for row in rows:
-        yield json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+        lines.append(encode(row))
+        if len(lines) >= rows_per_chunk:
+            yield "\n".join(lines) + "\n"
+            lines.clear()
+    if lines:
+        yield "\n".join(lines) + "\n"
 
 
 def stream_csv(rows):
@@ -62,6 +70,9 @@ def stream_csv(rows):
             writer = csv.DictWriter(buffer, fieldnames=list(flat), extrasaction="ignore")
             writer.writeheader()
         writer.writerow(flat)
+        if buffer.tell() > 65536:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
         yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
