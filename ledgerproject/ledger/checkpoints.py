@@ -85,6 +85,9 @@ class Checkpoint(models.Model):
     signature = models.CharField(max_length=128)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
+    # Its table carries the kernel's append-only triggers (migration 0002); the test reset lifts them too.
+    append_only = True
+
     objects = CheckpointQuerySet.as_manager()
 
     class Meta:

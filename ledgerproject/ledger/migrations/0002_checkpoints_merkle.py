@@ -3,25 +3,7 @@
 import django.utils.timezone
 from django.db import migrations, models
 
-from ledgerproject.ledger.triggers import drop_sql, install_sql, trigger_names
-
-
-def _checkpoint_trigger_sql(vendor, table):
-    # Row-level refusals only: TRUNCATE stays possible so a throwaway test database can be flushed.
-    truncate_trigger = trigger_names(table)["postgresql"][1]
-    return [statement for statement in install_sql(vendor, table) if truncate_trigger not in statement]
-
-
-def install_checkpoint_triggers(apps, schema_editor):
-    table = apps.get_model("ledger", "Checkpoint")._meta.db_table
-    for statement in _checkpoint_trigger_sql(schema_editor.connection.vendor, table):
-        schema_editor.execute(statement, params=None)
-
-
-def drop_checkpoint_triggers(apps, schema_editor):
-    table = apps.get_model("ledger", "Checkpoint")._meta.db_table
-    for statement in drop_sql(schema_editor.connection.vendor, table):
-        schema_editor.execute(statement, params=None)
+from ledgerproject.ledger.triggers import InstallLedgerTriggers
 
 
 class Migration(migrations.Migration):
@@ -64,6 +46,7 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        # Checkpoints are append-only in the database too: UPDATE and DELETE are refused.
-        migrations.RunPython(install_checkpoint_triggers, drop_checkpoint_triggers),
+        # Checkpoints are append-only in the database too (UPDATE, DELETE, TRUNCATE refused); the stored
+        # Merkle nodes are derived, rebuildable state and carry no triggers.
+        InstallLedgerTriggers("checkpoint"),
     ]

@@ -21,6 +21,7 @@ from ledgerproject.ledger.tests.test_checkpoint_support import (
     note_model,
     signing_key,  # noqa: F401  (fixture)
 )
+from ledgerproject.ledger.triggers import installed_triggers, trigger_names
 from ledgerproject.ledger.verify import (
     VerificationError,
     check_inclusion,
@@ -204,7 +205,11 @@ def test_the_database_refuses_to_change_or_delete_checkpoints():
     append_notes(2)
     checkpoint = checkpoint_now(note_model())
     table = Checkpoint._meta.db_table
-    for statement in (f'UPDATE "{table}" SET tree_size = 99', f'DELETE FROM "{table}"'):
+    assert installed_triggers(connection, table) == set(trigger_names(table)[connection.vendor])
+    statements = [f'UPDATE "{table}" SET tree_size = 99', f'DELETE FROM "{table}"']
+    if connection.vendor == "postgresql":
+        statements.append(f'TRUNCATE "{table}"')
+    for statement in statements:
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(statement)
