@@ -212,8 +212,8 @@ class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
         if before and state != "all":
             queryset = queryset.filter(Q(ts_ms__lt=before[0]) | Q(ts_ms=before[0], seq__lt=before[1]))
         offset = _int(params.get("offset")) if state == "all" else 0
-        if state != "all":
-            queryset = queryset.with_review_state()
+        if state == "reviewed":
+            queryset = queryset.with_review_state()  # unreviewed rows have no state to look up
         rows = list(queryset[offset : offset + QUEUE_PAGE + 1])
         more, rows = len(rows) > QUEUE_PAGE, rows[:QUEUE_PAGE]
         next_query = None

@@ -3,7 +3,7 @@
 import django_filters
 from django import forms
 
-from enhancelog.models import EnhanceEntry
+from enhancelog.models import EMPTY, EnhanceEntry, unreviewed_floor
 
 
 class EnhanceEntryFilterSet(django_filters.FilterSet):
@@ -23,6 +23,16 @@ class EnhanceEntryFilterSet(django_filters.FilterSet):
     class Meta:
         model = EnhanceEntry
         fields = ["blueprint_id", "status", "axis", "denied_axis", "since_ms", "until_ms", "reviewed", "q"]
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        if data.get("reviewed") is False and data.get("status") == EnhanceEntry.REJECTED:
+            # Same rows, but the scan starts at the oldest unreviewed rejection instead of skipping
+            # every reviewed one before it.
+            floor = unreviewed_floor(queryset.db)
+            queryset = queryset.none() if floor == EMPTY else queryset.at_or_after(floor)
+        return queryset
 
     def filter_blueprint(self, queryset, name, value):
         return queryset.for_blueprint(value) if value else queryset

@@ -68,6 +68,20 @@ class EnhanceEntryQuerySet(LedgerQuerySet):
     def in_list_order(self):
         return self.order_by("ts_ms", "seq")
 
+    def at_or_after(self, position):
+        """(ts_ms, seq) ≥ position, written so the ts_ms bound is an index range condition."""
+        if position is None:
+            return self
+        ts_ms, seq = position
+        return self.filter(Q(ts_ms__gte=ts_ms) & (Q(ts_ms__gt=ts_ms) | Q(seq__gte=seq)))
+
+    def unreviewed_rejections(self):
+        """Rejected entries without a review, starting at the unreviewed floor (see unreviewed_floor)."""
+        floor = unreviewed_floor(self.db)
+        if floor == EMPTY:
+            return self.none()
+        return self.rejected().reviewed(False).at_or_after(floor)
+
     def review_queue(self):
         """Rejected entries that nobody has reviewed yet, newest first (served by the partial index)."""
         return self.rejected().reviewed(False).order_by("-ts_ms", "-seq")
@@ -178,6 +192,55 @@ class EnhanceEntry(LedgerEntry):
             if not isinstance(detail, str):
                 problems.append(f"verdict {index}: detail must be a string")
         return problems
+
+
+EMPTY = "empty"
+FLOOR_KEY = "enhancelog:unreviewed-floor:{}"
+
+
+def unreviewed_floor(using="default"):
+    """The oldest (ts_ms, seq) of an unreviewed rejection, or EMPTY: a cached, derived lower bound.
+
+    Listing unreviewed rejections oldest first would otherwise skip every already-reviewed one
+    (an index probe each: a second at 1M entries). Reviews only ever shrink the unreviewed set and
+    new entries are found by seq, so the floor advances incrementally from its last value and never
+    passes an unreviewed entry. It is a cache (per process, rebuilt on a miss), not stored state.
+    """
+    from django.core.cache import cache
+
+    entries = EnhanceEntry.objects.using(using)
+    entry_head = entries.order_by("-seq").values_list("seq", flat=True).first() or 0
+    review_head = Review.objects.using(using).order_by("-seq").values_list("seq", flat=True).first() or 0
+    key = FLOOR_KEY.format(using)
+    cached = cache.get(key)
+    if cached and (cached["entries"], cached["reviews"]) == (entry_head, review_head):
+        return cached["floor"]
+    start = None
+    if cached and cached["entries"] <= entry_head and cached["reviews"] <= review_head:
+        newer = (
+            entries.rejected()
+            .filter(seq__gt=cached["entries"], seq__lte=entry_head)
+            .order_by("ts_ms", "seq")
+            .values_list("ts_ms", "seq")
+            .first()
+        )
+        candidates = [c for c in (None if cached["floor"] == EMPTY else cached["floor"], newer) if c is not None]
+        if not candidates:
+            cache.set(key, {"entries": entry_head, "reviews": review_head, "floor": EMPTY}, None)
+            return EMPTY
+        start = min(candidates)
+    first = (
+        entries.rejected()
+        .reviewed(False)
+        .filter(seq__lte=entry_head)
+        .at_or_after(start)
+        .order_by("ts_ms", "seq")
+        .values_list("ts_ms", "seq")
+        .first()
+    )
+    floor = tuple(first) if first else EMPTY
+    cache.set(key, {"entries": entry_head, "reviews": review_head, "floor": floor}, None)
+    return floor
 
 
 def find_breaks(entries):

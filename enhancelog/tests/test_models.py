@@ -189,3 +189,50 @@ def test_the_demo_loads_once_with_rejections_on_every_axis_and_some_reviews():
     assert Review.objects.exists() and EnhanceEntry.objects.review_queue().exists()
     assert demo.load(seed=7).startswith("enhance log already has entries")
     assert EnhanceEntry.objects.count() == total
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appends_of_one_issue_store_it_once():
+    import threading
+
+    outcomes, barrier = [], threading.Barrier(4)
+
+    def attempt(n):
+        barrier.wait()
+        try:
+            EnhanceEntry.objects.append(**entry_json("race", ts_ms=n))
+            outcomes.append("stored")
+        except ConflictError:
+            outcomes.append("conflict")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict", "conflict", "conflict", "stored"]
+    assert EnhanceEntry.objects.filter(issue_id="race").count() == 1
+    assert list(EnhanceEntry.objects.values_list("seq", flat=True)) == [1]
+
+
+def test_the_unreviewed_floor_follows_reviews_and_new_entries_without_skipping_any(make_enhance, make_review):
+    from enhancelog.models import EMPTY, unreviewed_floor
+
+    assert unreviewed_floor() == EMPTY
+    a = make_enhance(issue_id="a", ts_ms=100, status="rejected")
+    b = make_enhance(issue_id="b", ts_ms=200, status="rejected")
+    make_enhance(issue_id="ok", ts_ms=50)
+    assert unreviewed_floor() == (100, a.seq)
+    make_review(a)
+    assert unreviewed_floor() == (200, b.seq)
+    late = make_enhance(issue_id="late", ts_ms=150, status="rejected")  # claimed time older than the floor
+    assert unreviewed_floor() == (150, late.seq)
+    make_review(late)
+    make_review(b)
+    assert unreviewed_floor() == EMPTY
+    assert list(EnhanceEntry.objects.unreviewed_rejections()) == []
+    c = make_enhance(issue_id="c", ts_ms=10, status="rejected")
+    assert list(EnhanceEntry.objects.unreviewed_rejections()) == [c]
