@@ -242,6 +242,10 @@ def main():
     explain(EnhanceEntry.objects.for_blueprint(bp).in_list_order()[:101], f"list by blueprint {bp}")
     explain(EnhanceEntry.objects.review_queue()[:51], "review queue (unreviewed rejections, newest first)")
     explain(EnhanceEntry.objects.review_queue().denied_on("noop")[:51], "review queue denied by noop")
+    explain(
+        EnhanceEntry.objects.unreviewed_rejections().order_by("ts_ms", "seq")[:101],
+        "unreviewed rejections oldest first, from the unreviewed floor (API ?status=rejected&reviewed=false)",
+    )
 
 
 if __name__ == "__main__":
