@@ -200,9 +200,7 @@ def main():
     for label, qs in {
         "kind filter": ExperienceEvent.objects.filter(kind="BudgetExceeded").order_by("seq")[:100],
         "chain filter": ExperienceEvent.objects.filter(chain_id=chain).order_by("seq")[:100],
-        "time range": ExperienceEvent.objects.between("2025-10-10T00:00:00Z", "2025-10-10T01:00:00Z").order_by("seq")[
-            :100
-        ],
+        "time range": ExperienceEvent.objects.between(*window).order_by("seq")[:100],
     }.items():
         plan = qs.explain(analyze=True) if connection.vendor == "postgresql" else qs.explain()
         print(f"\nEXPLAIN {label}:\n" + "\n".join("    " + line for line in plan.splitlines()[:8]))
