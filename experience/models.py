@@ -261,11 +261,12 @@ class ExperienceEvent(LedgerEntry):
             .values_list("artifact_id", "tenant_id", "data")
         )
         for artifact_id, tenant_id, data in newest:
-            current.setdefault(artifact_id, (data["event"]["to_state"], tenant_id))
+            current.setdefault(artifact_id, (data["event"]["to_state"], tenant_id, data["artifact_kind"]))
         batch = len(entries) > 1
         for index, entry in moves:
             lifecycle = entry.data["event"]
-            state, tenant = current.get(entry.artifact_id, ("Draft", entry.tenant_id))
+            kind = entry.data["artifact_kind"]
+            state, tenant, first_kind = current.get(entry.artifact_id, ("Draft", entry.tenant_id, kind))
             extra = {"artifact_id": entry.artifact_id, "current_state": state}
             if batch:
                 extra["index"] = index
@@ -273,6 +274,12 @@ class ExperienceEvent(LedgerEntry):
                 raise StateConflictError(
                     f"artifact {entry.artifact_id!r} is recorded under another tenant; "
                     "its transitions must keep the tenant of its first one",
+                    **extra,
+                )
+            if kind != first_kind:
+                raise StateConflictError(
+                    f"artifact {entry.artifact_id!r} is recorded as {schema.artifact_kind_label(first_kind)}, "
+                    f"not {schema.artifact_kind_label(kind)}",
                     **extra,
                 )
             if lifecycle["from_state"] != state:
@@ -287,7 +294,7 @@ class ExperienceEvent(LedgerEntry):
                     f"{state} → {lifecycle['to_state']} is not in the artifact lifecycle; from {state} allowed: {allowed}",
                     **extra,
                 )
-            current[entry.artifact_id] = (lifecycle["to_state"], tenant)
+            current[entry.artifact_id] = (lifecycle["to_state"], tenant, kind)
 
     # --- presentation ------------------------------------------------------------------------
 

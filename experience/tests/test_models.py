@@ -619,3 +619,11 @@ def test_the_seeds_store_methods_work_by_name():
         ExperienceEvent.objects.write_artifact_state_transition("tf-1", "TruthFile", lifecycle)
     with pytest.raises(ValidationError):
         ExperienceEvent.objects.append_event({"occurred_at": "2026-01-21T12:00:00Z"})
+
+
+def test_an_artifact_keeps_the_kind_of_its_first_transition(transition):
+    transition("art-4", "Draft", "Approved", kind="Adapter")
+    with pytest.raises(StateConflictError) as caught:
+        transition("art-4", "Approved", "Active", kind={"Other": "Prompt"})
+    assert "is recorded as Adapter, not Other(Prompt)" in caught.value.message
+    transition("art-4", "Approved", "Active", kind="Adapter")
