@@ -337,7 +337,7 @@ def _lifecycle(rng, tenant, at):
         (f"truths-{short}", "TruthFile", ["Approved", "Active"]),
         (f"eval-{short}-regression", "EvalSuite", ["Approved", "Quarantined", "Deprecated"]),
         (f"prompt-{short}-triage", {"Other": "PromptTemplate"}, ["Deprecated"]),
-        (f"policy-{short}-routing", "Policy", []),
+        (f"policy-{short}-routing", "Policy", ["Approved"]),
     ]
     reasons = {
         "Approved": "evaluation suite passed (98.2%)",
