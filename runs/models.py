@@ -315,35 +315,42 @@ class RunEventQuerySet(LedgerQuerySet):
     def append_events(self, run, events, recorded_by=None):
         """Append a run's events atomically; a missing seq becomes one above the highest so far.
 
-        Takes the run-event lock (then the outcome lock, in check_append_allowed) before numbering,
-        so two writers leaving seq out never pick the same number.
+        When a seq is missing, the run-event lock is taken before numbering (and held through the
+        append), so two writers leaving seq out never pick the same number. With every seq given,
+        the append path's own transaction and lock are all it needs.
         """
         using = self.db if self._db else _db_for(RunEvent)
-        with transaction.atomic(using=using):
+        try:
             if any(event.get("event_seq") is None for event in events):
-                lock_ledgers(using, "run_events")
-                highest = RunEvent.objects.using(using).filter(run=run).aggregate(m=models.Max("event_seq"))["m"] or 0
-                rows = []
-                for event in events:
-                    if event.get("event_seq") is None:
-                        highest += 1
-                        event = {**event, "event_seq": highest}
-                    else:
-                        highest = max(highest, event["event_seq"])
-                    rows.append(event)
+                with transaction.atomic(using=using):
+                    lock_ledgers(using, "run_events")
+                    return self._append_rows(run, self._numbered(run, events, using), using, recorded_by)
+            return self._append_rows(run, events, using, recorded_by)
+        except ConflictError as exc:
+            sameness = "and it is identical (a harmless replay)" if exc.identical else "with different content"
+            raise ConflictError(
+                exc.existing,
+                exc.identical,
+                message=f"run {run.run_id} already has an event with seq {exc.existing.event_seq}, {sameness}",
+                index=exc.index,
+            ) from None
+
+    @staticmethod
+    def _numbered(run, events, using):
+        highest = RunEvent.objects.using(using).filter(run=run).aggregate(m=models.Max("event_seq"))["m"] or 0
+        rows = []
+        for event in events:
+            if event.get("event_seq") is None:
+                highest += 1
+                event = {**event, "event_seq": highest}
             else:
-                rows = list(events)
-            rows = [{**row, "run": run} for row in rows]
-            try:
-                return RunEvent.objects.using(using).append_many(rows, recorded_by=recorded_by)
-            except ConflictError as exc:
-                sameness = "and it is identical (a harmless replay)" if exc.identical else "with different content"
-                raise ConflictError(
-                    exc.existing,
-                    exc.identical,
-                    message=f"run {run.run_id} already has an event with seq {exc.existing.event_seq}, {sameness}",
-                    index=exc.index,
-                ) from None
+                highest = max(highest, event["event_seq"])
+            rows.append(event)
+        return rows
+
+    @staticmethod
+    def _append_rows(run, rows, using, recorded_by):
+        return RunEvent.objects.using(using).append_many([{**row, "run": run} for row in rows], recorded_by=recorded_by)
 
 
 class RunEvent(LedgerEntry):
