@@ -1,6 +1,7 @@
 """The REST contract of blobs, runs, run events and task outputs (API.md, "Runs, blobs and outputs")."""
 
 import hashlib
+import json
 import uuid
 
 import pytest
@@ -224,6 +225,19 @@ def test_a_batch_of_events_is_all_or_nothing(writer_api):
     bad = writer_api.post(events_url(run), [{"seq": 3, "kind": "ok"}, {"seq": 0, "kind": "bad"}], format="json")
     assert bad.status_code == 400 and bad.json()["items"][0]["index"] == 1
     assert RunEvent.objects.count() == 1
+
+
+def test_events_page_through_in_seq_order(writer_api, reader_api):
+    run = new_run(writer_api)
+    writer_api.post(events_url(run), [{"seq": s, "kind": f"k{s}"} for s in (5, 3, 1, 4, 2)], format="json")
+    first = reader_api.get(f"{events_url(run)}?page_size=2").json()
+    second = reader_api.get(first["next"]).json()
+    third = reader_api.get(second["next"]).json()
+    pages = [[e["seq"] for e in page["results"]] for page in (first, second, third)]
+    assert pages == [[1, 2], [3, 4], [5]] and third["next"] is None
+    streamed = reader_api.get(f"{events_url(run)}?format=jsonl")
+    lines = b"".join(streamed.streaming_content).decode().splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == [1, 2, 3, 4, 5]
 
 
 def test_one_event_is_found_by_its_seq_within_the_run(writer_api, reader_api):
