@@ -627,3 +627,16 @@ def test_an_artifact_keeps_the_kind_of_its_first_transition(transition):
         transition("art-4", "Approved", "Active", kind={"Other": "Prompt"})
     assert "is recorded as Adapter, not Other(Prompt)" in caught.value.message
     transition("art-4", "Approved", "Active", kind="Adapter")
+
+
+def test_the_chain_verifies_after_appends_whose_payload_got_serde_defaults():
+    from ledgerproject.ledger.chain import verify_chain
+
+    data = valid_data("RecallExecuted")
+    del data["provenance"]["signature"], data["trace_link_id"]
+    append("RecallExecuted", data)
+    for kind in schema.KINDS:
+        if kind != "ArtifactStateTransitioned":
+            append(kind, valid_data(kind))
+    result = verify_chain(ExperienceEvent)
+    assert result.ok and result.checked == 12
