@@ -11,12 +11,14 @@ verifiable export (with the offline verifier's check of it). Never point it at a
 import argparse
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKDIR = tempfile.mkdtemp(prefix="ledger-proofs-bench-")
 sys.path.insert(0, str(ROOT))
 
 
@@ -26,7 +28,7 @@ def main():
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary directory")
     args = parser.parse_args()
 
-    workdir = tempfile.mkdtemp(prefix="ledger-bench-")
+    workdir = WORKDIR
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir}/bench.sqlite3"
     os.environ["LEDGER_VAR_DIR"] = workdir
     os.environ["DJANGO_SETTINGS_MODULE"] = "ledgerproject.test_settings"
@@ -75,4 +77,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        # The throwaway SQLite file and key live here; a --database-url database is left as it is.
+        shutil.rmtree(WORKDIR, ignore_errors=True)

@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKDIR = tempfile.mkdtemp(prefix="ledger-proofs-bench-")
 sys.path.insert(0, str(ROOT))
 
 
@@ -45,7 +47,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    workdir = tempfile.mkdtemp(prefix="ledger-bench-")
+    workdir = WORKDIR
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir}/bench.sqlite3"
     os.environ["LEDGER_VAR_DIR"] = workdir
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledgerproject.settings")
@@ -112,4 +114,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        # The throwaway SQLite file and key live here; a --database-url database is left as it is.
+        shutil.rmtree(WORKDIR, ignore_errors=True)
