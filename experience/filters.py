@@ -23,8 +23,19 @@ def parse_limit(value):
     return limit
 
 
+def validate_id(value):
+    """Ids follow the upstream rule; anything else can never match (and NUL would upset PostgreSQL)."""
+    problem = schema.id_problem(value)
+    if problem:
+        raise ValidationError(f"{problem} (got {value!r})")
+
+
+def IdFilter(**kwargs):  # noqa: N802 - reads like the filter classes beside it
+    return django_filters.CharFilter(validators=[validate_id], **kwargs)
+
+
 class ExperienceEventFilterSet(django_filters.FilterSet):
-    tenant_id = django_filters.CharFilter()
+    tenant_id = IdFilter()
     kind = django_filters.MultipleChoiceFilter(choices=KIND_CHOICES, help_text="repeatable: ?kind=A&kind=B")
     since = django_filters.IsoDateTimeFilter(
         field_name="occurred_at_utc", lookup_expr="gte", help_text="inclusive, on occurred_at"
@@ -32,11 +43,11 @@ class ExperienceEventFilterSet(django_filters.FilterSet):
     until = django_filters.IsoDateTimeFilter(
         field_name="occurred_at_utc", lookup_expr="lte", help_text="inclusive, on occurred_at"
     )
-    correlation_id = django_filters.CharFilter()
-    chain_id = django_filters.CharFilter()
-    artifact_id = django_filters.CharFilter()
-    trace_link_id = django_filters.CharFilter()
-    proposal_id = django_filters.CharFilter()
+    correlation_id = IdFilter()
+    chain_id = IdFilter()
+    artifact_id = IdFilter()
+    trace_link_id = IdFilter()
+    proposal_id = IdFilter()
     limit = django_filters.NumberFilter(method="keep", min_value=1, help_text="caps the total number of events")
 
     class Meta:
@@ -59,8 +70,8 @@ def validate_artifact_kind(value):
 
 
 class ArtifactFilterSet(django_filters.FilterSet):
-    tenant_id = django_filters.CharFilter()
-    artifact_id = django_filters.CharFilter()
+    tenant_id = IdFilter()
+    artifact_id = IdFilter()
     kind = django_filters.CharFilter(
         method="filter_kind",
         validators=[validate_artifact_kind],

@@ -13,6 +13,7 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
 ID_MAX = 256
 
 _MISSING = object()
+NUL_PROBLEM = "must not contain NUL (\\u0000) characters"
 
 
 class SchemaError(Exception):
@@ -78,7 +79,9 @@ class Str(Schema):
         if not isinstance(value, str):
             errors.add(path, f"expected a string, got {_type_name(value)}")
             return value
-        problem = id_problem(value) if self.identifier else None
+        problem = NUL_PROBLEM if "\x00" in value else None
+        if problem is None and self.identifier:
+            problem = id_problem(value)
         if problem is None and self.non_empty and not value:
             problem = "must not be empty"
         if problem is None and self.max_length is not None and len(value) > self.max_length:
@@ -148,9 +151,20 @@ class Float(Schema):
 
 
 class Any(Schema):
-    """serde_json::Value: any JSON."""
+    """serde_json::Value: any JSON (without NUL characters, which PostgreSQL cannot store)."""
 
     def check(self, value, path, errors):
+        if isinstance(value, str):
+            if "\x00" in value:
+                errors.add(path, NUL_PROBLEM)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self.check(item, _join(path, index), errors)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    errors.add(path, f"keys {NUL_PROBLEM}")
+                self.check(item, _join(path, key), errors)
         return value
 
 
@@ -235,6 +249,8 @@ class Map(Schema):
             return value
         result = {}
         for key, item in value.items():
+            if "\x00" in key:
+                errors.add(path, f"keys {NUL_PROBLEM}")
             if self.key is not None:
                 self.key.check(key, _join(path, key), errors)
             result[key] = self.value.check(item, _join(path, key), errors)

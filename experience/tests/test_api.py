@@ -7,6 +7,8 @@ import threading
 
 import pytest
 from django.db import connection, connections
+from hypothesis import given
+from hypothesis import strategies as st
 
 from experience.models import ExperienceEvent
 from experience.tests.conftest import envelope, valid_data
@@ -472,3 +474,58 @@ def test_the_openapi_schema_describes_the_experience_endpoints(reader_api):
         "/api/v1/trace-links/{trace_link_id}/",
     ):
         assert path in paths
+
+
+# --- generated payloads survive the API unchanged (both engines) --------------------------------
+
+# NUL is refused (PostgreSQL cannot store it; see test_models), every other code point must survive.
+TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+UNIT = st.floats(min_value=0, max_value=1, allow_nan=False, allow_infinity=False)
+SAFE_INT = st.integers(0, 2**53 - 1)
+
+
+@st.composite
+def proposals(draw):
+    data = valid_data("ProposalCreated")
+    proposal = data["proposal"]
+    proposal["payload"] = draw(TEXT)
+    proposal["confidence"] = draw(st.none() | UNIT)
+    proposal["kind"] = draw(
+        st.sampled_from(["Claims", "Plan", "Classification", "Evaluation", "DraftDocument", "Reasoning"])
+    )
+    proposal["contract_results"] = draw(
+        st.lists(
+            st.fixed_dictionaries({"name": TEXT, "passed": st.booleans(), "failure_reason": st.none() | TEXT}),
+            max_size=4,
+        )
+    )
+    proposal["structured_payload"] = draw(
+        st.none()
+        | st.recursive(
+            st.none() | st.booleans() | SAFE_INT | TEXT,
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+            max_leaves=8,
+        )
+    )
+    proposal["trace_link"]["seed"] = draw(SAFE_INT)
+    proposal["trace_link"]["sampler"]["top_p"] = draw(UNIT)
+    data["step"] = draw(st.sampled_from(["Reasoning", "Evaluation", "Planning"]))
+    return data
+
+
+@given(data=proposals())
+def test_a_generated_proposal_comes_back_exactly_as_sent(writer_api, data):
+    body = envelope("ProposalCreated", data)
+    created = post(writer_api, body)
+    assert created.status_code == 201, created.json()
+    fetched = writer_api.get(f"{EVENTS}{body['event_id']}/").json()
+    assert fetched["event"] == body["event"]
+
+
+@pytest.mark.parametrize(
+    "param", ["tenant_id", "correlation_id", "chain_id", "artifact_id", "trace_link_id", "proposal_id"]
+)
+def test_a_filter_id_outside_the_id_rule_is_a_400_not_a_database_error(reader_api, param):
+    response = reader_api.get(f"{EVENTS}?{param}=a%00b")
+    assert response.status_code == 400 and param in response.json()["detail"]
+    assert reader_api.get(f"{ARTIFACTS}?tenant_id=a%00b").status_code == 400

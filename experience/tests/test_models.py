@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from experience import schema
 from experience.models import ExperienceEvent, step_summary
-from experience.tests.conftest import VALID, envelope, fields_of, valid_data
+from experience.tests.conftest import REMOTE_TRACE, VALID, envelope, fields_of, valid_data
 from ledgerproject.ledger.exceptions import ConflictError, StateConflictError
 
 pytestmark = pytest.mark.django_db
@@ -640,3 +640,29 @@ def test_the_chain_verifies_after_appends_whose_payload_got_serde_defaults():
             append(kind, valid_data(kind))
     result = verify_chain(ExperienceEvent)
     assert result.ok and result.checked == 12
+
+
+@pytest.mark.parametrize(
+    ("kind", "mutate", "path"),
+    [
+        ("OutcomeRecorded", lambda d: _with(d, "lo\x00cal", "backend"), "event.data.backend"),
+        (
+            "ProposalCreated",
+            lambda d: _with(d, {"a\x00": 1}, "proposal", "structured_payload"),
+            "event.data.proposal.structured_payload",
+        ),
+        (
+            "ProposalCreated",
+            lambda d: _with(d, ["ok", "b\x00"], "proposal", "structured_payload"),
+            "event.data.proposal.structured_payload.1",
+        ),
+        (
+            "ReplayTraceRecorded",
+            lambda d: _with(d, {**REMOTE_TRACE, "provider_metadata": {"re\x00gion": "eu"}}, "trace_link"),
+            "event.data.trace_link.provider_metadata",
+        ),
+    ],
+)
+def test_it_refuses_nul_characters_that_postgresql_cannot_store(kind, mutate, path):
+    errors = errors_of(kind, mutate(valid_data(kind)))
+    assert any(key.startswith(path) and "NUL" in " ".join(msgs) for key, msgs in errors.items()), errors
