@@ -27,6 +27,8 @@ run: install
 	mkdir -p var
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py load_demo
+	$(PY) manage.py checkpoint_ledgers --no-progress
+	$(PY) manage.py verify_ledgers --no-progress
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py runserver 127.0.0.1:8000
 

@@ -119,6 +119,9 @@ LEDGER_ALLOW_TEST_RESET = False
 LEDGER_SIGNING_KEY_FILE = env_str("LEDGER_SIGNING_KEY_FILE", str(VAR_DIR / "signing-key.pem"))
 LEDGER_SIGNING_KEY = env_secret("LEDGER_SIGNING_KEY")
 LEDGER_CHECKPOINT_ORIGIN = env_str("LEDGER_CHECKPOINT_ORIGIN", "ledger.local")
+# Off: the Merkle tree is brought up to date by checkpoint_ledgers (and before each checkpoint or
+# export), keeping that work off the append path. On: after every committed append.
+LEDGER_MERKLE_INTEGRATE_ON_APPEND = env_bool("LEDGER_MERKLE_INTEGRATE_ON_APPEND", False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
