@@ -1,11 +1,11 @@
 """Settings for the test suite: the production settings plus the test-only ledger and fast hashing."""
 
-from ledgerproject.settings import *  # noqa: F403
 import atexit
 import shutil
 import tempfile
 from pathlib import Path
 
+from ledgerproject.settings import *  # noqa: F403
 from ledgerproject.settings import DATABASES, INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.ledger_testapp"]
