@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from experience.models import ExperienceEvent
-from experience.tests.conftest import envelope, valid_data
+from experience.tests.conftest import VALID, envelope, valid_data
 
 pytestmark = pytest.mark.django_db
 
@@ -529,3 +529,69 @@ def test_a_filter_id_outside_the_id_rule_is_a_400_not_a_database_error(reader_ap
     response = reader_api.get(f"{EVENTS}?{param}=a%00b")
     assert response.status_code == 400 and param in response.json()["detail"]
     assert reader_api.get(f"{ARTIFACTS}?tenant_id=a%00b").status_code == 400
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(
+    kind=st.sampled_from([*VALID, "Unknown"]),
+    data=JSON,
+    extra=st.dictionaries(
+        st.sampled_from(["event_id", "tenant_id", "correlation_id", "occurred_at"]), JSON, max_size=2
+    ),
+)
+def test_arbitrary_json_is_answered_with_a_4xx_never_a_500(writer_api, kind, data, extra):
+    body = envelope()
+    body["event"] = {"type": kind, "data": data}
+    body.update(extra)
+    response = post(writer_api, body)
+    assert response.status_code in (201, 400, 404, 409), response.content
+    assert "detail" in response.json() or response.status_code == 201
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, (*prefix, index))
+
+
+@st.composite
+def mutated_payloads(draw):
+    """A valid payload with one nested value replaced (or removed): the errors a real client makes."""
+    kind = draw(st.sampled_from(list(VALID)))
+    data = valid_data(kind)
+    paths = [p for p in _paths(data) if p]
+    path = draw(st.sampled_from(paths))
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    if draw(st.booleans()) and isinstance(node, dict):
+        del node[path[-1]]
+    else:
+        node[path[-1]] = draw(JSON)
+    return kind, data, ".".join(str(p) for p in ("event", "data", *path))
+
+
+@given(case=mutated_payloads())
+def test_a_nested_mistake_is_a_400_naming_it_or_a_valid_variant(writer_api, case):
+    kind, data, path = case
+    body = envelope(kind, data, tenant_id=None)
+    response = post(writer_api, body)
+    assert response.status_code in (201, 400, 409), response.content
+    if response.status_code == 400:
+        # The message names the changed field, or one of its parents (e.g. a whole trace_link re-typed).
+        named = [key for key in response.json() if key != "detail"]
+        assert any(path.startswith(key) or key.startswith(path) for key in named), (path, named)
