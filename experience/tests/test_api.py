@@ -595,3 +595,9 @@ def test_a_nested_mistake_is_a_400_naming_it_or_a_valid_variant(writer_api, case
         # The message names the changed field, or one of its parents (e.g. a whole trace_link re-typed).
         named = [key for key in response.json() if key != "detail"]
         assert any(path.startswith(key) or key.startswith(path) for key in named), (path, named)
+
+
+@given(body=JSON)
+def test_an_arbitrary_transition_body_is_a_4xx_never_a_500(writer_api, body):
+    response = writer_api.post(transitions_url("fuzzed"), body, format="json")
+    assert response.status_code in (400, 409), response.content
