@@ -13,7 +13,7 @@ class EnhanceEntryFilterSet(django_filters.FilterSet):
     denied_axis = django_filters.CharFilter(method="filter_denied_axis", help_text="this axis denied")
     since_ms = django_filters.NumberFilter(field_name="ts_ms", lookup_expr="gte", help_text="ts_ms ≥ since_ms")
     until_ms = django_filters.NumberFilter(
-        field_name="ts_ms", lookup_expr="lt", help_text="ts_ms < until_ms (half-open window)"
+        field_name="ts_ms", lookup_expr="lte", help_text="ts_ms ≤ until_ms (inclusive, as on every ledger)"
     )
     reviewed = django_filters.BooleanFilter(
         method="filter_reviewed", widget=forms.NullBooleanSelect, help_text="has at least one review"

@@ -39,14 +39,10 @@ class EnhanceEntryQuerySet(LedgerQuerySet):
         """Entries that this axis denied."""
         return self.filter(denied_axes__contains=axes_marker([axis]))
 
-    def between_ms(self, since_ms=None, until_ms=None):
-        """Claimed time in [since_ms, until_ms): half-open, so adjacent windows never overlap."""
-        qs = self
-        if since_ms is not None:
-            qs = qs.filter(ts_ms__gte=since_ms)
-        if until_ms is not None:
-            qs = qs.filter(ts_ms__lt=until_ms)
-        return qs
+    def between_ms(self, since_ms=None, until_ms=None, until_inclusive=True):
+        """Claimed time in [since_ms, until_ms] (the API's filters); dashboard windows pass
+        until_inclusive=False so adjacent windows never overlap."""
+        return self.claimed_between("ts_ms", since_ms, until_ms, until_inclusive)
 
     def reviewed(self, yes=True):
         """Entries with at least one review (their review state is the latest one), or without any."""

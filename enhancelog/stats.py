@@ -49,7 +49,7 @@ def dashboard_stats(window=DEFAULT_WINDOW):
 
 def _compute(window):
     since_ms, until_ms = window_bounds(window)
-    entries = EnhanceEntry.objects.between_ms(since_ms, until_ms)
+    entries = EnhanceEntry.objects.between_ms(since_ms, until_ms, until_inclusive=False)
 
     totals = {"all": 0, "applied": 0, "rejected": 0}
     axes = {}

@@ -21,12 +21,7 @@ class LogRecordQuerySet(LedgerQuerySet):
 
     def between_ms(self, since_ms=None, until_ms=None):
         """Records whose claimed ts_ms lies in [since_ms, until_ms]; either bound may be open."""
-        queryset = self
-        if since_ms is not None:
-            queryset = queryset.filter(ts_ms__gte=since_ms)
-        if until_ms is not None:
-            queryset = queryset.filter(ts_ms__lte=until_ms)
-        return queryset
+        return self.claimed_between("ts_ms", since_ms, until_ms)
 
     def search(self, text):
         return self.filter(message__icontains=text) if text else self

@@ -169,7 +169,8 @@ def test_the_list_filters_combine(reader_api, make_enhance, make_review):
     assert ids(denied_axis="des") == ["r2"]
     assert ids(denied_axis="noop") == ["r1"]
     assert ids(since_ms=200) == ["r1", "r2"]
-    assert ids(since_ms=100, until_ms=300) == ["a1", "r1"]
+    assert ids(since_ms=100, until_ms=299) == ["a1", "r1"]
+    assert ids(since_ms=100, until_ms=300) == ["a1", "r1", "r2"]  # both bounds inclusive
     assert ids(reviewed="true") == ["r1"]
     assert ids(reviewed="false", status="rejected") == ["r2"]
     assert ids(q="HASH UNCHANGED") == ["r1"]

@@ -18,6 +18,7 @@ from django.utils import timezone
 from ledgerproject.ledger import merkle, signing
 from ledgerproject.ledger.exceptions import ImmutableEntryError, StateConflictError
 from ledgerproject.ledger.hashing import format_timestamp
+from ledgerproject.ledger.models import AppendOnlyQuerySet
 from ledgerproject.ledger.signals import entries_appended
 
 __all__ = ["Checkpoint", "MerkleNode"]
@@ -49,25 +50,7 @@ class MerkleNode(models.Model):
         return f"{self.ledger} node {self.level}/{self.index}"
 
 
-class CheckpointQuerySet(models.QuerySet):
-    def _refuse(self, what):
-        raise ImmutableEntryError(f"checkpoints are append-only: {what} is refused")
-
-    def update(self, **kwargs):
-        self._refuse("update()")
-
-    def delete(self):
-        self._refuse("delete()")
-
-    def _raw_delete(self, using):
-        self._refuse("delete()")
-
-    def bulk_update(self, objs, fields, batch_size=None):
-        self._refuse("bulk_update()")
-
-    def update_or_create(self, *args, **kwargs):
-        self._refuse("update_or_create()")
-
+class CheckpointQuerySet(AppendOnlyQuerySet):
     def latest_for(self, ledger):
         return self.filter(ledger=ledger).order_by("-tree_size").first()
 

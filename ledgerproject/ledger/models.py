@@ -16,12 +16,12 @@ from ledgerproject.ledger.signals import entries_appended
 KERNEL_FIELDS = ("seq", "recorded_at", "recorded_by", "recorded_by_name", "prev_entry_hash", "entry_hash", "canonical")
 
 
-class LedgerQuerySet(models.QuerySet):
-    """Reads are ordinary; writes go only through append()/append_many(); changes are refused."""
+class AppendOnlyQuerySet(models.QuerySet):
+    """A queryset whose rows are never changed or removed: every such call raises ImmutableEntryError."""
 
     def _refuse(self, what):
         raise ImmutableEntryError(
-            f"{self.model.__name__} is an append-only ledger: {what} is refused. Corrections are new entries."
+            f"{self.model.__name__} is append-only: {what} is refused. Corrections are new entries."
         )
 
     def update(self, **kwargs):
@@ -36,13 +36,27 @@ class LedgerQuerySet(models.QuerySet):
     def bulk_update(self, objs, fields, batch_size=None):
         self._refuse("bulk_update()")
 
+    def update_or_create(self, *args, **kwargs):
+        self._refuse("update_or_create()")
+
+
+class LedgerQuerySet(AppendOnlyQuerySet):
+    """Reads are ordinary; writes go only through append()/append_many(); changes are refused."""
+
     def bulk_create(self, objs, *args, **kwargs):
         raise ImmutableEntryError(
             f"{self.model.__name__} entries enter only through {self.model.__name__}.objects.append_many()"
         )
 
-    def update_or_create(self, *args, **kwargs):
-        self._refuse("update_or_create()")
+    def claimed_between(self, field, since=None, until=None, until_inclusive=True):
+        """Entries whose claimed time `field` lies in [since, until] (or [since, until) when
+        until_inclusive is False, for adjacent buckets); either bound may be None (open)."""
+        queryset = self
+        if since is not None:
+            queryset = queryset.filter(**{f"{field}__gte": since})
+        if until is not None:
+            queryset = queryset.filter(**{f"{field}__{'lte' if until_inclusive else 'lt'}": until})
+        return queryset
 
     def for_tenants(self, tenants):
         """Only the given tenants' entries; None means every tenant."""
