@@ -59,12 +59,7 @@ class ExperienceEventQuerySet(LedgerQuerySet):
 
     def between(self, since=None, until=None):
         """The seed's TimeRange: inclusive on both ends, on the claimed occurred_at."""
-        qs = self
-        if since is not None:
-            qs = qs.filter(occurred_at_utc__gte=since)
-        if until is not None:
-            qs = qs.filter(occurred_at_utc__lte=until)
-        return qs
+        return self.claimed_between("occurred_at_utc", since, until)
 
     def matching(self, tenant_id=None, since=None, until=None, kinds=(), correlation_id=None, chain_id=None):
         """The seed's EventQuery, without its limit (see capped())."""
@@ -175,8 +170,9 @@ class ExperienceEvent(LedgerEntry):
     occurred_at_utc = models.DateTimeField(null=True, blank=True, editable=False)
     tenant_id = models.CharField(max_length=256, null=True, blank=True)
     correlation_id = models.CharField(max_length=256, null=True, blank=True)
-    kind = models.CharField(max_length=40)
-    data = models.JSONField()
+    # blank: an empty kind or payload is reported by the schema with its envelope path (event.type, event.data.…).
+    kind = models.CharField(max_length=40, blank=True)
+    data = models.JSONField(blank=True)
     # Extracted from data where the kind has them, so queries never decode payload JSON.
     chain_id = models.CharField(max_length=256, null=True, blank=True, editable=False)
     artifact_id = models.CharField(max_length=256, null=True, blank=True, editable=False)

@@ -666,3 +666,10 @@ def test_the_chain_verifies_after_appends_whose_payload_got_serde_defaults():
 def test_it_refuses_nul_characters_that_postgresql_cannot_store(kind, mutate, path):
     errors = errors_of(kind, mutate(valid_data(kind)))
     assert any(key.startswith(path) and "NUL" in " ".join(msgs) for key, msgs in errors.items()), errors
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "path"), [("ArtifactRollbackRecorded", {}, "event.data.rollback"), ("", {}, "event.type")]
+)
+def test_an_empty_payload_or_kind_is_reported_on_its_envelope_path(kind, data, path):
+    assert path in errors_of(kind, data)
