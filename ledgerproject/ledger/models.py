@@ -94,7 +94,11 @@ class LedgerQuerySet(AppendOnlyQuerySet):
             try:
                 entry.full_clean(exclude=skip, validate_unique=False, validate_constraints=False)
                 entry.validate_append()
-                entry._content_json = hashing.canonical_json(entry.ledger_content())
+                content = entry.ledger_content()
+                entry._content_json = hashing.canonical_json(content)
+                # Canonical JSON spells NUL \u0000; only then look for the field that holds it.
+                if "\\u0000" in entry._content_json and (bad := hashing.fields_with_nul(content)):
+                    raise ValidationError({name: ["Text cannot contain NUL (\\u0000) characters."] for name in bad})
             except ValidationError as exc:
                 problems.append((index, exc.message_dict if hasattr(exc, "error_dict") else exc.messages))
             except hashing.CanonicalizationError as exc:

@@ -141,3 +141,12 @@ def test_chainable_reads_work_on_ledger_querysets(make_note):
     assert Note.objects.for_topic("b").count() == 1
     assert Note.objects.head().seq == 2
     assert json.loads(Note.objects.head().canonical)["seq"] == 2
+
+
+def test_text_with_a_nul_character_is_refused_naming_the_field():
+    with pytest.raises(ValidationError) as caught:
+        Note.objects.append(key="nul", body={"text": "a\x00b"})
+    assert list(caught.value.message_dict) == ["body"]
+    assert not Note.objects.exists()
+    # A backslash followed by "u0000" is ordinary text, not a NUL.
+    assert Note.objects.append(key="escaped", body={"text": "\\u0000"}).body == {"text": "\\u0000"}

@@ -1,0 +1,49 @@
+"""Canonical JSON: the fast path writes exactly RFC 8785's bytes, and the hash is what the docs say."""
+
+import hashlib
+
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledgerproject.ledger import hashing
+
+keys = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=6)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
+)
+values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=5), max_leaves=20
+)
+
+
+@given(values)
+def test_canonical_json_is_byte_for_byte_rfc8785(value):
+    assert hashing.canonical_json(value) == rfc8785.dumps(value).decode()
+
+
+def test_keys_outside_the_basic_plane_sort_by_utf16_units_as_rfc8785_says():
+    value = {"\U0001f600": 1, "\ufb01": 2, "a": 3}
+    assert hashing.canonical_json(value) == rfc8785.dumps(value).decode()
+    assert hashing.canonical_json(value).index("\U0001f600") < hashing.canonical_json(value).index("\ufb01")
+
+
+def test_control_characters_are_escaped_alike():
+    value = {"s": '\x00\x01\b\t\n\f\r\x1f"\\\x7f é'}
+    assert hashing.canonical_json(value) == rfc8785.dumps(value).decode()
+
+
+def test_the_entry_hash_is_sha256_of_the_previous_hash_bytes_and_the_canonical_text():
+    canonical = hashing.entry_canonical("demo", 1, "2026-01-21T12:00:00.000000Z", "alice", '{"a":1}')
+    assert (
+        canonical
+        == '{"content":{"a":1},"ledger":"demo","recorded_at":"2026-01-21T12:00:00.000000Z","recorded_by":"alice","seq":1}'
+    )
+    assert (
+        hashing.entry_hash(hashing.GENESIS_HASH, canonical)
+        == hashlib.sha256(bytes(32) + canonical.encode()).hexdigest()
+    )
