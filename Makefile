@@ -42,6 +42,7 @@ check:
 	$(PY) manage.py check --fail-level WARNING
 	DJANGO_SETTINGS_MODULE=ledgerproject.test_settings $(PY) manage.py check --fail-level WARNING
 	DJANGO_SETTINGS_MODULE=ledgerproject.test_settings $(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 lint:
 	$(VENV)/bin/ruff check .

@@ -1,8 +1,8 @@
 """API bases shared by every ledger (append-only viewset, streaming exports) and the kernel's endpoints."""
 
 from django.http import Http404, StreamingHttpResponse
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -123,11 +123,37 @@ def _ledger_or_404(name):
         raise Http404(str(exc)) from None
 
 
+_CHAIN_CHECK = inline_serializer(
+    "ChainCheck",
+    {
+        "ok": serializers.BooleanField(),
+        "checked": serializers.IntegerField(),
+        "first_bad_seq": serializers.IntegerField(allow_null=True),
+        "reason": serializers.CharField(),
+    },
+)
+_LEDGER_SUMMARY = inline_serializer(
+    "LedgerSummary",
+    {
+        "name": serializers.CharField(),
+        "model": serializers.CharField(),
+        "size": serializers.IntegerField(),
+        "head_seq": serializers.IntegerField(allow_null=True),
+        "head_entry_hash": serializers.CharField(allow_null=True),
+        "last_check": serializers.DictField(allow_null=True, help_text="the latest chain check, or null"),
+        "checkpoint": serializers.DictField(allow_null=True, help_text="the latest signed checkpoint, or null"),
+    },
+)
+
+_LEDGER_SUMMARY_LIST = serializers.ListSerializer(child=_LEDGER_SUMMARY)
+
+
 class LedgerListView(APIView):
     """Every ledger: name, size, head seq and hash, last chain check."""
 
     required_permissions = {"GET": None}
 
+    @extend_schema(responses={200: _LEDGER_SUMMARY_LIST})
     def get(self, request):
         return Response([ledger_summary(model) for model in ledger_models()])
 
@@ -137,6 +163,7 @@ class LedgerVerifyView(APIView):
 
     required_permissions = {"GET": "ledger.verify_ledger", "POST": "ledger.verify_ledger"}
 
+    @extend_schema(responses=_CHAIN_CHECK)
     def get(self, request, ledger):
         model = _ledger_or_404(ledger)
         result = verify_chain(model)
