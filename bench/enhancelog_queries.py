@@ -12,24 +12,21 @@ EXPLAIN ANALYZE. Numbers are meaningful as ratios on one machine, not across mac
 
 import argparse
 import json
-import os
 import random
-import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledgerproject.settings")
+from harness import (
+    append_in_batches,
+    explain,
+    logged_in_client,
+    prepare_database,
+    request_latencies,
+    setup_django,
+)
 
-import django  # noqa: E402
+setup_django()
 
-django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
 
 from enhancelog.demo import AXES, DENY_REASONS, INTENTS, PASS_EVIDENCE  # noqa: E402
 from enhancelog.models import EnhanceEntry, Review  # noqa: E402
@@ -144,21 +141,14 @@ def load(target, blueprints, seed, fast):
     now = int(time.time() * 1000)
     span = 365 * DAY_MS
     t0 = now - span
-    started = time.perf_counter()
-    batch = []
-    done = have
-    for row in rows(have, target - have, target, blueprints, rng, t0, span):
-        batch.append(row)
-        if len(batch) == BATCH:
-            append(EnhanceEntry, batch, fast)
-            done += len(batch)
-            batch = []
-            if done % 50_000 == 0:
-                rate = (done - have) / (time.perf_counter() - started)
-                print(f"  {done:,} entries ({rate:,.0f}/s)", flush=True)
-    if batch:
-        append(EnhanceEntry, batch, fast)
-    elapsed = time.perf_counter() - started
+    elapsed = append_in_batches(
+        rows(have, target - have, target, blueprints, rng, t0, span),
+        BATCH,
+        lambda batch: append(EnhanceEntry, batch, fast),
+        done=have,
+        noun="entries",
+        report_every=50_000,
+    )
     print(f"loaded {target - have:,} entries in {elapsed:.0f}s ({(target - have) / elapsed:,.0f}/s)")
     # Review the older 70% of rejections, as a team that keeps up with triage would: the backlog is recent.
     cutoff = t0 + int(span * 0.7)
@@ -169,25 +159,6 @@ def load(target, blueprints, seed, fast):
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE enhancelog_enhanceentry")
         cursor.execute("ANALYZE enhancelog_review")
-
-
-def timed(client, url, runs):
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        response = client.get(url() if callable(url) else url)
-        samples.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, (response.status_code, response.content[:300])
-    samples.sort()
-    return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
-
-
-def explain(queryset, label):
-    plan = queryset.explain(analyze=True) if connection.vendor == "postgresql" else queryset.explain()
-    print(f"\nEXPLAIN {label}:\n" + "\n".join("    " + line for line in plan.splitlines()))
-    uses_index = "Index" in plan or "USING INDEX" in plan or "USING COVERING INDEX" in plan
-    seq_scan = "Seq Scan on enhancelog_enhanceentry" in plan or "SCAN enhancelog_enhanceentry\n" in plan + "\n"
-    print(f"    → index-served: {uses_index and not seq_scan}")
 
 
 def main():
@@ -204,17 +175,11 @@ def main():
     )
     parser.add_argument("--allow-sqlite", action="store_true", help="run against SQLite (a smoke test)")
     args = parser.parse_args()
-    if connection.vendor != "postgresql" and not args.allow_sqlite:
-        sys.exit("Point DATABASE_URL at PostgreSQL (or pass --allow-sqlite for a smoke run).")
+    prepare_database(args.allow_sqlite)
     blueprints = args.blueprints or max(10, args.entries // 1000)
-    call_command("migrate", verbosity=0)
     load(args.entries, blueprints, args.seed, fast=args.loader == "copy" and connection.vendor == "postgresql")
 
-    user, _ = get_user_model().objects.get_or_create(
-        username="bench", defaults={"is_superuser": True, "is_staff": True}
-    )
-    client = Client()
-    client.force_login(user)
+    client = logged_in_client("bench", is_superuser=True, is_staff=True)
     rng = random.Random(args.seed)
     total = EnhanceEntry.objects.head().seq
     print(
@@ -234,18 +199,20 @@ def main():
     ]
     print(f"\n{'request':45} {'p50 ms':>8} {'p95 ms':>8}")
     for label, url in cases:
-        client.get(url() if callable(url) else url)  # warm caches and connections
-        p50, p95 = timed(client, url, args.runs)
+        p50, p95, _ = request_latencies(client, url, args.runs, warm_up=True)
         print(f"{label:45} {p50:8.1f} {p95:8.1f}")
 
     bp = "bp-00001"
-    explain(EnhanceEntry.objects.for_blueprint(bp).in_list_order()[:101], f"list by blueprint {bp}")
-    explain(EnhanceEntry.objects.review_queue()[:51], "review queue (unreviewed rejections, newest first)")
-    explain(EnhanceEntry.objects.review_queue().denied_on("noop")[:51], "review queue denied by noop")
-    explain(
-        EnhanceEntry.objects.unreviewed_rejections().order_by("ts_ms", "seq")[:101],
-        "unreviewed rejections oldest first, from the unreviewed floor (API ?status=rejected&reviewed=false)",
-    )
+    for queryset, label in (
+        (EnhanceEntry.objects.for_blueprint(bp).in_list_order()[:101], f"list by blueprint {bp}"),
+        (EnhanceEntry.objects.review_queue()[:51], "review queue (unreviewed rejections, newest first)"),
+        (EnhanceEntry.objects.review_queue().denied_on("noop")[:51], "review queue denied by noop"),
+        (
+            EnhanceEntry.objects.unreviewed_rejections().order_by("ts_ms", "seq")[:101],
+            "unreviewed rejections oldest first, from the unreviewed floor (API ?status=rejected&reviewed=false)",
+        ),
+    ):
+        explain(queryset, label, "enhancelog_enhanceentry", require_index_node=True)
 
 
 if __name__ == "__main__":

@@ -14,25 +14,21 @@ network) R times: p50/p95 server time and the query count, plus EXPLAIN of the m
 import argparse
 import datetime
 import json
-import os
 import random
-import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledgerproject.settings")
+from harness import (
+    append_in_batches,
+    explain,
+    logged_in_client,
+    prepare_database,
+    request_latencies,
+    setup_django,
+)
 
-import django  # noqa: E402
+setup_django()
 
-django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, reset_queries  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.db import connection  # noqa: E402
 
 from experience.models import ExperienceEvent  # noqa: E402
 
@@ -104,38 +100,20 @@ def load(target, seed):
         print(f"reusing {have:,} events")
         return None
     rng = random.Random(seed + have)
-    started = time.perf_counter()
-    batch, done = [], have
-    for row in event_rows(have, target - have, rng):
-        batch.append(row)
-        if len(batch) == BATCH:
-            ExperienceEvent.objects.append_many(batch, recorded_by="bench")
-            done += len(batch)
-            batch = []
-            if done % 50_000 == 0:
-                print(f"  {done:,} events ({(done - have) / (time.perf_counter() - started):,.0f}/s)", flush=True)
-    if batch:
-        ExperienceEvent.objects.append_many(batch, recorded_by="bench")
-    rate = (target - have) / (time.perf_counter() - started)
+    seconds = append_in_batches(
+        event_rows(have, target - have, rng),
+        BATCH,
+        lambda batch: ExperienceEvent.objects.append_many(batch, recorded_by="bench"),
+        done=have,
+        noun="events",
+        report_every=50_000,
+    )
+    rate = (target - have) / seconds
     print(f"loaded {target - have:,} events through append_many at {rate:,.0f} events/s")
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE experience_experienceevent")
     return rate
-
-
-def timed(client, url, runs):
-    samples, queries = [], 0
-    for _ in range(runs):
-        reset_queries()
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            response = client.get(url)
-            samples.append((time.perf_counter() - started) * 1000)
-        queries = len(captured.captured_queries)
-        assert response.status_code == 200, (url, response.status_code, response.content[:300])
-    samples.sort()
-    return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)], queries
 
 
 def main():
@@ -145,10 +123,8 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--allow-sqlite", action="store_true")
     args = parser.parse_args()
-    if connection.vendor != "postgresql" and not args.allow_sqlite:
-        sys.exit("point DATABASE_URL at PostgreSQL (or pass --allow-sqlite for a smoke test)")
+    prepare_database(args.allow_sqlite)
 
-    call_command("migrate", verbosity=0)
     if connection.vendor == "postgresql":
         sample = list(event_rows(10_000_000, 20_000, random.Random(args.seed)))
         raw = raw_executemany(sample)
@@ -160,9 +136,7 @@ def main():
         print(f"batch append: raw executemany {raw:,.0f} rows/s, append_many {ours:,.0f} events/s → {ours / raw:.0%}")
     load(args.events, args.seed)
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-reader", defaults={"is_superuser": True})
-    client = Client()
-    client.force_login(user)
+    client = logged_in_client("bench-reader", is_superuser=True)
     some = ExperienceEvent.objects.order_by("-seq").values("event_id", "chain_id", "correlation_id", "occurred_at_utc")[
         500
     ]
@@ -194,7 +168,7 @@ def main():
     total = ExperienceEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
     print(f"\nlatency at {total:,} events, {args.runs} requests each (in-process, server time):")
     for label, url in urls.items():
-        p50, p95, queries = timed(client, url, args.runs)
+        p50, p95, queries = request_latencies(client, url, args.runs, count_queries=True)
         print(f"  {label:28s} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   {queries} queries")
 
     for label, qs in {
@@ -202,8 +176,7 @@ def main():
         "chain filter": ExperienceEvent.objects.filter(chain_id=chain).order_by("seq")[:100],
         "time range": ExperienceEvent.objects.between(*window).order_by("seq")[:100],
     }.items():
-        plan = qs.explain(analyze=True) if connection.vendor == "postgresql" else qs.explain()
-        print(f"\nEXPLAIN {label}:\n" + "\n".join("    " + line for line in plan.splitlines()[:8]))
+        explain(qs, label, max_lines=8)
 
 
 if __name__ == "__main__":

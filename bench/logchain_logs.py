@@ -18,24 +18,22 @@ import argparse
 import logging
 import os
 import random
-import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledgerproject.settings")
+from harness import (
+    append_in_batches,
+    explain,
+    logged_in_client,
+    prepare_database,
+    request_latencies,
+    setup_django,
+)
+
 # The bench measures the appender itself; it must not also write its own warnings behind our back.
 os.environ.setdefault("LOGCHAIN_APPENDER", "buffer")
+setup_django()
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
 
 from logchain.appender import LedgerLogChainAppender, LedgerLogHandler  # noqa: E402
 from logchain.demo import LINES, NODES, SUBSTRATE, _fill  # noqa: E402
@@ -106,41 +104,17 @@ def load(target, nodes, seed):
     rng = random.Random(seed + have)
     step_ms = 50
     t0 = int(time.time() * 1000) - target * step_ms
-    started = time.perf_counter()
-    batch, done = [], have
-    for row in fleet_rows(have, target - have, nodes, rng, t0, step_ms):
-        batch.append(row)
-        if len(batch) == BATCH:
-            LogRecord.objects.append_many(batch, recorded_by="bench")
-            done += len(batch)
-            batch = []
-            if done % 100_000 == 0:
-                print(f"  {done:,} records ({(done - have) / (time.perf_counter() - started):,.0f}/s)", flush=True)
-    if batch:
-        LogRecord.objects.append_many(batch, recorded_by="bench")
-    elapsed = time.perf_counter() - started
+    elapsed = append_in_batches(
+        fleet_rows(have, target - have, nodes, rng, t0, step_ms),
+        BATCH,
+        lambda batch: LogRecord.objects.append_many(batch, recorded_by="bench"),
+        done=have,
+        noun="records",
+        report_every=100_000,
+    )
     print(f"loaded {target - have:,} records in {elapsed:.0f}s ({(target - have) / elapsed:,.0f}/s)")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE logchain_logrecord")
-
-
-def timed(client, url, runs):
-    samples = []
-    for _ in range(runs):
-        target = url() if callable(url) else url
-        started = time.perf_counter()
-        response = client.get(target)
-        samples.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, (target, response.status_code, response.content[:300])
-    samples.sort()
-    return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
-
-
-def explain(queryset, label):
-    plan = queryset.explain(analyze=True) if connection.vendor == "postgresql" else queryset.explain()
-    print(f"\nEXPLAIN {label}:\n" + "\n".join("    " + line for line in plan.splitlines()))
-    seq_scan = "Seq Scan on logchain_logrecord" in plan or "SCAN logchain_logrecord\n" in plan + "\n"
-    print(f"    → index-served: {not seq_scan}")
 
 
 def main():
@@ -153,9 +127,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--allow-sqlite", action="store_true", help="run against SQLite (a smoke test)")
     args = parser.parse_args()
-    if connection.vendor != "postgresql" and not args.allow_sqlite:
-        sys.exit("Point DATABASE_URL at PostgreSQL (or pass --allow-sqlite for a smoke run).")
-    call_command("migrate", verbosity=0)
+    prepare_database(args.allow_sqlite)
 
     costs = emit_cost(args.emits)
     print(f"\nlogger.warning() cost over {args.emits:,} records (no database involved):")
@@ -165,11 +137,7 @@ def main():
     print(f"appender flush to the ledger: {flush_rate(args.flush):,.0f} records/s ({args.flush:,} records)")
 
     load(args.entries, args.nodes, args.seed)
-    user, _ = get_user_model().objects.get_or_create(
-        username="bench", defaults={"is_superuser": True, "is_staff": True}
-    )
-    client = Client()
-    client.force_login(user)
+    client = logged_in_client("bench", is_superuser=True, is_staff=True)
     rng = random.Random(args.seed)
     total = LogRecord.objects.head().seq
     per_node = args.entries // args.nodes
@@ -193,14 +161,16 @@ def main():
     ]
     print(f"\n{'request':40} {'p50 ms':>8} {'p95 ms':>8}")
     for label, url in cases:
-        client.get(url() if callable(url) else url)  # warm caches and connections
         runs = max(10, args.runs // 10) if "text search" in label else args.runs
-        p50, p95 = timed(client, url, runs)
+        p50, p95, _ = request_latencies(client, url, runs, warm_up=True)
         print(f"{label:40} {p50:8.1f} {p95:8.1f}")
 
-    explain(LogRecord.objects.for_node(1001).at_least("Warn").order_by("seq")[:101], "node 1001, min_level Warn")
-    explain(LogRecord.objects.at_least("Error").order_by("seq")[:101], "min_level Error, all nodes")
-    explain(LogRecord.objects.order_by("-seq")[:501], "viewer, newest 500")
+    for queryset, label in (
+        (LogRecord.objects.for_node(1001).at_least("Warn").order_by("seq")[:101], "node 1001, min_level Warn"),
+        (LogRecord.objects.at_least("Error").order_by("seq")[:101], "min_level Error, all nodes"),
+        (LogRecord.objects.order_by("-seq")[:501], "viewer, newest 500"),
+    ):
+        explain(queryset, label, "logchain_logrecord")
 
 
 if __name__ == "__main__":

@@ -9,32 +9,21 @@ verifiable export (with the offline verifier's check of it). Never point it at a
 """
 
 import argparse
-import os
 import resource
-import shutil
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKDIR = tempfile.mkdtemp(prefix="ledger-proofs-bench-")
-sys.path.insert(0, str(ROOT))
+from harness import run_in_scratch_dir, setup_django, use_scratch_database
 
 
-def main():
+def main(workdir):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--entries", type=int, default=200_000)
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary directory")
     args = parser.parse_args()
 
-    workdir = WORKDIR
-    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir}/bench.sqlite3"
-    os.environ["LEDGER_VAR_DIR"] = workdir
-    os.environ["DJANGO_SETTINGS_MODULE"] = "ledgerproject.test_settings"
-    import django
-
-    django.setup()
+    use_scratch_database(args.database_url, workdir)
+    setup_django("ledgerproject.test_settings")
     from django.core.management import call_command
     from django.db import connection
 
@@ -77,8 +66,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        # The throwaway SQLite file and key live here; a --database-url database is left as it is.
-        shutil.rmtree(WORKDIR, ignore_errors=True)
+    run_in_scratch_dir(main)

@@ -12,18 +12,11 @@ never point it at one you care about.
 
 import argparse
 import hashlib
-import os
 import random
-import shutil
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKDIR = tempfile.mkdtemp(prefix="ledger-proofs-bench-")
-sys.path.insert(0, str(ROOT))
+from harness import run_in_scratch_dir, setup_django, use_scratch_database
 
 
 def percentile(values, fraction):
@@ -39,7 +32,7 @@ def report(name, seconds):
     )
 
 
-def main():
+def main(workdir):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--proofs", type=int, default=500, help="proofs of each kind to time")
@@ -47,13 +40,8 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    workdir = WORKDIR
-    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir}/bench.sqlite3"
-    os.environ["LEDGER_VAR_DIR"] = workdir
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledgerproject.settings")
-    import django
-
-    django.setup()
+    use_scratch_database(args.database_url, workdir)
+    setup_django()
     from django.core.management import call_command
     from django.db import connection, transaction
 
@@ -114,8 +102,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        # The throwaway SQLite file and key live here; a --database-url database is left as it is.
-        shutil.rmtree(WORKDIR, ignore_errors=True)
+    run_in_scratch_dir(main)

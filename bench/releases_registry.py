@@ -14,22 +14,22 @@ and prints, measured in the same run:
 
 import argparse
 import hashlib
-import json
-import os
-import secrets
-import socket
-import statistics
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import requests
+from harness import (
+    manage,
+    p50_p95,
+    print_ratios,
+    raw_locked_chain,
+    raw_single_inserts,
+    recreate_bench_databases,
+    require_status,
+    running_app,
+    session_for,
+    timed_threads,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"promote, 1 client": 0.15, "promote, 8 clients": 0.50}
 
 
@@ -37,79 +37,11 @@ def digest(text):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def database_url(base, name):
-    return urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
-
-
-def recreate_database(base, name):
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return database_url(base, name)
-
-
 def body(i, run):
     return {"spec_digest": digest(f"{run}-{i}"), "version_label": f"v{i}", "promoted_by": "bench", "notes": "bench"}
 
 
-def timed_threads(work, clients):
-    errors = []
-
-    def guarded(worker):
-        try:
-            work(worker)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=guarded, args=(w,)) for w in range(clients)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise RuntimeError(f"{len(errors)} client(s) failed, first: {errors[0]!r}")
-    return time.perf_counter() - start
-
-
-# --- raw psycopg baselines -----------------------------------------------------------------------
-
-
-def raw_single_inserts(url, count):
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS raw_single (id bigserial PRIMARY KEY, body jsonb NOT NULL)")
-        start = time.perf_counter()
-        for i in range(count):
-            conn.execute("INSERT INTO raw_single (body) VALUES (%s)", [json.dumps(body(i, "raw"))])
-        return count / (time.perf_counter() - start)
-
-
-def raw_locked_chain(url, count, clients):
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS raw_chain (seq bigint PRIMARY KEY, hash text, body jsonb)")
-    per_client = count // clients
-
-    def work(worker):
-        with psycopg.connect(url) as conn:
-            for i in range(per_client):
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(42)")
-                    tip = conn.execute("SELECT seq FROM raw_chain ORDER BY seq DESC LIMIT 1").fetchone()
-                    conn.execute(
-                        "INSERT INTO raw_chain (seq, hash, body) VALUES (%s, %s, %s)",
-                        [(tip[0] if tip else 0) + 1, secrets.token_hex(32), json.dumps(body(i, f"chain{worker}"))],
-                    )
-
-    return per_client * clients / timed_threads(work, clients)
-
-
 # --- the registry over HTTP ----------------------------------------------------------------------
-
-
-def session_for(token):
-    session = requests.Session()
-    session.headers["Authorization"] = f"Token {token}"
-    return session
 
 
 def promotes(base, token, count, clients, run, same_name=False):
@@ -124,8 +56,8 @@ def promotes(base, token, count, clients, run, same_name=False):
             response = session.post(f"{base}/api/v1/releases/{name}/promote/", json=body(i, run), timeout=30)
             if same_name and response.status_code == 409:
                 refused.append(i)
-            elif response.status_code != 201:
-                raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+            else:
+                require_status(response, 201)
 
     rate = per_client * clients / timed_threads(work, clients)
     return (rate, len(refused)) if same_name else rate
@@ -146,9 +78,8 @@ for r in range(rounds):
     for entry in Release.objects.append_many(rows, recorded_by="seed"):
         heads[entry.name] = entry.seq
 """
-    env = {**os.environ, "DATABASE_URL": app_url, "DJANGO_SETTINGS_MODULE": "ledgerproject.settings"}
     start = time.perf_counter()
-    subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True)
+    manage(app_url, "shell", "-c", code)
     return time.perf_counter() - start
 
 
@@ -160,54 +91,7 @@ def latencies(session, url, repeat):
         times.append((time.perf_counter() - start) * 1000)
         if response.status_code != 200:
             raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
-    times.sort()
-    return statistics.median(times), times[int(len(times) * 0.95) - 1]
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_app(app_url):
-    env = {
-        **os.environ,
-        "DATABASE_URL": app_url,
-        "DJANGO_SETTINGS_MODULE": "ledgerproject.settings",
-        "DJANGO_SECRET_KEY": secrets.token_hex(32),
-        "LEDGER_THROTTLE_USER": "10000000/min",
-        "LEDGER_VAR_DIR": str(ROOT / "var" / "bench"),
-    }
-    python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-    issued = subprocess.run(
-        [python, "manage.py", "issue_token", "bench", "--role", "writer", "--role", "reader"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    token = issued.stdout.strip().splitlines()[-1]
-    port = free_port()
-    gunicorn = Path(python).with_name("gunicorn")
-    server = subprocess.Popen(
-        [str(gunicorn), "ledgerproject.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120  # a loaded machine boots gunicorn slowly
-    while True:
-        try:
-            requests.get(f"{base}/api/v1/ledgers/", timeout=5)
-            return server, base, token
-        except requests.RequestException:
-            if time.monotonic() > deadline:
-                server.terminate()
-                raise
-            time.sleep(0.2)
+    return p50_p95(times)
 
 
 def main():
@@ -217,23 +101,17 @@ def main():
     parser.add_argument("--names", type=int, default=1000, help="agent names the seeded entries spread over")
     parser.add_argument("--repeat", type=int, default=200, help="requests per read shape")
     args = parser.parse_args()
-    base_url = os.environ.get("DATABASE_URL", "")
-    if not base_url.startswith(("postgres://", "postgresql://")):
-        sys.exit("set DATABASE_URL to a PostgreSQL server (or run through scripts/with-postgres.sh)")
-
-    raw_url = recreate_database(base_url, "releases_bench_raw")
-    app_url = recreate_database(base_url, "releases_bench_app")
-    server, base, token = start_app(app_url)
-    try:
+    raw_url, app_url = recreate_bench_databases("releases_bench")
+    with running_app(app_url) as (_, base, token):
         promotes(base, token, 40, 1, "warmup")
         writes = {
             "promote, 1 client": (
                 promotes(base, token, args.promotes, 1, "one"),
-                raw_single_inserts(raw_url, args.promotes),
+                raw_single_inserts(raw_url, args.promotes, lambda i: body(i, "raw")),
             ),
             "promote, 8 clients": (
                 promotes(base, token, args.promotes, 8, "eight"),
-                raw_locked_chain(raw_url, args.promotes, 8),
+                raw_locked_chain(raw_url, args.promotes, 8, lambda i: body(i, "chain")),
             ),
         }
         contended, refused = promotes(base, token, args.promotes, 8, "same", same_name=True)
@@ -251,12 +129,7 @@ def main():
         }
         # Pages need the session login; the token is an API credential only.
         page_session = requests.Session()
-        subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", _superuser_code()],
-            cwd=ROOT,
-            env={**os.environ, "DATABASE_URL": app_url, "DJANGO_SETTINGS_MODULE": "ledgerproject.settings"},
-            check=True,
-        )
+        manage(app_url, "shell", "-c", _superuser_code())
         page_session.get(f"{base}/accounts/login/")
         page_session.post(
             f"{base}/accounts/login/",
@@ -271,15 +144,8 @@ def main():
         for label, path in reads.items():
             use = page_session if label.startswith("page") else session
             measured[label] = latencies(use, f"{base}{path}", args.repeat)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
-    print(f"{'shape':<22} {'ledger rows/s':>14} {'raw rows/s':>12} {'ratio':>7} {'target':>7}")
-    for shape, (ledger, raw) in writes.items():
-        ratio = ledger / raw
-        mark = "ok" if ratio >= TARGETS[shape] else "BELOW"
-        print(f"{shape:<22} {ledger:>14.0f} {raw:>12.0f} {ratio:>7.1%} {TARGETS[shape]:>6.0%} {mark}")
+    print_ratios("shape", writes, TARGETS, width=22)
     print(f"{'promote, 8 on 1 name':<22} {contended:>14.0f}   ({stored} stored, {refused} refused with 409)")
     print(f"seeded {args.entries} entries over {args.names} names in {seconds:.1f}s ({args.entries / seconds:.0f}/s)")
     print(f"{'read':<26} {'p50 ms':>8} {'p95 ms':>8}   (client side, over HTTP, {args.repeat} requests)")

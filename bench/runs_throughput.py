@@ -3,7 +3,7 @@
 Run it against a throwaway server:
     scripts/with-postgres.sh .venv/bin/python bench/runs_throughput.py [--single 1000] [--batches 5] [--blob-mb 200]
 
-Like bench/append.py (whose setup it reuses) it creates fresh databases, starts gunicorn with 2
+Like bench/append.py (with the same harness and raw baselines) it creates fresh databases, starts gunicorn with 2
 workers and prints rows/s for run events (one per request from 1 client; one per request from
 8 clients, each on its own run; arrays of 1000 per request) with the ratio to the raw psycopg
 baseline measured in the same run. Then it uploads and downloads one large blob and reports MB/s
@@ -13,25 +13,22 @@ and the gunicorn workers' peak resident memory (VmHWM), which stays flat whateve
 import argparse
 import hashlib
 import os
-import sys
 import time
 from pathlib import Path
 
-import requests
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from append import (  # noqa: E402 - bench scripts are standalone files side by side
-    _timed_threads,
-    raw_executemany,
-    raw_locked_chain,
-    raw_single_inserts,
-    recreate_database,
-    start_app,
+from harness import (
+    APPEND_TARGETS,
+    ROOT,
+    append_shape_rates,
+    print_ratios,
+    recreate_bench_databases,
+    require_status,
+    running_app,
+    session_for,
+    timed_threads,
 )
 
 SPEC = hashlib.sha256(b"bench spec").hexdigest()
-TARGETS = {"single, 1 client": 0.15, "single, 8 clients": 0.50, "batch of 1000": 0.50}
 
 
 def event(i):
@@ -40,12 +37,6 @@ def event(i):
         "payload": {"tool": "read_file", "args": {"path": f"src/module_{i % 97}.py"}, "step": i},
         "timestamp": "2026-01-21T12:00:00Z",
     }
-
-
-def session_for(token):
-    session = requests.Session()
-    session.headers["Authorization"] = f"Token {token}"
-    return session
 
 
 def new_run(session, base, agent):
@@ -64,11 +55,9 @@ def events_single(base, token, count, clients):
         session = session_for(token)
         url = f"{base}/api/v1/runs/{runs[worker]}/events/"
         for i in range(per_client):
-            response = session.post(url, json=event(i), timeout=30)
-            if response.status_code != 201:
-                raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+            require_status(session.post(url, json=event(i), timeout=30), 201)
 
-    return _timed_threads(work, clients, per_client * clients)
+    return per_client * clients / timed_threads(work, clients)
 
 
 def events_batches(base, token, requests_count, size):
@@ -77,9 +66,7 @@ def events_batches(base, token, requests_count, size):
     url = f"{base}/api/v1/runs/{run_id}/events/"
     start = time.perf_counter()
     for r in range(requests_count):
-        response = session.post(url, json=[event(r * size + i) for i in range(size)], timeout=300)
-        if response.status_code != 201:
-            raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+        require_status(session.post(url, json=[event(r * size + i) for i in range(size)], timeout=300), 201)
     return requests_count * size / (time.perf_counter() - start)
 
 
@@ -150,36 +137,20 @@ def main():
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--blob-mb", type=int, default=200)
     args = parser.parse_args()
-    base_url = os.environ.get("DATABASE_URL", "")
-    if not base_url.startswith(("postgres://", "postgresql://")):
-        sys.exit("set DATABASE_URL to a PostgreSQL server (or run through scripts/with-postgres.sh)")
-
-    raw_url = recreate_database(base_url, "ledger_bench_runs_raw")
-    app_url = recreate_database(base_url, "ledger_bench_runs_app")
-    os.environ.setdefault("LEDGER_MEDIA_ROOT", str(Path(__file__).resolve().parent.parent / "var" / "bench" / "media"))
-    server, base, token = start_app(app_url)
-    try:
+    raw_url, app_url = recreate_bench_databases("ledger_bench_runs")
+    os.environ.setdefault("LEDGER_MEDIA_ROOT", str(ROOT / "var" / "bench" / "media"))
+    with running_app(app_url) as (server, base, token):
         events_single(base, token, 50, 1)  # warm-up
-        results = {
-            "single, 1 client": (events_single(base, token, args.single, 1), raw_single_inserts(raw_url, args.single)),
-            "single, 8 clients": (
-                events_single(base, token, args.single, 8),
-                raw_locked_chain(raw_url, args.single, 8),
-            ),
-            "batch of 1000": (
-                events_batches(base, token, args.batches, args.batch_size),
-                raw_executemany(raw_url, args.batches * args.batch_size),
-            ),
-        }
+        results = append_shape_rates(
+            raw_url,
+            args.single,
+            args.batches,
+            args.batch_size,
+            lambda count, clients: events_single(base, token, count, clients),
+            lambda requests_count, size: events_batches(base, token, requests_count, size),
+        )
         up, down, rss_before, rss_after = blob_round_trip(base, token, args.blob_mb, server)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-    print(f"{'run events':<20} {'ledger rows/s':>14} {'raw rows/s':>12} {'ratio':>7} {'target':>7}")
-    for shape, (ledger, raw) in results.items():
-        ratio = ledger / raw
-        mark = "ok" if ratio >= TARGETS[shape] else "BELOW"
-        print(f"{shape:<20} {ledger:>14.0f} {raw:>12.0f} {ratio:>7.1%} {TARGETS[shape]:>6.0%} {mark}")
+    print_ratios("run events", results, APPEND_TARGETS)
     print(f"blob of {args.blob_mb} MB: upload {up:.0f} MB/s, download {down:.0f} MB/s")
     print(
         "gunicorn workers' peak RSS (MB) before / after: "

@@ -12,19 +12,10 @@ import secrets
 import subprocess
 import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, recreate_database, require_postgres_url, setup_django
+
 DB_NAME = "ledger_bench_verify"
-
-
-def setup_django():
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledgerproject.settings")
-    import django
-
-    django.setup()
 
 
 def entry(i):
@@ -104,17 +95,10 @@ def main():
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"{summary}; peak RSS {peak_mb:.0f} MB", flush=True)
         return
-    base = os.environ.get("DATABASE_URL", "")
-    if not base.startswith(("postgres://", "postgresql://")):
-        sys.exit("set DATABASE_URL to a PostgreSQL server (or run through scripts/with-postgres.sh)")
-    import psycopg
-
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    app_url = recreate_database(require_postgres_url(), DB_NAME)
     env = {
         **os.environ,
-        "DATABASE_URL": urlunsplit(urlsplit(base)._replace(path=f"/{DB_NAME}")),
+        "DATABASE_URL": app_url,
         "LOGCHAIN_APPENDER": "noop",
         "LEDGER_VAR_DIR": str(ROOT / "var" / "bench"),
     }

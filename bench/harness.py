@@ -1,0 +1,375 @@
+"""Shared pieces of the bench scripts: scratch databases, a gunicorn app, raw psycopg baselines, timing and reports."""
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+# psycopg, requests and Django are imported where they are used, so a script (and verify_export's per-phase
+# peak RSS) carries only what it needs.
+ROOT = Path(__file__).resolve().parent.parent
+# One per run, so the server checks what the management commands signed with the same key.
+SECRET_KEY = secrets.token_hex(32)
+# Minimum Ledger / raw ratio per append shape, shared by the HTTP append benchmarks.
+APPEND_TARGETS = {"single, 1 client": 0.15, "single, 8 clients": 0.50, "batch of 1000": 0.50}
+
+
+# --- databases -----------------------------------------------------------------------------------
+
+
+def require_postgres_url():
+    """DATABASE_URL when it names a PostgreSQL server; otherwise exit saying how to get one."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("set DATABASE_URL to a PostgreSQL server (or run through scripts/with-postgres.sh)")
+    return url
+
+
+def database_url(base, name):
+    """The URL of database `name` on the server of URL `base`."""
+    return urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
+
+
+def recreate_database(base, name):
+    """Drop and create database `name` on the server of URL `base`; return its URL."""
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return database_url(base, name)
+
+
+def recreate_bench_databases(prefix):
+    """Drop and create `<prefix>_raw` and `<prefix>_app` on DATABASE_URL's PostgreSQL server; return their URLs."""
+    base = require_postgres_url()
+    return recreate_database(base, f"{prefix}_raw"), recreate_database(base, f"{prefix}_app")
+
+
+# --- in-process Django ---------------------------------------------------------------------------
+
+
+def setup_django(settings=None):
+    """Put the project on sys.path and set Django up with `settings` if given, else DJANGO_SETTINGS_MODULE or ours."""
+    sys.path.insert(0, str(ROOT))
+    if settings:
+        os.environ["DJANGO_SETTINGS_MODULE"] = settings
+    else:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledgerproject.settings")
+    import django
+
+    django.setup()
+
+
+def prepare_database(allow_sqlite):
+    """Exit unless Django's database is PostgreSQL (or allow_sqlite, for a smoke run); then migrate it."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    if connection.vendor != "postgresql" and not allow_sqlite:
+        sys.exit("Point DATABASE_URL at PostgreSQL (or pass --allow-sqlite for a smoke run).")
+    call_command("migrate", verbosity=0)
+
+
+def run_in_scratch_dir(main):
+    """Call main(workdir) with a fresh temporary directory, removed afterwards whatever happens."""
+    workdir = tempfile.mkdtemp(prefix="ledger-proofs-bench-")
+    try:
+        main(workdir)
+    finally:
+        # The throwaway SQLite file and key live here; a --database-url database is left as it is.
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def use_scratch_database(database_url, workdir):
+    """Point DATABASE_URL at database_url (default: a fresh SQLite file in workdir) and LEDGER_VAR_DIR at workdir."""
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{workdir}/bench.sqlite3"
+    os.environ["LEDGER_VAR_DIR"] = workdir
+
+
+def logged_in_client(username, **defaults):
+    """A Django test client logged in as `username`, created with `defaults` when missing."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user, _ = get_user_model().objects.get_or_create(username=username, defaults=defaults)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def append_in_batches(rows, size, append, done, noun, report_every):
+    """Call append(batch) on `rows` in batches of `size`, printing progress every report_every; return seconds."""
+    started = time.perf_counter()
+    first, batch = done, []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            append(batch)
+            done += len(batch)
+            batch = []
+            if done % report_every == 0:
+                print(f"  {done:,} {noun} ({(done - first) / (time.perf_counter() - started):,.0f}/s)", flush=True)
+    if batch:
+        append(batch)
+    return time.perf_counter() - started
+
+
+def p50_p95(samples):
+    """Median and 95th percentile (nearest rank, rounded down) of the samples."""
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.95) - 1)]
+
+
+def request_latencies(client, url, runs, count_queries=False, warm_up=False):
+    """p50 and p95 ms of `runs` GETs of url (a path, or a callable made fresh per request, outside the timing),
+    the query count of the last request when count_queries (else None); warm_up sends one untimed GET first."""
+    from django.db import connection, reset_queries
+    from django.test.utils import CaptureQueriesContext
+
+    if warm_up:
+        client.get(url() if callable(url) else url)  # warm caches and connections
+    samples, queries = [], None
+    for _ in range(runs):
+        target = url() if callable(url) else url
+        if count_queries:
+            reset_queries()
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(target)
+                samples.append((time.perf_counter() - started) * 1000)
+            queries = len(captured.captured_queries)
+        else:
+            started = time.perf_counter()
+            response = client.get(target)
+            samples.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (target, response.status_code, response.content[:300])
+    return (*p50_p95(samples), queries)
+
+
+def explain(queryset, label, table=None, max_lines=None, require_index_node=False):
+    """Print the query plan (EXPLAIN ANALYZE on PostgreSQL) and, given a table, whether an index serves it."""
+    from django.db import connection
+
+    plan = queryset.explain(analyze=True) if connection.vendor == "postgresql" else queryset.explain()
+    print(f"\nEXPLAIN {label}:\n" + "\n".join("    " + line for line in plan.splitlines()[:max_lines]))
+    if table:
+        seq_scan = f"Seq Scan on {table}" in plan or f"SCAN {table}\n" in plan + "\n"
+        has_index_node = "Index" in plan or "USING INDEX" in plan or "USING COVERING INDEX" in plan
+        print(f"    → index-served: {(has_index_node or not require_index_node) and not seq_scan}")
+
+
+# --- Ledger under gunicorn -----------------------------------------------------------------------
+
+
+def app_env(app_url):
+    """The environment the app (server and management commands) runs with on database app_url."""
+    return {
+        **os.environ,
+        "DATABASE_URL": app_url,
+        "DJANGO_SETTINGS_MODULE": "ledgerproject.settings",
+        "DJANGO_SECRET_KEY": SECRET_KEY,
+        "LEDGER_THROTTLE_USER": "10000000/min",
+        "LEDGER_VAR_DIR": str(ROOT / "var" / "bench"),
+    }
+
+
+def manage(app_url, *args, capture=False):
+    """Run `manage.py args` on database app_url; return the completed process (with its text output if capture)."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=app_env(app_url),
+        check=True,
+        capture_output=capture,
+        text=capture,
+    )
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(app_url):
+    """Migrate app_url, issue a writer+reader token, serve it with gunicorn (2 workers) on 127.0.0.1 until it
+    answers; yield (server process, base URL, token) and stop the server on the way out."""
+    manage(app_url, "migrate", "-v", "0")
+    issued = manage(app_url, "issue_token", "bench", "--role", "writer", "--role", "reader", capture=True)
+    token = issued.stdout.strip().splitlines()[-1]
+    port = free_port()
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    server = subprocess.Popen(
+        [str(gunicorn), "ledgerproject.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+        cwd=ROOT,
+        env=app_env(app_url),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(f"{base}/api/v1/ledgers/", token)
+        yield server, base, token
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def wait_until_answering(url, token, seconds=120):
+    """Poll url until the server answers at all (a loaded machine boots gunicorn slowly); raise after `seconds`."""
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            requests.get(url, headers={"Authorization": f"Token {token}"}, timeout=5)
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def session_for(token):
+    """A requests session that sends the API token."""
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
+    return session
+
+
+def require_status(response, expected):
+    """Raise with the start of the body unless the response has the expected status."""
+    if response.status_code != expected:
+        raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+
+
+def timed_threads(work, clients):
+    """Seconds for `clients` threads to run work(worker) each; raise if any failed."""
+    errors = []
+
+    def guarded(worker):
+        try:
+            work(worker)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(w,)) for w in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} client(s) failed, first: {errors[0]!r}")
+    return time.perf_counter() - start
+
+
+def print_ratios(title, results, targets, width=20):
+    """One row per shape: Ledger rows/s, raw rows/s, their ratio and whether it meets the shape's target."""
+    print(f"{title:<{width}} {'ledger rows/s':>14} {'raw rows/s':>12} {'ratio':>7} {'target':>7}")
+    for shape, (ledger, raw) in results.items():
+        ratio = ledger / raw
+        mark = "ok" if ratio >= targets[shape] else "BELOW"
+        print(f"{shape:<{width}} {ledger:>14.0f} {raw:>12.0f} {ratio:>7.1%} {targets[shape]:>6.0%} {mark}")
+
+
+def append_shape_rates(raw_url, single, batches, batch_size, ledger_single, ledger_batches):
+    """{shape: (ledger, raw) rows/s} per APPEND_TARGETS shape; ledger_single(count, clients), ledger_batches(n, k)."""
+    return {
+        "single, 1 client": (
+            ledger_single(single, 1),
+            raw_single_inserts(raw_url, single, lambda i: enhance_body(i, "raw")),
+        ),
+        "single, 8 clients": (
+            ledger_single(single, 8),
+            raw_locked_chain(raw_url, single, 8, lambda i: enhance_body(i, "chain")),
+        ),
+        "batch of 1000": (
+            ledger_batches(batches, batch_size),
+            raw_executemany(raw_url, batches * batch_size, lambda i: enhance_body(i, "many")),
+        ),
+    }
+
+
+# --- raw psycopg baselines -----------------------------------------------------------------------
+
+
+def enhance_body(i, run):
+    """An enhance entry as the HTTP append benchmarks send it (and store it raw for the baselines)."""
+    return {
+        "issue_id": f"bench-{run}-{i}",
+        "blueprint_id": f"bp-{i % 50}",
+        "prev_hash": secrets.token_hex(32),
+        "new_hash": secrets.token_hex(32),
+        "intent": "tighten the retry policy of the fetch step",
+        "rationale": "p95 latency regression after the last rollout",
+        "verdicts": [{"axis": "des", "status": "pass", "detail": ""}, {"axis": "noop", "status": "pass", "detail": ""}],
+        "status": "applied",
+        "reasons": [],
+        "ts_ms": 1_760_000_000_000 + i,
+    }
+
+
+def raw_single_inserts(url, count, body):
+    """Rows/s of autocommit INSERTs of body(i) as jsonb from one connection."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS raw_single (id bigserial PRIMARY KEY, body jsonb NOT NULL)")
+        start = time.perf_counter()
+        for i in range(count):
+            conn.execute("INSERT INTO raw_single (body) VALUES (%s)", [json.dumps(body(i))])
+        return count / (time.perf_counter() - start)
+
+
+def raw_locked_chain(url, count, clients, body):
+    """Rows/s of `clients` connections each appending to one chain: advisory lock, read the tip, INSERT body(n)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS raw_chain (seq bigint PRIMARY KEY, hash text NOT NULL, body jsonb NOT NULL)"
+        )
+    per_client = count // clients
+
+    def work(worker):
+        with psycopg.connect(url) as conn:
+            for i in range(per_client):
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(42)")
+                    tip = conn.execute("SELECT seq, hash FROM raw_chain ORDER BY seq DESC LIMIT 1").fetchone()
+                    seq = (tip[0] if tip else 0) + 1
+                    conn.execute(
+                        "INSERT INTO raw_chain (seq, hash, body) VALUES (%s, %s, %s)",
+                        [seq, secrets.token_hex(32), json.dumps(body(worker * per_client + i))],
+                    )
+
+    return per_client * clients / timed_threads(work, clients)
+
+
+def raw_executemany(url, count, body):
+    """Rows/s of one executemany INSERT of body(i) for i < count, in one transaction."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS raw_many (id bigserial PRIMARY KEY, body jsonb NOT NULL)")
+        conn.commit()
+        rows = [[json.dumps(body(i))] for i in range(count)]
+        start = time.perf_counter()
+        with conn.cursor() as cursor:
+            cursor.executemany("INSERT INTO raw_many (body) VALUES (%s)", rows)
+        conn.commit()
+        return count / (time.perf_counter() - start)
