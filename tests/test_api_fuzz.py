@@ -2,11 +2,11 @@
 and a refused request stores nothing."""
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledgerproject.ledger.registry import ledger_models
+from ledgerproject.ledger.tests.routes import all_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -26,15 +26,8 @@ json_values = st.recursive(
 
 
 def _post_routes():
-    def walk(patterns, prefix=""):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
-            elif isinstance(pattern, URLPattern):
-                yield prefix + str(pattern.pattern), pattern
-
     routes = []
-    for route, pattern in walk(get_resolver().url_patterns):
+    for route, pattern in all_routes():
         actions = getattr(pattern.callback, "actions", None) or {}
         view_class = getattr(pattern.callback, "view_class", None) or getattr(pattern.callback, "cls", None)
         posts = "post" in actions or (view_class is not None and hasattr(view_class, "post"))

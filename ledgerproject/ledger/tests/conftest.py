@@ -1,11 +1,13 @@
 """Builders for the kernel's tests: notes in the test-only ledger, and rows made behind the ORM's back."""
 
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
+from ledgerproject.ledger.triggers import drop_sql, install_sql
 from tests.ledger_testapp.models import Note
 
 
@@ -71,3 +73,21 @@ def insert_raw_row(model):
             f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({placeholders})", values
         )
     return model._base_manager.order_by("-pk").values_list("pk", flat=True).first()
+
+
+@contextmanager
+def triggers_lifted(model):
+    """What someone with the table owner's rights could do: lift a ledger's triggers for a while."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Deferred foreign-key checks pending in the test transaction would block ALTER TABLE.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for statement in drop_sql(connection.vendor, table):
+            cursor.execute(statement)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for statement in install_sql(connection.vendor, table):
+                cursor.execute(statement)

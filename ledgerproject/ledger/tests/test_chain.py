@@ -7,24 +7,16 @@ from django.db import connection
 
 from ledgerproject.ledger.chain import verify_chain, verify_links
 from ledgerproject.ledger.models import ChainCheck
-from ledgerproject.ledger.triggers import drop_sql, install_sql
+from ledgerproject.ledger.tests.conftest import triggers_lifted
 from tests.ledger_testapp.models import Note
 
 pytestmark = pytest.mark.django_db
 
 
 def behind_the_triggers_back(sql, params=()):
-    """What an attacker with the table owner's rights could do: lift the triggers, write, restore."""
-    table = Note._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Run the deferred foreign-key checks now: PostgreSQL will not ALTER a table with pending ones.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for statement in drop_sql(connection.vendor, table):
-            cursor.execute(statement)
+    """Change the test ledger with raw SQL while its triggers are lifted."""
+    with triggers_lifted(Note), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for statement in install_sql(connection.vendor, table):
-            cursor.execute(statement)
 
 
 @pytest.fixture

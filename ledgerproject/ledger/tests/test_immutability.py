@@ -2,11 +2,11 @@
 
 import pytest
 from django.db import DatabaseError, connection, transaction
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from ledgerproject.ledger.exceptions import ImmutableEntryError
 from ledgerproject.ledger.registry import ledger_models
 from ledgerproject.ledger.tests.conftest import insert_raw_row
+from ledgerproject.ledger.tests.routes import all_routes
 from ledgerproject.ledger.triggers import installed_triggers, trigger_names
 
 LEDGERS = ledger_models()
@@ -103,18 +103,10 @@ def test_postgres_triggers_fire_for_a_replica_session(model):
             cursor.execute(f"DELETE FROM {table}")
 
 
-def _routes(patterns, prefix=""):
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            yield from _routes(pattern.url_patterns, prefix + str(pattern.pattern))
-        elif isinstance(pattern, URLPattern):
-            yield prefix + str(pattern.pattern), pattern
-
-
 def _api_routes_of(model):
     """Detail routes (and, failing those, list routes) of viewsets serving `model` under /api/v1/."""
     found = []
-    for route, pattern in _routes(get_resolver().url_patterns):
+    for route, pattern in all_routes():
         view_class = getattr(pattern.callback, "cls", None)
         actions = getattr(pattern.callback, "actions", None) or {}
         queryset = getattr(view_class, "queryset", None)

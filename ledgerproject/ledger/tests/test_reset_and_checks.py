@@ -6,6 +6,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from ledgerproject.ledger import checks
+from ledgerproject.ledger.tests.conftest import triggers_lifted
 from ledgerproject.ledger.triggers import installed_triggers, trigger_names
 from tests.ledger_testapp.models import Note
 
@@ -29,22 +30,10 @@ def test_the_test_reset_empties_ledgers_and_puts_the_triggers_back(make_note):
 
 
 @pytest.mark.django_db
-def test_the_database_check_reports_a_ledger_table_without_triggers(django_db_blocker):
-    from ledgerproject.ledger.triggers import drop_sql, install_sql
-
-    table = Note._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for statement in drop_sql(connection.vendor, table):
-            cursor.execute(statement)
-    try:
+def test_the_database_check_reports_a_ledger_table_without_triggers():
+    with triggers_lifted(Note):
         errors = checks.check_ledger_triggers_installed(databases=["default"])
         assert [e.id for e in errors if e.obj is Note] == ["ledger.E004"]
-    finally:
-        with connection.cursor() as cursor:
-            for statement in install_sql(connection.vendor, table):
-                cursor.execute(statement)
     assert not [e for e in checks.check_ledger_triggers_installed(databases=["default"]) if e.obj is Note]
 
 

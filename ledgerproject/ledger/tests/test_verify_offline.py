@@ -13,6 +13,7 @@ from django.db import connection
 
 from ledgerproject.ledger import checkpoints, hashing, verify
 from ledgerproject.ledger.chain import verify_chain
+from ledgerproject.ledger.tests.conftest import triggers_lifted
 from ledgerproject.ledger.tests.test_checkpoint_support import (
     PUBLIC_KEY,
     append_notes,
@@ -20,7 +21,6 @@ from ledgerproject.ledger.tests.test_checkpoint_support import (
     note_model,
     signing_key,  # noqa: F401  (fixture)
 )
-from ledgerproject.ledger.triggers import drop_sql, install_sql
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("signing_key")]
 
@@ -168,12 +168,7 @@ def _rewrite_whole_chain(model, change_seq):
     table = model._meta.db_table
     rows = list(model._base_manager.order_by("seq").values_list("seq", "canonical", "body"))
     prev = hashing.GENESIS_HASH
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Deferred foreign-key checks pending in the test transaction would block ALTER TABLE.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for statement in drop_sql(connection.vendor, table):
-            cursor.execute(statement)
+    with triggers_lifted(model), connection.cursor() as cursor:
         for seq, canonical, body in rows:
             if seq == change_seq:
                 hashed = json.loads(canonical)
@@ -186,8 +181,6 @@ def _rewrite_whole_chain(model, change_seq):
                 [canonical, json.dumps(body), prev, this, seq],
             )
             prev = this
-        for statement in install_sql(connection.vendor, table):
-            cursor.execute(statement)
 
 
 def test_a_consistently_rewritten_chain_passes_a_rewalk_but_fails_consistency_with_an_earlier_checkpoint(
