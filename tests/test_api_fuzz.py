@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledgerproject.ledger.registry import ledger_models
-from ledgerproject.ledger.tests.routes import all_routes
+from ledgerproject.ledger.tests.routes import all_routes, sample_path
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +31,8 @@ def _post_routes():
         actions = getattr(pattern.callback, "actions", None) or {}
         view_class = getattr(pattern.callback, "view_class", None) or getattr(pattern.callback, "cls", None)
         posts = "post" in actions or (view_class is not None and hasattr(view_class, "post"))
-        if route.startswith("api/v1/") and posts and "<" not in route and "(?P" not in route:
-            routes.append("/" + route.replace("^", "").replace("$", ""))
+        if route.startswith("api/v1/") and posts and "(?P<format>" not in route:
+            routes.append(sample_path(route))
     return sorted(set(routes))
 
 

@@ -6,7 +6,7 @@ from django.db import DatabaseError, connection, transaction
 from ledgerproject.ledger.exceptions import ImmutableEntryError
 from ledgerproject.ledger.registry import ledger_models
 from ledgerproject.ledger.tests.conftest import insert_raw_row
-from ledgerproject.ledger.tests.routes import all_routes
+from ledgerproject.ledger.tests.routes import all_routes, sample_path
 from ledgerproject.ledger.triggers import installed_triggers, trigger_names
 
 LEDGERS = ledger_models()
@@ -137,27 +137,7 @@ def test_the_api_refuses_changes_with_405(model, route, view_class, method, make
         pytest.skip(f"{view_class.__name__} documents DELETE as its own append (not a removal of entries)")
     insert_raw_row(model)
     api = client_for(make_user("root", superuser=True))
-    url = "/" + _fill(route)
+    url = sample_path(route)
     response = getattr(api, method)(url, {}, format="json")
     assert response.status_code == 405, (url, response.status_code, response.content[:200])
     assert "detail" in response.json()
-
-
-def _sample(regex):
-    """A path segment that a converter's regex accepts (a UUID, a number, or a word)."""
-    if "a-f" in regex or "A-F" in regex:
-        return "00000000-0000-0000-0000-000000000001"
-    if regex.startswith("[0-9]") or regex.startswith("\\d"):
-        return "1"
-    return "x"
-
-
-def _fill(route):
-    """Replace every converter in a route with a dummy path segment."""
-    import re
-
-    route = route.replace("^", "").replace("$", "").replace("\\.(?P<format>[a-z0-9]+)/?", "")
-    route = re.sub(r"\(\?P<\w+>([^)]*)\)", lambda group: _sample(group.group(1)), route)
-    converters = {"int": "1", "uuid": "00000000-0000-0000-0000-000000000001"}
-    route = re.sub(r"<(?:(\w+):)?\w+>", lambda group: converters.get(group.group(1), "x"), route)
-    return route
