@@ -10,6 +10,10 @@ KIND_CHOICES = [(kind, kind) for kind in schema.KINDS]
 STATE_CHOICES = [(state, state) for state in schema.STATES]
 
 
+# Beyond any ledger's size, and within what every database takes as a LIMIT.
+MAX_LIMIT = 2**53 - 1
+
+
 def parse_limit(value):
     """The seed's `limit`: a positive integer capping the total; None when not given."""
     if value in (None, ""):
@@ -20,6 +24,8 @@ def parse_limit(value):
         raise ValidationError({"limit": [f"expected a positive integer, got {value!r}"]}) from None
     if limit < 1:
         raise ValidationError({"limit": [f"must be at least 1 (got {limit})"]})
+    if limit > MAX_LIMIT:
+        raise ValidationError({"limit": [f"must be at most {MAX_LIMIT} (got {limit})"]})
     return limit
 
 
@@ -48,7 +54,9 @@ class ExperienceEventFilterSet(django_filters.FilterSet):
     artifact_id = IdFilter()
     trace_link_id = IdFilter()
     proposal_id = IdFilter()
-    limit = django_filters.NumberFilter(method="keep", min_value=1, help_text="caps the total number of events")
+    limit = django_filters.NumberFilter(
+        method="keep", min_value=1, max_value=MAX_LIMIT, help_text="caps the total number of events"
+    )
 
     class Meta:
         model = ExperienceEvent
@@ -78,7 +86,9 @@ class ArtifactFilterSet(django_filters.FilterSet):
         help_text="Adapter, Pack, Policy, TruthFile, EvalSuite, Other or Other(name)",
     )
     state = django_filters.ChoiceFilter(choices=STATE_CHOICES, method="filter_state")
-    limit = django_filters.NumberFilter(method="keep", min_value=1, help_text="caps the number of artifacts")
+    limit = django_filters.NumberFilter(
+        method="keep", min_value=1, max_value=MAX_LIMIT, help_text="caps the number of artifacts"
+    )
 
     class Meta:
         model = ExperienceEvent

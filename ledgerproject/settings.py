@@ -137,7 +137,7 @@ REST_FRAMEWORK = {
         "ledgerproject.ledger.renderers.JSONLinesRenderer",
         "ledgerproject.ledger.renderers.CSVRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["ledgerproject.ledger.parsers.LedgerJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ledgerproject.ledger.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [

@@ -40,3 +40,5 @@ urlpatterns = [
 
 admin.site.site_header = "Ledger administration"
 admin.site.site_title = "Ledger"
+handler404 = "ledgerproject.ledger.views.not_found"
+handler500 = "ledgerproject.ledger.views.server_error"

@@ -431,8 +431,8 @@ class RunOutcome(LedgerEntry):
                 raise ValidationError({"final_state_digest": exc.messages}) from None
         expected = self.status == RunStatus.COMPLETED
         if self.success is not expected:
-            verb = "complete" if expected else self.status.lower()
-            raise ValidationError({"success": [f"success must be {str(expected).lower()} when a run is {verb}d"]})
+            outcome = self.status.lower()  # completed, failed, cancelled
+            raise ValidationError({"success": [f"success must be {str(expected).lower()} when a run is {outcome}"]})
 
     @classmethod
     def check_append_allowed(cls, entries, using):

@@ -601,3 +601,10 @@ def test_a_nested_mistake_is_a_400_naming_it_or_a_valid_variant(writer_api, case
 def test_an_arbitrary_transition_body_is_a_4xx_never_a_500(writer_api, body):
     response = writer_api.post(transitions_url("fuzzed"), body, format="json")
     assert response.status_code in (400, 409), response.content
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events/", "/api/v1/artifacts/"])
+def test_a_limit_beyond_any_database_integer_is_a_400(reader_api, path):
+    response = reader_api.get(path, {"limit": "99999999999999999999999"})
+    assert response.status_code == 400
+    assert "limit" in response.json()["detail"]

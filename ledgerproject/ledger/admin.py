@@ -54,11 +54,14 @@ class ChainCheckAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the history of verifications is evidence too
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("key_prefix", "user", "name", "created_at")
-    readonly_fields = ("key_prefix", "key_hash", "created_at")
+    readonly_fields = ("user", "key_prefix", "key_hash", "created_at")
     search_fields = ("user__username", "name", "key_prefix")
 
     def has_add_permission(self, request):

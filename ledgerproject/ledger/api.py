@@ -116,6 +116,11 @@ def ledger_summary(model):
     }
 
 
+def readable_ledgers(user):
+    """The ledgers this principal may read (its roles' view permissions)."""
+    return [m for m in ledger_models() if user.has_perm(f"{m._meta.app_label}.view_{m._meta.model_name}")]
+
+
 def _ledger_or_404(name):
     try:
         return get_ledger(name)
@@ -155,7 +160,7 @@ class LedgerListView(APIView):
 
     @extend_schema(responses={200: _LEDGER_SUMMARY_LIST})
     def get(self, request):
-        return Response([ledger_summary(model) for model in ledger_models()])
+        return Response([ledger_summary(model) for model in readable_ledgers(request.user)])
 
 
 class LedgerVerifyView(APIView):

@@ -122,6 +122,8 @@ def verify_chain(model, using=None, progress=None):
             hashed = json.loads(canonical, parse_float=_integral_float)
         except ValueError:
             return bad(seq, "the stored canonical form is not JSON")
+        if not isinstance(hashed, dict) or not isinstance(hashed.get("content"), dict):
+            return bad(seq, "the stored canonical form is not an entry object")
         if (
             hashed.get("ledger") != name
             or hashed.get("seq") != seq

@@ -8,6 +8,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError, ImmutableEntryError, StateConflictError
 from ledgerproject.ledger.hashing import CanonicalizationError
+from ledgerproject.ledger.models import tenants_for
 
 
 def _summarize(data, prefix=""):
@@ -60,10 +61,19 @@ def _django_validation_detail(exc):
     return {"non_field_errors": exc.messages}
 
 
+def _visible_to(request, entry):
+    field = getattr(entry, "tenant_field", None)
+    tenants = tenants_for(getattr(request, "user", None)) if request is not None else None
+    return tenants is None or not field or getattr(entry, field) in tenants
+
+
 def exception_handler(exc, context):
     view = context.get("view")
     if isinstance(exc, ConflictError):
         existing = exc.existing
+        if not _visible_to(context.get("request"), existing):
+            # Another tenant's entry holds the key: neither its content nor its likeness is shown.
+            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
         serializer_class = getattr(view, "conflict_serializer_class", None) or (
             view.get_serializer_class() if view is not None and hasattr(view, "get_serializer_class") else None
         )

@@ -72,6 +72,19 @@ def _json_dumps_is_canonical(value):
     return True
 
 
+def _has_inexact_float(value):
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and abs(item) >= 2**53:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def canonical_json(value):
     """RFC 8785 canonical JSON text of a JSON value.
 
@@ -79,9 +92,20 @@ def canonical_json(value):
     many times faster than the pure-Python RFC 8785 encoder, which handles the rest.
     """
     if _json_dumps_is_canonical(value):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CanonicalizationError("text holds a lone surrogate, which is not valid Unicode") from None
+        return text
+    value = jsonable(value)
+    if _has_inexact_float(value):
+        raise CanonicalizationError(
+            "numbers of magnitude 2**53 or more must be integers within ±(2**53-1) or strings: "
+            "databases do not give such floats back as they were sent"
+        )
     try:
-        return rfc8785.dumps(jsonable(value)).decode("utf-8")
+        return rfc8785.dumps(value).decode("utf-8")
     except rfc8785.IntegerDomainError as exc:
         raise CanonicalizationError(
             f"{exc}: integers must lie within ±(2**53-1); send larger ones as strings"

@@ -92,6 +92,9 @@ class LedgerQuerySet(AppendOnlyQuerySet):
         for index, fields in enumerate(rows):
             entry = model(**fields)
             try:
+                for field in relations:  # "3f2e…" and UUID("3f2e…") must name the same row
+                    if (value := getattr(entry, field.attname)) is not None:
+                        setattr(entry, field.attname, field.target_field.to_python(value))
                 entry.full_clean(exclude=skip, validate_unique=False, validate_constraints=False)
                 entry.validate_append()
                 content = entry.ledger_content()
@@ -199,7 +202,7 @@ def _refuse_conflicts(model, entries, db):
     for index, entry in enumerate(entries):
         stored = existing.get(entry.natural_key_value())
         if stored is not None:
-            identical = hashing.canonical_json(stored.ledger_content()) == entry._content_json
+            identical = stored.hashed_content_json() == entry._content_json
             raise ConflictError(stored, identical, index=index if len(entries) > 1 else None)
 
 
@@ -246,10 +249,20 @@ class LedgerEntry(models.Model):
             f"{type(self).__name__} #{self.seq} is an append-only ledger entry and cannot be deleted"
         )
 
+    def save_base(self, *args, **kwargs):
+        name = type(self).__name__
+        raise ImmutableEntryError(f"{name} entries enter only through {name}.objects.append()")
+
     @classmethod
     def content_fields(cls):
         """The concrete fields an entry's hash covers: everything but the kernel's own columns."""
         return [f for f in cls._meta.concrete_fields if f.name not in KERNEL_FIELDS]
+
+    def hashed_content_json(self):
+        """The content part of the stored canonical text, exactly as it was hashed (never rebuilt
+        from the JSON columns, which a database may hand back spelled differently)."""
+        suffix = hashing.entry_canonical(self.ledger_name, self.seq, self.recorded_at, self.recorded_by_name, "")
+        return self.canonical[len('{"content":') : len(self.canonical) - (len(suffix) - len('{"content":'))]
 
     def ledger_content(self):
         """The entry's content as plain JSON values, keyed by column (what the hash covers)."""

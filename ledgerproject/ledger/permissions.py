@@ -17,7 +17,12 @@ class LedgerRolePermission(BasePermission):
             return True
         needed = getattr(view, "required_permissions", None)
         if needed is not None:
-            perm = needed.get(request.method, needed.get("*"))
+            # HEAD and OPTIONS run the GET handler's checks: a HEAD must never do what GET may not.
+            method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
+            if method not in needed and "*" not in needed:
+                # No handler: let the view answer 405. A handler nobody listed: refused.
+                return not hasattr(view, method.lower())
+            perm = needed.get(method, needed.get("*"))
             return perm is None or user.has_perm(perm)
         model = _view_model(view)
         if model is None:

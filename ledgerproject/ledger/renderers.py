@@ -5,6 +5,10 @@ import io
 import json
 
 from rest_framework.renderers import BaseRenderer
+from rest_framework.utils.encoders import JSONEncoder
+
+# DRF's encoder: datetimes, decimals and UUIDs come out as they do in JSON responses.
+_encode = JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class JSONLinesRenderer(BaseRenderer):
@@ -14,7 +18,10 @@ class JSONLinesRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         rows = data if isinstance(data, list) else [data]
-        return "".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n" for row in rows).encode()
+        return "".join(_encode(row) + "\n" for row in rows).encode()
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def flatten(row, prefix=""):
@@ -26,6 +33,9 @@ def flatten(row, prefix=""):
             flat.update(flatten(value, f"{name}."))
         elif isinstance(value, list):
             flat[name] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        elif isinstance(value, str) and value[:1] in FORMULA_PREFIXES:
+            # A spreadsheet would run "=…" as a formula: keep client text as text.
+            flat[name] = "'" + value
         else:
             flat[name] = "" if value is None else value
     return flat
@@ -49,10 +59,9 @@ class CSVRenderer(BaseRenderer):
 
 def stream_jsonl(rows, rows_per_chunk=500):
     """JSON Lines in chunks of a few hundred rows: one chunk per row would cost more than the rows."""
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     lines = []
     for row in rows:
-        lines.append(encode(row))
+        lines.append(_encode(row))
         if len(lines) >= rows_per_chunk:
             yield "\n".join(lines) + "\n"
             lines.clear()

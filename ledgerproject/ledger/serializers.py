@@ -77,9 +77,11 @@ class LedgerSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         attrs = super().validate(attrs)
         field = self.Meta.model.tenant_field
-        if field and field in attrs:
-            allowed = tenants_for(self.principal())
-            if allowed is not None and attrs[field] not in allowed:
+        allowed = tenants_for(self.principal()) if field else None
+        if allowed is not None:
+            if not attrs.get(field):
+                raise serializers.ValidationError({field: ["A principal bound to tenants must name one of them."]})
+            if attrs[field] not in allowed:
                 raise NotFound(f"Tenant {attrs[field]!r} not found.")
         return attrs
 

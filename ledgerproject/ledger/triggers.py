@@ -1,5 +1,6 @@
 """Database triggers that refuse UPDATE, DELETE and TRUNCATE on ledger tables, installed by migrations."""
 
+from django.db.migrations.exceptions import IrreversibleError
 from django.db.migrations.operations.base import Operation
 
 PG_FUNCTION = """
@@ -84,6 +85,14 @@ class InstallLedgerTriggers(Operation):
             schema_editor.execute(statement, params=None)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        from django.conf import settings
+
+        if not settings.LEDGER_ALLOW_TEST_RESET:
+            # Unapplying would let the next operation drop the table and every entry in it.
+            raise IrreversibleError(
+                f"Refusing to unapply the append-only triggers of {app_label}.{self.model_name}: "
+                "migrating a ledger backwards would destroy its entries."
+            )
         table = self._table(app_label, from_state)
         for statement in drop_sql(schema_editor.connection.vendor, table):
             schema_editor.execute(statement, params=None)

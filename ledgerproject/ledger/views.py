@@ -2,17 +2,32 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.views import defaults
 from django.views.decorators.http import require_POST
 
-from ledgerproject.ledger.api import _ledger_or_404, ledger_summary
+from ledgerproject.ledger.api import _ledger_or_404, ledger_summary, readable_ledgers
 from ledgerproject.ledger.chain import record_check, verify_chain
-from ledgerproject.ledger.registry import ledger_models
+
+
+def not_found(request, exception=None):
+    """404: JSON with a `detail` under /api/, the HTML page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": f"Not found: no API endpoint or entry at {request.path}."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """500: JSON with a `detail` under /api/, the HTML page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Server error."}, status=500)
+    return defaults.server_error(request)
 
 
 @login_required
 def home(request):
-    ledgers = [ledger_summary(model) for model in ledger_models()]
+    ledgers = [ledger_summary(model) for model in readable_ledgers(request.user)]
     return render(request, "ledger/home.html", {"ledgers": ledgers})
 
 

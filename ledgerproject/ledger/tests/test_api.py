@@ -171,3 +171,36 @@ def test_the_swagger_ui_is_served_offline(client, bob):
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger-ui" in response.content and b"cdn" not in response.content.lower()
+
+
+@pytest.mark.parametrize("depth", [65, 5000])
+def test_json_nested_too_deeply_is_a_400_not_a_500(writer_api, depth):
+    body = '{"key": "deep", "body": ' + '{"a":' * depth + "1" + "}" * depth + "}"
+    response = writer_api.generic("POST", "/api/v1/notes/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested deeper" in response.json()["detail"]
+    assert not Note.objects.exists()
+
+
+def test_json_nested_within_the_bound_is_stored(writer_api):
+    body = {"key": "ok"}
+    inner = body["body"] = {}
+    for _ in range(60):
+        inner["a"] = {}
+        inner = inner["a"]
+    assert writer_api.post("/api/v1/notes/", body, format="json").status_code == 201
+
+
+def test_the_ledger_list_streams_as_jsonl_and_csv(auditor_api, make_note):
+    make_note()
+    auditor_api.get("/api/v1/ledgers/testnotes/verify/")
+    lines = auditor_api.get("/api/v1/ledgers/?format=jsonl").content.decode().splitlines()
+    rows = {json.loads(line)["name"]: json.loads(line) for line in lines}
+    assert rows["testnotes"]["last_check"]["checked_at"].endswith("Z")
+    assert auditor_api.get("/api/v1/ledgers/?format=csv").status_code == 200
+
+
+def test_an_unknown_api_path_is_a_json_404(reader_api):
+    response = reader_api.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert "no API endpoint" in response.json()["detail"]

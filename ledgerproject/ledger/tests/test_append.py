@@ -6,9 +6,10 @@ import json
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from ledgerproject.ledger import hashing
-from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError
+from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError, ImmutableEntryError
 from ledgerproject.ledger.signals import entries_appended
 from tests.ledger_testapp.models import Note
 
@@ -150,3 +151,34 @@ def test_text_with_a_nul_character_is_refused_naming_the_field():
     assert not Note.objects.exists()
     # A backslash followed by "u0000" is ordinary text, not a NUL.
     assert Note.objects.append(key="escaped", body={"text": "\\u0000"}).body == {"text": "\\u0000"}
+
+
+@pytest.mark.parametrize("number", [1e21, -(2.0**53), 1e300])
+def test_floats_too_large_to_come_back_as_sent_are_refused(number):
+    with pytest.raises(ValidationError, match="2\\*\\*53"):
+        Note.objects.append(key="float", body={"n": number})
+    assert not Note.objects.exists()
+
+
+def test_a_lone_surrogate_is_refused_not_a_crash():
+    with pytest.raises(ValidationError, match="surrogate"):
+        Note.objects.append(key="surrogate", body={"t": "\ud800"})
+    assert not Note.objects.exists()
+
+
+def test_a_replay_is_identical_by_the_hashed_bytes(make_note):
+    stored = make_note("k1", body={"ratio": 0.1, "big": 2**52})
+    assert stored.canonical.startswith('{"content":' + stored.hashed_content_json() + ',"ledger":')
+    assert json.loads(stored.hashed_content_json()) == json.loads(stored.canonical)["content"]
+    with pytest.raises(ConflictError) as caught:
+        Note.objects.append(key="k1", body={"ratio": 0.1, "big": 2**52}, topic="general")
+    assert caught.value.identical is True
+
+
+def test_entries_cannot_be_inserted_around_the_append_path(make_note):
+    make_note("first")
+    with pytest.raises(ImmutableEntryError):
+        Note(seq=7, key="forged", recorded_at=timezone.now(), prev_entry_hash="0" * 64, entry_hash="0" * 64).save_base(
+            force_insert=True
+        )
+    assert list(Note.objects.values_list("key", flat=True)) == ["first"]

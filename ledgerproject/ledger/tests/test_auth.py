@@ -108,3 +108,32 @@ def test_issue_token_creates_the_user_with_roles_and_tenants_and_prints_the_key(
 def test_issue_token_refuses_an_unknown_role():
     with pytest.raises(CommandError):
         call_command("issue_token", "x", "--role", "emperor")
+
+
+def test_a_repeated_key_of_another_tenant_shows_nothing_of_that_entry(make_user, client_for, make_note):
+    make_note("shared-key", tenant_id="globex", body={"secret": "globex data"})
+    api = client_for(make_user("acme-writer", roles=["writer"], tenants=["acme"]))
+    response = api.post("/api/v1/notes/", {"key": "shared-key", "tenant_id": "acme"}, format="json")
+    assert response.status_code == 404
+    assert "globex" not in response.content.decode() and "existing" not in response.json()
+
+
+def test_a_tenant_bound_writer_must_name_its_tenant(make_user, client_for):
+    api = client_for(make_user("acme-writer", roles=["writer"], tenants=["acme"]))
+    response = api.post("/api/v1/notes/", {"key": "no-tenant"}, format="json")
+    assert response.status_code == 400 and "tenant_id" in response.json()
+    assert not Note.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["head", "options"])
+def test_head_and_options_need_what_get_needs(reader_api, method):
+    from ledgerproject.ledger.models import ChainCheck
+
+    response = getattr(reader_api, method)("/api/v1/ledgers/testnotes/verify/")
+    assert response.status_code == 403
+    assert not ChainCheck.objects.exists()
+
+
+def test_a_principal_without_a_role_sees_no_ledger_summaries(make_user, client_for):
+    api = client_for(make_user("nobody"))
+    assert api.get("/api/v1/ledgers/").json() == []

@@ -13,7 +13,14 @@ scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1),
-    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(
+        allow_nan=False,
+        allow_infinity=False,
+        min_value=-(2.0**53),
+        max_value=2.0**53,
+        exclude_min=True,
+        exclude_max=True,
+    ),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
 )
 values = st.recursive(
@@ -47,3 +54,11 @@ def test_the_entry_hash_is_sha256_of_the_previous_hash_bytes_and_the_canonical_t
         hashing.entry_hash(hashing.GENESIS_HASH, canonical)
         == hashlib.sha256(bytes(32) + canonical.encode()).hexdigest()
     )
+
+
+def test_floats_of_magnitude_2_53_or_more_are_refused():
+    import pytest
+
+    for number in (2.0**53, -1e21, 1e300):
+        with pytest.raises(hashing.CanonicalizationError, match="2\\*\\*53"):
+            hashing.canonical_json({"n": number})
