@@ -12,6 +12,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
 from ledgerproject.ledger.api import LedgerViewSet, StreamingListMixin
+from ledgerproject.ledger.exceptions import BatchValidationError
 from runs import blobstore
 from runs.filters import OutputFilterSet, RunFilterSet
 from runs.models import Blob, Output, Run, RunEvent, RunOutcome, RunStatus, is_digest
@@ -234,16 +235,23 @@ class RunEventViewSet(LedgerViewSet):
         serializer = self.get_serializer(data=request.data, many=many)
         if not serializer.is_valid():
             if many:
-                from ledgerproject.ledger.exceptions import BatchValidationError
-
                 errors = serializer.errors
                 pairs = errors.items() if isinstance(errors, dict) else enumerate(errors)
                 raise BatchValidationError([(int(index), messages) for index, messages in pairs if messages])
             raise DRFValidationError(serializer.errors)
         rows = serializer.validated_data if many else [serializer.validated_data]
-        seqs = [row.get("event_seq") for row in rows if row.get("event_seq") is not None]
-        if len(seqs) != len(set(seqs)):
-            raise DRFValidationError({"seq": ["The array repeats a seq."]})
+        first_with = {}
+        repeats = []
+        for index, row in enumerate(rows):
+            seq = row.get("event_seq")
+            if seq is None:
+                continue
+            if seq in first_with:
+                repeats.append((index, {"seq": [f"seq {seq} repeats the seq of item {first_with[seq]} in this array"]}))
+            else:
+                first_with[seq] = index
+        if repeats:
+            raise BatchValidationError(repeats)
         events = RunEvent.objects.append_events(run, [dict(row) for row in rows], recorded_by=request.user)
         data = self.get_serializer(events, many=True).data
         return Response(data if many else data[0], status=status.HTTP_201_CREATED)

@@ -10,7 +10,7 @@ from django.db import connections, models, router, transaction
 from django.db.models import Count, ExpressionWrapper, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from ledgerproject.ledger.exceptions import ConflictError, StateConflictError
+from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError, StateConflictError
 from ledgerproject.ledger.locking import lock_ledger
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
 
@@ -539,13 +539,15 @@ class Output(LedgerEntry):
 
     @classmethod
     def check_append_allowed(cls, entries, using):
+        # Every entry's problems, keyed by its index: a batch answers which items are refused and why.
+        problems = {}
         wanted = {ref for entry in entries for ref in entry.parent_refs}
         if wanted:
             known = set(Output.objects.using(using).filter(output_id__in=wanted).values_list("output_id", flat=True))
-            for entry in entries:
+            for index, entry in enumerate(entries):
                 missing = [ref for ref in entry.parent_refs if ref not in known]
                 if missing:
-                    raise ValidationError({"parent_refs": [f"no output {ref} exists" for ref in missing]})
+                    problems.setdefault(index, {})["parent_refs"] = [f"no output {ref} exists" for ref in missing]
         digests = {entry.blob_digest for entry in entries if entry.blob_digest}
         if digests:
             # Under the outputs lock, which a blob deletion also takes: no output can slip in
@@ -553,9 +555,12 @@ class Output(LedgerEntry):
             present = set(
                 Blob.objects.using(using).present().filter(digest__in=digests).values_list("digest", flat=True)
             )
-            missing = sorted(digests - present)
-            if missing:
-                raise ValidationError({"event": [f"blob {digest} is not stored" for digest in missing]})
+            for index, entry in enumerate(entries):
+                if entry.blob_digest and entry.blob_digest not in present:
+                    problems.setdefault(index, {})["event"] = [f"blob {entry.blob_digest} is not stored"]
+        if problems:
+            # append() turns a one-entry BatchValidationError back into the plain per-field shape.
+            raise BatchValidationError(sorted(problems.items()))
 
     @property
     def content_ref(self):

@@ -26,6 +26,18 @@ def _refuse_fields(data, names, why):
             raise serializers.ValidationError({name: [why] for name in sent})
 
 
+def _refuse_unknown(serializer, data, what):
+    """A field this server does not store (the seed's metadata.evaluation, a typo…) is a 400 naming it:
+    silently dropping it would let a client believe the record holds what it sent."""
+    if isinstance(data, dict):
+        unknown = sorted(str(key) for key in data if key not in serializer.fields)
+        if unknown:
+            known = ", ".join(name for name, field in serializer.fields.items() if not field.read_only)
+            raise serializers.ValidationError(
+                {key: [f"unknown {what}; this server stores only {known}."] for key in unknown}
+            )
+
+
 class BlobSerializer(LedgerSerializer):
     present = serializers.SerializerMethodField()
 
@@ -43,12 +55,20 @@ class RunMetadataSerializer(serializers.Serializer):
     agent_name = serializers.CharField(max_length=256)
     tags = serializers.JSONField(required=False, default=dict)
 
+    def to_internal_value(self, data):
+        _refuse_unknown(self, data, "metadata field")
+        return super().to_internal_value(data)
+
 
 class RunSummarySerializer(serializers.Serializer):
     total_events = serializers.IntegerField(min_value=0, max_value=MAX_JSON_INT)
     final_state_digest = serializers.CharField(allow_null=True, required=False, default=None)
     duration_ms = serializers.IntegerField(min_value=0, max_value=MAX_JSON_INT)
     success = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    def to_internal_value(self, data):
+        _refuse_unknown(self, data, "RunSummary field")
+        return super().to_internal_value(data)
 
     def validate_final_state_digest(self, value):
         return None if value is None else _digest_or_error(value)
@@ -71,6 +91,7 @@ class RunSerializer(LedgerSerializer):
     def to_internal_value(self, data):
         _refuse_fields(data, ["run_id"], "The run id is minted by the server and cannot be sent.")
         _refuse_fields(data, ["status", "summary", "completed_at"], "Set by complete/fail/cancel, not on creation.")
+        _refuse_unknown(self, data, "run field")
         return super().to_internal_value(data)
 
     def validate_spec_digest(self, value):
