@@ -263,31 +263,37 @@ class ExperienceEvent(LedgerEntry):
             lifecycle = entry.data["event"]
             kind = entry.data["artifact_kind"]
             state, tenant, first_kind = current.get(entry.artifact_id, ("Draft", entry.tenant_id, kind))
-            extra = {"artifact_id": entry.artifact_id, "current_state": state}
-            if batch:
-                extra["index"] = index
+            problem = None
             if tenant != entry.tenant_id:
-                raise StateConflictError(
+                problem = (
                     f"artifact {entry.artifact_id!r} is recorded under another tenant; "
-                    "its transitions must keep the tenant of its first one",
-                    **extra,
+                    "its transitions must keep the tenant of its first one"
                 )
-            if kind != first_kind:
-                raise StateConflictError(
+            elif kind != first_kind:
+                problem = (
                     f"artifact {entry.artifact_id!r} is recorded as {schema.artifact_kind_label(first_kind)}, "
-                    f"not {schema.artifact_kind_label(kind)}",
-                    **extra,
+                    f"not {schema.artifact_kind_label(kind)}"
                 )
-            if lifecycle["from_state"] != state:
-                raise StateConflictError(
+            elif lifecycle["from_state"] != state:
+                problem = (
                     f"artifact {entry.artifact_id!r} is {state}, not {lifecycle['from_state']}: "
-                    "from_state must be the current state",
-                    **extra,
+                    "from_state must be the current state"
                 )
-            if not schema.transition_allowed(state, lifecycle["to_state"]):
+            elif not schema.transition_allowed(state, lifecycle["to_state"]):
                 allowed = ", ".join(schema.TRANSITIONS[state]) or "nothing (terminal state)"
+                problem = (
+                    f"{state} → {lifecycle['to_state']} is not in the artifact lifecycle; "
+                    f"from {state} allowed: {allowed}"
+                )
+            if problem:
+                extra = {"artifact_id": entry.artifact_id, "current_state": state}
+                if not batch:
+                    raise StateConflictError(problem, **extra)
+                # Still a 409 (the ledger's state refuses it), in the kernel's batch shape: the item is named.
                 raise StateConflictError(
-                    f"{state} → {lifecycle['to_state']} is not in the artifact lifecycle; from {state} allowed: {allowed}",
+                    f"Batch rejected, nothing was stored: item {index}: {problem}",
+                    index=index,
+                    items=[{"index": index, "errors": [problem]}],
                     **extra,
                 )
             current[entry.artifact_id] = (lifecycle["to_state"], tenant, kind)
