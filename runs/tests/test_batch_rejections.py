@@ -130,3 +130,12 @@ def test_a_run_summary_with_an_unknown_field_is_refused(writer_api, make_run):
     assert response.status_code == 400
     assert "succes" in response.json()
     assert writer_api.get(f"/api/v1/runs/{run.run_id}/").json()["status"] == "RUNNING"
+
+
+def test_a_run_batch_names_the_item_with_an_unknown_metadata_field(writer_api):
+    good = {"spec_digest": SPEC, "metadata": {"agent_name": "coder"}}
+    bad = {"spec_digest": SPEC, "metadata": {"agent_name": "coder", "evaluation": {"agentPhase": 2}}}
+    response = writer_api.post("/api/v1/runs/batch/", [good, bad, good], format="json")
+    body = assert_batch_rejection(response, [1])
+    assert "evaluation" in body["items"][0]["errors"]["metadata"]
+    assert Run.objects.count() == 0
