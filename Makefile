@@ -39,6 +39,7 @@ test-deps:
 	scripts/install-test-deps.sh
 
 check:
+	mkdir -p var
 	$(PY) manage.py check --fail-level WARNING
 	DJANGO_SETTINGS_MODULE=ledgerproject.test_settings $(PY) manage.py check --fail-level WARNING
 	DJANGO_SETTINGS_MODULE=ledgerproject.test_settings $(PY) manage.py makemigrations --check --dry-run
