@@ -2,6 +2,8 @@
 
 import hashlib
 
+from django.core.exceptions import EmptyResultSet
+
 
 def _advisory_key(ledger_name):
     # A stable signed 64-bit key per ledger name for pg_advisory_xact_lock.
@@ -23,3 +25,28 @@ def lock_ledger(connection, ledger_name):
             raise RuntimeError("lock_ledger must run inside transaction.atomic()")
     else:  # pragma: no cover - settings refuse other engines
         raise RuntimeError(f"unsupported database vendor {connection.vendor}")
+
+
+def lock_ledger_then_fetch(connection, ledger_name, queryset):
+    """Take the ledger's lock, then evaluate `queryset` (a values_list): its rows, read under the lock.
+
+    PostgreSQL with client-side binding (Django's default) sends both statements in one message: one
+    round trip fewer on every append, and the lock is held that much shorter. They stay two
+    statements, so the read's snapshot is taken after the lock was granted (READ COMMITTED takes one
+    per statement) and sees every append committed before.
+    """
+    if connection.vendor != "postgresql" or connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
+        lock_ledger(connection, ledger_name)
+        return list(queryset)
+    compiler = queryset.query.get_compiler(connection=connection)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        lock_ledger(connection, ledger_name)
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT pg_advisory_xact_lock(%s); {sql}", [_advisory_key(ledger_name), *params])
+        if not cursor.nextset():  # pragma: no cover - PostgreSQL always answers both statements
+            raise RuntimeError("the read after the ledger lock returned no result")
+        rows = cursor.fetchall()
+    return [tuple(row) for row in compiler.results_iter(results=[rows])]

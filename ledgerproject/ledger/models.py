@@ -1,16 +1,18 @@
 """The abstract append-only ledger entry, its append path, and the kernel's own tables."""
 
 import hashlib
+import json
 import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connections, models, router, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from ledgerproject.ledger import hashing
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError, ImmutableEntryError
-from ledgerproject.ledger.locking import lock_ledger
+from ledgerproject.ledger.locking import lock_ledger, lock_ledger_then_fetch
 from ledgerproject.ledger.signals import entries_appended
 
 KERNEL_FIELDS = ("seq", "recorded_at", "recorded_by", "recorded_by_name", "prev_entry_hash", "entry_hash", "canonical")
@@ -115,11 +117,13 @@ class LedgerQuerySet(AppendOnlyQuerySet):
             return []
         connection = connections[db]
         with transaction.atomic(using=db):
-            lock_ledger(connection, model.ledger_name)
-            model.check_append_allowed(entries, using=db)
-            _refuse_conflicts(model, entries, db)
-            tip = model._base_manager.using(db).order_by("-seq").values_list("seq", "entry_hash").first()
-            seq, prev = tip if tip else (0, hashing.GENESIS_HASH)
+            if model.check_append_allowed.__func__ is LedgerEntry.check_append_allowed.__func__:
+                # No state rules to run between: the lock and the read share one round trip.
+                seq, prev = _refuse_conflicts_and_read_tip(model, entries, db, lock=connection)
+            else:
+                lock_ledger(connection, model.ledger_name)
+                model.check_append_allowed(entries, using=db)
+                seq, prev = _refuse_conflicts_and_read_tip(model, entries, db)
             now = timezone.now()
             for entry in entries:
                 seq += 1
@@ -187,23 +191,39 @@ def _missing_targets(entries, relations, db):
     return problems
 
 
-def _refuse_conflicts(model, entries, db):
+def _refuse_conflicts_and_read_tip(model, entries, db, lock=None):
+    """Raise ConflictError for a stored natural key; else return the tip's (seq, entry_hash).
+
+    Runs under the lock, after it was taken (a statement's snapshot predates the statement, so the
+    tip must not be read by the one that locks). Stored keys and the tip come back in one query;
+    given `lock` (a connection), the ledger's lock is taken first, in the same round trip.
+    """
+    manager = model._base_manager.using(db).order_by()
     fields = model.natural_key_fields
     if not fields:
-        return
+        tip = manager.order_by("-seq").values_list("seq", "entry_hash")[:1]
+        rows = lock_ledger_then_fetch(lock, model.ledger_name, tip) if lock is not None else list(tip)
+        return rows[0] if rows else (0, hashing.GENESIS_HASH)
     keys = {entry.natural_key_value() for entry in entries}
     # One IN list per key field (a composite key is matched exactly in Python): no OR chain, which
     # SQLite refuses past a depth of 1000 and which plans badly everywhere.
     lookup = {f"{name}__in": sorted({key[i] for key in keys}, key=str) for i, name in enumerate(fields)}
-    candidates = model._base_manager.using(db).filter(**lookup)
+    newest = manager.order_by("-seq").values("seq")[:1]
+    # The newest row always matches the second branch, so the highest seq returned is the tip.
+    attnames = [f.attname for f in model._meta.concrete_fields]
+    matching = manager.filter(models.Q(**lookup) | models.Q(seq=models.Subquery(newest))).values_list(*attnames)
+    rows = lock_ledger_then_fetch(lock, model.ledger_name, matching) if lock is not None else list(matching)
+    candidates = [model.from_db(db, attnames, row) for row in rows]
     existing = {stored.natural_key_value(): stored for stored in candidates if stored.natural_key_value() in keys}
-    if not existing:
-        return
     for index, entry in enumerate(entries):
         stored = existing.get(entry.natural_key_value())
         if stored is not None:
             identical = stored.hashed_content_json() == entry._content_json
             raise ConflictError(stored, identical, index=index if len(entries) > 1 else None)
+    if not candidates:
+        return 0, hashing.GENESIS_HASH
+    tip = max(candidates, key=lambda stored: stored.seq)
+    return tip.seq, tip.entry_hash
 
 
 class LedgerEntry(models.Model):
@@ -322,7 +342,63 @@ class ApiTokenQuerySet(models.QuerySet):
         return token, key
 
     def for_key(self, key):
-        return self.select_related("user").get(key_hash=hash_token_key(key))
+        """The token of `key` with its user, whose model permissions come back in the same query.
+
+        ModelBackend would otherwise read them with two more queries on the first has_perm() of
+        every request. They are read fresh with the token, so a revoked role or permission takes
+        effect on the very next request, exactly as before; superusers keep Django's own path.
+        """
+        token = (
+            self.select_related("user")
+            .annotate(**_permission_annotations(connections[self.db].vendor))
+            .get(key_hash=hash_token_key(key))
+        )
+        user = token.user
+        if user.is_active and not user.is_superuser:
+            # The caches ModelBackend fills on first use (django.contrib.auth.backends._get_permissions).
+            user._user_perm_cache = set(json.loads(token.user_perms_json))
+            user._group_perm_cache = set(json.loads(token.group_perms_json))
+            user._perm_cache = user._user_perm_cache | user._group_perm_cache
+        return token
+
+
+def _permission_annotations(vendor):
+    """Two scalar subqueries: the token user's own and its groups' permissions, each as a JSON array
+    of "app_label.codename" (a JSON array round-trips any codename; a separator might not)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    user_model = get_user_model()
+    user_perms = user_model._meta.get_field("user_permissions").remote_field.through._meta
+    user_groups = user_model._meta.get_field("groups").remote_field.through._meta
+    group_perms = Group._meta.get_field("permissions").remote_field.through._meta
+    token_user = f"{ApiToken._meta.db_table}.user_id"
+    permission, content_type = Permission._meta.db_table, ContentType._meta.db_table
+
+    def column(meta, model):
+        return meta.get_field(model._meta.model_name).column
+
+    def json_array(ids_sql):
+        name = "ct.app_label || '.' || p.codename"
+        aggregate = f"COALESCE(json_agg({name})::text, '[]')" if vendor == "postgresql" else f"json_group_array({name})"
+        return RawSQL(
+            f"SELECT {aggregate} FROM {permission} p JOIN {content_type} ct ON ct.id = p.content_type_id "
+            f"WHERE p.id IN ({ids_sql})",
+            [],
+            output_field=models.TextField(),
+        )
+
+    own = (
+        f"SELECT up.{column(user_perms, Permission)} FROM {user_perms.db_table} up "
+        f"WHERE up.{column(user_perms, user_model)} = {token_user}"
+    )
+    via_groups = (
+        f"SELECT gp.{column(group_perms, Permission)} FROM {group_perms.db_table} gp "
+        f"JOIN {user_groups.db_table} ug ON ug.{column(user_groups, Group)} = gp.{column(group_perms, Group)} "
+        f"WHERE ug.{column(user_groups, user_model)} = {token_user}"
+    )
+    return {"user_perms_json": json_array(own), "group_perms_json": json_array(via_groups)}
 
 
 def hash_token_key(key):

@@ -1,5 +1,7 @@
 """Serializer bases: every entry carries its `ledger` block; server-owned fields are refused."""
 
+import copy
+
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
@@ -52,8 +54,17 @@ class LedgerSerializer(serializers.ModelSerializer):
             meta.list_serializer_class = LedgerListSerializer
 
     def get_fields(self):
-        fields = super().get_fields()
+        # ModelSerializer rebuilds every field from the model on each instance (once per request);
+        # it depends only on the class, so build it once per class and hand each instance a copy,
+        # as DRF does for a plain Serializer's declared fields.
+        cls = type(self)
+        built = cls.__dict__.get("_ledger_built_fields")
+        if built is None:
+            built = super().get_fields()
+            cls._ledger_built_fields = built
+        fields = copy.deepcopy(built)
         # A repeated natural key is not a 400: the append path answers 409 with the stored entry.
+        # (Filtered on every copy: a field's deepcopy is rebuilt from its constructor arguments.)
         for field in fields.values():
             field.validators = [v for v in field.validators if not isinstance(v, UniqueValidator)]
         return fields
