@@ -2,8 +2,6 @@
 
 import hashlib
 
-from django.core.exceptions import EmptyResultSet
-
 
 def _advisory_key(ledger_name):
     # A stable signed 64-bit key per ledger name for pg_advisory_xact_lock.
@@ -27,8 +25,8 @@ def lock_ledger(connection, ledger_name):
         raise RuntimeError(f"unsupported database vendor {connection.vendor}")
 
 
-def lock_ledger_then_fetch(connection, ledger_name, queryset):
-    """Take the ledger's lock, then evaluate `queryset` (a values_list): its rows, read under the lock.
+def lock_ledger_then_fetch(connection, ledger_name, sql, params):
+    """Take the ledger's lock, then run the SELECT `sql`: its rows, read under the lock.
 
     PostgreSQL with client-side binding (Django's default) sends both statements in one message: one
     round trip fewer on every append, and the lock is held that much shorter. They stay two
@@ -37,16 +35,11 @@ def lock_ledger_then_fetch(connection, ledger_name, queryset):
     """
     if connection.vendor != "postgresql" or connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
         lock_ledger(connection, ledger_name)
-        return list(queryset)
-    compiler = queryset.query.get_compiler(connection=connection)
-    try:
-        sql, params = compiler.as_sql()
-    except EmptyResultSet:
-        lock_ledger(connection, ledger_name)
-        return []
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT pg_advisory_xact_lock(%s); {sql}", [_advisory_key(ledger_name), *params])
         if not cursor.nextset():  # pragma: no cover - PostgreSQL always answers both statements
             raise RuntimeError("the read after the ledger lock returned no result")
-        rows = cursor.fetchall()
-    return [tuple(row) for row in compiler.results_iter(results=[rows])]
+        return cursor.fetchall()
