@@ -371,11 +371,7 @@ class ApiTokenQuerySet(models.QuerySet):
         every request. They are read fresh with the token, so a revoked role or permission takes
         effect on the very next request, exactly as before; superusers keep Django's own path.
         """
-        token = (
-            self.select_related("user")
-            .annotate(**_permission_annotations(connections[self.db].vendor))
-            .get(key_hash=hash_token_key(key))
-        )
+        token = self._with_permissions_by_hash(hash_token_key(key))
         user = token.user
         if user.is_active and not user.is_superuser:
             # The caches ModelBackend fills on first use (django.contrib.auth.backends._get_permissions).
@@ -383,6 +379,64 @@ class ApiTokenQuerySet(models.QuerySet):
             user._group_perm_cache = set(json.loads(token.group_perms_json))
             user._perm_cache = user._user_perm_cache | user._group_perm_cache
         return token
+
+    def _with_permissions_by_hash(self, key_hash):
+        """get(key_hash=…) of the token, its user and permissions. The SQL is compiled once per
+        connection and the rows hydrated as QuerySet.get() would: compiling it every request cost
+        more CPU than the database spent answering it."""
+        connection = connections[self.db]
+
+        def queryset():
+            return self.select_related("user").annotate(**_permission_annotations(connection.vendor))
+
+        if self.query.where or self.query.annotations:  # a narrowed queryset: no shortcut
+            return queryset().get(key_hash=key_hash)
+        plan = getattr(connection, "_ledger_token_plan", None)
+        if plan is None:
+            plan = connection._ledger_token_plan = _compiled_get(queryset(), "key_hash", _PLAN_SENTINEL)
+        if not plan:
+            return queryset().get(key_hash=key_hash)
+        sql, compiler, populate = plan
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [key_hash])
+            rows = cursor.fetchall()
+        found = [populate(row) for row in compiler.results_iter(results=[rows])]
+        if not found:
+            raise self.model.DoesNotExist(f"{self.model._meta.object_name} matching query does not exist.")
+        if len(found) > 1:  # pragma: no cover - key_hash is unique
+            raise self.model.MultipleObjectsReturned(f"get() returned more than one {self.model._meta.object_name}")
+        return found[0]
+
+
+_PLAN_SENTINEL = "ledger-plan-sentinel"
+
+
+def _compiled_get(queryset, field, sentinel):
+    """(sql, compiler, populate) for queryset.get(field=<one parameter>), or False when its SQL
+    does not take exactly that one parameter (then callers use the ORM as usual)."""
+    from django.db.models.query import get_related_populators
+
+    compiler = queryset.filter(**{field: sentinel})[:21].query.get_compiler(using=queryset.db)
+    sql, params = compiler.as_sql()
+    if list(params) != [sentinel]:
+        return False
+    db = queryset.db
+    select, klass_info, annotation_col_map = compiler.select, compiler.klass_info, compiler.annotation_col_map
+    model_cls = klass_info["model"]
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [column[0].target.attname for column in select[start:end]]
+    related_populators = get_related_populators(klass_info, select, db)
+
+    def populate(row):
+        # What ModelIterable does for each row (Django's own hydration, select_related included).
+        obj = model_cls.from_db(db, init_list, row[start:end])
+        for related in related_populators:
+            related.populate(row, obj)
+        for name, position in (annotation_col_map or {}).items():
+            setattr(obj, name, row[position])
+        return obj
+
+    return sql, compiler, populate
 
 
 def _permission_annotations(vendor):

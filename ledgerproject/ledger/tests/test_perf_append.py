@@ -96,3 +96,13 @@ def test_a_repeat_of_the_tip_itself_is_the_conflict_not_the_tip(writer_api):
     replay = writer_api.post("/api/v1/notes/", {"key": "only", "count": 1}, format="json")
     assert replay.status_code == 409 and replay.json()["identical"] is True
     assert Note.objects.count() == 1
+
+
+def test_a_narrowed_token_queryset_still_narrows_the_lookup(alice, bob):
+    _, key = ApiToken.objects.issue(alice)
+    assert ApiToken.objects.for_key(key).user == alice
+    assert ApiToken.objects.filter(user=alice).for_key(key).user == alice
+    with pytest.raises(ApiToken.DoesNotExist):
+        ApiToken.objects.filter(user=bob).for_key(key)
+    with pytest.raises(ApiToken.DoesNotExist):
+        ApiToken.objects.for_key("not-a-key")
