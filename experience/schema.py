@@ -143,11 +143,17 @@ class Float(Schema):
             return value
         if not math.isfinite(value):
             errors.add(path, "must be a finite number")
+        elif abs(value) > JSON_SAFE_MAX:
+            errors.add(path, NUMBER_PROBLEM)
         elif self.minimum is not None and value < self.minimum:
             errors.add(path, f"must be at least {self.minimum} (got {value})")
         elif self.maximum is not None and value > self.maximum:
             errors.add(path, f"must be at most {self.maximum} (got {value})")
         return value
+
+
+# The ledger hashes RFC 8785 JSON, whose numbers are IEEE doubles: beyond 2**53 they are not exact.
+NUMBER_PROBLEM = f"numbers must lie within ±{JSON_SAFE_MAX}; send larger values as strings"
 
 
 class Any(Schema):
@@ -157,6 +163,9 @@ class Any(Schema):
         if isinstance(value, str):
             if "\x00" in value:
                 errors.add(path, NUL_PROBLEM)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            if abs(value) > JSON_SAFE_MAX:
+                errors.add(path, NUMBER_PROBLEM)
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 self.check(item, _join(path, index), errors)

@@ -8,30 +8,13 @@ from rest_framework.exceptions import NotFound
 from experience import schema
 from experience.models import TRANSITION, ExperienceEvent, parse_occurred_at
 from ledgerproject.ledger.models import tenants_for
-from ledgerproject.ledger.serializers import LedgerListSerializer, LedgerSerializer
+from ledgerproject.ledger.serializers import LedgerSerializer
 
 ENVELOPE_FIELDS = ("event_id", "occurred_at", "tenant_id", "correlation_id", "event")
 
 
 def _shape_error(path, message):
     return serializers.ValidationError({path: [message]})
-
-
-class IndexedListSerializer(LedgerListSerializer):
-    """A batch whose item is refused as not found (another tenant's, an invisible artifact) still says
-    which item: the 404 stays a 404 (nothing about the other tenant is shown) but its detail names the index."""
-
-    def to_internal_value(self, data):
-        self._item_index = -1
-        return super().to_internal_value(data)
-
-    def run_child_validation(self, data):
-        # DRF validates items in order, one call each: the count is the item's index.
-        self._item_index += 1
-        try:
-            return super().run_child_validation(data)
-        except NotFound as exc:
-            raise NotFound(f"item {self._item_index}: {exc.detail}") from None
 
 
 class ExperienceEventSerializer(LedgerSerializer):
@@ -47,7 +30,6 @@ class ExperienceEventSerializer(LedgerSerializer):
     class Meta:
         model = ExperienceEvent
         fields = ["event_id", "occurred_at", "tenant_id", "correlation_id", "event", "ledger"]
-        list_serializer_class = IndexedListSerializer
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_event(self, obj):

@@ -608,3 +608,13 @@ def test_a_limit_beyond_any_database_integer_is_a_400(reader_api, path):
     response = reader_api.get(path, {"limit": "99999999999999999999999"})
     assert response.status_code == 400
     assert "limit" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("number", [2**53, -(2**60), 1e21])
+def test_a_number_beyond_exact_json_range_is_a_400_naming_its_path(writer_api, number):
+    data = valid_data("ProposalCreated")
+    data["proposal"]["structured_payload"] = {"score": number}
+    response = post(writer_api, envelope("ProposalCreated", data, tenant_id=None))
+    assert response.status_code == 400, response.content
+    assert "event.data.proposal.structured_payload.score" in response.json()
+    assert not ExperienceEvent.objects.exists()

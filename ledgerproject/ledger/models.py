@@ -107,7 +107,7 @@ class LedgerQuerySet(AppendOnlyQuerySet):
             except ValidationError as exc:
                 problems.append((index, exc.message_dict if hasattr(exc, "error_dict") else exc.messages))
             except hashing.CanonicalizationError as exc:
-                problems.append((index, [str(exc)]))
+                problems.append((index, _name_unhashable_fields(entry, exc)))
             entries.append(entry)
         problems.extend(_missing_targets(entries, relations, db))
         if problems:
@@ -165,6 +165,17 @@ def _refuse_repeats_within(entries):
         if key in seen:
             raise BatchValidationError([(index, [f"repeats the key {key!r} of item {seen[key]} in the same batch"])])
         seen[key] = index
+
+
+def _name_unhashable_fields(entry, exc):
+    """The canonicalization error, under the name of each field that causes it."""
+    names = []
+    for field in entry.content_fields():
+        try:
+            hashing.canonical_json(hashing.jsonable(getattr(entry, field.attname)))
+        except hashing.CanonicalizationError:
+            names.append(field.name)
+    return {name: [str(exc)] for name in names} if names else [str(exc)]
 
 
 def _missing_targets(entries, relations, db):

@@ -28,6 +28,19 @@ def LedgerBlockField():  # noqa: N802 - reads like the field it stands for
 class LedgerListSerializer(serializers.ListSerializer):
     """A batch: validated item by item, then appended atomically with one lock."""
 
+    def to_internal_value(self, data):
+        self._item_index = -1
+        return super().to_internal_value(data)
+
+    def run_child_validation(self, data):
+        # DRF validates the items in order, one call each: the count is the item's index.
+        self._item_index += 1
+        try:
+            return super().run_child_validation(data)
+        except NotFound as exc:
+            # Still a 404 (tenancy never says 403, nor shows the other tenant), naming the item.
+            raise NotFound(f"item {self._item_index}: {exc.detail}") from None
+
     def create(self, validated_data):
         model = self.child.Meta.model
         rows = [self.child.to_append_fields(item) for item in validated_data]

@@ -204,3 +204,10 @@ def test_an_unknown_api_path_is_a_json_404(reader_api):
     response = reader_api.get("/api/v1/no-such-thing/")
     assert response.status_code == 404
     assert "no API endpoint" in response.json()["detail"]
+
+
+def test_a_number_that_cannot_be_hashed_exactly_is_a_400_naming_the_field(writer_api):
+    response = writer_api.post("/api/v1/notes/", {"key": "n", "body": {"big": 2**60}}, format="json")
+    assert response.status_code == 400
+    assert "2**53" in response.json()["body"][0]
+    assert not Note.objects.exists()

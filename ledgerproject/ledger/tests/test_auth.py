@@ -137,3 +137,12 @@ def test_head_and_options_need_what_get_needs(reader_api, method):
 def test_a_principal_without_a_role_sees_no_ledger_summaries(make_user, client_for):
     api = client_for(make_user("nobody"))
     assert api.get("/api/v1/ledgers/").json() == []
+
+
+def test_a_batch_item_of_another_tenant_is_a_404_naming_the_item(make_user, client_for):
+    api = client_for(make_user("acme-writer", roles=["writer"], tenants=["acme"]))
+    batch = [{"key": "a", "tenant_id": "acme"}, {"key": "g", "tenant_id": "globex"}]
+    response = api.post("/api/v1/notes/batch/", batch, format="json")
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("item 1:")
+    assert not Note.objects.exists()
