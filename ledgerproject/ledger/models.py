@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connections, models, router, transaction
 from django.db.models.expressions import RawSQL
+from django.db.models.signals import class_prepared
+from django.dispatch import receiver
 from django.utils import timezone
 
 from ledgerproject.ledger import hashing
@@ -541,6 +543,15 @@ class LedgerAccess(models.Model):
 
     def __str__(self):
         return "ledger access"
+
+
+@receiver(class_prepared)
+def _ledger_base_manager(sender, **kwargs):
+    """A ledger's base manager (what Django uses internally, and `Model._base_manager`) is its own
+    append-only manager, so no back door to bulk_create/update/delete stays open through it."""
+    if issubclass(sender, LedgerEntry) and not sender._meta.abstract and "objects" in sender._meta.managers_map:
+        sender._meta.base_manager_name = "objects"
+        sender._meta.__dict__.pop("base_manager", None)  # cached_property: recompute with the new name
 
 
 # Checkpoint and Merkle-tree models are defined beside their logic; importing them here registers them.

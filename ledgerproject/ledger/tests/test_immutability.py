@@ -141,3 +141,18 @@ def test_the_api_refuses_changes_with_405(model, route, view_class, method, make
     response = getattr(api, method)(url, {}, format="json")
     assert response.status_code == 405, (url, response.status_code, response.content[:200])
     assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("model", LEDGERS, ids=ids)
+@pytest.mark.parametrize("operation", ["bulk_create", "update", "delete"])
+def test_the_base_manager_is_no_back_door(model, operation):
+    pk = insert_raw_row(model)
+    manager = model._base_manager
+    calls = {
+        "bulk_create": lambda: manager.bulk_create([model()]),
+        "update": lambda: manager.filter(pk=pk).update(recorded_by_name="mallory"),
+        "delete": lambda: manager.filter(pk=pk).delete(),
+    }
+    with pytest.raises(ImmutableEntryError):
+        calls[operation]()
+    assert model._base_manager.get(pk=pk).recorded_by_name == "x"
