@@ -116,9 +116,14 @@ def ledger_summary(model):
     }
 
 
+def can_read_ledger(user, model):
+    """Whether this principal may read the ledger (its roles' view permission on the model)."""
+    return user.has_perm(f"{model._meta.app_label}.view_{model._meta.model_name}")
+
+
 def readable_ledgers(user):
-    """The ledgers this principal may read (its roles' view permissions)."""
-    return [m for m in ledger_models() if user.has_perm(f"{m._meta.app_label}.view_{m._meta.model_name}")]
+    """The ledgers this principal may read."""
+    return [model for model in ledger_models() if can_read_ledger(user, model)]
 
 
 def _ledger_or_404(name):

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledgerproject.ledger import checkpoints, signing
-from ledgerproject.ledger.api import _ledger_or_404
+from ledgerproject.ledger.api import _ledger_or_404, can_read_ledger
 from ledgerproject.ledger.hashing import format_timestamp
 from ledgerproject.ledger.models import LedgerQuerySet, tenants_for
 from ledgerproject.ledger.renderers import JSONLinesRenderer
@@ -71,11 +71,6 @@ def _int_param(name, description, required=False):
     return OpenApiParameter(name, OpenApiTypes.INT, OpenApiParameter.QUERY, required=required, description=description)
 
 
-def _can_read(user, model):
-    opts = model._meta
-    return user.is_superuser or user.has_perm(f"{opts.app_label}.view_{opts.model_name}")
-
-
 def _visible(model, user):
     """The entries `user` may see: every one, or only their tenants' (the base queryset, whatever the app's manager does)."""
     return LedgerQuerySet(model=model).for_tenants(tenants_for(user))
@@ -83,7 +78,7 @@ def _visible(model, user):
 
 def _readable_ledger(request, name):
     model = _ledger_or_404(name)
-    if not _can_read(request.user, model):
+    if not can_read_ledger(request.user, model):
         raise PermissionDenied(f"You may not read ledger {name}.")
     return model
 
@@ -292,7 +287,7 @@ class ExportView(APIView):
 def entry_page(request, ledger, seq):
     """One entry: its canonical form and its inclusion proof against the latest checkpoint, checkable in the browser."""
     model = _ledger_or_404(ledger)
-    if not _can_read(request.user, model):
+    if not can_read_ledger(request.user, model):
         raise PermissionDenied(f"You may not read ledger {ledger}.")
     entry = _visible(model, request.user).filter(seq=seq).first()
     if entry is None:

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from ledgerproject.ledger.registry import ledger_models
-from ledgerproject.ledger.triggers import drop_sql, install_sql
+from ledgerproject.ledger.triggers import triggers_lifted
 
 
 def append_only_models():
@@ -29,21 +29,12 @@ def ledger_tables(connection):
 
 
 @contextmanager
-def triggers_lifted(connection):
+def ledger_triggers_lifted(connection):
     tables = ledger_tables(connection)
     if tables and not settings.LEDGER_ALLOW_TEST_RESET:
         raise CommandError(
             "Refusing to flush: ledger tables are append-only (" + ", ".join(tables) + "). "
             "Only a test database (LEDGER_ALLOW_TEST_RESET) may be reset."
         )
-    with connection.cursor() as cursor:
-        for table in tables:
-            for statement in drop_sql(connection.vendor, table):
-                cursor.execute(statement)
-    try:
+    with triggers_lifted(connection, tables):
         yield
-    finally:
-        with connection.cursor() as cursor:
-            for table in tables:
-                for statement in install_sql(connection.vendor, table):
-                    cursor.execute(statement)

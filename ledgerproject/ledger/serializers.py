@@ -21,10 +21,6 @@ class LedgerBlockSerializer(serializers.Serializer):
     entry_hash = serializers.CharField(read_only=True)
 
 
-def LedgerBlockField():  # noqa: N802 - reads like the field it stands for
-    return LedgerBlockSerializer(source="ledger_block", read_only=True)
-
-
 class LedgerListSerializer(serializers.ListSerializer):
     """A batch: validated item by item, then appended atomically with one lock."""
 
@@ -54,7 +50,7 @@ class LedgerSerializer(serializers.ModelSerializer):
     to_append_fields() to turn validated data into model fields. Creating appends.
     """
 
-    ledger = LedgerBlockField()
+    ledger = LedgerBlockSerializer(source="ledger_block", read_only=True)
 
     class Meta:
         list_serializer_class = LedgerListSerializer

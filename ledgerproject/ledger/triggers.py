@@ -1,5 +1,7 @@
 """Database triggers that refuse UPDATE, DELETE and TRUNCATE on ledger tables, installed by migrations."""
 
+from contextlib import contextmanager
+
 from django.db.migrations.exceptions import IrreversibleError
 from django.db.migrations.operations.base import Operation
 
@@ -47,6 +49,26 @@ def drop_sql(vendor, table):
     if vendor == "postgresql":
         return [f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"' for name in names]
     return [f'DROP TRIGGER IF EXISTS "{name}"' for name in names]
+
+
+@contextmanager
+def triggers_lifted(connection, tables):
+    """Drop the append-only triggers of `tables`, and put them back afterwards whatever happens.
+
+    Only the test database reset and tests that play an attacker use this: in production the
+    application's database role may not alter the tables it writes.
+    """
+    with connection.cursor() as cursor:
+        for table in tables:
+            for statement in drop_sql(connection.vendor, table):
+                cursor.execute(statement)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for table in tables:
+                for statement in install_sql(connection.vendor, table):
+                    cursor.execute(statement)
 
 
 def installed_triggers(connection, table):

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from ledgerproject.ledger.triggers import drop_sql, install_sql
+from ledgerproject.ledger.triggers import triggers_lifted as lift
 from tests.ledger_testapp.models import Note
 
 
@@ -78,16 +78,9 @@ def insert_raw_row(model):
 @contextmanager
 def triggers_lifted(model):
     """What someone with the table owner's rights could do: lift a ledger's triggers for a while."""
-    table = model._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
             # Deferred foreign-key checks pending in the test transaction would block ALTER TABLE.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for statement in drop_sql(connection.vendor, table):
-            cursor.execute(statement)
-    try:
+    with lift(connection, [model._meta.db_table]):
         yield
-    finally:
-        with connection.cursor() as cursor:
-            for statement in install_sql(connection.vendor, table):
-                cursor.execute(statement)

@@ -3,10 +3,10 @@
 from django.core.management.commands import flush
 from django.db import connections
 
-from ledgerproject.ledger.reset import triggers_lifted
+from ledgerproject.ledger.reset import ledger_triggers_lifted
 
 
 class Command(flush.Command):
     def handle(self, **options):
-        with triggers_lifted(connections[options["database"]]):
+        with ledger_triggers_lifted(connections[options["database"]]):
             return super().handle(**options)
