@@ -14,6 +14,7 @@ from enhancelog.forms import ReviewForm
 from enhancelog.models import KNOWN_AXES, EnhanceEntry, Review
 from enhancelog.stats import DAY_MS, now_ms
 from enhancelog.templatetags.enhancelog_tags import ms_datetime
+from enhancelog.views import parse_keyset_cursor
 from ledgerproject.ledger.admin import ReadOnlyLedgerAdmin
 from ledgerproject.ledger.exceptions import StateConflictError
 
@@ -208,7 +209,7 @@ class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
             queryset = queryset.with_review_state().order_by(
                 ExpressionWrapper(Q(review_decision__isnull=False), output_field=BooleanField()), "-ts_ms", "-seq"
             )
-        before = _parse_cursor(params.get("before"))
+        before = parse_keyset_cursor(params.get("before"))
         if before and state != "all":
             queryset = queryset.filter(Q(ts_ms__lt=before[0]) | Q(ts_ms=before[0], seq__lt=before[1]))
         offset = _int(params.get("offset")) if state == "all" else 0
@@ -297,11 +298,3 @@ def _int(value):
         return max(0, int(value))
     except (TypeError, ValueError):
         return 0
-
-
-def _parse_cursor(value):
-    try:
-        ts_ms, seq = value.split(".", 1)
-        return int(ts_ms), int(seq)
-    except (AttributeError, ValueError):
-        return None

@@ -26,7 +26,7 @@ def dashboard(request):
     return render(request, "enhancelog/dashboard.html", {"stats": stats, "windows": list(WINDOWS)})
 
 
-def _parse_cursor(value):
+def parse_keyset_cursor(value):
     """`before=<ts_ms>.<seq>`: the last row of the previous page (keyset paging, no OFFSET)."""
     try:
         ts_ms, seq = value.split(".", 1)
@@ -40,7 +40,7 @@ def _parse_cursor(value):
 def entry_list(request):
     filterset = EnhanceEntryFilterSet(request.GET, queryset=EnhanceEntry.objects.with_review_state())
     queryset = filterset.qs if filterset.is_valid() else EnhanceEntry.objects.none()
-    cursor = _parse_cursor(request.GET.get("before"))
+    cursor = parse_keyset_cursor(request.GET.get("before"))
     if cursor:
         queryset = queryset.filter(Q(ts_ms__lt=cursor[0]) | Q(ts_ms=cursor[0], seq__lt=cursor[1]))
     rows = list(queryset.order_by("-ts_ms", "-seq")[: PAGE_SIZE + 1])
