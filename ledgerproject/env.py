@@ -54,3 +54,27 @@ def env_secret(name, default=None):
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE={file_name!r} cannot be read: {exc}") from None
     return os.environ.get(name, default)
+
+
+def env_database_urls(name, engine, conn_max_age=0):
+    """Database settings from NAME, a comma-separated list of database URLs (none when unset or empty).
+
+    Each URL is parsed strictly with dj-database-url and must name `engine` (e.g. "postgresql");
+    the error names the variable and the item's position, never the URL itself (it may hold a password).
+    """
+    import dj_database_url
+
+    configs = []
+    for position, url in enumerate(env_list(name), start=1):
+        try:
+            config = dj_database_url.parse(url, conn_max_age=conn_max_age)
+        except Exception as exc:  # UnknownSchemeError, ParseError, ValueError: all mean a bad URL
+            raise ImproperlyConfigured(
+                f"{name}: item {position} is not a database URL ({type(exc).__name__})"
+            ) from None
+        if not config["ENGINE"].endswith(f".{engine}"):
+            raise ImproperlyConfigured(f"{name}: item {position} names {config['ENGINE']}; it must be {engine}")
+        if not config.get("NAME"):
+            raise ImproperlyConfigured(f"{name}: item {position} names no database")
+        configs.append(config)
+    return configs

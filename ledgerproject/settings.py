@@ -5,7 +5,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from ledgerproject.env import env_bool, env_int, env_list, env_secret, env_str
+from ledgerproject.env import env_bool, env_database_urls, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LEDGER_VAR_DIR", str(BASE_DIR / "var")))
@@ -85,6 +85,30 @@ if _engine.endswith("sqlite3"):
 elif not _engine.endswith("postgresql"):
     raise ImproperlyConfigured(f"DATABASE_URL names an unsupported engine ({_engine}); use sqlite or postgres")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Read replicas: PostgreSQL streaming standbys of DATABASE_URL, as aliases replica1, replica2, … Page,
+# list, search and export reads go to one of them; appends, locks, checkpoints, verification, every read
+# after a write in the same request, and a client's requests for LEDGER_REPLICA_STICKY_SECONDS after it
+# wrote stay on the primary (ledger/routers.py). None configured: no router, no middleware, no change.
+LEDGER_REPLICA_DATABASES = []
+_replicas = env_database_urls("DATABASE_REPLICA_URLS", "postgresql", conn_max_age=DATABASES["default"]["CONN_MAX_AGE"])
+if _replicas and not _engine.endswith("postgresql"):
+    raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs DATABASE_URL on PostgreSQL: replicas are its standbys")
+for _index, _replica in enumerate(_replicas, start=1):
+    # An unreachable replica must cost a request little: it is then marked down and the primary answers.
+    _replica.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    # A test run never creates a database on a standby: the alias reads the primary's test database.
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica{_index}"] = _replica
+    LEDGER_REPLICA_DATABASES.append(f"replica{_index}")
+LEDGER_REPLICA_STICKY_SECONDS = env_int("LEDGER_REPLICA_STICKY_SECONDS", 5, minimum=0)
+LEDGER_REPLICA_DOWN_SECONDS = env_int("LEDGER_REPLICA_DOWN_SECONDS", 5, minimum=1)
+if LEDGER_REPLICA_DATABASES:
+    DATABASE_ROUTERS = ["ledgerproject.ledger.routers.PrimaryReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware") + 1,
+        "ledgerproject.ledger.routers.ReplicaRoutingMiddleware",
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -18,6 +18,10 @@ fi
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 stop() {
+  # Standbys that tests started under $LEDGER_TEST_PG_DIR (scripts/replica.sh) go first, even after a crash.
+  for standby in "$tmp"/replica-*/data; do
+    [ -f "$standby/PG_VERSION" ] && "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$standby" -m immediate stop >/dev/null 2>&1
+  done
   "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$tmp/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
@@ -30,6 +34,7 @@ trap stop EXIT
   || { cat "$tmp/server.log" >&2; exit 1; }
 
 export DATABASE_URL="postgres://ledger@127.0.0.1:$port/postgres"
+export LEDGER_TEST_PG_DIR="$tmp"
 echo "throwaway PostgreSQL on 127.0.0.1:$port" >&2
 set +e
 "$@"

@@ -60,7 +60,8 @@ def verify_links(model, using=None, progress=None):
     from django.db import connections, router
 
     name = model.ledger_name
-    alias = using or router.db_for_read(model)
+    # Verification is exact: it reads the database that takes the appends, never a replica that may lag.
+    alias = using or router.db_for_write(model)
     table = connections[alias].ops.quote_name(model._meta.db_table)
     ledger_marker = ',"ledger":' + hashing.canonical_json(name) + ',"recorded_at":'
     expected_seq, prev = 1, hashing.GENESIS_HASH
@@ -98,12 +99,15 @@ def verify_chain(model, using=None, progress=None):
       content equals the row's current column values (so a column changed behind the
       triggers' back is caught even when the hashes were left alone).
     """
+    from django.db import router
+
     name = model.ledger_name
     content_fields = model.content_fields()
     columns = ["seq", "recorded_at", "recorded_by_name", "prev_entry_hash", "entry_hash", "canonical"]
     columns += [f.attname for f in content_fields]
     keys = [f.attname for f in content_fields]
-    manager = model._base_manager.using(using) if using else model._base_manager
+    # Verification is exact: it reads the database that takes the appends, never a replica that may lag.
+    manager = model._base_manager.using(using or router.db_for_write(model))
     rows = manager.order_by("seq").values_list(*columns).iterator(chunk_size=BATCH)
     expected_seq, prev, checked = 1, hashing.GENESIS_HASH, 0
 

@@ -39,6 +39,8 @@ class MerkleNode(models.Model):
     index = models.PositiveBigIntegerField()
     hash = models.BinaryField(max_length=32)
 
+    replica_reads = True  # roots and proofs may be read from a replica (ledger/routers.py)
+
     class Meta:
         constraints = [
             # Serves every root/proof read (ledger, level, index IN …) and the integrated size
@@ -70,6 +72,7 @@ class Checkpoint(models.Model):
 
     # Its table carries the kernel's append-only triggers (migration 0002); the test reset lifts them too.
     append_only = True
+    replica_reads = True  # the latest checkpoint on pages and proofs; see ledger/routers.py
 
     objects = CheckpointQuerySet.as_manager()
 

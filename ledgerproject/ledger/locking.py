@@ -1,6 +1,9 @@
-"""The per-ledger append lock: one writer at a time per ledger, held only for the insert."""
+"""Advisory locks: the per-ledger append lock (one writer at a time, held only for the insert), and job locks."""
 
 import hashlib
+from contextlib import contextmanager
+
+from django.db import DatabaseError
 
 
 def _advisory_key(ledger_name):
@@ -43,3 +46,35 @@ def lock_ledger_then_fetch(connection, ledger_name, sql, params):
         if not cursor.nextset():  # pragma: no cover - PostgreSQL always answers both statements
             raise RuntimeError("the read after the ledger lock returned no result")
         return cursor.fetchall()
+
+
+def job_key(name):
+    """The advisory-lock key of a scheduled job (distinct from every ledger's append lock)."""
+    return int.from_bytes(hashlib.sha256(f"job:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def job_lock(connection, name):
+    """Hold the named job's lock for the block if no one else holds it; yields whether this run got it.
+
+    PostgreSQL: a session-level advisory lock (pg_try_advisory_lock, never waiting), so of several
+    servers that run the same scheduled job at the same moment one does the work and the others skip.
+    It is released at the end of the block, or by the server if the connection drops. SQLite: one file
+    on one machine, whose write lock already serializes the work; always held.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = job_key(name)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+            except DatabaseError:  # the connection is gone, and the lock with it
+                pass

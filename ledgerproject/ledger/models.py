@@ -272,6 +272,8 @@ class LedgerEntry(models.Model):
     ledger_name = None
     natural_key_fields = ()
     tenant_field = None
+    # Page, list and export reads may come from a read replica (ledger/routers.py).
+    replica_reads = True
 
     seq = models.PositiveBigIntegerField(primary_key=True, editable=False)
     recorded_at = models.DateTimeField(editable=False, db_index=True)
@@ -512,6 +514,8 @@ class ApiToken(models.Model):
 
 class ChainCheck(models.Model):
     """The result of one re-walk of a ledger's hash chain (what the home page shows as chain status)."""
+
+    replica_reads = True  # shown on pages; see ledger/routers.py
 
     ledger = models.CharField(max_length=64)
     checked_at = models.DateTimeField(default=timezone.now)
