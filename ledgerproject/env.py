@@ -54,3 +54,11 @@ def env_secret(name, default=None):
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE={file_name!r} cannot be read: {exc}") from None
     return os.environ.get(name, default)
+
+
+def env_url(name, schemes, default=""):
+    """A URL from NAME whose scheme is one of `schemes` (empty when unset)."""
+    raw = os.environ.get(name, default).strip()
+    if raw and raw.split("://", 1)[0].lower() not in schemes:
+        raise ImproperlyConfigured(f"{name}={raw.split('@')[-1]!r} must start with one of {', '.join(schemes)}://")
+    return raw
