@@ -1,5 +1,6 @@
 """Ledger's settings: everything that varies between deployments comes from the environment."""
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -232,3 +233,15 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 AXES_CLIENT_IP_CALLABLE = "ledgerproject.ledger.limits.client_ip"
 AXES_VERBOSE = False
+
+# Prometheus metrics at /metrics (ledgerproject/ledger/metrics.py): answered to these client addresses or
+# networks (default loopback; empty: none) and to `Authorization: Bearer $LEDGER_METRICS_TOKEN`; else 403.
+LEDGER_METRICS_ALLOWED_IPS = env_list("LEDGER_METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+for _net in LEDGER_METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_net, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"LEDGER_METRICS_ALLOWED_IPS: {_net!r} is not an address or network") from None
+LEDGER_METRICS_TOKEN = env_secret("LEDGER_METRICS_TOKEN", "")
+# First, so the request metrics time everything below it.
+MIDDLEWARE = ["ledgerproject.ledger.metrics.MetricsMiddleware", *MIDDLEWARE]
