@@ -1,6 +1,11 @@
 """Brute-force limits shared by every worker: the client address, and the failed-token throttle."""
 
+from contextlib import contextmanager
+
 from django.core.cache import caches
+from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.redis import RedisCache
+from django.db import connections, router, transaction
 from django.utils.connection import ConnectionProxy
 from rest_framework import throttling
 from rest_framework.settings import api_settings
@@ -8,6 +13,42 @@ from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 # Every worker and server sees the same counters here (the database cache, or Redis under REDIS_URL).
 shared_cache = ConnectionProxy(caches, "throttle")
+# The first key of PostgreSQL's two-key advisory locks for counters (the ledgers' locks use one-key ones).
+COUNTER_LOCK_CLASS = 0x4C54
+
+
+@contextmanager
+def counter_lock(key):
+    """Makes one counter's read-modify-write atomic across workers and servers.
+
+    DRF reads a client's history, decides, then writes it back; two workers doing that at once both
+    let a request through. Under this lock they take turns: PostgreSQL takes a transaction advisory
+    lock on the key, SQLite's IMMEDIATE transaction holds its write lock, Redis takes a short lock key.
+    """
+    cache = caches["throttle"]
+    if isinstance(cache, DatabaseCache):
+        alias = router.db_for_write(cache.cache_model_class)
+        with transaction.atomic(using=alias):
+            connection = connections[alias]
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [COUNTER_LOCK_CLASS, key])
+            yield
+    elif isinstance(cache, RedisCache):
+        lock_key = cache.make_and_validate_key(key) + ":lock"
+        lock = cache._cache.get_client(lock_key, write=True).lock(lock_key, timeout=5, blocking_timeout=2)
+        # Not getting it in 2 s (a stuck peer) lets this one request be counted unlocked, never refused.
+        acquired = lock.acquire()
+        try:
+            yield
+        finally:
+            if acquired:
+                try:
+                    lock.release()
+                except Exception:  # expired meanwhile: nothing left to release
+                    pass
+    else:
+        yield
 
 
 def client_ip(request):
@@ -16,13 +57,24 @@ def client_ip(request):
 
 
 class AnonRateThrottle(throttling.AnonRateThrottle):
-    """DRF's anonymous throttle ("anon" rate, per client address) on the shared counters."""
+    """DRF's anonymous throttle ("anon" rate, per client address) on the shared counters, under a lock."""
 
     cache = shared_cache
 
+    def allow_request(self, request, view):
+        key = self.get_cache_key(request, view) if self.rate is not None else None
+        if key is None:
+            return True
+        with counter_lock(key):
+            return super().allow_request(request, view)
+
 
 class UserRateThrottle(throttling.UserRateThrottle):
-    """DRF's per-user throttle ("user" rate) on the shared counters."""
+    """DRF's per-user throttle ("user" rate) on the shared counters.
+
+    Not under counter_lock: it guards a high ceiling on every authenticated request, where a few
+    requests over it in a race matter less than a lock round trip on each one.
+    """
 
     cache = shared_cache
 
@@ -62,6 +114,7 @@ class FailedTokenThrottle(SimpleRateThrottle):
     def note_failure(self, request):
         if self.rate is None:
             return
-        self._load(request)
-        self.history.insert(0, self.now)
-        self.cache.set(self.key, self.history, self.duration)
+        with counter_lock(self.get_cache_key(request)):
+            self._load(request)
+            self.history.insert(0, self.now)
+            self.cache.set(self.key, self.history, self.duration)
