@@ -243,5 +243,9 @@ for _net in LEDGER_METRICS_ALLOWED_IPS:
     except ValueError:
         raise ImproperlyConfigured(f"LEDGER_METRICS_ALLOWED_IPS: {_net!r} is not an address or network") from None
 LEDGER_METRICS_TOKEN = env_secret("LEDGER_METRICS_TOKEN", "")
+# Read by prometheus_client itself: several workers then keep their metrics in files there and /metrics sums them.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR!r} is not a directory")
 # First, so the request metrics time everything below it.
 MIDDLEWARE = ["ledgerproject.ledger.metrics.MetricsMiddleware", *MIDDLEWARE]

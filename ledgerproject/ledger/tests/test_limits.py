@@ -1,6 +1,7 @@
 """Brute-force control: login lockout on both login pages, and throttled failed token attempts."""
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -65,24 +66,13 @@ def test_the_failure_limit_is_a_setting(client, make_user):
     assert _fail(client, "/accounts/login/", "rita", 2) == [200, 429]
 
 
-def test_the_lockout_settings_come_from_the_environment(monkeypatch):
-    import importlib
-
-    import ledgerproject.settings as project_settings
-
-    monkeypatch.setenv("LEDGER_LOGIN_FAILURE_LIMIT", "7")
-    monkeypatch.setenv("LEDGER_LOGIN_COOLOFF_MINUTES", "0")
-    try:
-        fresh = importlib.reload(project_settings)
-        assert fresh.AXES_FAILURE_LIMIT == 7
-        assert fresh.AXES_COOLOFF_TIME is None  # locked until axes_reset
-        monkeypatch.setenv("LEDGER_LOGIN_FAILURE_LIMIT", "many")
-        with pytest.raises(Exception, match="LEDGER_LOGIN_FAILURE_LIMIT"):
-            importlib.reload(project_settings)
-    finally:
-        monkeypatch.delenv("LEDGER_LOGIN_FAILURE_LIMIT")
-        monkeypatch.delenv("LEDGER_LOGIN_COOLOFF_MINUTES")
-        importlib.reload(project_settings)
+def test_the_lockout_settings_come_from_the_environment(settings_under_env):
+    fresh = settings_under_env(LEDGER_LOGIN_FAILURE_LIMIT="7", LEDGER_LOGIN_COOLOFF_MINUTES="0")
+    assert fresh.AXES_FAILURE_LIMIT == 7
+    assert fresh.AXES_COOLOFF_TIME is None  # locked until axes_reset
+    assert settings_under_env(LEDGER_LOGIN_COOLOFF_MINUTES="30").AXES_COOLOFF_TIME.total_seconds() == 1800
+    with pytest.raises(ImproperlyConfigured, match="LEDGER_LOGIN_FAILURE_LIMIT"):
+        settings_under_env(LEDGER_LOGIN_FAILURE_LIMIT="many")
 
 
 # --- failed token attempts -------------------------------------------------------------------------

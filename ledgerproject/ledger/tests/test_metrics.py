@@ -1,6 +1,7 @@
 """/metrics: requests per route, appends and 409s per ledger, ages, appender drops, and who may scrape."""
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
@@ -126,3 +127,12 @@ def test_without_a_token_setting_no_bearer_is_accepted(settings):
     settings.LEDGER_METRICS_TOKEN = ""
     outsider = Client(REMOTE_ADDR="203.0.113.9")
     assert outsider.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 403
+
+
+def test_the_metrics_settings_are_checked_at_start(settings_under_env, tmp_path):
+    fresh = settings_under_env(LEDGER_METRICS_ALLOWED_IPS="10.0.0.0/8, 192.0.2.7", LEDGER_METRICS_TOKEN="t")
+    assert (fresh.LEDGER_METRICS_ALLOWED_IPS, fresh.LEDGER_METRICS_TOKEN) == (["10.0.0.0/8", "192.0.2.7"], "t")
+    with pytest.raises(ImproperlyConfigured, match="LEDGER_METRICS_ALLOWED_IPS"):
+        settings_under_env(LEDGER_METRICS_ALLOWED_IPS="localhost")
+    with pytest.raises(ImproperlyConfigured, match="PROMETHEUS_MULTIPROC_DIR"):
+        settings_under_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "missing"))

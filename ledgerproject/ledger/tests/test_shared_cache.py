@@ -1,7 +1,6 @@
 """Throttle counters every worker shares: the database cache, and Redis under REDIS_URL (real servers)."""
 
 import base64
-import importlib
 import os
 import shutil
 import socket
@@ -84,30 +83,15 @@ def _redis_caches(url):
 # --- settings ---------------------------------------------------------------------------------------
 
 
-def _reload_settings(monkeypatch, **env):
-    import ledgerproject.settings as project_settings
-
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    try:
-        fresh = importlib.reload(project_settings)
-        # A snapshot: the module itself is reloaded again below, with the environment as it was.
-        return type("Settings", (), {name: getattr(fresh, name) for name in dir(fresh) if name.isupper()})
-    finally:
-        for name in env:
-            monkeypatch.delenv(name)
-        importlib.reload(project_settings)
-
-
-def test_the_throttle_cache_is_the_database_by_default_and_redis_with_redis_url(monkeypatch):
+def test_the_throttle_cache_is_the_database_by_default_and_redis_with_redis_url(monkeypatch, settings_under_env):
     monkeypatch.delenv("REDIS_URL", raising=False)
-    plain = _reload_settings(monkeypatch)
+    plain = settings_under_env()
     assert plain.CACHES["throttle"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
-    with_redis = _reload_settings(monkeypatch, REDIS_URL="redis://cache.internal:6379/2")
+    with_redis = settings_under_env(REDIS_URL="redis://cache.internal:6379/2")
     assert with_redis.CACHES["throttle"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert with_redis.CACHES["throttle"]["LOCATION"] == "redis://cache.internal:6379/2"
     with pytest.raises(Exception, match="REDIS_URL"):
-        _reload_settings(monkeypatch, REDIS_URL="http://cache.internal:6379")
+        settings_under_env(REDIS_URL="http://cache.internal:6379")
 
 
 @pytest.mark.django_db
