@@ -62,3 +62,12 @@ def env_url(name, schemes, default=""):
     if raw and raw.split("://", 1)[0].lower() not in schemes:
         raise ImproperlyConfigured(f"{name}={raw.split('@')[-1]!r} must start with one of {', '.join(schemes)}://")
     return raw
+
+
+def env_rate(name, default):
+    """A throttle rate from NAME: requests per second, minute, hour or day ("10/min", "1000/hour")."""
+    raw = os.environ.get(name, default).strip()
+    count, _, period = raw.partition("/")
+    if not count.isdigit() or not period or period[0] not in "smhd":
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate like 10/min (per s, min, hour or day)")
+    return raw

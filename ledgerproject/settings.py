@@ -7,7 +7,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from ledgerproject.env import env_bool, env_int, env_list, env_secret, env_str, env_url
+from ledgerproject.env import env_bool, env_int, env_list, env_rate, env_secret, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LEDGER_VAR_DIR", str(BASE_DIR / "var")))
@@ -188,11 +188,12 @@ LOGGING["loggers"] = {
 LEDGER_NUM_PROXIES = env_int("LEDGER_NUM_PROXIES", 0, minimum=0)
 REST_FRAMEWORK["NUM_PROXIES"] = LEDGER_NUM_PROXIES
 # Failed `Authorization: Token` attempts per client address; past it, 429 before any token lookup.
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["failed_token"] = env_str("LEDGER_THROTTLE_FAILED_TOKEN", "10/min")
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["failed_token"] = env_rate("LEDGER_THROTTLE_FAILED_TOKEN", "10/min")
 
-# Throttle counters (DRF's and the failed-token one) live in the "throttle" cache, which every worker and
-# server shares: the database (table created by the kernel's migrations), or Redis when REDIS_URL is set.
-# "default" stays a per-process memory cache for what the apps cache for speed (dashboard numbers).
+# The anonymous and failed-token counters live in the "throttle" cache, which every worker and server
+# shares: the database (table created by the kernel's migrations), or Redis when REDIS_URL is set; the
+# per-user ones too under Redis (see ledger/limits.py). "default" stays a per-process memory cache for
+# what the apps cache for speed (dashboard numbers).
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
 LEDGER_CACHE_TABLE = "ledger_cache"
 if REDIS_URL:

@@ -26,7 +26,9 @@ class HashedTokenAuthentication(TokenAuthentication):
         try:
             return super().authenticate(request)
         except exceptions.AuthenticationFailed:
-            throttle.note_failure(request)
+            wait = throttle.note_failure(request)
+            if wait is not None:  # already blocked by failures another worker saw
+                raise TokenAttemptsThrottled(wait=wait) from None
             raise
 
     def authenticate_credentials(self, key):

@@ -4,6 +4,7 @@ from contextlib import contextmanager
 
 from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from django.db import connections, router, transaction
 from django.utils.connection import ConnectionProxy
@@ -13,6 +14,15 @@ from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 # Every worker and server sees the same counters here (the database cache, or Redis under REDIS_URL).
 shared_cache = ConnectionProxy(caches, "throttle")
+# This process's memory of addresses it has seen fail a token (a hint: the count is in shared_cache).
+_failed_addresses = LocMemCache("ledger-failed-token-addresses", {"OPTIONS": {"MAX_ENTRIES": 10_000}})
+
+
+def forget_failed_addresses():
+    """Empties this process's memory of failing addresses (tests: it is not rolled back with the database)."""
+    _failed_addresses.clear()
+
+
 # The first key of PostgreSQL's two-key advisory locks for counters (the ledgers' locks use one-key ones).
 COUNTER_LOCK_CLASS = 0x4C54
 
@@ -70,13 +80,18 @@ class AnonRateThrottle(throttling.AnonRateThrottle):
 
 
 class UserRateThrottle(throttling.UserRateThrottle):
-    """DRF's per-user throttle ("user" rate) on the shared counters.
+    """DRF's per-user throttle ("user" rate): on Redis when REDIS_URL is set, else per process.
 
-    Not under counter_lock: it guards a high ceiling on every authenticated request, where a few
-    requests over it in a race matter less than a lock round trip on each one.
+    It is a high ceiling checked on every authenticated request. On the database cache a read and a
+    write there would add five database round trips to every append (whose budget is six), so without
+    Redis it counts in each process's memory ("default"): a runaway client is still stopped, at up to
+    the rate times the number of workers. Not under counter_lock either: a race lets a few over.
     """
 
-    cache = shared_cache
+    @property
+    def cache(self):
+        shared = caches["throttle"]
+        return caches["default"] if isinstance(shared, DatabaseCache) else shared
 
 
 class FailedTokenThrottle(SimpleRateThrottle):
@@ -85,6 +100,11 @@ class FailedTokenThrottle(SimpleRateThrottle):
     Unlike DRF's throttles it is not consulted after authentication: the authenticator asks `blocked()`
     before looking a token up and calls `note_failure()` when the lookup fails, so a client guessing
     tokens is refused without touching the token table, while valid tokens never add to the count.
+
+    So that valid tokens cost nothing either, each process remembers (in its own memory) the addresses
+    it has seen fail, and only for those reads the shared count before the lookup. A process that has
+    not seen an address fail yet looks its token up once, finds the shared count past the limit when
+    recording the failure, and refuses from then on: at most one lookup per worker per address.
     """
 
     scope = "failed_token"
@@ -102,19 +122,30 @@ class FailedTokenThrottle(SimpleRateThrottle):
         self.now = self.timer()
         self.history = [t for t in self.cache.get(self.key, []) if t > self.now - self.duration]
 
+    def _wait_if_over(self):
+        # Until the limit-th newest failure leaves the window (DRF's wait() gives None past the limit).
+        if len(self.history) < self.num_requests:
+            return None
+        if self.num_requests == 0:
+            return float(self.duration)
+        return max(1.0, self.duration - (self.now - self.history[self.num_requests - 1]))
+
     def blocked(self, request):
         """Seconds to wait when this address is past the limit, else None."""
-        if self.rate is None:
+        if self.rate is None or not _failed_addresses.get(client_ip(request)):
             return None
         self._load(request)
-        if len(self.history) >= self.num_requests:
-            return self.wait()
-        return None
+        return self._wait_if_over()
 
     def note_failure(self, request):
+        """Counts one failure; seconds to wait when the address was already past the limit, else None."""
         if self.rate is None:
-            return
+            return None
+        _failed_addresses.set(client_ip(request), True, self.duration)
         with counter_lock(self.get_cache_key(request)):
             self._load(request)
+            wait = self._wait_if_over()
             self.history.insert(0, self.now)
-            self.cache.set(self.key, self.history, self.duration)
+            # The newest `limit` failures are all the decision needs: the entry stays small.
+            self.cache.set(self.key, self.history[: max(self.num_requests, 1)], self.duration)
+        return wait

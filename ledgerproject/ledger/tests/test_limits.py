@@ -75,6 +75,14 @@ def test_the_lockout_settings_come_from_the_environment(settings_under_env):
         settings_under_env(LEDGER_LOGIN_FAILURE_LIMIT="many")
 
 
+def test_the_failed_token_rate_comes_from_the_environment(settings_under_env):
+    fresh = settings_under_env(LEDGER_THROTTLE_FAILED_TOKEN="25/hour")
+    assert fresh.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["failed_token"] == "25/hour"
+    for bad in ("", "ten/min", "10", "10/fortnight"):
+        with pytest.raises(ImproperlyConfigured, match="LEDGER_THROTTLE_FAILED_TOKEN"):
+            settings_under_env(LEDGER_THROTTLE_FAILED_TOKEN=bad)
+
+
 # --- failed token attempts -------------------------------------------------------------------------
 
 
@@ -106,6 +114,33 @@ def test_it_throttles_failed_token_attempts_per_address_before_the_lookup(
     assert writer_api.get("/api/v1/notes/").status_code == 200
     assert _token_client("another-guess", addr="10.1.2.3").get("/api/v1/notes/").status_code == 401
     assert guesser.get("/api/v1/notes/").status_code == 429
+
+
+def test_an_address_another_worker_saw_fail_is_refused_after_one_lookup(settings, django_assert_max_num_queries):
+    from ledgerproject.ledger.limits import forget_failed_addresses
+
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "failed_token": "3/min"},
+    }
+    guesser = _token_client("not-a-token")
+    assert [guesser.get("/api/v1/notes/").status_code for _ in range(3)] == [401, 401, 401]
+    # A worker that saw none of those failures: its memory of failing addresses is empty.
+    forget_failed_addresses()
+    response = guesser.get("/api/v1/notes/")
+    assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+    with django_assert_max_num_queries(1) as captured:
+        assert guesser.get("/api/v1/notes/").status_code == 429
+    assert not any("apitoken" in query["sql"].lower() for query in captured.captured_queries)
+
+
+def test_a_valid_token_from_an_address_that_never_failed_reads_no_counter(writer_api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert writer_api.get("/api/v1/notes/").status_code == 200
+    assert not any("ledger_cache" in query["sql"] for query in captured.captured_queries)
 
 
 def test_valid_tokens_never_count_as_failures(settings, writer_api):
