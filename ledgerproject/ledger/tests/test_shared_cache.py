@@ -103,12 +103,21 @@ def test_the_database_cache_table_exists_after_migrate():
 
 
 @pytest.mark.django_db
-def test_the_anonymous_and_failed_token_counters_live_in_the_shared_cache(monkeypatch):
+def test_the_anonymous_and_failed_token_counters_live_in_the_shared_cache(monkeypatch, writer_api, alice):
     monkeypatch.setattr(limits.AnonRateThrottle, "THROTTLE_RATES", {"anon": "2/min"})
     anon = APIClient()
     assert [anon.get(PUBLIC_KEY).status_code for _ in range(3)] == [200, 200, 429]
     assert len(caches["throttle"].get("throttle_anon_127.0.0.1")) == 2
     assert caches["default"].get("throttle_anon_127.0.0.1") is None
+    guesser = APIClient(REMOTE_ADDR="10.4.4.4")
+    guesser.credentials(HTTP_AUTHORIZATION="Token nope")
+    assert guesser.get("/api/v1/notes/").status_code == 401
+    assert len(caches["throttle"].get("throttle_failed_token_10.4.4.4")) == 1
+    # On the database cache the per-user ceiling is counted in the process (see limits.UserRateThrottle).
+    caches["default"].delete(f"throttle_user_{alice.pk}")
+    assert writer_api.get("/api/v1/notes/").status_code == 200
+    assert caches["throttle"].get(f"throttle_user_{alice.pk}") is None
+    assert len(caches["default"].get(f"throttle_user_{alice.pk}")) == 1
 
 
 # --- Redis ------------------------------------------------------------------------------------------
@@ -116,7 +125,7 @@ def test_the_anonymous_and_failed_token_counters_live_in_the_shared_cache(monkey
 
 @pytest.mark.postgres
 @pytest.mark.django_db
-def test_throttles_count_in_a_real_redis_server(redis_url, monkeypatch):
+def test_throttles_count_in_a_real_redis_server(redis_url, monkeypatch, writer_api, alice):
     monkeypatch.setattr(limits.AnonRateThrottle, "THROTTLE_RATES", {"anon": "3/min"})
     with override_settings(CACHES=_redis_caches(redis_url)):
         anon = APIClient()
@@ -128,6 +137,8 @@ def test_throttles_count_in_a_real_redis_server(redis_url, monkeypatch):
         assert {guesser.get("/api/v1/notes/").status_code for _ in range(limit)} == {401}
         response = guesser.get("/api/v1/notes/")
         assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+        writer_api.defaults["REMOTE_ADDR"] = "10.3.3.3"
+        assert writer_api.get("/api/v1/notes/").status_code == 200
         # The counters are in Redis, where every worker sees them.
         import redis
 
@@ -135,6 +146,8 @@ def test_throttles_count_in_a_real_redis_server(redis_url, monkeypatch):
         keys = {key.decode() for key in server.keys("*")}
         assert any(key.endswith("throttle_anon_127.0.0.1") for key in keys), keys
         assert any(key.endswith("throttle_failed_token_127.0.0.1") for key in keys), keys
+        # Under Redis the per-user ceiling is shared too.
+        assert any(key.endswith(f"throttle_user_{alice.pk}") for key in keys), keys
         caches["throttle"].close()
 
 
