@@ -83,6 +83,20 @@ def test_conflicts_are_counted_per_ledger_and_kind(writer_api, django_capture_on
         )
 
 
+def test_a_state_conflict_is_counted_under_the_ledger_of_the_view(writer_api):
+    import hashlib
+
+    body = {"spec_digest": hashlib.sha256(b"spec v1").hexdigest(), "version_label": "v1", "promoted_by": "ci"}
+    assert writer_api.post("/api/v1/releases/agent/promote/", body, format="json").status_code == 201
+    before = scrape()
+    assert writer_api.post("/api/v1/releases/agent/rollback/").status_code == 409  # no previous release
+    after = scrape()
+    name = "ledger_conflicts_total"
+    assert (
+        value(after, name, ledger="releases", kind="state") - value(before, name, ledger="releases", kind="state") == 1
+    )
+
+
 def test_verification_and_checkpoint_ages_come_from_the_latest_rows(writer_api, django_assert_max_num_queries):
     writer_api.post("/api/v1/notes/", {"key": "a1"}, format="json")
     text = scrape()
