@@ -1,4 +1,5 @@
-"""Brute-force limits shared by every worker: the client address, and the failed-token throttle."""
+"""Throttles on counters every worker shares: the client address, a lock per counter, and the anonymous,
+per-user and failed-token throttles."""
 
 from contextlib import contextmanager
 
