@@ -1,5 +1,4 @@
-"""Throttles on counters every worker shares: the client address, a lock per counter, and the anonymous,
-per-user and failed-token throttles."""
+"""Throttles on counters every worker shares: client address, a lock per counter, anon/user/failed-token."""
 
 from contextlib import contextmanager
 
