@@ -38,6 +38,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _forget_failed_token_addresses():
+    """Each test starts with no address remembered as failing a token (the counts roll back with the db)."""
+    from ledgerproject.ledger.limits import forget_failed_addresses
+
+    forget_failed_addresses()
+
+
 @pytest.fixture
 def make_user(db):
     """make_user("alice", roles=["writer"], tenants=["acme"]) → a user with those roles and tenants."""

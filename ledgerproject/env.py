@@ -78,3 +78,20 @@ def env_database_urls(name, engine, conn_max_age=0):
             raise ImproperlyConfigured(f"{name}: item {position} names no database")
         configs.append(config)
     return configs
+
+
+def env_url(name, schemes, default=""):
+    """A URL from NAME whose scheme is one of `schemes` (empty when unset)."""
+    raw = os.environ.get(name, default).strip()
+    if raw and raw.split("://", 1)[0].lower() not in schemes:
+        raise ImproperlyConfigured(f"{name}={raw.split('@')[-1]!r} must start with one of {', '.join(schemes)}://")
+    return raw
+
+
+def env_rate(name, default):
+    """A throttle rate from NAME: requests per second, minute, hour or day ("10/min", "1000/hour")."""
+    raw = os.environ.get(name, default).strip()
+    count, _, period = raw.partition("/")
+    if not count.isdigit() or not period or period[0] not in "smhd":
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate like 10/min (per s, min, hour or day)")
+    return raw

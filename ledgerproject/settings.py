@@ -1,11 +1,22 @@
 """Ledger's settings: everything that varies between deployments comes from the environment."""
 
+import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from ledgerproject.env import env_bool, env_database_urls, env_int, env_list, env_secret, env_str
+from ledgerproject.env import (
+    env_bool,
+    env_database_urls,
+    env_int,
+    env_list,
+    env_rate,
+    env_secret,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LEDGER_VAR_DIR", str(BASE_DIR / "var")))
@@ -203,3 +214,72 @@ LOGGING["loggers"] = {
     # Only 5xx from django.request: a client's stream of 4xx must not fill the ledger.
     "django.request": {"handlers": ["logchain_errors"]},
 }
+
+# --- Brute-force control, shared throttle counters, metrics -----------------------------------------
+# How many proxies in front of the app append to X-Forwarded-For: 0 (default) trusts only REMOTE_ADDR,
+# so a client cannot pick its own address (and its own throttle bucket) with a forged header.
+LEDGER_NUM_PROXIES = env_int("LEDGER_NUM_PROXIES", 0, minimum=0)
+REST_FRAMEWORK["NUM_PROXIES"] = LEDGER_NUM_PROXIES
+# Failed `Authorization: Token` attempts per client address; past it, 429 before any token lookup.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["failed_token"] = env_rate("LEDGER_THROTTLE_FAILED_TOKEN", "10/min")
+
+# The anonymous and failed-token counters live in the "shared" cache, which every worker and server
+# shares: the database (table created by the kernel's migrations), or Redis when REDIS_URL is set; the
+# per-user ones too under Redis (see ledger/limits.py). "default" stays a per-process memory cache for
+# what the apps cache for speed (dashboard numbers).
+REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
+LEDGER_CACHE_TABLE = "ledger_cache"
+if REDIS_URL:
+    _shared_cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+else:
+    _shared_cache = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": LEDGER_CACHE_TABLE,
+        # Past MAX_ENTRIES Django culls a third of the keys, live ones too, which would reset clients'
+        # counters: keep it well above the number of distinct clients and users per throttle window.
+        "OPTIONS": {"MAX_ENTRIES": env_int("LEDGER_CACHE_MAX_ENTRIES", 100_000, minimum=1000)},
+    }
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": {**_shared_cache, "KEY_PREFIX": "ledger"},
+}
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "ledgerproject.ledger.limits.AnonRateThrottle",
+    "ledgerproject.ledger.limits.UserRateThrottle",
+]
+
+# Login lockout (django-axes): after LEDGER_LOGIN_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is refused (429, registration/lockout.html) on /accounts/login/ and /admin/login/
+# until the cool-off passes or `manage.py axes_reset` (or axes_reset_username …) clears it.
+INSTALLED_APPS = [*INSTALLED_APPS, "axes"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE = [*MIDDLEWARE, "axes.middleware.AxesMiddleware"]  # last, as axes requires
+AXES_FAILURE_LIMIT = env_int("LEDGER_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+# 0 minutes: locked until an operator runs axes_reset.
+_cooloff_minutes = env_int("LEDGER_LOGIN_COOLOFF_MINUTES", 15, minimum=0)
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes) if _cooloff_minutes else None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_CLIENT_IP_CALLABLE = "ledgerproject.ledger.limits.client_ip"
+AXES_VERBOSE = False
+
+# Prometheus metrics at /metrics (ledgerproject/ledger/metrics.py): answered to these client addresses or
+# networks (default loopback; empty: none) and to `Authorization: Bearer $LEDGER_METRICS_TOKEN`; else 403.
+LEDGER_METRICS_ALLOWED_IPS = env_list("LEDGER_METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+for _net in LEDGER_METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_net, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"LEDGER_METRICS_ALLOWED_IPS: {_net!r} is not an address or network") from None
+LEDGER_METRICS_TOKEN = env_secret("LEDGER_METRICS_TOKEN", "")
+# Read by prometheus_client itself: several workers then keep their metrics in files there and /metrics sums them.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR!r} is not a directory")
+# First, so the request metrics time everything below it.
+MIDDLEWARE = ["ledgerproject.ledger.metrics.MetricsMiddleware", *MIDDLEWARE]

@@ -1,4 +1,4 @@
-"""App config of the ledger kernel: wires system checks and the roles."""
+"""App config of the ledger kernel: wires system checks, the roles and the append metrics."""
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
@@ -14,3 +14,9 @@ class LedgerConfig(AppConfig):
         from ledgerproject.ledger.roles import ensure_roles
 
         post_migrate.connect(ensure_roles, dispatch_uid="ledger.ensure_roles")
+
+        from ledgerproject.ledger.metrics import count_append
+        from ledgerproject.ledger.signals import entries_appended
+
+        # Every ledger's appends, counted once here rather than in each app.
+        entries_appended.connect(count_append, dispatch_uid="ledger.metrics.count_append")

@@ -8,6 +8,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError, ImmutableEntryError, StateConflictError
 from ledgerproject.ledger.hashing import CanonicalizationError
+from ledgerproject.ledger.metrics import count_conflict
 from ledgerproject.ledger.models import tenants_for
 
 
@@ -67,8 +68,20 @@ def _visible_to(request, entry):
     return tenants is None or not field or getattr(entry, field) in tenants
 
 
+def _count_conflict(exc, view):
+    if isinstance(exc, ConflictError):
+        ledger = exc.existing.ledger_name
+        kind = "identical" if exc.identical else "duplicate"
+    else:
+        model = getattr(getattr(view, "queryset", None), "model", None)
+        ledger, kind = getattr(model, "ledger_name", None), "state"
+    count_conflict(ledger, kind)
+
+
 def exception_handler(exc, context):
     view = context.get("view")
+    if isinstance(exc, (ConflictError, StateConflictError)):
+        _count_conflict(exc, view)
     if isinstance(exc, ConflictError):
         existing = exc.existing
         if not _visible_to(context.get("request"), existing):

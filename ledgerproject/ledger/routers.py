@@ -8,7 +8,7 @@ Installed only when DATABASE_REPLICA_URLS names replicas (settings.py). Then, in
   revoked role or token takes effect at once), every unsafe request, every read after the request
   wrote a ledger model (an append, a checkpoint, a verification), every read inside a transaction on
   the primary, and every request of a client that wrote within LEDGER_REPLICA_STICKY_SECONDS (a
-  "pinned to primary" marker in the cache, keyed by the client's credential), so a writer always
+  "pinned to primary" marker in the shared cache, keyed by the client's credential), so a writer always
   reads its own writes;
 - a replica that cannot be reached (or whose kept connection died) is skipped for
   LEDGER_REPLICA_DOWN_SECONDS, and the request reads the primary instead.
@@ -24,7 +24,7 @@ import random
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.http import FileResponse
 
@@ -162,7 +162,7 @@ def _pinned(keys):
     if not keys or not settings.LEDGER_REPLICA_STICKY_SECONDS:
         return False
     try:
-        return bool(cache.get_many(list(keys)))
+        return bool(caches["shared"].get_many(list(keys)))
     except Exception:  # the cache is down: reading the primary is always correct
         logger.warning("cannot read the replica pin markers; this request reads the primary", exc_info=True)
         return True
@@ -178,7 +178,7 @@ def _pin(request, keys):
     if not keys:
         return
     try:
-        cache.set_many(dict.fromkeys(keys, 1), timeout=seconds)
+        caches["shared"].set_many(dict.fromkeys(keys, 1), timeout=seconds)
     except Exception:
         logger.warning("cannot store the replica pin markers; the next read may lag this write", exc_info=True)
 

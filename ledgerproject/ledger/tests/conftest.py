@@ -84,3 +84,28 @@ def triggers_lifted(model):
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     with lift(connection, [model._meta.db_table]):
         yield
+
+
+@pytest.fixture
+def settings_under_env(monkeypatch):
+    """settings_under_env(NAME=value, …) → a snapshot of ledgerproject.settings read with that environment.
+
+    The module is reloaded again afterwards with the environment as it was; django.conf.settings (the
+    test settings, already configured) is never touched.
+    """
+    import importlib
+
+    import ledgerproject.settings as project_settings
+
+    def load(**env):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        try:
+            fresh = importlib.reload(project_settings)
+            return type("Settings", (), {name: getattr(fresh, name) for name in dir(fresh) if name.isupper()})
+        finally:
+            for name in env:
+                monkeypatch.delenv(name)
+            importlib.reload(project_settings)
+
+    return load
