@@ -14,6 +14,7 @@ from enhancelog.models import EnhanceEntry, Review, find_breaks
 from enhancelog.stats import WINDOWS, dashboard_stats
 from ledgerproject.ledger.access import requires_permission
 from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.redirects import safe_next
 
 PAGE_SIZE = 50
 VIEW = "enhancelog.view_enhanceentry"
@@ -98,10 +99,7 @@ def record_review(request, issue_id):
         messages.error(request, "; ".join(exc.messages))
     else:
         messages.success(request, f"Review recorded for {entry.issue_id}: {form.cleaned_data['decision']}.")
-    target = request.POST.get("next") or ""
-    if target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
-    return redirect(reverse("enhancelog:detail", args=[entry.issue_id]))
+    return redirect(safe_next(request, request.POST.get("next"), reverse("enhancelog:detail", args=[entry.issue_id])))
 
 
 @requires_permission(VIEW)
