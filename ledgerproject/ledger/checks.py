@@ -7,6 +7,7 @@ from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 from django.db.models import CharField
 from django.urls.converters import StringConverter
+from django.urls.resolvers import RoutePattern
 
 from ledgerproject.ledger.access import iter_routes, undeclared_routes
 from ledgerproject.ledger.registry import ledger_models
@@ -100,9 +101,8 @@ def _routed_str_arguments():
     for route, pattern, in_admin in iter_routes():
         if in_admin:
             continue
-        converters = getattr(pattern.pattern, "converters", None)
-        if converters is not None:
-            for name, converter in converters.items():
+        if isinstance(pattern.pattern, RoutePattern):
+            for name, converter in pattern.pattern.converters.items():
                 if type(converter) is StringConverter:  # not PathConverter, which carries "/"
                     yield route, name
         else:  # a router's regex: (?P<name>[^/]+) and the like
