@@ -1,4 +1,4 @@
-"""Finding 1: the experience pages need the experience ledger's view permission, not only a login."""
+"""Finding 1: the experience pages need the experience ledger's view permission, not only a login; ids fit URLs."""
 
 import pytest
 from django.test import Client
@@ -47,3 +47,13 @@ def test_it_still_shows_the_pages_to_a_reader(stored, make_user):
         response = client.get(url)
         assert response.status_code == 200, url
         assert stored_id in response.content.decode(), url
+
+
+@pytest.mark.parametrize("event_id", [".", ".."])
+def test_it_refuses_an_event_id_that_no_url_can_carry(writer_api, event_id):
+    from experience.tests.conftest import envelope
+
+    response = writer_api.post("/api/v1/events/", envelope(event_id=event_id), format="json")
+    assert response.status_code == 400, response.content
+    assert "detail" in response.json() and "event_id" in str(response.json())
+    assert not ExperienceEvent.objects.exists()
