@@ -4,7 +4,7 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.urls import URLPattern, URLResolver, get_resolver
 
 # The view permission of the ledger the route names in its `ledger` argument, or of any ledger
@@ -132,3 +132,32 @@ def undeclared_routes(patterns=None):
             name = getattr(getattr(callback, "cls", None) or getattr(callback, "view_class", None), "__name__", None)
             found.append((route, name or getattr(callback, "__qualname__", repr(callback))))
     return found
+
+
+class DeclaredRoutesMiddleware:
+    """At run time too, a route that declares nothing serves nobody (403), whoever asks.
+
+    The system check (ledger.E020) stops `runserver` and `check` on such a route; this keeps a
+    server started without the checks (gunicorn) closed as well. The admin declares its own.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self._declared = {}
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        if match is not None and "admin" in match.app_names:
+            return None
+        declared = self._declared.get(view_func)
+        if declared is None:
+            declared = self._declared[view_func] = declaration_of(view_func) is not None
+        if declared:
+            return None
+        detail = f"The route {request.path} declares no permission, so it serves nobody."
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": detail}, status=403)
+        raise PermissionDenied(detail)

@@ -105,3 +105,21 @@ def test_a_declaration_needs_a_permission():
         requires_permission()
     with pytest.raises(ValueError):
         requires_permission(PUBLIC)
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF="ledgerproject.ledger.tests.undeclared_urls")
+def test_an_undeclared_route_serves_nobody_at_run_time(make_user, client_for):
+    from django.test import Client
+
+    root = make_user("root", superuser=True)
+    pages = Client()
+    pages.force_login(root)
+    assert pages.get("/bare/").status_code == 403
+    assert pages.get("/signed-in/").status_code == 403
+    assert client_for(root).get("/api/authenticated/").status_code == 403
+    assert client_for(root).get("/api/none/").json()["detail"].startswith("The route /api/none/ declares no")
+    # Declared routes are untouched.
+    assert pages.get("/declared/").status_code == 200
+    assert Client().get("/public/").status_code == 200
+    assert client_for(root).get("/api/reads/").status_code == 200
