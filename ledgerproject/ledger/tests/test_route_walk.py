@@ -18,6 +18,7 @@ METHODS = ("get", "head", "options", "post", "delete")
 HEX_RUN = re.compile(r"[0-9a-f]{16,}")
 # Formats a list streams in: an export must be refused like the list itself.
 STREAM_SUFFIXES = ("", "?format=jsonl", "?format=csv")
+LEDGER_NAMES = [model.ledger_name for model in ledger_models()]
 
 
 @pytest.fixture
@@ -107,6 +108,9 @@ def walk(client, stored, expect):
         tries = [(method, base) for method in METHODS]
         if kind == "api":
             tries += [("get", base + suffix) for suffix in STREAM_SUFFIXES[1:]]
+        if "<str:ledger>" in route:  # a kernel route: every ledger's, not only the one in `values`
+            for name in LEDGER_NAMES:
+                tries.append(("get", real_path(route, {**stored["values"], "ledger": name})))
         for method, url in tries:
             response = getattr(client, method)(url)
             problem = expect(kind, route, method, response)
