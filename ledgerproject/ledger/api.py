@@ -58,6 +58,9 @@ class LedgerViewSet(
     """list / retrieve / create (append) and `POST …/batch/`; PUT, PATCH and DELETE are 405."""
 
     http_method_names = ["get", "post", "head", "options"]
+    # One path segment, dots included: the detail route carries every id the URL id rule allows
+    # (DRF's default [^/.]+ would leave "v1.2" stored but unreachable).
+    lookup_value_regex = "[^/]+"
 
     def get_queryset(self):
         return super().get_queryset().for_tenants(tenants_for(self.request.user))

@@ -69,3 +69,14 @@ def test_a_link_to_an_unroutable_id_is_text_not_an_error():
     assert str(link("enhancelog:trace", "bp", label="trace", css="muted")) == (
         '<a href="/enhances/blueprints/bp/" class="muted">trace</a>'
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["v1.2", "...", "a b?#%"])
+def test_every_id_the_rule_allows_is_read_back_through_its_detail_route(writer_api, reader_api, key):
+    from urllib.parse import quote
+
+    assert writer_api.post("/api/v1/notes/", {"key": key, "topic": "t"}, format="json").status_code == 201
+    response = reader_api.get(f"/api/v1/notes/{quote(key, safe='')}/")
+    assert response.status_code == 200
+    assert response.json()["key"] == key
