@@ -3,8 +3,8 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -99,7 +99,9 @@ def record_review(request, issue_id):
         messages.error(request, "; ".join(exc.messages))
     else:
         messages.success(request, f"Review recorded for {entry.issue_id}: {form.cleaned_data['decision']}.")
-    return redirect(safe_next(request, request.POST.get("next"), reverse("enhancelog:detail", args=[entry.issue_id])))
+    # HttpResponseRedirect, not redirect(): a bare word is a relative URL here, never a view name to reverse.
+    fallback = reverse("enhancelog:detail", args=[entry.issue_id])
+    return HttpResponseRedirect(safe_next(request, request.POST.get("next"), fallback))
 
 
 @requires_permission(VIEW)

@@ -51,6 +51,12 @@ def test_record_review_redirects_to_the_entry_instead_of_off_site(reviewer, reje
     assert done["Location"] == "/enhances/entries/next-1/"
 
 
+def test_a_bare_word_as_next_is_a_relative_url_not_a_server_error(reviewer, rejected):
+    done = reviewer.post("/enhances/entries/next-1/review/", {"decision": "acknowledged", "next": "nowhere"})
+    assert done.status_code == 302
+    assert done["Location"] == "nowhere"
+
+
 def test_a_next_on_this_site_is_still_followed(reviewer, rejected):
     done = reviewer.post(
         "/enhances/entries/next-1/review/", {"decision": "acknowledged", "next": "/enhances/?window=7"}
