@@ -17,6 +17,7 @@ from enhancelog.templatetags.enhancelog_tags import ms_datetime
 from enhancelog.views import parse_keyset_cursor
 from ledgerproject.ledger.admin import ReadOnlyLedgerAdmin
 from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.redirects import safe_next
 
 QUEUE_PAGE = 50
 AGES = {
@@ -251,9 +252,7 @@ class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
         entries = list(EnhanceEntry.objects.filter(pk__in=ids).with_review_state().order_by("-ts_ms", "-seq"))
         applied = [e for e in entries if e.status != EnhanceEntry.REJECTED]
         entries = [e for e in entries if e.status == EnhanceEntry.REJECTED]
-        back = request.GET.get("next") or reverse("admin:enhancelog_enhanceentry_queue")
-        if not back.startswith("/") or back.startswith("//"):
-            back = reverse("admin:enhancelog_enhanceentry_queue")
+        back = safe_next(request, request.GET.get("next"), reverse("admin:enhancelog_enhanceentry_queue"))
         form = ReviewForm(request.POST or None)
         if request.method == "POST" and entries and form.is_valid():
             try:

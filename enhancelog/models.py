@@ -88,6 +88,7 @@ class EnhanceEntry(LedgerEntry):
 
     ledger_name = "enhancelog"
     natural_key_fields = ("issue_id",)
+    url_id_fields = ("issue_id", "blueprint_id")
     append_role = "writer"
 
     APPLIED, REJECTED = "applied", "rejected"

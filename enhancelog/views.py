@@ -1,11 +1,10 @@
 """Enhance log pages: dashboard, filtered entry list, entry detail with reviews, blueprint trace."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -13,14 +12,15 @@ from enhancelog.filters import EnhanceEntryFilterSet
 from enhancelog.forms import ReviewForm
 from enhancelog.models import EnhanceEntry, Review, find_breaks
 from enhancelog.stats import WINDOWS, dashboard_stats
+from ledgerproject.ledger.access import requires_permission
 from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.redirects import safe_next
 
 PAGE_SIZE = 50
 VIEW = "enhancelog.view_enhanceentry"
 
 
-@login_required
-@permission_required(VIEW, raise_exception=True)
+@requires_permission(VIEW)
 def dashboard(request):
     stats = dashboard_stats(request.GET.get("window", "30"))
     return render(request, "enhancelog/dashboard.html", {"stats": stats, "windows": list(WINDOWS)})
@@ -35,8 +35,7 @@ def parse_keyset_cursor(value):
         return None
 
 
-@login_required
-@permission_required(VIEW, raise_exception=True)
+@requires_permission(VIEW)
 def entry_list(request):
     filterset = EnhanceEntryFilterSet(request.GET, queryset=EnhanceEntry.objects.with_review_state())
     queryset = filterset.qs if filterset.is_valid() else EnhanceEntry.objects.none()
@@ -67,8 +66,7 @@ def entry_list(request):
     )
 
 
-@login_required
-@permission_required(VIEW, raise_exception=True)
+@requires_permission(VIEW)
 def entry_detail(request, issue_id, form=None):
     entry = get_object_or_404(EnhanceEntry, issue_id=issue_id)
     reviews = list(Review.objects.for_entry(entry).order_by("seq"))
@@ -86,9 +84,8 @@ def entry_detail(request, issue_id, form=None):
     )
 
 
+@requires_permission("enhancelog.add_review")
 @require_POST
-@login_required
-@permission_required("enhancelog.add_review", raise_exception=True)
 def record_review(request, issue_id):
     entry = get_object_or_404(EnhanceEntry, issue_id=issue_id)
     form = ReviewForm(request.POST)
@@ -102,14 +99,12 @@ def record_review(request, issue_id):
         messages.error(request, "; ".join(exc.messages))
     else:
         messages.success(request, f"Review recorded for {entry.issue_id}: {form.cleaned_data['decision']}.")
-    target = request.POST.get("next") or ""
-    if target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
-    return redirect(reverse("enhancelog:detail", args=[entry.issue_id]))
+    # HttpResponseRedirect, not redirect(): a bare word is a relative URL here, never a view name to reverse.
+    fallback = reverse("enhancelog:detail", args=[entry.issue_id])
+    return HttpResponseRedirect(safe_next(request, request.POST.get("next"), fallback))
 
 
-@login_required
-@permission_required(VIEW, raise_exception=True)
+@requires_permission(VIEW)
 def trace(request, blueprint_id):
     entries = list(EnhanceEntry.objects.for_blueprint(blueprint_id).in_list_order())
     if not entries:

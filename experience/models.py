@@ -162,6 +162,7 @@ class ExperienceEvent(LedgerEntry):
 
     ledger_name = "experience"
     natural_key_fields = ("event_id",)
+    url_id_fields = ("event_id", "chain_id", "correlation_id", "artifact_id", "trace_link_id")
     tenant_field = "tenant_id"
 
     event_id = models.CharField(max_length=256, unique=True, default=new_event_id)

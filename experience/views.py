@@ -1,6 +1,5 @@
 """Dashboard pages: the event timeline, chain/correlation views, artifacts and trace links."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
@@ -8,10 +7,12 @@ from experience import schema
 from experience.api import recorded_trace
 from experience.filters import ArtifactFilterSet, ExperienceEventFilterSet
 from experience.models import ROLLBACK, ExperienceEvent, step_summary
+from ledgerproject.ledger.access import requires_permission
 from ledgerproject.ledger.models import tenants_for
 
 PAGE_SIZE = 50
 GROUP_CAP = 2000  # a chain page shows at most this many events; the API has them all
+VIEW = "experience.view_experienceevent"
 
 
 def _visible(request):
@@ -31,7 +32,7 @@ def _before(request):
         return None
 
 
-@login_required
+@requires_permission(VIEW)
 def timeline(request):
     """Newest first, filtered like GET /api/v1/events/; `before` pages back by seq."""
     filterset = ExperienceEventFilterSet(request.GET or None, queryset=_visible(request))
@@ -65,7 +66,7 @@ def timeline(request):
     )
 
 
-@login_required
+@requires_permission(VIEW)
 def event_detail(request, event_id):
     event = _visible(request).filter(event_id=_id_or_404(event_id)).first()
     if event is None:
@@ -82,7 +83,7 @@ def _grouped_page(request, title, subtitle, events, extra=None):
     return render(request, "experience/chain.html", context)
 
 
-@login_required
+@requires_permission(VIEW)
 def chain(request, chain_id):
     """A chain's events grouped by decision step, with outcome, latency, tokens and cost totals."""
     events = list(_visible(request).for_chain(_id_or_404(chain_id)).order_by("seq")[:GROUP_CAP])
@@ -95,7 +96,7 @@ def chain(request, chain_id):
     return _grouped_page(request, f"Chain {chain_id}", "chain", events, {"correlations": correlations})
 
 
-@login_required
+@requires_permission(VIEW)
 def correlation(request, correlation_id):
     """Every event of one correlation (a run), grouped by decision step."""
     events = list(_visible(request).filter(correlation_id=_id_or_404(correlation_id)).order_by("seq")[:GROUP_CAP])
@@ -103,7 +104,7 @@ def correlation(request, correlation_id):
     return _grouped_page(request, f"Correlation {correlation_id}", "correlation", events, {"chains": chains})
 
 
-@login_required
+@requires_permission(VIEW)
 def artifacts(request):
     """Every artifact with its current state, filterable by tenant, kind and state."""
     filterset = ArtifactFilterSet(request.GET or None, queryset=_visible(request).current_artifacts())
@@ -120,7 +121,7 @@ def artifacts(request):
     )
 
 
-@login_required
+@requires_permission(VIEW)
 def artifact_detail(request, artifact_id):
     """An artifact's lifecycle as a state timeline, with its rollback records."""
     history = list(_visible(request).for_artifact(_id_or_404(artifact_id)).order_by("seq"))
@@ -146,7 +147,7 @@ def artifact_detail(request, artifact_id):
     )
 
 
-@login_required
+@requires_permission(VIEW)
 def trace_link(request, trace_link_id):
     """A recorded ReplayTrace and every event that references it."""
     events = list(_visible(request).for_trace_link(_id_or_404(trace_link_id)).order_by("seq"))

@@ -6,10 +6,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.permissions import IsAuthenticated
 
 from ledgerproject.ledger import urls as kernel_urls
+from ledgerproject.ledger.access import public
+from ledgerproject.ledger.api import SchemaView, SwaggerView
 from ledgerproject.ledger.metrics import metrics_view
 
 
@@ -26,16 +26,14 @@ app_api, app_pages = _app_routes()
 
 urlpatterns = [
     path("api/v1/", include([*kernel_urls.api_urlpatterns, *app_api])),
-    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]), name="schema"),
-    path(
-        "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[IsAuthenticated]),
-        name="swagger-ui",
-    ),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),
-    path("metrics", metrics_view, name="metrics"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Anonymous by nature; every other route declares its permission (checked by ledger.E020).
+    # /metrics guards itself: loopback or LEDGER_METRICS_ALLOWED_IPS, or the metrics bearer token.
+    path("metrics", public(metrics_view), name="metrics"),
+    path("accounts/login/", public(auth_views.LoginView.as_view()), name="login"),
+    path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
     *kernel_urls.urlpatterns,
     *app_pages,
 ]

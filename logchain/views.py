@@ -3,11 +3,11 @@
 from datetime import UTC, datetime, timedelta
 
 from django import forms
-from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import render
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from ledgerproject.ledger.access import requires_permission
 from logchain.appender import appender_stats
 from logchain.levels import LEVELS, MAX_JSON_INT
 from logchain.models import LogRecord
@@ -96,8 +96,7 @@ def terminal_html(lines):
     return mark_safe("\n".join(parts))
 
 
-@login_required
-@permission_required("logchain.view_logrecord", raise_exception=True)
+@requires_permission("logchain.view_logrecord")
 def viewer(request):
     records, form = filtered_records(request.GET)
     newest_first = list(records[: PAGE_LINES + 1])

@@ -142,6 +142,7 @@ class Release(LedgerEntry):
     """One entry of an agent name's release history: a promotion, or a rollback re-appending an older release."""
 
     ledger_name = "releases"
+    url_id_fields = ("name",)
     append_role = "writer"
 
     class Action(models.TextChoices):

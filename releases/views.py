@@ -1,11 +1,11 @@
 """Release pages: every agent name with its current release, and one name's history as a timeline."""
 
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 
+from ledgerproject.ledger.access import requires_permission
 from releases.asof import parse_as_of
 from releases.models import Release, validate_name
 from releases.serializers import blob_digests
@@ -14,8 +14,7 @@ NAMES_PER_PAGE = 100
 ENTRIES_PER_PAGE = 200
 
 
-@login_required
-@permission_required("releases.view_release", raise_exception=True)
+@requires_permission("releases.view_release")
 def index(request):
     query = request.GET.get("q", "").strip()
     currents = Release.objects.currents().order_by("name")
@@ -31,8 +30,7 @@ def index(request):
     return render(request, "releases/index.html", {"rows": rows, "page": page, "query": query})
 
 
-@login_required
-@permission_required("releases.view_release", raise_exception=True)
+@requires_permission("releases.view_release")
 def history(request, name):
     try:
         validate_name(name)

@@ -80,6 +80,7 @@ class Blob(LedgerEntry):
 
     ledger_name = "blobs"
     natural_key_fields = ("digest",)
+    url_id_fields = ("digest",)
 
     digest = models.CharField(max_length=64, unique=True)
     size = models.PositiveBigIntegerField()
@@ -498,6 +499,7 @@ class Output(LedgerEntry):
 
     ledger_name = "outputs"
     natural_key_fields = ("output_id",)
+    url_id_fields = ("output_id",)
 
     output_id = models.CharField(max_length=64, unique=True)
     task_id = models.CharField(max_length=256)

@@ -2,13 +2,13 @@
 
 import json
 
-from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Count, Max, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from ledgerproject.ledger.access import requires_permission
 from runs import blobstore, lineage
 from runs.models import Blob, BlobChange, Output, Run, RunStatus, blob_references, is_digest
 
@@ -53,8 +53,7 @@ def _after_cursor(queryset, token):
     return queryset.filter(Q(created_at__lt=when) | Q(created_at=when, seq__lt=int(seq)))
 
 
-@login_required
-@permission_required("runs.view_run", raise_exception=True)
+@requires_permission("runs.view_run")
 def run_list(request):
     filters = {
         "spec_digest": request.GET.get("spec_digest", "").strip(),
@@ -109,8 +108,7 @@ def _event_view(event, started):
     }
 
 
-@login_required
-@permission_required("runs.view_run", raise_exception=True)
+@requires_permission("runs.view_run")
 def run_detail(request, run_id):
     run = get_object_or_404(Run.objects.with_status(), run_id=run_id)
     outcome = run.outcome_or_none
@@ -137,8 +135,7 @@ def run_detail(request, run_id):
     )
 
 
-@login_required
-@permission_required("runs.view_output", raise_exception=True)
+@requires_permission("runs.view_output")
 def task_list(request):
     producer = request.GET.get("producer_agent", "").strip()
     task = request.GET.get("task_id", "").strip()
@@ -180,8 +177,7 @@ def _output_view(output):
     }
 
 
-@login_required
-@permission_required("runs.view_output", raise_exception=True)
+@requires_permission("runs.view_output")
 def task_attempt(request, task_id, attempt):
     outputs = list(Output.objects.for_attempt(task_id, attempt).defer("canonical"))
     if not outputs:
@@ -219,8 +215,7 @@ def task_attempt(request, task_id, attempt):
     )
 
 
-@login_required
-@permission_required("runs.view_blob", raise_exception=True)
+@requires_permission("runs.view_blob")
 def blob_detail(request, digest):
     if not is_digest(digest):
         raise Http404("Not a SHA-256 digest.")

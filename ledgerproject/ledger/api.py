@@ -2,15 +2,18 @@
 
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ledgerproject.ledger.access import LEDGER_READ
 from ledgerproject.ledger.chain import record_check, verify_chain
 from ledgerproject.ledger.exceptions import BatchValidationError
 from ledgerproject.ledger.models import ChainCheck, Checkpoint, tenants_for
+from ledgerproject.ledger.permissions import LedgerRolePermission
 from ledgerproject.ledger.registry import get_ledger, ledger_models
 from ledgerproject.ledger.renderers import stream_csv, stream_jsonl
 
@@ -55,6 +58,9 @@ class LedgerViewSet(
     """list / retrieve / create (append) and `POST …/batch/`; PUT, PATCH and DELETE are 405."""
 
     http_method_names = ["get", "post", "head", "options"]
+    # One path segment, dots included: the detail route carries every id the URL id rule allows
+    # (DRF's default [^/.]+ would leave "v1.2" stored but unreachable).
+    lookup_value_regex = "[^/]+"
 
     def get_queryset(self):
         return super().get_queryset().for_tenants(tenants_for(self.request.user))
@@ -161,7 +167,7 @@ _LEDGER_SUMMARY_LIST = serializers.ListSerializer(child=_LEDGER_SUMMARY)
 class LedgerListView(APIView):
     """Every ledger: name, size, head seq and hash, last chain check."""
 
-    required_permissions = {"GET": None}
+    required_permissions = {"GET": LEDGER_READ}
 
     @extend_schema(responses={200: _LEDGER_SUMMARY_LIST})
     def get(self, request):
@@ -181,3 +187,17 @@ class LedgerVerifyView(APIView):
         return Response(
             {"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq, "reason": result.reason}
         )
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema, for principals who may read some ledger."""
+
+    permission_classes = [LedgerRolePermission]
+    required_permissions = {"GET": LEDGER_READ}
+
+
+class SwaggerView(SpectacularSwaggerView):
+    """The interactive API documentation, for principals who may read some ledger."""
+
+    permission_classes = [LedgerRolePermission]
+    required_permissions = {"GET": LEDGER_READ}

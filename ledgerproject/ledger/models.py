@@ -12,7 +12,7 @@ from django.db.models.signals import class_prepared
 from django.dispatch import receiver
 from django.utils import timezone
 
-from ledgerproject.ledger import hashing
+from ledgerproject.ledger import hashing, ids
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError, ImmutableEntryError
 from ledgerproject.ledger.locking import lock_ledger, lock_ledger_then_fetch
 from ledgerproject.ledger.signals import entries_appended
@@ -100,6 +100,7 @@ class LedgerQuerySet(AppendOnlyQuerySet):
                     if (value := getattr(entry, field.attname)) is not None:
                         setattr(entry, field.attname, field.target_field.to_python(value))
                 entry.full_clean(exclude=skip, validate_unique=False, validate_constraints=False)
+                ids.check_url_ids(entry)
                 entry.validate_append()
                 content = entry.ledger_content()
                 entry._content_json = hashing.canonical_json(content)
@@ -274,6 +275,9 @@ class LedgerEntry(models.Model):
     tenant_field = None
     # Page, list and export reads may come from a read replica (ledger/routers.py).
     replica_reads = True
+    # Fields whose values are path segments of the app's URLs (ids.url_id_problem): refused at append
+    # when no route could carry them. A `<str:name>` route argument naming a field must list it (ledger.E021).
+    url_id_fields = ()
 
     seq = models.PositiveBigIntegerField(primary_key=True, editable=False)
     recorded_at = models.DateTimeField(editable=False, db_index=True)

@@ -2,11 +2,15 @@
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from ledgerproject.ledger.access import has_declared_permission
+
 
 class LedgerRolePermission(BasePermission):
     """Reading needs the model's view permission, appending its add permission.
 
-    Views without a model name theirs in `required_permissions` ({"GET": "app.codename", ...}).
+    Views without a model name theirs in `required_permissions` ({"GET": "app.codename", ...});
+    `access.LEDGER_READ` there means the view permission of the ledger the route names (or of any
+    ledger). Every route's declaration is checked at start (ledger.E020, access.py).
     """
 
     def has_permission(self, request, view):
@@ -23,7 +27,7 @@ class LedgerRolePermission(BasePermission):
                 # No handler: let the view answer 405. A handler nobody listed: refused.
                 return not hasattr(view, method.lower())
             perm = needed.get(method, needed.get("*"))
-            return perm is None or user.has_perm(perm)
+            return perm is None or has_declared_permission(user, perm, getattr(view, "kwargs", None) or {})
         model = _view_model(view)
         if model is None:
             return False

@@ -3,7 +3,6 @@
 import json
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -19,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledgerproject.ledger import checkpoints, signing
+from ledgerproject.ledger.access import LEDGER_READ, public, requires_permission
 from ledgerproject.ledger.api import _ledger_or_404, can_read_ledger
 from ledgerproject.ledger.hashing import format_timestamp
 from ledgerproject.ledger.models import LedgerQuerySet, tenants_for
@@ -136,7 +136,7 @@ def _signed_size(ledger, param, size, latest):
 class CheckpointView(APIView):
     """GET: the latest signed checkpoint. POST (auditor): sign a new one if the ledger grew."""
 
-    required_permissions = {"GET": None, "POST": "ledger.checkpoint_ledger"}
+    required_permissions = {"GET": LEDGER_READ, "POST": "ledger.checkpoint_ledger"}
 
     @extend_schema(summary="The latest signed checkpoint of a ledger", responses=CHECKPOINT_SCHEMA)
     def get(self, request, ledger):
@@ -160,7 +160,7 @@ class CheckpointView(APIView):
 class InclusionProofView(APIView):
     """?seq=S&tree_size=N: the audit path of entry S in the signed tree of size N (default: the latest)."""
 
-    required_permissions = {"GET": None}
+    required_permissions = {"GET": LEDGER_READ}
 
     @extend_schema(
         summary="Inclusion proof of one entry against a signed checkpoint's tree",
@@ -187,7 +187,7 @@ class InclusionProofView(APIView):
 class ConsistencyProofView(APIView):
     """?first=M&second=N: proof that the signed tree of size M is a prefix of the signed tree of size N."""
 
-    required_permissions = {"GET": None}
+    required_permissions = {"GET": LEDGER_READ}
 
     @extend_schema(
         summary="Consistency proof between two signed checkpoints' trees",
@@ -209,6 +209,7 @@ class ConsistencyProofView(APIView):
         return Response(checkpoints.consistency_proof(model.ledger_name, first, second))
 
 
+@public
 class PublicKeyView(APIView):
     """The checkpoint-signing public key: public by nature, so anyone may fetch it."""
 
@@ -285,7 +286,7 @@ class ExportView(APIView):
         return response
 
 
-@login_required
+@requires_permission(LEDGER_READ)
 def entry_page(request, ledger, seq):
     """One entry: its canonical form and its inclusion proof against the latest checkpoint, checkable in the browser."""
     model = _ledger_or_404(ledger)
@@ -323,8 +324,8 @@ def entry_page(request, ledger, seq):
     return render(request, "ledger/entry.html", context)
 
 
+@requires_permission("ledger.checkpoint_ledger")
 @require_POST
-@permission_required("ledger.checkpoint_ledger", raise_exception=True)
 def checkpoint_now(request, ledger):
     """Home page button: sign a checkpoint of one ledger if it grew."""
     model = _ledger_or_404(ledger)

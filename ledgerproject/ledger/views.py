@@ -1,12 +1,12 @@
 """Kernel pages: the home page listing every ledger with its size, head hash and chain status."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views import defaults
 from django.views.decorators.http import require_POST
 
+from ledgerproject.ledger.access import LEDGER_READ, requires_permission
 from ledgerproject.ledger.api import _ledger_or_404, ledger_summary, readable_ledgers
 from ledgerproject.ledger.chain import record_check, verify_chain
 
@@ -25,14 +25,14 @@ def server_error(request):
     return defaults.server_error(request)
 
 
-@login_required
+@requires_permission(LEDGER_READ)
 def home(request):
     ledgers = [ledger_summary(model) for model in readable_ledgers(request.user)]
     return render(request, "ledger/home.html", {"ledgers": ledgers})
 
 
+@requires_permission("ledger.verify_ledger")
 @require_POST
-@permission_required("ledger.verify_ledger", raise_exception=True)
 def verify_now(request, ledger):
     result = verify_chain(_ledger_or_404(ledger))
     record_check(result, checked_by=request.user.get_username())

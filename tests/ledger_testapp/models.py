@@ -14,6 +14,7 @@ class NoteQuerySet(LedgerQuerySet):
 class Note(LedgerEntry):
     ledger_name = "testnotes"
     natural_key_fields = ("key",)
+    url_id_fields = ("key",)
     tenant_field = "tenant_id"
 
     key = models.CharField(max_length=64, unique=True)

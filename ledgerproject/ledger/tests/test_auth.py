@@ -134,9 +134,11 @@ def test_head_and_options_need_what_get_needs(reader_api, method):
     assert not ChainCheck.objects.exists()
 
 
-def test_a_principal_without_a_role_sees_no_ledger_summaries(make_user, client_for):
-    api = client_for(make_user("nobody"))
-    assert api.get("/api/v1/ledgers/").json() == []
+def test_a_principal_without_a_role_is_refused_the_ledger_list(make_user, client_for):
+    # The list needs the view permission of some ledger (access.LEDGER_READ): no role, no list.
+    response = client_for(make_user("nobody")).get("/api/v1/ledgers/")
+    assert response.status_code == 403
+    assert "detail" in response.json()
 
 
 def test_a_batch_item_of_another_tenant_is_a_404_naming_the_item(make_user, client_for):
