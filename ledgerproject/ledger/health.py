@@ -1,0 +1,107 @@
+"""Liveness (/healthz) and readiness (/readyz) for load balancers: anonymous, unthrottled, JSON."""
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from ledgerproject.ledger import signing
+from ledgerproject.ledger.outage import UNAVAILABLE_ERRORS, retry_after
+
+logger = logging.getLogger(__name__)
+
+
+@require_safe
+@never_cache
+def healthz(request):
+    """The process answers: nothing else is touched (no database, no session, no user)."""
+    return JsonResponse({"status": "ok"})
+
+
+@lru_cache(maxsize=1)
+def _expected_migrations():
+    """The migrations on disk as {(app, name): replaced keys}; read once, they do not change while running."""
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    return {key: tuple(graph.nodes[key].replaces or ()) for key in graph.nodes}
+
+
+def _check_database(connection):
+    timeout_ms = settings.LEDGER_READY_TIMEOUT_MS
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # A lock or a hung server must not hold the probe: the statement gives up after the timeout.
+            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [str(timeout_ms)])
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.execute("SELECT set_config('statement_timeout', '0', false)")
+        else:
+            cursor.execute("SELECT 1")
+    return {"ok": True}
+
+
+def _check_migrations(connection):
+    applied = set(MigrationRecorder(connection).applied_migrations())
+    missing = sorted(
+        f"{app}.{name}"
+        for (app, name), replaces in _expected_migrations().items()
+        if (app, name) not in applied and not (replaces and all(tuple(key) in applied for key in replaces))
+    )
+    if missing:
+        return {"ok": False, "detail": f"{len(missing)} unapplied migration(s)", "unapplied": missing[:20]}
+    return {"ok": True}
+
+
+def _check_signing_key():
+    """The checkpoint key can be read and parsed now (never generated here)."""
+    try:
+        env_value = getattr(settings, "LEDGER_SIGNING_KEY", "") or ""
+        if env_value:
+            signing._from_env(env_value)
+        else:
+            path = Path(settings.LEDGER_SIGNING_KEY_FILE)
+            if not path.is_file():
+                return {"ok": False, "detail": "the signing key file does not exist"}
+            signing._from_pem(path.read_bytes(), path)
+    except (OSError, ImproperlyConfigured) as exc:
+        logger.info("readiness: signing key unreadable: %s", exc)
+        return {"ok": False, "detail": "the signing key cannot be read"}
+    return {"ok": True}
+
+
+@require_safe
+@never_cache
+def readyz(request):
+    """Ready when the database answers within a short timeout, every migration is applied and the key reads."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    checks = {}
+    try:
+        checks["database"] = _check_database(connection)
+        checks["migrations"] = _check_migrations(connection)
+    except UNAVAILABLE_ERRORS as exc:
+        logger.info("readiness: database unavailable: %s", exc)
+        checks["database"] = {"ok": False, "detail": "the database cannot be reached"}
+        checks["migrations"] = {"ok": False, "detail": "not checked: the database cannot be reached"}
+    checks["signing_key"] = _check_signing_key()
+    failed = [name for name, result in checks.items() if not result["ok"]]
+    if not failed:
+        return JsonResponse({"status": "ok", "checks": checks})
+    response = JsonResponse(
+        {
+            "status": "unavailable",
+            "detail": f"Not ready: {', '.join(failed)} check failed.",
+            "failed": failed,
+            "checks": checks,
+        },
+        status=503,
+    )
+    response["Retry-After"] = retry_after()
+    return response
