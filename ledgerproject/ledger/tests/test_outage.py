@@ -13,9 +13,9 @@ pytestmark = pytest.mark.django_db
 
 
 @contextmanager
-def database_down(error=OperationalError("server closed the connection unexpectedly")):
+def database_down(error=None):
     def fail(execute, sql, params, many, context):
-        raise error
+        raise error or OperationalError("server closed the connection unexpectedly")
 
     with connection.execute_wrapper(fail):
         yield
