@@ -92,6 +92,7 @@ def test_every_page_satisfies_the_content_security_policy(page, live_server, log
     for view in ("home", "enhancelog:dashboard", "enhancelog:detail", "experience:event", "runs:run-detail",
                  "releases:history", "logchain:viewer", "ledger-entry", "admin:index", "swagger-ui"):  # fmt: skip
         assert view in seen_views, f"{view} was never reached; reached: {sorted(seen_views)}"
+    print(f"CSP crawl: {visited} pages, views: {', '.join(sorted(seen_views))}")
     assert not visitor.problems, "\n".join(visitor.problems)
     assert visited >= 30, sorted(seen_views)
 
