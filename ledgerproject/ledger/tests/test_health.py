@@ -41,6 +41,7 @@ def test_it_answers_healthz_with_ok_and_no_query(client, bob, django_assert_num_
         response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+    assert not response.cookies and "Cookie" not in response.get("Vary", "")
     assert "no-store" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
 
 

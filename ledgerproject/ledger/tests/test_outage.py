@@ -1,5 +1,6 @@
 """While the database is unavailable: 503 with Retry-After (JSON under /api/, the site's page elsewhere)."""
 
+import socket
 from contextlib import contextmanager
 
 import pytest
@@ -95,3 +96,37 @@ def test_it_answers_503_to_a_logout_while_the_database_is_down(bob):
     with database_down():
         response = client.post("/accounts/logout/")
     assert response.status_code == 503 and response["Retry-After"]
+
+
+@pytest.fixture
+def cut_database(tmp_path):
+    """cut_database() reopens the default connection against a database that cannot be reached; restored after."""
+    original = dict(connection.settings_dict)
+
+    def cut():
+        connection.close()
+        if connection.vendor == "sqlite":
+            connection.settings_dict["NAME"] = str(tmp_path / "missing-directory" / "ledger.sqlite3")
+        else:
+            with socket.socket() as probe:  # a loopback port nobody listens on: connection refused
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            connection.settings_dict.update(HOST="127.0.0.1", PORT=str(port))
+
+    yield cut
+    connection.close()
+    connection.settings_dict.clear()
+    connection.settings_dict.update(original)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_503_when_the_database_cannot_be_connected_to(bob, client_for, cut_database):
+    api = client_for(bob)
+    page = Client(raise_request_exception=False)
+    page.force_login(bob)
+    cut_database()
+    api_response = api.get("/api/v1/ledgers/")
+    page_response = page.get("/")
+    assert api_response.status_code == 503 and api_response["Retry-After"]
+    assert page_response.status_code == 503 and page_response["Retry-After"]
+    assert "Temporarily unavailable" in page_response.content.decode()
