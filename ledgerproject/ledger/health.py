@@ -1,12 +1,13 @@
 """Liveness (/healthz) and readiness (/readyz) for load balancers: anonymous, unthrottled, JSON."""
 
 import logging
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.http import JsonResponse
@@ -33,18 +34,24 @@ def _expected_migrations():
     return {key: tuple(graph.nodes[key].replaces or ()) for key in graph.nodes}
 
 
-def _check_database(connection):
-    timeout_ms = settings.LEDGER_READY_TIMEOUT_MS
-    with connection.cursor() as cursor:
+@contextmanager
+def _probe_transaction(connection):
+    """One short transaction; on PostgreSQL its statements give up after LEDGER_READY_TIMEOUT_MS.
+
+    The timeout is local to the transaction, so it ends with it, even when a statement failed.
+    """
+    with transaction.atomic(using=connection.alias):
         if connection.vendor == "postgresql":
-            # A lock or a hung server must not hold the probe: the statement gives up after the timeout.
-            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [str(timeout_ms)])
-            try:
-                cursor.execute("SELECT 1")
-            finally:
-                cursor.execute("SELECT set_config('statement_timeout', '0', false)")
-        else:
-            cursor.execute("SELECT 1")
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true)", [str(settings.LEDGER_READY_TIMEOUT_MS)]
+                )
+        yield
+
+
+def _check_database(connection):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
     return {"ok": True}
 
 
@@ -84,8 +91,9 @@ def readyz(request):
     connection = connections[DEFAULT_DB_ALIAS]
     checks = {}
     try:
-        checks["database"] = _check_database(connection)
-        checks["migrations"] = _check_migrations(connection)
+        with _probe_transaction(connection):
+            checks["database"] = _check_database(connection)
+            checks["migrations"] = _check_migrations(connection)
     except UNAVAILABLE_ERRORS as exc:
         logger.info("readiness: database unavailable: %s", exc)
         checks["database"] = {"ok": False, "detail": "the database cannot be reached"}

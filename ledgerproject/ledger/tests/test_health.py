@@ -58,8 +58,9 @@ def test_it_never_throttles_the_probes(client, signing_key_file):
 
 
 def test_it_answers_readyz_with_each_check_when_ready(client, signing_key_file, django_assert_max_num_queries):
-    # SELECT 1 (and, on PostgreSQL, setting and resetting its timeout), the migration table and its existence.
-    with django_assert_max_num_queries(5):
+    # In one transaction (a savepoint here): on PostgreSQL its timeout, SELECT 1, the migration table's
+    # existence and its rows.
+    with django_assert_max_num_queries(6):
         response = client.get("/readyz")
     assert response.status_code == 200
     body = response.json()
@@ -117,3 +118,25 @@ def test_it_answers_the_probes_anonymously_and_only_to_get_and_head(client, sign
     assert client.head("/readyz").status_code == 200
     assert client.post("/healthz").status_code == 405
     assert client.post("/readyz").status_code == 405
+
+
+@pytest.mark.postgres
+def test_it_gives_a_hung_database_only_the_ready_timeout(client, settings, signing_key_file):
+    import time
+
+    settings.LEDGER_READY_TIMEOUT_MS = 200
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        before = cursor.fetchone()[0]
+
+    def hang(execute, sql, params, many, context):
+        return execute("SELECT pg_sleep(5)" if sql == "SELECT 1" else sql, params, many, context)
+
+    started = time.monotonic()
+    with connection.execute_wrapper(hang):
+        response = client.get("/readyz")
+    assert time.monotonic() - started < 3
+    assert response.status_code == 503 and response.json()["failed"][0] == "database"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == before  # the connection keeps its own setting

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.postgres
 REPO = Path(__file__).resolve().parents[3]
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 CLIENTS, SINGLES, BATCH_EVERY, BATCH_SIZE = 4, 50, 10, 5
-DEADLINE_SECONDS = 45  # the whole load, outage included; a client past it reports a hang
+DEADLINE_SECONDS = 60  # the whole load, outage included; a client past it reports a hang
 REQUEST_TIMEOUT = (3, 15)
 
 
@@ -258,4 +258,4 @@ def test_it_loses_and_doubles_no_acknowledged_append_when_postgresql_restarts_un
         )
         verified = _manage(env, "verify_ledgers", "--no-progress")
         assert "all chains intact" in verified
-    assert time.monotonic() - started < 90
+    assert time.monotonic() - started < 120
