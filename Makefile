@@ -22,6 +22,17 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# Outside debug Ledger refuses to start without a secret key: local runs get one generated once
+# under var/ (never committed), unless DJANGO_SECRET_KEY or DJANGO_SECRET_KEY_FILE is already set.
+LOCAL_SECRET_KEY := var/secret-key
+$(LOCAL_SECRET_KEY): | $(PY)
+	mkdir -p var
+	umask 077 && $(PY) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@.tmp && mv $@.tmp $@
+ifeq ($(DJANGO_SECRET_KEY)$(DJANGO_SECRET_KEY_FILE),)
+run check: export DJANGO_SECRET_KEY_FILE = $(CURDIR)/$(LOCAL_SECRET_KEY)
+run check: $(LOCAL_SECRET_KEY)
+endif
+
 ## make run: virtualenv, install, migrate, demo data, an admin login, server on 127.0.0.1:8000 (SQLite)
 run: install
 	mkdir -p var

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from ledgerproject.env import (
@@ -24,10 +25,15 @@ VAR_DIR = Path(env_str("LEDGER_VAR_DIR", str(BASE_DIR / "var")))
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("LEDGER_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set")
-    # Only good for a local, embedded run: sessions do not survive a change of this value.
-    SECRET_KEY = "ledger-insecure-local-only-key-change-me-in-any-deployment"
+    if not DEBUG:
+        # A constant key in public source signs nobody's sessions: outside debug, no key, no start.
+        # (`make run` generates a local key under var/ and passes it in DJANGO_SECRET_KEY_FILE.)
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set unless DJANGO_DEBUG=1; "
+            "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    # Debug only (the test settings set their own): sessions do not survive a change of this value.
+    SECRET_KEY = "ledger-insecure-debug-only-key-never-used-without-DJANGO_DEBUG"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -35,6 +41,7 @@ LEDGER_APPS = ["enhancelog", "experience", "runs", "releases", "logchain"]
 
 INSTALLED_APPS = [
     "ledgerproject.ledger",
+    "csp",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -51,7 +58,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "ledgerproject.ledger.outage.DatabaseUnavailableMiddleware",
     "ledgerproject.ledger.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,7 +99,15 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
     )
 }
+# A pooled connection is checked before a request reuses it: after a database restart the first
+# request of each worker gets a fresh connection instead of "server closed the connection".
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 _engine = DATABASES["default"]["ENGINE"]
+if _engine.endswith("postgresql"):
+    # Fail fast (then 503 + Retry-After) rather than hold a worker while the server is unreachable.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
+    )
 if _engine.endswith("sqlite3"):
     # IMMEDIATE takes SQLite's write lock at BEGIN: that is the per-ledger append lock there.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 30})
@@ -159,6 +176,45 @@ LEDGER_CHECKPOINT_ORIGIN = env_str("LEDGER_CHECKPOINT_ORIGIN", "ledger.local")
 # Off: the Merkle tree is brought up to date by checkpoint_ledgers (and before each checkpoint or
 # export), keeping that work off the append path. On: after every committed append.
 LEDGER_MERKLE_INTEGRATE_ON_APPEND = env_bool("LEDGER_MERKLE_INTEGRATE_ON_APPEND", False)
+
+# While the database is unavailable every request answers 503 with this Retry-After (seconds).
+LEDGER_RETRY_AFTER_SECONDS = env_int("LEDGER_RETRY_AFTER_SECONDS", 5, minimum=1)
+# /readyz gives the database this long (milliseconds) to answer.
+LEDGER_READY_TIMEOUT_MS = env_int("LEDGER_READY_TIMEOUT_MS", 2000, minimum=100)
+
+# --- HTTPS: one switch for a site served over HTTPS (directly or behind a TLS-terminating proxy) --
+# Off (the default) keeps plain-HTTP local use working: `make run`, gunicorn on loopback.
+LEDGER_HTTPS = env_bool("LEDGER_HTTPS", False)
+SESSION_COOKIE_SECURE = LEDGER_HTTPS
+CSRF_COOKIE_SECURE = LEDGER_HTTPS
+SECURE_SSL_REDIRECT = LEDGER_HTTPS
+SECURE_HSTS_SECONDS = env_int("LEDGER_HSTS_SECONDS", 31536000, minimum=0) if LEDGER_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = LEDGER_HTTPS and env_bool("LEDGER_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading asks browsers to ship the host in their HSTS list: a commitment, so its own opt-in.
+SECURE_HSTS_PRELOAD = LEDGER_HTTPS and env_bool("LEDGER_HSTS_PRELOAD", False)
+# Load balancers probe the app servers over plain HTTP: the health endpoints are never redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Behind a proxy that terminates TLS: trust its X-Forwarded-Proto. Only when that proxy sets (and
+# overwrites) the header, otherwise a client could claim HTTPS; hence its own opt-in.
+if env_bool("LEDGER_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Content-Security-Policy (django-csp): only this origin's files; no inline script or style --
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # Pico CSS and Swagger UI draw their icons from data: URIs.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,9 +1,14 @@
 """Settings for the test suite: the production settings plus the test-only ledger and fast hashing."""
 
 import atexit
+import os
 import shutil
 import tempfile
 from pathlib import Path
+
+# The production settings refuse to start without a key; the tests' own (also seen by the
+# subprocesses they start) is only ever used on throwaway databases.
+os.environ.setdefault("DJANGO_SECRET_KEY", "ledger-test-only-" + "k" * 48)
 
 from ledgerproject.settings import *  # noqa: F403
 from ledgerproject.settings import DATABASES, INSTALLED_APPS

@@ -2,7 +2,7 @@
 
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -196,8 +196,10 @@ class SchemaView(SpectacularAPIView):
     required_permissions = {"GET": LEDGER_READ}
 
 
-class SwaggerView(SpectacularSwaggerView):
-    """The interactive API documentation, for principals who may read some ledger."""
+class SwaggerView(SpectacularSwaggerSplitView):
+    """The interactive API documentation, for principals who may read some ledger.
+
+    The split view serves its start-up script as a file (?script), so the CSP needs no inline script."""
 
     permission_classes = [LedgerRolePermission]
     required_permissions = {"GET": LEDGER_READ}

@@ -10,6 +10,8 @@ from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError,
 from ledgerproject.ledger.hashing import CanonicalizationError
 from ledgerproject.ledger.metrics import count_conflict
 from ledgerproject.ledger.models import tenants_for
+from ledgerproject.ledger.outage import DETAIL as UNAVAILABLE_DETAIL
+from ledgerproject.ledger.outage import is_database_unavailable, retry_after
 
 
 def _summarize(data, prefix=""):
@@ -110,6 +112,10 @@ def exception_handler(exc, context):
         return Response(validation_payload(_django_validation_detail(exc)), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, exceptions.ValidationError):
         return Response(validation_payload(exc.detail), status=status.HTTP_400_BAD_REQUEST)
+    if is_database_unavailable(exc):
+        response = Response({"detail": UNAVAILABLE_DETAIL}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response["Retry-After"] = retry_after()
+        return response
     if isinstance(exc, RawPostDataException):
         return Response({"detail": "The request body could not be read."}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):

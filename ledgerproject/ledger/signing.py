@@ -82,6 +82,17 @@ def signing_key():
     return key
 
 
+def read_signing_key_now():
+    """The configured key read afresh (no cache, never generated): raises OSError or ImproperlyConfigured."""
+    env_value = getattr(settings, "LEDGER_SIGNING_KEY", "") or ""
+    if env_value:
+        return _from_env(env_value)
+    path = Path(getattr(settings, "LEDGER_SIGNING_KEY_FILE", Path(settings.VAR_DIR) / "signing-key.pem"))
+    if not path.is_file():
+        raise ImproperlyConfigured(f"the signing key file {path} does not exist")
+    return _from_pem(path.read_bytes(), path)
+
+
 def public_key_raw():
     return signing_key().public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 

@@ -1,8 +1,9 @@
-"""Kernel routes: API (ledger list and verification) and pages (home)."""
+"""Kernel routes: API (ledger list and verification), pages (home) and the health endpoints."""
 
 from django.urls import path
 
-from ledgerproject.ledger import api, proofs_api, views
+from ledgerproject.ledger import api, health, proofs_api, views
+from ledgerproject.ledger.access import public
 
 api_urlpatterns = [
     path("ledgers/", api.LedgerListView.as_view(), name="ledger-list"),
@@ -22,6 +23,10 @@ api_urlpatterns = [
 ]
 
 urlpatterns = [
+    # At the site root without a trailing slash, as load balancers and orchestrators probe them.
+    # Anonymous for load balancers and orchestrators; they reveal nothing of any ledger.
+    path("healthz", public(health.healthz), name="healthz"),
+    path("readyz", public(health.readyz), name="readyz"),
     path("", views.home, name="home"),
     path("ledgers/<str:ledger>/verify/", views.verify_now, name="ledger-verify-now"),
     path("ledgers/<str:ledger>/entries/<int:seq>/", proofs_api.entry_page, name="ledger-entry"),

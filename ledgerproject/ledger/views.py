@@ -1,5 +1,7 @@
 """Kernel pages: the home page listing every ledger with its size, head hash and chain status."""
 
+import sys
+
 from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -9,6 +11,7 @@ from django.views.decorators.http import require_POST
 from ledgerproject.ledger.access import LEDGER_READ, requires_permission
 from ledgerproject.ledger.api import _ledger_or_404, ledger_summary, readable_ledgers
 from ledgerproject.ledger.chain import record_check, verify_chain
+from ledgerproject.ledger.outage import is_database_unavailable, unavailable_response
 
 
 def not_found(request, exception=None):
@@ -19,7 +22,11 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
-    """500: JSON with a `detail` under /api/, the HTML page elsewhere."""
+    """500: JSON with a `detail` under /api/, the HTML page elsewhere; 503 when the database is unavailable."""
+    # Called while the uncaught exception is being handled: it is still in sys.exc_info(). This
+    # covers failures outside views too (a session saved by middleware, a template rendered late).
+    if is_database_unavailable(sys.exc_info()[1]):
+        return unavailable_response(request)
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Server error."}, status=500)
     return defaults.server_error(request)

@@ -1,5 +1,9 @@
 // Dashboard charts (Chart.js): clicking a bar opens the filtered entry list behind it.
 (function () {
+  // The window picker submits on change (a listener, not an inline handler: the CSP allows no inline script).
+  document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
+    select.addEventListener("change", () => select.form.submit());
+  });
   const read = (id) => JSON.parse(document.getElementById(id).textContent);
   const links = read("list-url");
   const DAY_MS = 86400000;
