@@ -8,7 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ledgerproject.ledger.chain import record_check, verify_chain
+from ledgerproject.ledger.chain import record_check, verify_ledger
 from ledgerproject.ledger.exceptions import BatchValidationError
 from ledgerproject.ledger.models import ChainCheck, Checkpoint, tenants_for
 from ledgerproject.ledger.registry import get_ledger, ledger_models
@@ -140,6 +140,11 @@ _CHAIN_CHECK = inline_serializer(
         "checked": serializers.IntegerField(),
         "first_bad_seq": serializers.IntegerField(allow_null=True),
         "reason": serializers.CharField(),
+        "checkpoints_checked": serializers.IntegerField(help_text="signed checkpoints the entries were compared with"),
+        "bad_checkpoint": serializers.IntegerField(
+            allow_null=True, help_text="tree size of the first checkpoint the entries contradict"
+        ),
+        "recorded": serializers.BooleanField(help_text="whether this check was stored (POST only)"),
     },
 )
 _LEDGER_SUMMARY = inline_serializer(
@@ -169,15 +174,35 @@ class LedgerListView(APIView):
 
 
 class LedgerVerifyView(APIView):
-    """Auditor: re-walk one ledger's chain now."""
+    """Auditor: re-walk one ledger's chain and compare it with its signed checkpoints now.
+
+    GET computes and answers, writing nothing (a safe method); POST also records the result as the
+    ledger's last check (what the home page and /api/v1/ledgers/ show).
+    """
 
     required_permissions = {"GET": "ledger.verify_ledger", "POST": "ledger.verify_ledger"}
 
-    @extend_schema(responses=_CHAIN_CHECK)
-    def get(self, request, ledger):
-        model = _ledger_or_404(ledger)
-        result = verify_chain(model)
-        record_check(result, checked_by=request.user.get_username())
+    def _answer(self, result, recorded):
         return Response(
-            {"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq, "reason": result.reason}
+            {
+                "ok": result.ok,
+                "checked": result.checked,
+                "first_bad_seq": result.first_bad_seq,
+                "reason": result.reason,
+                "checkpoints_checked": result.checkpoints_checked,
+                "bad_checkpoint": result.bad_checkpoint,
+                "recorded": recorded,
+            }
         )
+
+    @extend_schema(summary="Verify a ledger now (nothing is recorded)", responses=_CHAIN_CHECK)
+    def get(self, request, ledger):
+        return self._answer(verify_ledger(_ledger_or_404(ledger)), recorded=False)
+
+    @extend_schema(
+        summary="Verify a ledger now and record the result as its last check", request=None, responses=_CHAIN_CHECK
+    )
+    def post(self, request, ledger):
+        result = verify_ledger(_ledger_or_404(ledger))
+        record_check(result, checked_by=request.user.get_username())
+        return self._answer(result, recorded=True)

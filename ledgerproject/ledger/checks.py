@@ -1,21 +1,71 @@
-"""System checks: every ledger model is named, and its migrations install the append-only triggers."""
+"""System checks: every ledger model is named, and its migrations install (and keep current) the append-only
+triggers and the SQLite insert guard."""
 
 from django.core.checks import Error, Tags, register
 from django.db import connections
+from django.db.migrations import operations as ops
 from django.db.migrations.loader import MigrationLoader
 
 from ledgerproject.ledger.registry import ledger_models
-from ledgerproject.ledger.triggers import InstallLedgerTriggers, installed_triggers, trigger_names
+from ledgerproject.ledger.reset import append_only_models
+from ledgerproject.ledger.triggers import (
+    InstallLedgerTriggers,
+    installed_trigger_sql,
+    installed_triggers,
+    sqlite_insert_guard,
+    trigger_names,
+)
+
+# Operations after which a table's columns or unique constraints may differ from what its insert guard checks.
+_SCHEMA_OPERATIONS = (
+    ops.CreateModel,
+    ops.AddField,
+    ops.AlterField,
+    ops.RemoveField,
+    ops.RenameField,
+    ops.AlterUniqueTogether,
+    ops.AddConstraint,
+    ops.RemoveConstraint,
+    ops.RenameModel,
+    ops.AlterModelTable,
+)
 
 
-def _migrated_trigger_models():
+def _operation_model(operation):
+    if isinstance(operation, InstallLedgerTriggers):
+        return operation.model_name.lower()
+    if isinstance(operation, ops.RenameModel):
+        return operation.new_name_lower
+    if isinstance(operation, ops.CreateModel | ops.AlterUniqueTogether | ops.AlterModelTable):
+        return operation.name_lower
+    return getattr(operation, "model_name_lower", None)
+
+
+def _migration_plan():
+    """Every migration on disk, in an order that applies each after its dependencies."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    found = set()
-    for (app_label, _name), migration in loader.disk_migrations.items():
+    plan = []
+    for leaf in sorted(loader.graph.leaf_nodes()):
+        for node in loader.graph.forwards_plan(leaf):
+            if node not in plan:
+                plan.append(node)
+    return [loader.graph.nodes[node] for node in plan]
+
+
+def _migrated_trigger_models(migrations=None):
+    """{(app_label, model): whether its triggers were (re)installed after its last schema change}."""
+    current = {}
+    for migration in _migration_plan() if migrations is None else migrations:
         for operation in migration.operations:
+            model = _operation_model(operation)
+            if model is None:
+                continue
+            key = (migration.app_label, model)
             if isinstance(operation, InstallLedgerTriggers):
-                found.add((app_label, operation.model_name.lower()))
-    return found
+                current[key] = True
+            elif isinstance(operation, _SCHEMA_OPERATIONS) and key in current:
+                current[key] = False
+    return current
 
 
 @register()
@@ -37,7 +87,19 @@ def check_ledger_models(app_configs=None, **kwargs):
         names[model.ledger_name] = label
         if migrated is None:
             migrated = _migrated_trigger_models()
-        if (model._meta.app_label, model._meta.model_name) not in migrated:
+        state = migrated.get((model._meta.app_label, model._meta.model_name))
+        if state is False:
+            errors.append(
+                Error(
+                    f"{label}'s columns or unique constraints change in a migration after the one that last "
+                    "installed its append-only triggers: the SQLite insert guard would check the old keys",
+                    hint=f"add InstallLedgerTriggers({model._meta.model_name!r}) at the end of that migration "
+                    "(it drops and re-creates the triggers)",
+                    id="ledger.E003",
+                    obj=model,
+                )
+            )
+        elif state is None:
             errors.append(
                 Error(
                     f"{label} is a ledger but no migration installs its append-only triggers",
@@ -56,12 +118,17 @@ def check_ledger_triggers_installed(app_configs=None, databases=None, **kwargs):
     for alias in databases or []:
         connection = connections[alias]
         tables = set(connection.introspection.table_names())
-        for model in ledger_models():
+        for model in append_only_models():
             table = model._meta.db_table
             if table not in tables:
                 continue
             expected = set(trigger_names(table)[connection.vendor])
             missing = expected - installed_triggers(connection, table)
+            if not missing and connection.vendor == "sqlite":
+                guard = trigger_names(table)["sqlite"][2]
+                if installed_trigger_sql(connection, guard) != sqlite_insert_guard(model, connection.schema_editor()):
+                    # Present but built for other columns or keys: run the migration that refreshes it.
+                    missing = {f"{guard} (out of date with the model's unique keys)"}
             if missing:
                 errors.append(
                     Error(

@@ -8,7 +8,7 @@ from django.views import defaults
 from django.views.decorators.http import require_POST
 
 from ledgerproject.ledger.api import _ledger_or_404, ledger_summary, readable_ledgers
-from ledgerproject.ledger.chain import record_check, verify_chain
+from ledgerproject.ledger.chain import record_check, verify_ledger
 
 
 def not_found(request, exception=None):
@@ -34,10 +34,11 @@ def home(request):
 @require_POST
 @permission_required("ledger.verify_ledger", raise_exception=True)
 def verify_now(request, ledger):
-    result = verify_chain(_ledger_or_404(ledger))
+    result = verify_ledger(_ledger_or_404(ledger))
     record_check(result, checked_by=request.user.get_username())
     if result.ok:
         messages.success(request, f"{ledger}: chain intact, {result.checked} entries checked.")
     else:
-        messages.error(request, f"{ledger}: chain BROKEN at seq {result.first_bad_seq}: {result.reason}")
+        where = f" at seq {result.first_bad_seq}" if result.first_bad_seq else ""
+        messages.error(request, f"{ledger}: BROKEN{where}: {result.reason}")
     return redirect("home")

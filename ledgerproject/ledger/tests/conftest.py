@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ledgerproject.ledger.triggers import triggers_lifted as lift
+from ledgerproject.ledger.triggers import unique_column_sets
 from tests.ledger_testapp.models import Note
 
 
@@ -46,6 +47,18 @@ def _dummy(field):
 
 
 def _value_for(field):
+    if field.primary_key and field.column == "seq":
+        # The next seq: the SQLite insert guard refuses any other (a reused one or a gap).
+        top = field.model._base_manager.order_by("-seq").values_list("seq", flat=True).first()
+        return (top or 0) + 1
+    keyed = any(field.column in columns for columns, _ in unique_column_sets(field.model, connection.schema_editor()))
+    if keyed and not field.primary_key and not field.is_relation:
+        # A fresh value: the insert guard refuses a unique key some row already holds.
+        kind = field.get_internal_type()
+        if kind in ("CharField", "TextField"):
+            return uuid.uuid4().hex[: field.max_length or 32]
+        if "Integer" in kind:
+            return uuid.uuid4().int % 2**40 + 1
     if not field.is_relation:
         return _dummy(field)
     if field.null:
