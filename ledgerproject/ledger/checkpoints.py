@@ -374,7 +374,8 @@ def _first_changed_leaf(name, entries, lo, hi, db):
         .values_list("index", "hash")
     )
     current = entries.filter(seq__gt=lo, seq__lte=hi).order_by("seq").values_list("seq", "entry_hash")
-    for (index, value), (seq, entry_hash) in zip(stored.iterator(chunk_size=5000), current.iterator(chunk_size=5000)):
+    pairs = zip(stored.iterator(chunk_size=5000), current.iterator(chunk_size=5000), strict=False)
+    for (index, value), (seq, entry_hash) in pairs:
         if index + 1 != seq or merkle.leaf_hash(entry_hash) != bytes(value):
             return seq
     return None
@@ -400,10 +401,12 @@ def verify_against_checkpoints(model, using=None, upto=None):
         return CheckpointCheck(True, 0, reason="no signed checkpoint yet")
     latest = signed[-1].tree_size
 
-    def bad(checkpoint, reason, seq=None):
-        return CheckpointCheck(False, position, latest, checkpoint.tree_size, seq, reason)
+    matched = 0  # checkpoints whose root the entries gave, so far
 
-    for position, checkpoint in enumerate(signed):
+    def bad(checkpoint, reason, seq=None):
+        return CheckpointCheck(False, matched, latest, checkpoint.tree_size, seq, reason)
+
+    for checkpoint in signed:
         if checkpoint.origin != origin_for(name) and not checkpoint.origin.endswith(f"/{name}"):
             return bad(checkpoint, f"checkpoint @{checkpoint.tree_size} names origin {checkpoint.origin!r}")
         if _signature_ok(checkpoint) is False:
@@ -411,7 +414,6 @@ def verify_against_checkpoints(model, using=None, upto=None):
     entries = model._base_manager.using(db)
     frontier, pending, previous = merkle.Frontier(), list(signed), 0
     rows = entries.filter(seq__lte=latest).order_by("seq").values_list("seq", "entry_hash")
-    position = 0
     for seq, entry_hash in rows.iterator(chunk_size=5000):
         if seq != frontier.size + 1:
             return bad(pending[0], f"seq {frontier.size + 1} is missing below checkpoint @{pending[0].tree_size}", seq)
@@ -429,7 +431,7 @@ def verify_against_checkpoints(model, using=None, upto=None):
                     first,
                 )
             previous = checkpoint.tree_size
-            position += 1
+            matched += 1
     if pending:
         return bad(
             pending[0],
