@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from ledgerproject.ledger.hashing import GENESIS_HASH, entry_hash
 from ledgerproject.ledger.triggers import triggers_lifted as lift
 from ledgerproject.ledger.triggers import unique_column_sets
 from tests.ledger_testapp.models import Note
@@ -79,6 +80,12 @@ def insert_raw_row(model):
     which a test transaction never reaches). Returns the row's pk."""
     fields = model._meta.concrete_fields
     values = [f.get_db_prep_save(_value_for(f), connection) for f in fields]
+    names = [f.attname for f in fields]
+    if "entry_hash" in names:
+        # Real link hashes (over a dummy canonical text), so Merkle trees and checkpoints can be built.
+        prev = model._base_manager.order_by("-seq").values_list("entry_hash", flat=True).first() or GENESIS_HASH
+        values[names.index("prev_entry_hash")] = prev
+        values[names.index("entry_hash")] = entry_hash(prev, values[names.index("canonical")])
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:
