@@ -1,5 +1,6 @@
 """API bases shared by every ledger (append-only viewset, streaming exports) and the kernel's endpoints."""
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -12,7 +13,7 @@ from ledgerproject.ledger.chain import record_check, verify_ledger
 from ledgerproject.ledger.exceptions import BatchValidationError
 from ledgerproject.ledger.models import ChainCheck, Checkpoint, tenants_for
 from ledgerproject.ledger.registry import get_ledger, ledger_models
-from ledgerproject.ledger.renderers import stream_csv, stream_jsonl
+from ledgerproject.ledger.renderers import csv_columns, stream_csv, stream_jsonl
 
 MAX_BATCH = 5000
 STREAM_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
@@ -23,13 +24,21 @@ class StreamingListMixin:
 
     cursor_ordering = ("seq",)
 
+    def get_csv_columns(self):
+        """The list's CSV columns, the same for every row (override to spell a field as several columns)."""
+        columns = csv_columns(self.get_serializer_class()(context=self.get_serializer_context()))
+        if not columns:
+            # A CSV without columns would drop every field: the serializer must declare its fields.
+            raise ImproperlyConfigured(f"{self.get_serializer_class().__name__} declares no fields to export as CSV")
+        return columns
+
     def stream_response(self, queryset, rows=None):
         fmt = self.request.accepted_renderer.format
         if rows is None:
             # One serializer for every row: building its fields per row would dominate an export.
             serializer = self.get_serializer_class()(context=self.get_serializer_context())
             rows = (serializer.to_representation(obj) for obj in queryset.iterator(chunk_size=2000))
-        body = stream_jsonl(rows) if fmt == "jsonl" else stream_csv(rows)
+        body = stream_jsonl(rows) if fmt == "jsonl" else stream_csv(rows, self.get_csv_columns())
         response = StreamingHttpResponse(body, content_type=STREAM_FORMATS[fmt])
         response["Content-Disposition"] = f'attachment; filename="{self.basename or "export"}.{fmt}"'
         return response
