@@ -71,7 +71,6 @@ def _migrated_trigger_models(migrations=None):
 @register()
 def check_ledger_models(app_configs=None, **kwargs):
     errors, names = [], {}
-    migrated = None
     for model in ledger_models():
         label = model._meta.label
         if not model.ledger_name:
@@ -85,30 +84,38 @@ def check_ledger_models(app_configs=None, **kwargs):
                 )
             )
         names[model.ledger_name] = label
-        if migrated is None:
-            migrated = _migrated_trigger_models()
-        state = migrated.get((model._meta.app_label, model._meta.model_name))
-        if state is False:
-            errors.append(
-                Error(
-                    f"{label}'s columns or unique constraints change in a migration after the one that last "
-                    "installed its append-only triggers: the SQLite insert guard would check the old keys",
-                    hint=f"add InstallLedgerTriggers({model._meta.model_name!r}) at the end of that migration "
-                    "(it drops and re-creates the triggers)",
-                    id="ledger.E003",
-                    obj=model,
-                )
-            )
-        elif state is None:
-            errors.append(
-                Error(
-                    f"{label} is a ledger but no migration installs its append-only triggers",
-                    hint=f"add InstallLedgerTriggers({model._meta.model_name!r}) to a migration of {model._meta.app_label}",
-                    id="ledger.E003",
-                    obj=model,
-                )
-            )
+    # Ledgers and the kernel's other append-only tables (checkpoints) alike.
+    migrated = _migrated_trigger_models()
+    for model in append_only_models():
+        errors += _trigger_migration_errors(model, migrated)
     return errors
+
+
+def _trigger_migration_errors(model, migrated):
+    """E003: no migration installs the model's triggers, or a later one changed its keys without refreshing them."""
+    label = model._meta.label
+    state = migrated.get((model._meta.app_label, model._meta.model_name))
+    if state is False:
+        return [
+            Error(
+                f"{label}'s columns or unique constraints change in a migration after the one that last "
+                "installed its append-only triggers: the SQLite insert guard would check the old keys",
+                hint=f"add InstallLedgerTriggers({model._meta.model_name!r}) at the end of that migration "
+                "(it drops and re-creates the triggers)",
+                id="ledger.E003",
+                obj=model,
+            )
+        ]
+    if state is None:
+        return [
+            Error(
+                f"{label} is append-only but no migration installs its append-only triggers",
+                hint=f"add InstallLedgerTriggers({model._meta.model_name!r}) to a migration of {model._meta.app_label}",
+                id="ledger.E003",
+                obj=model,
+            )
+        ]
+    return []
 
 
 @register(Tags.database)

@@ -104,3 +104,12 @@ def test_the_database_check_reports_an_out_of_date_insert_guard():
     errors = [e for e in checks.check_ledger_triggers_installed(databases=["default"]) if e.obj is Note]
     assert [e.id for e in errors] == ["ledger.E004"]
     assert "out of date" in errors[0].msg
+
+
+def test_the_static_check_covers_the_checkpoint_table_too(monkeypatch):
+    from ledgerproject.ledger.checkpoints import Checkpoint
+
+    assert not [e for e in checks.check_ledger_models() if e.obj is Checkpoint]
+    monkeypatch.setattr(checks, "_migrated_trigger_models", lambda: {("ledger", "checkpoint"): False})
+    errors = [e for e in checks.check_ledger_models() if e.obj is Checkpoint]
+    assert [e.id for e in errors] == ["ledger.E003"]
