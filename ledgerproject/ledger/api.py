@@ -177,6 +177,18 @@ class LedgerListView(APIView):
 
     required_permissions = {"GET": None}
 
+    def get_csv_columns(self):
+        # ledger_summary()'s shape: a ledger without a check or checkpoint leaves those columns empty.
+        return [
+            "name",
+            "model",
+            "size",
+            "head_seq",
+            "head_entry_hash",
+            *(f"last_check.{key}" for key in ("ok", "checked", "first_bad_seq", "reason", "checked_at")),
+            *(f"checkpoint.{key}" for key in ("tree_size", "root_hash", "timestamp", "key_id", "created_at")),
+        ]
+
     @extend_schema(responses={200: _LEDGER_SUMMARY_LIST})
     def get(self, request):
         return Response([ledger_summary(model) for model in readable_ledgers(request.user)])

@@ -89,13 +89,22 @@ class CSVRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         rows = data if isinstance(data, list) else [data]
-        rows = [flatten(row) for row in rows if isinstance(row, dict)]
-        # No serializer to ask: the columns are every column any row has, in order of appearance, so a
-        # field the first row lacks (a null object, say) is not dropped from the others.
-        columns = list(dict.fromkeys(column for row in rows for column in row))
+        view = (renderer_context or {}).get("view")
+        declared = getattr(view, "get_csv_columns", None)
+        response = (renderer_context or {}).get("response")
+        if declared is not None and (response is None or response.status_code < 400):
+            # The view knows its columns: the same whatever the rows hold, and a header when there are none.
+            columns = declared()
+            nested = nested_prefixes(columns)
+            rows = [flatten(row, nested=nested) for row in rows if isinstance(row, dict)]
+        else:
+            rows = [flatten(row) for row in rows if isinstance(row, dict)]
+            # No declared columns: every column any row has, in order of appearance, so a field the
+            # first row lacks (a null object, say) is not dropped from the others.
+            columns = list(dict.fromkeys(column for row in rows for column in row))
         buffer = io.StringIO()
         if columns:
-            writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
+            writer = csv.DictWriter(buffer, fieldnames=columns, restval="", extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
         return buffer.getvalue().encode()

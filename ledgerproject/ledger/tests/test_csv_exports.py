@@ -11,6 +11,7 @@ from django.core.management import call_command
 from ledgerproject.ledger.api import StreamingListMixin
 from ledgerproject.ledger.renderers import flatten, nested_prefixes
 from ledgerproject.ledger.tests.routes import all_routes, sample_path
+from ledgerproject.ledger.tests.test_checkpoint_support import signing_key  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +108,20 @@ def test_the_ledger_summary_csv_keeps_fields_the_first_row_lacks(make_user, clie
     rows = list(csv.DictReader(io.StringIO(text)))
     notes = next(row for row in rows if row["name"] == "testnotes")
     assert notes["last_check.ok"] == "True" and notes["last_check.checked"] == "1"
+
+
+def test_the_ledger_summary_csv_has_its_header_when_no_ledger_is_readable(make_user, client_for):
+    api = client_for(make_user("nobody"))
+    lines = api.get("/api/v1/ledgers/", {"format": "csv"}).content.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("name,model,size,head_seq")
+
+
+@pytest.mark.usefixtures("signing_key")
+def test_the_ledger_summary_csv_columns_are_every_summary_field(make_user, client_for, make_note):
+    api = client_for(make_user("root", superuser=True))
+    make_note()
+    api.post("/api/v1/ledgers/testnotes/verify/")
+    api.post("/api/v1/ledgers/testnotes/checkpoint/")
+    header = api.get("/api/v1/ledgers/", {"format": "csv"}).content.decode().splitlines()[0].split(",")
+    summary = next(row for row in api.get("/api/v1/ledgers/").json() if row["name"] == "testnotes")
+    assert set(flatten(summary)) <= set(header)
