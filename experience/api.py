@@ -54,6 +54,12 @@ class ExperienceEventViewSet(CappedListMixin, LedgerViewSet):
             rows = self._csv_rows(queryset)
         return super().stream_response(queryset, rows)
 
+    def get_csv_columns(self):
+        # `event` is {type, data}: a column for the kind and one JSON column for the kind's payload.
+        columns = super().get_csv_columns()
+        at = columns.index("event")
+        return [*columns[:at], "event.type", "event.data", *columns[at + 1 :]]
+
     def _csv_rows(self, queryset):
         """Kinds have different payloads, so CSV keeps `event.data` as one JSON column: every row has the same columns."""
         context = self.get_serializer_context()

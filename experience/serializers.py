@@ -161,8 +161,27 @@ class ArtifactTransitionRequest(serializers.Serializer):
     correlation_id = serializers.CharField(required=False)
 
 
+class _LastTransitionSerializer(serializers.Serializer):
+    event_id = serializers.CharField()
+    from_state = serializers.CharField(allow_null=True)
+    to_state = serializers.CharField()
+    timestamp = serializers.CharField()
+    actor = serializers.CharField()
+    reason = serializers.CharField(allow_null=True)
+    seq = serializers.IntegerField()
+
+
 class ArtifactSerializer(serializers.Serializer):
-    """One artifact with its current state, derived from its newest ArtifactStateTransitioned event."""
+    """One artifact with its current state, derived from its newest ArtifactStateTransitioned event.
+
+    The fields are declared for the schema and the CSV columns; to_representation builds the row.
+    """
+
+    artifact_id = serializers.CharField(read_only=True)
+    artifact_kind = serializers.CharField(read_only=True)
+    state = serializers.CharField(read_only=True)
+    tenant_id = serializers.CharField(read_only=True, allow_null=True)
+    last_transition = _LastTransitionSerializer(read_only=True)
 
     def to_representation(self, obj):
         lifecycle = obj.data["event"]

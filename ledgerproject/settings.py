@@ -265,12 +265,11 @@ LOGGING = {
 # The application's own warnings and errors also go to the node-log ledger, through an appender that
 # buffers in memory and never raises into (or blocks) the caller.
 LOGGING["handlers"]["logchain"] = {"class": "logchain.appender.LedgerLogHandler", "level": "WARNING"}
-LOGGING["handlers"]["logchain_errors"] = {"class": "logchain.appender.LedgerLogHandler", "level": "ERROR"}
 LOGGING["loggers"] = {
     **{name: {"handlers": ["logchain"]} for name in ["ledgerproject", *LEDGER_APPS]},
     "django.security": {"handlers": ["logchain"]},
-    # Only 5xx from django.request: a client's stream of 4xx must not fill the ledger.
-    "django.request": {"handlers": ["logchain_errors"]},
+    # Server errors (django.request: the URL a caller chose, the traceback) go to the console handler
+    # only, where operators read them: a reader's request must not append to an audit ledger.
 }
 
 # --- Brute-force control, shared throttle counters, metrics -----------------------------------------
@@ -341,3 +340,7 @@ if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
     raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR!r} is not a directory")
 # First, so the request metrics time everything below it.
 MIDDLEWARE = ["ledgerproject.ledger.metrics.MetricsMiddleware", *MIDDLEWARE]
+
+# What the application records about itself in logchain is rate-limited: a burst, then a steady rate.
+LOGCHAIN_RATE_BURST = env_int("LOGCHAIN_RATE_BURST", 30, minimum=1)
+LOGCHAIN_RATE_PER_MINUTE = env_int("LOGCHAIN_RATE_PER_MINUTE", 60, minimum=0)

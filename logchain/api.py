@@ -56,6 +56,9 @@ class AppenderStatsSerializer(serializers.Serializer):
     pid = serializers.IntegerField(help_text="The worker process these figures belong to.")
     handler_errors = serializers.IntegerField(help_text="Log records the handler could not pass on.")
     last_handler_error = serializers.CharField(allow_blank=True)
+    rate_limited = serializers.IntegerField(
+        help_text="This application's own records dropped over the rate limit (they still reach the console)."
+    )
     config_error = serializers.CharField(allow_blank=True)
 
 

@@ -16,7 +16,6 @@ import logging
 import os
 import threading
 import time
-import traceback
 from collections import deque
 from dataclasses import dataclass, replace
 
@@ -25,6 +24,13 @@ from logchain.levels import MAX_JSON_INT, MAX_MESSAGE_CHARS, from_python
 DEFAULT_LOG_BUFFERING_APPENDER_CAPACITY = 16_384
 DEFAULT_FLUSH_INTERVAL = 2.0
 DEFAULT_BATCH_SIZE = 500
+# What the application records about itself is bounded: a message of at most this many characters,
+# no traceback, and at most a burst of records then a steady rate (a token bucket), so that no caller
+# can make the audit ledger grow by sending requests that fail.
+SELF_MESSAGE_CHARS = 1_000
+REQUEST_PATH_CHARS = 200
+DEFAULT_RATE_BURST = 30
+DEFAULT_RATE_PER_MINUTE = 60
 # The frozen `recorded_by` of the application's own records in the ledger.
 APPENDER_PRINCIPAL = "logchain-appender"
 
@@ -367,6 +373,7 @@ _appender = None
 _appender_lock = threading.Lock()
 _handler_errors = 0
 _last_handler_error = ""
+_rate_limited = 0  # records the handler dropped over its rate limit; only ever grows
 _config_error = ""
 _next_seq = itertools.count(1)  # the seed's per-runtime seq: strictly increasing from 1 in this process
 
@@ -464,6 +471,7 @@ def appender_stats():
         {
             "pid": os.getpid(),
             "handler_errors": _handler_errors,
+            "rate_limited": _rate_limited,
             "last_handler_error": _last_handler_error,
             "config_error": _config_error,
         }
@@ -489,22 +497,69 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+class TokenBucket:
+    """At most `capacity` records at once, refilled at `per_minute` a minute; take() says whether one may pass."""
+
+    def __init__(self, capacity=DEFAULT_RATE_BURST, per_minute=DEFAULT_RATE_PER_MINUTE, clock=time.monotonic):
+        self.capacity = max(1, int(capacity))
+        self.per_second = max(0.0, float(per_minute)) / 60.0
+        self.clock = clock
+        self.tokens = float(self.capacity)
+        self.updated = clock()
+        self._lock = threading.Lock()
+
+    def take(self):
+        with self._lock:
+            now = self.clock()
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
+            self.updated = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True
+            return False
+
+
+def _printable(text, limit):
+    """`text` without control characters (no forged line breaks), cut to `limit` characters."""
+    text = "".join(c if c.isprintable() else "?" for c in str(text)[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class LedgerLogHandler(logging.Handler):
     """Sends this application's log records through the configured appender.
 
     emit() only formats the record and hands it to the appender (for the ledger appender: an
     in-memory buffer), so it never blocks on the database and never raises: any failure is
     counted in `handler_errors`. Safe to name in LOGGING: it imports no model and needs no app.
+
+    What it hands on is bounded: no traceback or stack (the exception's class name only: tracebacks
+    name server paths and database hosts, and belong on stderr, where operators read them), a
+    request's path without its query string and cut short, the whole message at most
+    SELF_MESSAGE_CHARS, and at most a burst then a steady rate of records (LOGCHAIN_RATE_BURST,
+    LOGCHAIN_RATE_PER_MINUTE); records over the rate are dropped and counted in `rate_limited`.
     """
 
-    def __init__(self, level=logging.NOTSET, appender=None):
+    def __init__(self, level=logging.NOTSET, appender=None, bucket=None):
         super().__init__(level)
         self.appender = appender  # None: the process-wide appender
+        self.bucket = bucket  # None: built from the settings on first use
+
+    def _bucket(self):
+        if self.bucket is None:
+            self.bucket = TokenBucket(
+                _setting("LOGCHAIN_RATE_BURST", DEFAULT_RATE_BURST, int),
+                _setting("LOGCHAIN_RATE_PER_MINUTE", DEFAULT_RATE_PER_MINUTE, float),
+            )
+        return self.bucket
 
     def emit(self, record):
+        global _rate_limited
         if getattr(_local, "flushing", False) or record.name == __name__ or record.name.startswith(__name__ + "."):
             return
         try:
+            if not self._bucket().take():
+                _rate_limited += 1
+                return
             appender = self.appender if self.appender is not None else get_appender()
             appender.append(self.to_node_record(record))
         except Exception as exc:
@@ -515,14 +570,22 @@ class LedgerLogHandler(logging.Handler):
         pass
 
     def to_node_record(self, record):
-        message = f"{record.name}: {record.getMessage()}"
-        if record.exc_info:
-            message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
-        if record.stack_info:
-            message += "\n" + record.stack_info
-        if len(message) > MAX_MESSAGE_CHARS:
+        request = getattr(record, "request", None)
+        if request is not None:
+            # Django's request loggers: the caller chose the URL. Keep the method, the status and a
+            # bounded path (request.path carries no query string), not the message built from them.
+            status = getattr(record, "status_code", None) or ""
+            path = _printable(getattr(request, "path", ""), REQUEST_PATH_CHARS)
+            text = f"{status} {_printable(getattr(request, 'method', ''), 10)} {path}".strip()
+        else:
+            text = record.getMessage()
+        message = f"{record.name}: {text}"
+        if record.exc_info and record.exc_info[0] is not None:
+            message += f" ({record.exc_info[0].__name__})"
+        limit = min(SELF_MESSAGE_CHARS, MAX_MESSAGE_CHARS)
+        if len(message) > limit:
             marker = " …[truncated]"
-            message = message[: MAX_MESSAGE_CHARS - len(marker)] + marker
+            message = message[: limit - len(marker)] + marker
         appender = self.appender if self.appender is not None else _appender
         return NodeLogRecord(
             seq=next(_next_seq),

@@ -1,5 +1,6 @@
 """API bases shared by every ledger (append-only viewset, streaming exports) and the kernel's endpoints."""
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -10,12 +11,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledgerproject.ledger.access import LEDGER_READ
-from ledgerproject.ledger.chain import record_check, verify_chain
+from ledgerproject.ledger.chain import record_check, verify_ledger
 from ledgerproject.ledger.exceptions import BatchValidationError
 from ledgerproject.ledger.models import ChainCheck, Checkpoint, tenants_for
 from ledgerproject.ledger.permissions import LedgerRolePermission
 from ledgerproject.ledger.registry import get_ledger, ledger_models
-from ledgerproject.ledger.renderers import stream_csv, stream_jsonl
+from ledgerproject.ledger.renderers import csv_columns, stream_csv, stream_jsonl
 
 MAX_BATCH = 5000
 STREAM_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
@@ -26,13 +27,21 @@ class StreamingListMixin:
 
     cursor_ordering = ("seq",)
 
+    def get_csv_columns(self):
+        """The list's CSV columns, the same for every row (override to spell a field as several columns)."""
+        columns = csv_columns(self.get_serializer_class()(context=self.get_serializer_context()))
+        if not columns:
+            # A CSV without columns would drop every field: the serializer must declare its fields.
+            raise ImproperlyConfigured(f"{self.get_serializer_class().__name__} declares no fields to export as CSV")
+        return columns
+
     def stream_response(self, queryset, rows=None):
         fmt = self.request.accepted_renderer.format
         if rows is None:
             # One serializer for every row: building its fields per row would dominate an export.
             serializer = self.get_serializer_class()(context=self.get_serializer_context())
             rows = (serializer.to_representation(obj) for obj in queryset.iterator(chunk_size=2000))
-        body = stream_jsonl(rows) if fmt == "jsonl" else stream_csv(rows)
+        body = stream_jsonl(rows) if fmt == "jsonl" else stream_csv(rows, self.get_csv_columns())
         response = StreamingHttpResponse(body, content_type=STREAM_FORMATS[fmt])
         response["Content-Disposition"] = f'attachment; filename="{self.basename or "export"}.{fmt}"'
         return response
@@ -146,6 +155,11 @@ _CHAIN_CHECK = inline_serializer(
         "checked": serializers.IntegerField(),
         "first_bad_seq": serializers.IntegerField(allow_null=True),
         "reason": serializers.CharField(),
+        "checkpoints_checked": serializers.IntegerField(help_text="signed checkpoints the entries were compared with"),
+        "bad_checkpoint": serializers.IntegerField(
+            allow_null=True, help_text="tree size of the first checkpoint the entries contradict"
+        ),
+        "recorded": serializers.BooleanField(help_text="whether this check was stored (POST only)"),
     },
 )
 _LEDGER_SUMMARY = inline_serializer(
@@ -169,24 +183,56 @@ class LedgerListView(APIView):
 
     required_permissions = {"GET": LEDGER_READ}
 
+    def get_csv_columns(self):
+        # ledger_summary()'s shape: a ledger without a check or checkpoint leaves those columns empty.
+        return [
+            "name",
+            "model",
+            "size",
+            "head_seq",
+            "head_entry_hash",
+            *(f"last_check.{key}" for key in ("ok", "checked", "first_bad_seq", "reason", "checked_at")),
+            *(f"checkpoint.{key}" for key in ("tree_size", "root_hash", "timestamp", "key_id", "created_at")),
+        ]
+
     @extend_schema(responses={200: _LEDGER_SUMMARY_LIST})
     def get(self, request):
         return Response([ledger_summary(model) for model in readable_ledgers(request.user)])
 
 
 class LedgerVerifyView(APIView):
-    """Auditor: re-walk one ledger's chain now."""
+    """Auditor: re-walk one ledger's chain and compare it with its signed checkpoints now.
+
+    GET computes and answers, writing nothing (a safe method); POST also records the result as the
+    ledger's last check (what the home page and /api/v1/ledgers/ show).
+    """
 
     required_permissions = {"GET": "ledger.verify_ledger", "POST": "ledger.verify_ledger"}
 
-    @extend_schema(responses=_CHAIN_CHECK)
-    def get(self, request, ledger):
-        model = _ledger_or_404(ledger)
-        result = verify_chain(model)
-        record_check(result, checked_by=request.user.get_username())
+    def _answer(self, result, recorded):
         return Response(
-            {"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq, "reason": result.reason}
+            {
+                "ok": result.ok,
+                "checked": result.checked,
+                "first_bad_seq": result.first_bad_seq,
+                "reason": result.reason,
+                "checkpoints_checked": result.checkpoints_checked,
+                "bad_checkpoint": result.bad_checkpoint,
+                "recorded": recorded,
+            }
         )
+
+    @extend_schema(summary="Verify a ledger now (nothing is recorded)", responses=_CHAIN_CHECK)
+    def get(self, request, ledger):
+        return self._answer(verify_ledger(_ledger_or_404(ledger)), recorded=False)
+
+    @extend_schema(
+        summary="Verify a ledger now and record the result as its last check", request=None, responses=_CHAIN_CHECK
+    )
+    def post(self, request, ledger):
+        result = verify_ledger(_ledger_or_404(ledger))
+        record_check(result, checked_by=request.user.get_username())
+        return self._answer(result, recorded=True)
 
 
 class SchemaView(SpectacularAPIView):

@@ -16,9 +16,31 @@ class VerifyResult:
     checked: int
     first_bad_seq: int | None = None
     reason: str = ""
+    # How many signed checkpoints the entries were compared with, and the tree size of the one that failed.
+    checkpoints_checked: int = 0
+    bad_checkpoint: int | None = None
 
     def as_dict(self):
         return asdict(self)
+
+
+def verify_ledger(model, using=None, progress=None, links_only=False):
+    """Everything the server checks about a ledger: the chain (links and canonical bytes; with
+    `links_only`, the links alone), then the entries against every signed checkpoint (roots recomputed
+    from the entries, signatures, each consistent with the one before). Writes nothing."""
+    from ledgerproject.ledger.checkpoints import verify_against_checkpoints
+
+    result = (verify_links if links_only else verify_chain)(model, using=using, progress=progress)
+    if not result.ok:
+        return result
+    signed = verify_against_checkpoints(model, using=using)
+    result.checkpoints_checked = signed.checked
+    if not signed.ok:
+        result.ok = False
+        result.first_bad_seq = signed.first_bad_seq
+        result.bad_checkpoint = signed.bad_checkpoint
+        result.reason = signed.reason
+    return result
 
 
 def _integral_float(text):

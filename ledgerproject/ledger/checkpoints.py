@@ -8,8 +8,10 @@ O(log n) rows. Checkpoints sign (origin, tree_size, root, timestamp) with
 the Ed25519 key of ledger/signing.py and are append-only. See docs/verification.md.
 """
 
+import base64
 import hashlib
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connections, models, router, transaction
@@ -334,6 +336,113 @@ def signed_checkpoint_at(ledger, size, using=None):
     return (
         Checkpoint.objects.using(using or router.db_for_read(Checkpoint)).filter(ledger=ledger, tree_size=size).first()
     )
+
+
+# --- verifying the entries against the signed checkpoints ------------------------------------------------
+
+
+@dataclass
+class CheckpointCheck:
+    """The outcome of comparing a ledger's entries with its signed checkpoints."""
+
+    ok: bool
+    checked: int  # checkpoints compared
+    latest_tree_size: int | None = None
+    bad_checkpoint: int | None = None  # tree_size of the first checkpoint that fails
+    first_bad_seq: int | None = None
+    reason: str = ""
+
+
+def _signature_ok(checkpoint):
+    """Whether the checkpoint's signature verifies; None when it names another (rotated) key."""
+    from cryptography.exceptions import InvalidSignature
+
+    if checkpoint.key_id != signing.key_id():
+        return None
+    try:
+        signing.signing_key().public_key().verify(
+            base64.b64decode(checkpoint.signature), checkpoint.body.encode("utf-8")
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _first_changed_leaf(name, entries, lo, hi, db):
+    """The first seq in (lo, hi] whose leaf differs from the stored tree's leaf, or None (not known)."""
+    stored = (
+        MerkleNode.objects.using(db)
+        .filter(ledger=name, level=0, index__gte=lo, index__lt=hi)
+        .order_by("index")
+        .values_list("index", "hash")
+    )
+    current = entries.filter(seq__gt=lo, seq__lte=hi).order_by("seq").values_list("seq", "entry_hash")
+    pairs = zip(stored.iterator(chunk_size=5000), current.iterator(chunk_size=5000), strict=False)
+    for (index, value), (seq, entry_hash) in pairs:
+        if index + 1 != seq or merkle.leaf_hash(entry_hash) != bytes(value):
+            return seq
+    return None
+
+
+def verify_against_checkpoints(model, using=None, upto=None):
+    """Recompute the Merkle root of the entries at every signed checkpoint's size (up to `upto`) and compare.
+
+    One pass over (seq, entry_hash) in seq order: the root at each checkpoint's size is taken from the
+    entries themselves (never from the stored tree, which a rewrite leaves behind), so every checkpoint is
+    also checked to be consistent with the one before (both are prefixes of one recomputed tree). Each
+    checkpoint's signature is checked with the signing key (a checkpoint of a rotated key is checked for
+    its root only). A rewritten entry or suffix is reported naming the first checkpoint it contradicts
+    and, where the stored tree still holds the old leaves, the first changed seq.
+    """
+    db = using or router.db_for_read(Checkpoint)
+    name = model.ledger_name
+    signed = Checkpoint.objects.using(db).filter(ledger=name)
+    if upto is not None:
+        signed = signed.filter(tree_size__lte=upto)
+    signed = list(signed.order_by("tree_size"))
+    if not signed:
+        return CheckpointCheck(True, 0, reason="no signed checkpoint yet")
+    latest = signed[-1].tree_size
+
+    matched = 0  # checkpoints whose root the entries gave, so far
+
+    def bad(checkpoint, reason, seq=None):
+        return CheckpointCheck(False, matched, latest, checkpoint.tree_size, seq, reason)
+
+    for checkpoint in signed:
+        if checkpoint.origin != origin_for(name) and not checkpoint.origin.endswith(f"/{name}"):
+            return bad(checkpoint, f"checkpoint @{checkpoint.tree_size} names origin {checkpoint.origin!r}")
+        if _signature_ok(checkpoint) is False:
+            return bad(checkpoint, f"checkpoint @{checkpoint.tree_size}: the signature does not verify")
+    entries = model._base_manager.using(db)
+    frontier, pending, previous = merkle.Frontier(), list(signed), 0
+    rows = entries.filter(seq__lte=latest).order_by("seq").values_list("seq", "entry_hash")
+    for seq, entry_hash in rows.iterator(chunk_size=5000):
+        if seq != frontier.size + 1:
+            return bad(pending[0], f"seq {frontier.size + 1} is missing below checkpoint @{pending[0].tree_size}", seq)
+        frontier.push(merkle.leaf_hash(entry_hash))
+        while pending and pending[0].tree_size == frontier.size:
+            checkpoint = pending.pop(0)
+            if frontier.root() != checkpoint.root:
+                first = _first_changed_leaf(name, entries, previous, checkpoint.tree_size, db)
+                where = f"; the first changed entry is seq {first}" if first else ""
+                return bad(
+                    checkpoint,
+                    f"the entries' Merkle root at tree size {checkpoint.tree_size} differs from the root signed in "
+                    f"checkpoint @{checkpoint.tree_size} ({checkpoint.timestamp}): an entry at or below seq "
+                    f"{checkpoint.tree_size} was rewritten{where}",
+                    first,
+                )
+            previous = checkpoint.tree_size
+            matched += 1
+    if pending:
+        return bad(
+            pending[0],
+            f"checkpoint @{pending[0].tree_size} covers {pending[0].tree_size} entries but the ledger holds "
+            f"{frontier.size}: entries were removed",
+            frontier.size + 1,
+        )
+    return CheckpointCheck(True, len(signed), latest)
 
 
 # --- proofs ----------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""System checks: every ledger model is named, its migrations install the append-only triggers, every
-route declares its permission, and ids carried in URLs follow the URL id rule."""
+"""System checks: every ledger model is named, its migrations install (and keep current) the append-only
+triggers and the SQLite insert guard, every route declares its permission, and ids carried in URLs follow
+the URL id rule."""
 
 from django.core.checks import Error, Tags, register
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections
+from django.db.migrations import operations as ops
 from django.db.migrations.loader import MigrationLoader
 from django.db.models import CharField
 from django.urls.converters import StringConverter
@@ -11,23 +13,70 @@ from django.urls.resolvers import RoutePattern
 
 from ledgerproject.ledger.access import iter_routes, undeclared_routes
 from ledgerproject.ledger.registry import ledger_models
-from ledgerproject.ledger.triggers import InstallLedgerTriggers, installed_triggers, trigger_names
+from ledgerproject.ledger.reset import append_only_models
+from ledgerproject.ledger.triggers import (
+    InstallLedgerTriggers,
+    installed_trigger_sql,
+    installed_triggers,
+    sqlite_insert_guard,
+    trigger_names,
+)
+
+# Operations after which a table's columns or unique constraints may differ from what its insert guard checks.
+_SCHEMA_OPERATIONS = (
+    ops.CreateModel,
+    ops.AddField,
+    ops.AlterField,
+    ops.RemoveField,
+    ops.RenameField,
+    ops.AlterUniqueTogether,
+    ops.AddConstraint,
+    ops.RemoveConstraint,
+    ops.RenameModel,
+    ops.AlterModelTable,
+)
 
 
-def _migrated_trigger_models():
+def _operation_model(operation):
+    if isinstance(operation, InstallLedgerTriggers):
+        return operation.model_name.lower()
+    if isinstance(operation, ops.RenameModel):
+        return operation.new_name_lower
+    if isinstance(operation, ops.CreateModel | ops.AlterUniqueTogether | ops.AlterModelTable):
+        return operation.name_lower
+    return getattr(operation, "model_name_lower", None)
+
+
+def _migration_plan():
+    """Every migration on disk, in an order that applies each after its dependencies."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    found = set()
-    for (app_label, _name), migration in loader.disk_migrations.items():
+    plan = []
+    for leaf in sorted(loader.graph.leaf_nodes()):
+        for node in loader.graph.forwards_plan(leaf):
+            if node not in plan:
+                plan.append(node)
+    return [loader.graph.nodes[node] for node in plan]
+
+
+def _migrated_trigger_models(migrations=None):
+    """{(app_label, model): whether its triggers were (re)installed after its last schema change}."""
+    current = {}
+    for migration in _migration_plan() if migrations is None else migrations:
         for operation in migration.operations:
+            model = _operation_model(operation)
+            if model is None:
+                continue
+            key = (migration.app_label, model)
             if isinstance(operation, InstallLedgerTriggers):
-                found.add((app_label, operation.model_name.lower()))
-    return found
+                current[key] = True
+            elif isinstance(operation, _SCHEMA_OPERATIONS) and key in current:
+                current[key] = False
+    return current
 
 
 @register()
 def check_ledger_models(app_configs=None, **kwargs):
     errors, names = [], {}
-    migrated = None
     for model in ledger_models():
         label = model._meta.label
         if not model.ledger_name:
@@ -41,18 +90,38 @@ def check_ledger_models(app_configs=None, **kwargs):
                 )
             )
         names[model.ledger_name] = label
-        if migrated is None:
-            migrated = _migrated_trigger_models()
-        if (model._meta.app_label, model._meta.model_name) not in migrated:
-            errors.append(
-                Error(
-                    f"{label} is a ledger but no migration installs its append-only triggers",
-                    hint=f"add InstallLedgerTriggers({model._meta.model_name!r}) to a migration of {model._meta.app_label}",
-                    id="ledger.E003",
-                    obj=model,
-                )
-            )
+    # Ledgers and the kernel's other append-only tables (checkpoints) alike.
+    migrated = _migrated_trigger_models()
+    for model in append_only_models():
+        errors += _trigger_migration_errors(model, migrated)
     return errors
+
+
+def _trigger_migration_errors(model, migrated):
+    """E003: no migration installs the model's triggers, or a later one changed its keys without refreshing them."""
+    label = model._meta.label
+    state = migrated.get((model._meta.app_label, model._meta.model_name))
+    if state is False:
+        return [
+            Error(
+                f"{label}'s columns or unique constraints change in a migration after the one that last "
+                "installed its append-only triggers: the SQLite insert guard would check the old keys",
+                hint=f"add InstallLedgerTriggers({model._meta.model_name!r}) at the end of that migration "
+                "(it drops and re-creates the triggers)",
+                id="ledger.E003",
+                obj=model,
+            )
+        ]
+    if state is None:
+        return [
+            Error(
+                f"{label} is append-only but no migration installs its append-only triggers",
+                hint=f"add InstallLedgerTriggers({model._meta.model_name!r}) to a migration of {model._meta.app_label}",
+                id="ledger.E003",
+                obj=model,
+            )
+        ]
+    return []
 
 
 @register(Tags.database)
@@ -62,12 +131,17 @@ def check_ledger_triggers_installed(app_configs=None, databases=None, **kwargs):
     for alias in databases or []:
         connection = connections[alias]
         tables = set(connection.introspection.table_names())
-        for model in ledger_models():
+        for model in append_only_models():
             table = model._meta.db_table
             if table not in tables:
                 continue
             expected = set(trigger_names(table)[connection.vendor])
             missing = expected - installed_triggers(connection, table)
+            if not missing and connection.vendor == "sqlite":
+                guard = trigger_names(table)["sqlite"][2]
+                if installed_trigger_sql(connection, guard) != sqlite_insert_guard(model, connection.schema_editor()):
+                    # Present but built for other columns or keys: run the migration that refreshes it.
+                    missing = {f"{guard} (out of date with the model's unique keys)"}
             if missing:
                 errors.append(
                     Error(

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from ledgerproject.ledger import checkpoints, signing
 from ledgerproject.ledger.access import LEDGER_READ, public, requires_permission
 from ledgerproject.ledger.api import _ledger_or_404, can_read_ledger
+from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.hashing import format_timestamp
 from ledgerproject.ledger.models import LedgerQuerySet, tenants_for
 from ledgerproject.ledger.renderers import JSONLinesRenderer
@@ -221,7 +222,36 @@ class PublicKeyView(APIView):
         return Response({**signing.public_key_info(), "note_verifier_key": signing.verifier_key()})
 
 
-def export_lines(model, checkpoint, using=None, progress=None):
+class ExportRefused(StateConflictError):
+    """The entries contradict a signed checkpoint: the server does not hand out an export "consistent" with it."""
+
+
+def check_before_export(model, checkpoint, using=None):
+    """Refuse (ExportRefused, a 409) unless entries 1…checkpoint.tree_size re-walk clean and give the root of
+    every signed checkpoint up to it; returns how many entries the ledger holds beyond the checkpoint."""
+    from ledgerproject.ledger.chain import verify_links
+
+    links = verify_links(model, using=using)
+    if not links.ok and links.first_bad_seq <= checkpoint.tree_size:
+        raise ExportRefused(
+            f"{model.ledger_name}: seq {links.first_bad_seq}: {links.reason}; no export is consistent with "
+            f"checkpoint @{checkpoint.tree_size}",
+            first_bad_seq=links.first_bad_seq,
+            checkpoint=checkpoint.tree_size,
+        )
+    signed = checkpoints.verify_against_checkpoints(model, using=using, upto=checkpoint.tree_size)
+    if not signed.ok:
+        raise ExportRefused(
+            f"{model.ledger_name}: {signed.reason}",
+            first_bad_seq=signed.first_bad_seq,
+            checkpoint=signed.bad_checkpoint,
+        )
+    manager = model._base_manager.using(using) if using else model._base_manager
+    head = manager.order_by("-seq").values_list("seq", flat=True).first() or 0
+    return max(0, head - checkpoint.tree_size)
+
+
+def export_lines(model, checkpoint, using=None, progress=None, unsigned_after=0):
     """The verifiable export of a ledger as JSONL lines: a manifest, then entries 1…checkpoint.tree_size."""
     manifest = {
         "format": EXPORT_FORMAT,
@@ -231,6 +261,13 @@ def export_lines(model, checkpoint, using=None, progress=None):
         "checkpoint": checkpoint.as_dict(),
         "public_key": signing.public_key_info(),
     }
+    if unsigned_after:
+        # Not signed, so not exported: say so rather than let a reader take the export for the whole ledger.
+        manifest["unsigned_entries_after"] = unsigned_after
+        manifest["note"] = (
+            f"The ledger holds {unsigned_after} more entries than its latest signed checkpoint "
+            f"(@{checkpoint.tree_size}); this export ends there. POST …/checkpoint/ or POST …/export/ signs them."
+        )
     yield json.dumps(manifest, ensure_ascii=False, separators=(",", ":")) + "\n"
     manager = model._base_manager.using(using) if using else model._base_manager
     rows = (
@@ -253,18 +290,23 @@ def export_lines(model, checkpoint, using=None, progress=None):
             progress(1)
 
 
-class ExportView(APIView):
-    """Auditor: the whole ledger as verifiable JSONL, consistent with a signed checkpoint (made if it grew)."""
+_EXPORT_SCHEMA = {
+    "parameters": [OpenApiParameter("format", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=["jsonl"])],
+    "responses": {(200, "application/x-ndjson"): OpenApiTypes.STR},
+}
 
-    required_permissions = {"GET": "ledger.export_ledger"}
+
+class ExportView(APIView):
+    """Auditor: the whole ledger as verifiable JSONL, consistent with a signed checkpoint.
+
+    GET (and HEAD) read the latest checkpoint and write nothing; POST first signs a checkpoint if the
+    ledger grew. Both refuse (409) when the entries contradict a signed checkpoint.
+    """
+
+    required_permissions = {"GET": "ledger.export_ledger", "POST": "ledger.export_ledger"}
     renderer_classes = [JSONRenderer, JSONLinesRenderer]
 
-    @extend_schema(
-        summary="Verifiable JSONL export (manifest with a signed checkpoint, then every entry)",
-        parameters=[OpenApiParameter("format", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=["jsonl"])],
-        responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
-    )
-    def get(self, request, ledger):
+    def _model(self, request, ledger):
         model = _ledger_or_404(ledger)
         fmt = request.query_params.get("format", "jsonl")
         if fmt != "jsonl":
@@ -273,17 +315,41 @@ class ExportView(APIView):
             )
         if tenants_for(request.user) is not None:
             raise PermissionDenied("A verifiable export covers every tenant; tenant-bound accounts cannot make one.")
+        return model
+
+    def _export(self, model, checkpoint):
+        # The entries are checked and read where the checkpoint was read (a lagging replica could miss some).
+        db = checkpoint._state.db
+        unsigned = check_before_export(model, checkpoint, using=db)
+        body = export_lines(model, checkpoint, using=db, unsigned_after=unsigned)
+        response = StreamingHttpResponse(body, content_type="application/x-ndjson")
+        response["Content-Disposition"] = f'attachment; filename="{model.ledger_name}-{checkpoint.tree_size}.jsonl"'
+        response["X-Ledger-Checkpoint-Size"] = str(checkpoint.tree_size)
+        response["X-Ledger-Unsigned-Entries"] = str(unsigned)
+        return response
+
+    @extend_schema(
+        summary="Verifiable JSONL export up to the latest signed checkpoint (writes nothing)", **_EXPORT_SCHEMA
+    )
+    def get(self, request, ledger):
+        model = self._model(request, ledger)
+        checkpoint = checkpoints.latest_checkpoint(model.ledger_name)
+        if checkpoint is None:
+            if not model._base_manager.exists():
+                raise ValidationError({"ledger": [f"Ledger {ledger} is empty: there is nothing to export."]})
+            raise StateConflictError(
+                f"Ledger {ledger} has no signed checkpoint yet: POST …/export/ (or POST …/checkpoint/) signs one first."
+            )
+        return self._export(model, checkpoint)
+
+    @extend_schema(summary="Sign a checkpoint if the ledger grew, then export up to it", request=None, **_EXPORT_SCHEMA)
+    def post(self, request, ledger):
+        model = self._model(request, ledger)
         try:
             checkpoint, _ = checkpoints.make_checkpoint(model)
         except checkpoints.EmptyLedgerError:
-            checkpoint = None
-        if checkpoint is None:
-            raise ValidationError({"ledger": [f"Ledger {ledger} is empty: there is nothing to export."]})
-        # The entries come from where the checkpoint was made (the primary): a lagging replica could miss some.
-        body = export_lines(model, checkpoint, using=checkpoint._state.db)
-        response = StreamingHttpResponse(body, content_type="application/x-ndjson")
-        response["Content-Disposition"] = f'attachment; filename="{ledger}-{checkpoint.tree_size}.jsonl"'
-        return response
+            raise ValidationError({"ledger": [f"Ledger {ledger} is empty: there is nothing to export."]}) from None
+        return self._export(model, checkpoint)
 
 
 @requires_permission(LEDGER_READ)

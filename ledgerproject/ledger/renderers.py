@@ -1,4 +1,10 @@
-"""JSON Lines and CSV renderers; lists stream through them (see api.LedgerViewSet.list)."""
+"""JSON Lines and CSV renderers; lists stream through them (see api.LedgerViewSet.list).
+
+CSV columns are fixed per list, derived once from its serializer's fields (`csv_columns`): a nested
+serializer becomes dotted columns (`ledger.seq`), any other object or array one JSON cell. Every row
+then has the same columns, whatever fields the first row happens to hold, and the header is written
+even when no row matches.
+"""
 
 import csv
 import io
@@ -24,21 +30,56 @@ class JSONLinesRenderer(BaseRenderer):
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def flatten(row, prefix=""):
-    """One CSV row out of a nested entry: nested objects become dotted columns, lists JSON text."""
+def _json_cell(value):
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), cls=JSONEncoder)
+
+
+def _cell(value):
+    if isinstance(value, dict | list):
+        return _json_cell(value)
+    if isinstance(value, str) and value[:1] in FORMULA_PREFIXES:
+        # A spreadsheet would run "=…" as a formula: keep client text as text.
+        return "'" + value
+    return "" if value is None else value
+
+
+def flatten(row, prefix="", nested=None):
+    """One CSV row out of a nested entry.
+
+    With `nested` (the dotted prefixes that csv_columns() made columns of), only those objects become
+    dotted columns and every other object or array is one JSON cell. Without it (a list with no
+    serializer), every object becomes dotted columns and arrays JSON text.
+    """
     flat = {}
     for key, value in row.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
-        elif isinstance(value, list):
-            flat[name] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        elif isinstance(value, str) and value[:1] in FORMULA_PREFIXES:
-            # A spreadsheet would run "=…" as a formula: keep client text as text.
-            flat[name] = "'" + value
+        if isinstance(value, dict) and (nested is None or name in nested):
+            flat.update(flatten(value, f"{name}.", nested))
+        elif value is None and nested is not None and name in nested:
+            continue  # a null object: its dotted columns stay empty
         else:
-            flat[name] = "" if value is None else value
+            flat[name] = _cell(value)
     return flat
+
+
+def csv_columns(serializer, prefix=""):
+    """The CSV columns of a serializer's rows: its fields in order, a nested serializer's as dotted columns."""
+    from rest_framework import serializers
+
+    columns = []
+    for name, field in serializer.fields.items():
+        if field.write_only:
+            continue
+        if isinstance(field, serializers.Serializer):
+            columns += csv_columns(field, f"{prefix}{name}.")
+        else:
+            columns.append(f"{prefix}{name}")
+    return columns
+
+
+def nested_prefixes(columns):
+    """The objects that csv_columns() spelled as dotted columns: "ledger" for "ledger.seq"."""
+    return {".".join(column.split(".")[:i]) for column in columns for i in range(1, column.count(".") + 1)}
 
 
 class CSVRenderer(BaseRenderer):
@@ -48,10 +89,22 @@ class CSVRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         rows = data if isinstance(data, list) else [data]
-        rows = [flatten(row) for row in rows if isinstance(row, dict)]
+        view = (renderer_context or {}).get("view")
+        declared = getattr(view, "get_csv_columns", None)
+        response = (renderer_context or {}).get("response")
+        if declared is not None and (response is None or response.status_code < 400):
+            # The view knows its columns: the same whatever the rows hold, and a header when there are none.
+            columns = declared()
+            nested = nested_prefixes(columns)
+            rows = [flatten(row, nested=nested) for row in rows if isinstance(row, dict)]
+        else:
+            rows = [flatten(row) for row in rows if isinstance(row, dict)]
+            # No declared columns: every column any row has, in order of appearance, so a field the
+            # first row lacks (a null object, say) is not dropped from the others.
+            columns = list(dict.fromkeys(column for row in rows for column in row))
         buffer = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), extrasaction="ignore")
+        if columns:
+            writer = csv.DictWriter(buffer, fieldnames=columns, restval="", extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
         return buffer.getvalue().encode()
@@ -69,16 +122,14 @@ def stream_jsonl(rows, rows_per_chunk=500):
         yield "\n".join(lines) + "\n"
 
 
-def stream_csv(rows):
-    """CSV with the header taken from the first row; later rows keep those columns."""
+def stream_csv(rows, columns):
+    """CSV with a fixed header (`columns`, see csv_columns), written even when there are no rows."""
     buffer = io.StringIO()
-    writer = None
+    nested = nested_prefixes(columns)
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", extrasaction="ignore")
+    writer.writeheader()
     for row in rows:
-        flat = flatten(row)
-        if writer is None:
-            writer = csv.DictWriter(buffer, fieldnames=list(flat), extrasaction="ignore")
-            writer.writeheader()
-        writer.writerow(flat)
+        writer.writerow(flatten(row, nested=nested))
         if buffer.tell() > 65536:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -1,9 +1,11 @@
-"""Database triggers that refuse UPDATE, DELETE and TRUNCATE on ledger tables, installed by migrations."""
+"""Database triggers that refuse UPDATE, DELETE and TRUNCATE on ledger tables (and, on SQLite, any INSERT
+that is not a plain append), installed by migrations."""
 
 from contextlib import contextmanager
 
 from django.db.migrations.exceptions import IrreversibleError
 from django.db.migrations.operations.base import Operation
+from django.db.models import UniqueConstraint
 
 PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $body$
@@ -19,12 +21,95 @@ $body$
 def trigger_names(table):
     return {
         "postgresql": [f"{table}_no_update_delete", f"{table}_no_truncate"],
-        "sqlite": [f"{table}_no_update", f"{table}_no_delete"],
+        "sqlite": [f"{table}_no_update", f"{table}_no_delete", f"{table}_insert_guard"],
     }
 
 
-def install_sql(vendor, table):
-    row, other = trigger_names(table)[vendor]
+def unique_column_sets(model, schema_editor=None):
+    """The column sets `model`'s table holds unique, as (columns, condition SQL or None).
+
+    Read from the model as it stands (a migration state's model in migrations): the primary key,
+    unique fields, unique_together and fields-based UniqueConstraints (a condition is kept as the
+    SQL of the partial index, which names only this table's columns, unqualified).
+    """
+    meta = model._meta
+    sets = []
+    for field in meta.local_concrete_fields:
+        if field.primary_key or field.unique:
+            sets.append(((field.column,), None))
+    for names in meta.unique_together:
+        sets.append((tuple(meta.get_field(name).column for name in names), None))
+    for constraint in meta.constraints:
+        if not isinstance(constraint, UniqueConstraint) or not constraint.fields or constraint.expressions:
+            continue
+        columns = tuple(meta.get_field(name).column for name in constraint.fields)
+        condition = None
+        if constraint.condition is not None:
+            if schema_editor is None:
+                continue
+            condition = constraint._get_condition_sql(model, schema_editor)
+        sets.append((columns, condition))
+    # Sorted: the guard's text is then the same whatever order a migration state lists fields in
+    # (the database check compares it with the live model's).
+    return sorted(set(sets), key=lambda item: (item[0], item[1] or ""))
+
+
+def _q(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sqlite_insert_guard(model, schema_editor=None):
+    """BEFORE INSERT trigger: refuse a row unless it is a plain append.
+
+    SQLite's REPLACE / INSERT OR REPLACE deletes the conflicting row without firing DELETE triggers
+    (unless recursive_triggers is on, which is a per-connection pragma): so the guard refuses any
+    INSERT whose values any existing row already holds in a unique column set, and, for a ledger, any
+    seq other than MAX(seq) + 1. `IS` makes NULLs compare equal. Each test is one lookup in the
+    primary key or a unique index: O(log n) per row.
+    """
+    meta = model._meta
+    table = meta.db_table
+    name = trigger_names(table)["sqlite"][2]
+    checks = []
+    columns = sorted(field.column for field in meta.local_concrete_fields)
+    ledger = meta.pk.column == "seq"
+    if ledger:
+        # The next seq can never be a stored one, so this also covers the primary key.
+        checks.append(
+            (
+                f"NEW.{_q('seq')} IS NOT (SELECT COALESCE(MAX({_q('seq')}), 0) + 1 FROM {_q(table)})",
+                "seq is not the next one",
+            )
+        )
+    nullable = {field.column for field in meta.local_concrete_fields if field.null}
+    for key, condition in unique_column_sets(model, schema_editor):
+        if ledger and key == ("seq",):
+            continue
+        match = " AND ".join(f"{_q(column)} IS NEW.{_q(column)}" for column in key)
+        if nullable.issuperset(key):
+            # A key that is NULL in every column is no key (a nullable one-to-one link, say): like
+            # the unique index, let many rows hold it. One NULL among set values still compares equal.
+            match = "(" + " OR ".join(f"NEW.{_q(column)} IS NOT NULL" for column in key) + ") AND " + match
+        if condition is None:
+            test = f"EXISTS (SELECT 1 FROM {_q(table)} WHERE {match})"
+        else:
+            # The row is only constrained when it meets the condition itself: evaluate it over NEW's values.
+            new_row = ", ".join(f"NEW.{_q(column)} AS {_q(column)}" for column in columns)
+            test = (
+                f"EXISTS (SELECT 1 FROM (SELECT {new_row}) WHERE {condition}) "
+                f"AND EXISTS (SELECT 1 FROM {_q(table)} WHERE {match} AND ({condition}))"
+            )
+        checks.append((test, f"{', '.join(key)} already stored"))
+    body = "".join(
+        f"SELECT RAISE(ABORT, 'ledger table {table} is append-only: INSERT refused ({why})') WHERE {test}; "
+        for test, why in checks
+    )
+    return f"CREATE TRIGGER {_q(name)} BEFORE INSERT ON {_q(table)} BEGIN {body}END"
+
+
+def install_sql(vendor, table, model=None, schema_editor=None):
+    """The statements that install `table`'s triggers; on SQLite `model` (its state) shapes the insert guard."""
+    row, other = trigger_names(table)[vendor][:2]
     if vendor == "postgresql":
         # ENABLE ALWAYS: a session with session_replication_role=replica does not skip them.
         return [
@@ -35,11 +120,14 @@ def install_sql(vendor, table):
             f'ALTER TABLE "{table}" ENABLE ALWAYS TRIGGER "{other}"',
         ]
     if vendor == "sqlite":
+        if model is None:
+            raise ValueError("the SQLite triggers need the model, for the insert guard's unique columns")
         return [
             f'CREATE TRIGGER "{row}" BEFORE UPDATE ON "{table}" '
             f"BEGIN SELECT RAISE(ABORT, 'ledger table {table} is append-only: UPDATE refused'); END",
             f'CREATE TRIGGER "{other}" BEFORE DELETE ON "{table}" '
             f"BEGIN SELECT RAISE(ABORT, 'ledger table {table} is append-only: DELETE refused'); END",
+            sqlite_insert_guard(model, schema_editor),
         ]
     raise NotImplementedError(f"no append-only triggers for {vendor}")
 
@@ -58,7 +146,14 @@ def triggers_lifted(connection, tables):
     Only the test database reset and tests that play an attacker use this: in production the
     application's database role may not alter the tables it writes.
     """
+    saved = []
     with connection.cursor() as cursor:
+        if connection.vendor == "sqlite" and tables:
+            # Put back exactly what was installed (the insert guard is shaped by the migration state).
+            names = [name for table in tables for name in trigger_names(table)["sqlite"]]
+            marks = ", ".join(["%s"] * len(names))
+            cursor.execute(f"SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})", names)
+            saved = [row[0] for row in cursor.fetchall()]
         for table in tables:
             for statement in drop_sql(connection.vendor, table):
                 cursor.execute(statement)
@@ -66,9 +161,13 @@ def triggers_lifted(connection, tables):
         yield
     finally:
         with connection.cursor() as cursor:
-            for table in tables:
-                for statement in install_sql(connection.vendor, table):
+            if connection.vendor == "sqlite":
+                for statement in saved:
                     cursor.execute(statement)
+            else:
+                for table in tables:
+                    for statement in install_sql(connection.vendor, table):
+                        cursor.execute(statement)
 
 
 def installed_triggers(connection, table):
@@ -86,8 +185,22 @@ def installed_triggers(connection, table):
     return present & set(trigger_names(table)[connection.vendor])
 
 
+def installed_trigger_sql(connection, name):
+    """The stored CREATE TRIGGER text of a SQLite trigger, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [name])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 class InstallLedgerTriggers(Operation):
-    """Migration operation: make a ledger model's table refuse UPDATE/DELETE/TRUNCATE in the database."""
+    """Migration operation: make a ledger model's table refuse UPDATE/DELETE/TRUNCATE in the database,
+    and on SQLite any INSERT that is not a plain append (the insert guard).
+
+    Idempotent: it drops the triggers if present, then creates them from the model's state at this
+    point of the migrations. So adding `InstallLedgerTriggers("<model>")` again at the end of a later
+    migration that changes the table's unique constraints refreshes the SQLite insert guard.
+    """
 
     reversible = True
     reduces_to_sql = True
@@ -102,8 +215,10 @@ class InstallLedgerTriggers(Operation):
         return state.apps.get_model(app_label, self.model_name)._meta.db_table
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        table = self._table(app_label, to_state)
-        for statement in install_sql(schema_editor.connection.vendor, table):
+        model = to_state.apps.get_model(app_label, self.model_name)
+        table = model._meta.db_table
+        vendor = schema_editor.connection.vendor
+        for statement in drop_sql(vendor, table) + install_sql(vendor, table, model, schema_editor):
             schema_editor.execute(statement, params=None)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from ledgerproject.ledger.access import LEDGER_READ, requires_permission
 from ledgerproject.ledger.api import _ledger_or_404, ledger_summary, readable_ledgers
-from ledgerproject.ledger.chain import record_check, verify_chain
+from ledgerproject.ledger.chain import record_check, verify_ledger
 from ledgerproject.ledger.outage import is_database_unavailable, unavailable_response
 
 
@@ -41,10 +41,11 @@ def home(request):
 @requires_permission("ledger.verify_ledger")
 @require_POST
 def verify_now(request, ledger):
-    result = verify_chain(_ledger_or_404(ledger))
+    result = verify_ledger(_ledger_or_404(ledger))
     record_check(result, checked_by=request.user.get_username())
     if result.ok:
         messages.success(request, f"{ledger}: chain intact, {result.checked} entries checked.")
     else:
-        messages.error(request, f"{ledger}: chain BROKEN at seq {result.first_bad_seq}: {result.reason}")
+        where = f" at seq {result.first_bad_seq}" if result.first_bad_seq else ""
+        messages.error(request, f"{ledger}: BROKEN{where}: {result.reason}")
     return redirect("home")

@@ -150,7 +150,15 @@ def test_the_ledgers_endpoint_lists_size_head_and_last_check(reader_api, make_no
 def test_an_auditor_verifies_a_ledger_over_the_api(auditor_api, make_note):
     make_note()
     response = auditor_api.get("/api/v1/ledgers/testnotes/verify/")
-    assert response.json() == {"ok": True, "checked": 1, "first_bad_seq": None, "reason": ""}
+    assert response.json() == {
+        "ok": True,
+        "checked": 1,
+        "first_bad_seq": None,
+        "reason": "",
+        "checkpoints_checked": 0,
+        "bad_checkpoint": None,
+        "recorded": False,
+    }
     assert auditor_api.get("/api/v1/ledgers/nope/verify/").status_code == 404
 
 
@@ -193,7 +201,7 @@ def test_json_nested_within_the_bound_is_stored(writer_api):
 
 def test_the_ledger_list_streams_as_jsonl_and_csv(auditor_api, make_note):
     make_note()
-    auditor_api.get("/api/v1/ledgers/testnotes/verify/")
+    auditor_api.post("/api/v1/ledgers/testnotes/verify/")
     lines = auditor_api.get("/api/v1/ledgers/?format=jsonl").content.decode().splitlines()
     rows = {json.loads(line)["name"]: json.loads(line) for line in lines}
     assert rows["testnotes"]["last_check"]["checked_at"].endswith("Z")

@@ -95,6 +95,8 @@ def test_the_fast_walk_passes_an_intact_chain(five_notes):
         "checked": 5,
         "first_bad_seq": None,
         "reason": "",
+        "checkpoints_checked": 0,
+        "bad_checkpoint": None,
     }
 
 

@@ -24,7 +24,7 @@ def read_stream(response):
 
 def test_an_auditor_exports_a_ledger_that_verifies_offline(auditor_api):
     notes = append_notes(9)
-    response = auditor_api.get("/api/v1/ledgers/testnotes/export/?format=jsonl")
+    response = auditor_api.post("/api/v1/ledgers/testnotes/export/?format=jsonl")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/x-ndjson"
     lines = read_stream(response)
@@ -48,6 +48,7 @@ def test_the_export_stops_at_its_checkpoint(auditor_api):
 
 def test_readers_cannot_export_and_other_formats_are_refused(reader_api, auditor_api):
     append_notes(2)
+    checkpoint_now(note_model())
     assert reader_api.get("/api/v1/ledgers/testnotes/export/").status_code == 403
     response = auditor_api.get("/api/v1/ledgers/testnotes/export/?format=csv")
     assert response.status_code in (400, 404)
@@ -61,6 +62,7 @@ def test_exporting_an_empty_ledger_is_refused(auditor_api):
 
 def test_a_tampered_export_fails_verification(auditor_api):
     append_notes(5)
+    checkpoint_now(note_model())
     lines = read_stream(auditor_api.get("/api/v1/ledgers/testnotes/export/"))
     entry = json.loads(lines[3])
     entry["canonical"] = entry["canonical"].replace('"n":2', '"n":20')

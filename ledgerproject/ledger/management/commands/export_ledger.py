@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ledgerproject.ledger import checkpoints
-from ledgerproject.ledger.proofs_api import export_lines
+from ledgerproject.ledger.proofs_api import ExportRefused, check_before_export, export_lines
 from ledgerproject.ledger.registry import get_ledger
 
 
@@ -28,6 +28,11 @@ class Command(BaseCommand):
         except checkpoints.EmptyLedgerError:
             raise CommandError(f"ledger {ledger} is empty: there is nothing to export") from None
         except checkpoints.MerkleStateError as exc:
+            raise CommandError(exc.message) from None
+        try:
+            # The entries must still give the signed roots before anything is called "consistent" with them.
+            check_before_export(model, checkpoint)
+        except ExportRefused as exc:
             raise CommandError(exc.message) from None
         handle = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
         try:

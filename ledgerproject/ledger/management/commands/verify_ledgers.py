@@ -1,14 +1,15 @@
-"""Re-walks every ledger's hash chain (or the named ones); exits non-zero if any chain is broken."""
+"""Re-walks every ledger's hash chain (or the named ones) and compares it with the signed checkpoints;
+records each result and exits non-zero if any ledger fails."""
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from ledgerproject.ledger.chain import record_check, verify_chain, verify_links
+from ledgerproject.ledger.chain import record_check, verify_ledger
 from ledgerproject.ledger.registry import get_ledger, ledger_models
 
 
 class Command(BaseCommand):
-    help = "Verify the hash chain of every ledger (or the named ones)."
+    help = "Verify the hash chain of every ledger (or the named ones) and compare it with its signed checkpoints."
 
     def add_arguments(self, parser):
         parser.add_argument("ledgers", nargs="*", help="ledger names (default: all)")
@@ -28,13 +29,19 @@ class Command(BaseCommand):
         for model in models:
             total = model._base_manager.count()
             with tqdm(total=total, desc=model.ledger_name, unit="entry", disable=no_progress, file=self.stderr) as bar:
-                result = (verify_links if links_only else verify_chain)(model, progress=bar.update)
+                result = verify_ledger(model, progress=bar.update, links_only=links_only)
             record_check(result, checked_by="verify_ledgers")
             if result.ok:
-                self.stdout.write(f"{model.ledger_name}: ok, {result.checked} entries")
+                self.stdout.write(
+                    f"{model.ledger_name}: ok, {result.checked} entries, "
+                    f"{result.checkpoints_checked} signed checkpoint(s) match"
+                )
             else:
                 broken.append(model.ledger_name)
-                self.stdout.write(f"{model.ledger_name}: BROKEN at seq {result.first_bad_seq}: {result.reason}")
+                where = f" at seq {result.first_bad_seq}" if result.first_bad_seq else ""
+                if result.bad_checkpoint is not None:
+                    where += f" (checkpoint @{result.bad_checkpoint})"
+                self.stdout.write(f"{model.ledger_name}: BROKEN{where}: {result.reason}")
         if broken:
             raise CommandError(f"broken chain in: {', '.join(broken)}")
-        self.stdout.write(f"verified {len(models)} ledgers: all chains intact")
+        self.stdout.write(f"verified {len(models)} ledgers: all chains intact and consistent with their checkpoints")
