@@ -110,10 +110,16 @@ def test_the_ledger_summary_csv_keeps_fields_the_first_row_lacks(make_user, clie
     assert notes["last_check.ok"] == "True" and notes["last_check.checked"] == "1"
 
 
-def test_the_ledger_summary_csv_has_its_header_when_no_ledger_is_readable(make_user, client_for):
-    api = client_for(make_user("nobody"))
-    lines = api.get("/api/v1/ledgers/", {"format": "csv"}).content.decode().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("name,model,size,head_seq")
+def test_the_ledger_summary_csv_lists_only_the_readable_ledgers_under_its_header(make_user, client_for):
+    from django.contrib.auth.models import Permission
+
+    reader_of_notes = make_user("notes-only")
+    reader_of_notes.user_permissions.add(Permission.objects.get(codename="view_note"))
+    lines = client_for(reader_of_notes).get("/api/v1/ledgers/", {"format": "csv"}).content.decode().splitlines()
+    assert lines[0].startswith("name,model,size,head_seq")
+    assert len(lines) == 2 and lines[1].startswith("testnotes,")
+    # A principal who may read no ledger is refused by the route's declared permission, CSV or not.
+    assert client_for(make_user("nobody")).get("/api/v1/ledgers/", {"format": "csv"}).status_code == 403
 
 
 @pytest.mark.usefixtures("signing_key")

@@ -152,13 +152,24 @@ def test_verification_reads_the_primary_even_in_a_read_request(replica, writer_a
 
 
 @pytest.mark.usefixtures("signing_key")
-def test_the_verifiable_export_reads_where_its_checkpoint_was_made(replica, writer_api, auditor_api):
+def test_the_verifiable_export_reads_its_entries_where_its_checkpoint_was_read(
+    replica, writer_api, auditor_api, make_user, client_for
+):
     _post_notes(writer_api, "e1", "e2")
-    with logged_queries("default", replica) as log:
-        response = auditor_api.get("/api/v1/ledgers/testnotes/export/")
+    with logged_queries("default", replica) as log:  # POST signs a checkpoint: the primary, entries included
+        response = auditor_api.post("/api/v1/ledgers/testnotes/export/")
         body = b"".join(response.streaming_content).decode()
     assert response.status_code == 200 and body.count("\n") == 3  # the manifest, then two entries
     assert log.count(replica) == 0 and {NOTES, "ledger_checkpoint"} <= log.tables("default")
+
+    # GET writes nothing: another auditor (not pinned to the primary by a write) reads the latest
+    # checkpoint and the entries it covers from one replica, a consistent state of both.
+    other_auditor = client_for(make_user("erin", roles=["auditor"]))
+    with logged_queries("default", replica) as log:
+        response = other_auditor.get("/api/v1/ledgers/testnotes/export/")
+        body = b"".join(response.streaming_content).decode()
+    assert response.status_code == 200 and body.count("\n") == 3
+    assert {NOTES, "ledger_checkpoint"} <= log.tables(replica) and NOTES not in log.tables("default")
 
 
 def test_reads_inside_a_transaction_on_the_primary_stay_on_it(replica):
