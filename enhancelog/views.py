@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -14,6 +14,7 @@ from enhancelog.forms import ReviewForm
 from enhancelog.models import EnhanceEntry, Review, find_breaks
 from enhancelog.stats import WINDOWS, dashboard_stats
 from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.tenancy import visible_or_404
 
 PAGE_SIZE = 50
 VIEW = "enhancelog.view_enhanceentry"
@@ -22,7 +23,7 @@ VIEW = "enhancelog.view_enhanceentry"
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def dashboard(request):
-    stats = dashboard_stats(request.GET.get("window", "30"))
+    stats = dashboard_stats(request.GET.get("window", "30"), request.user)
     return render(request, "enhancelog/dashboard.html", {"stats": stats, "windows": list(WINDOWS)})
 
 
@@ -38,7 +39,9 @@ def parse_keyset_cursor(value):
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def entry_list(request):
-    filterset = EnhanceEntryFilterSet(request.GET, queryset=EnhanceEntry.objects.with_review_state())
+    filterset = EnhanceEntryFilterSet(
+        request.GET, queryset=EnhanceEntry.objects.visible_to(request.user).with_review_state()
+    )
     queryset = filterset.qs if filterset.is_valid() else EnhanceEntry.objects.none()
     cursor = parse_keyset_cursor(request.GET.get("before"))
     if cursor:
@@ -70,7 +73,7 @@ def entry_list(request):
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def entry_detail(request, issue_id, form=None):
-    entry = get_object_or_404(EnhanceEntry, issue_id=issue_id)
+    entry = visible_or_404(EnhanceEntry.objects.all(), request, what="enhance entry", issue_id=issue_id)
     reviews = list(Review.objects.for_entry(entry).order_by("seq"))
     can_review = entry.status == EnhanceEntry.REJECTED and request.user.has_perm("enhancelog.add_review")
     return render(
@@ -90,7 +93,7 @@ def entry_detail(request, issue_id, form=None):
 @login_required
 @permission_required("enhancelog.add_review", raise_exception=True)
 def record_review(request, issue_id):
-    entry = get_object_or_404(EnhanceEntry, issue_id=issue_id)
+    entry = visible_or_404(EnhanceEntry.objects.all(), request, what="enhance entry", issue_id=issue_id)
     form = ReviewForm(request.POST)
     if not form.is_valid():
         return entry_detail(request, issue_id, form=form)
@@ -111,7 +114,7 @@ def record_review(request, issue_id):
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def trace(request, blueprint_id):
-    entries = list(EnhanceEntry.objects.for_blueprint(blueprint_id).in_list_order())
+    entries = list(EnhanceEntry.objects.visible_to(request.user).for_blueprint(blueprint_id).in_list_order())
     if not entries:
         raise Http404(f"No enhance entries for blueprint {blueprint_id!r}.")
     breaks = find_breaks(entries)

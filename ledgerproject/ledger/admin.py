@@ -1,10 +1,12 @@
 """Admin bases: ledgers are read-only in the admin, and big lists never count the whole table."""
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
-from ledgerproject.ledger.models import ApiToken, ChainCheck, TenantBinding
+from ledgerproject.ledger.models import AllTenantsGrant, ApiToken, ChainCheck, TenantBinding
 
 
 class NoCountPaginator(Paginator):
@@ -25,6 +27,11 @@ class ReadOnlyLedgerAdmin(admin.ModelAdmin):
     list_per_page = 50
     ledger_readonly = ("seq", "recorded_at", "recorded_by_name", "prev_entry_hash", "entry_hash")
     actions = None
+
+    def get_queryset(self, request):
+        # The kernel's one tenancy rule: a tenant-bound staff user lists, opens and filters by
+        # only its tenants' entries (the change page and the filters' choices read this too).
+        return super().get_queryset(request).visible_to(request.user)
 
     def get_readonly_fields(self, request, obj=None):
         fields = [f.name for f in self.model._meta.concrete_fields if f.name not in ("canonical", "recorded_by")]
@@ -72,3 +79,35 @@ class ApiTokenAdmin(admin.ModelAdmin):
 class TenantBindingAdmin(admin.ModelAdmin):
     list_display = ("user", "tenant_id")
     search_fields = ("user__username", "tenant_id")
+
+
+@admin.register(AllTenantsGrant)
+class AllTenantsGrantAdmin(admin.ModelAdmin):
+    list_display = ("user", "granted_at", "note")
+    search_fields = ("user__username",)
+
+
+class TenantBindingInline(admin.TabularInline):
+    model = TenantBinding
+    extra = 0
+
+
+class AllTenantsGrantInline(admin.StackedInline):
+    model = AllTenantsGrant
+    extra = 0
+    max_num = 1
+    verbose_name_plural = "all-tenants grant (without it and without bindings the user sees nothing)"
+
+
+def _show_tenancy_on_users():
+    """The user's change page shows its tenants and whether it holds the all-tenants grant."""
+    user_model = get_user_model()
+    current = admin.site._registry.get(user_model)
+    base = type(current) if current is not None else UserAdmin
+    if current is not None:
+        admin.site.unregister(user_model)
+    inlines = [*getattr(base, "inlines", ()), TenantBindingInline, AllTenantsGrantInline]
+    admin.site.register(user_model, type("LedgerUserAdmin", (base,), {"inlines": inlines}))
+
+
+_show_tenancy_on_users()

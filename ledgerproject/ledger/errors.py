@@ -8,7 +8,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError, ImmutableEntryError, StateConflictError
 from ledgerproject.ledger.hashing import CanonicalizationError
-from ledgerproject.ledger.models import tenants_for
 
 
 def _summarize(data, prefix=""):
@@ -62,9 +61,9 @@ def _django_validation_detail(exc):
 
 
 def _visible_to(request, entry):
-    field = getattr(entry, "tenant_field", None)
-    tenants = tenants_for(getattr(request, "user", None)) if request is not None else None
-    return tenants is None or not field or getattr(entry, field) in tenants
+    if request is None:
+        return False
+    return type(entry)._base_manager.visible_to(getattr(request, "user", None)).filter(pk=entry.pk).exists()
 
 
 def exception_handler(exc, context):

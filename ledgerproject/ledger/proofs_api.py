@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from ledgerproject.ledger import checkpoints, signing
 from ledgerproject.ledger.api import _ledger_or_404, can_read_ledger
 from ledgerproject.ledger.hashing import format_timestamp
-from ledgerproject.ledger.models import LedgerQuerySet, tenants_for
+from ledgerproject.ledger.models import LedgerQuerySet, sees_all_tenants
 from ledgerproject.ledger.renderers import JSONLinesRenderer
 
 EXPORT_FORMAT = "ledger-export/1"
@@ -73,7 +73,7 @@ def _int_param(name, description, required=False):
 
 def _visible(model, user):
     """The entries `user` may see: every one, or only their tenants' (the base queryset, whatever the app's manager does)."""
-    return LedgerQuerySet(model=model).for_tenants(tenants_for(user))
+    return LedgerQuerySet(model=model).visible_to(user)
 
 
 def _readable_ledger(request, name):
@@ -270,7 +270,7 @@ class ExportView(APIView):
             raise ValidationError(
                 {"format": [f"the verifiable export is JSON Lines only (format=jsonl), not {fmt!r}."]}
             )
-        if tenants_for(request.user) is not None:
+        if not sees_all_tenants(request.user):
             raise PermissionDenied("A verifiable export covers every tenant; tenant-bound accounts cannot make one.")
         try:
             checkpoint, _ = checkpoints.make_checkpoint(model)

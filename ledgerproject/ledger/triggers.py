@@ -103,7 +103,10 @@ class InstallLedgerTriggers(Operation):
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         table = self._table(app_label, to_state)
-        for statement in install_sql(schema_editor.connection.vendor, table):
+        # Idempotent: a later migration re-adds the triggers after a change that remade the table
+        # (SQLite copies a table to alter a unique constraint, and the copy has no triggers).
+        vendor = schema_editor.connection.vendor
+        for statement in [*drop_sql(vendor, table), *install_sql(vendor, table)]:
             schema_editor.execute(statement, params=None)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):

@@ -27,7 +27,7 @@ def server_error(request):
 
 @login_required
 def home(request):
-    ledgers = [ledger_summary(model) for model in readable_ledgers(request.user)]
+    ledgers = [ledger_summary(model, request.user) for model in readable_ledgers(request.user)]
     return render(request, "ledger/home.html", {"ledgers": ledgers})
 
 
