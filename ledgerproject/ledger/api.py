@@ -64,7 +64,7 @@ class LedgerViewSet(
         # visible_or_404 filters through visible_to() itself: one 404 for absent and not yours,
         # and ?tenant_id= where the principal sees the id in several tenants.
         lookup = {self.lookup_field: self.kwargs[self.lookup_url_kwarg or self.lookup_field]}
-        queryset = self.filter_queryset(super().get_queryset())
+        queryset = self.filter_queryset(self.get_queryset())
         entry = visible_or_404(queryset, self.request, what=queryset.model._meta.verbose_name, **lookup)
         self.check_object_permissions(self.request, entry)
         return entry
