@@ -19,6 +19,22 @@ class NoCountPaginator(Paginator):
         return len(self.object_list[: limit + 1].values_list("pk", flat=True))
 
 
+class TenantListFilter(admin.SimpleListFilter):
+    """Filter by tenant; its choices are the tenants of the entries this user may see (never
+    another tenant's name). Added to every ledger's changelist that has a tenant column."""
+
+    title = "tenant"
+    parameter_name = "tenant_id"
+
+    def lookups(self, request, model_admin):
+        field = model_admin.model.tenant_field
+        tenants = model_admin.get_queryset(request).exclude(**{f"{field}__isnull": True}).order_by()
+        return [(t, t) for t in sorted(set(tenants.values_list(field, flat=True).distinct()[:200]))]
+
+    def queryset(self, request, queryset):
+        return queryset.of_tenant(self.value()) if self.value() else queryset
+
+
 class ReadOnlyLedgerAdmin(admin.ModelAdmin):
     """Browse and search a ledger; no add, change or delete, and no full-table counts."""
 
@@ -32,6 +48,12 @@ class ReadOnlyLedgerAdmin(admin.ModelAdmin):
         # The kernel's one tenancy rule: a tenant-bound staff user lists, opens and filters by
         # only its tenants' entries (the change page and the filters' choices read this too).
         return super().get_queryset(request).visible_to(request.user)
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        if self.model.tenant_field and TenantListFilter not in filters:
+            filters.append(TenantListFilter)
+        return filters
 
     def get_readonly_fields(self, request, obj=None):
         fields = [f.name for f in self.model._meta.concrete_fields if f.name not in ("canonical", "recorded_by")]

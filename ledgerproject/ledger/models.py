@@ -80,7 +80,8 @@ class LedgerQuerySet(AppendOnlyQuerySet):
         """Entries of exactly one tenant ("" or None: entries with no tenant)."""
         field = self.model.tenant_field
         if field is None:
-            return self.none() if tenant_id else self
+            # A ledger whose visibility is its own rule (blobs: holds); "" is the no-tenant holder.
+            return self.model.tenant_filter(self, {tenant_id or ""})
         if not tenant_id:
             return self.filter(**{f"{field}__isnull": True})
         return self.filter(**{field: tenant_id})
