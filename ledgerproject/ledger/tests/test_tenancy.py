@@ -215,7 +215,8 @@ def test_the_home_page_shows_a_tenant_bound_principal_only_its_counts(client, ma
     assert head.entry_hash[:16] not in page
 
 
-def test_a_tenant_gets_inclusion_proofs_only_for_entries_it_can_see(make_user, client_for, signing_key):
+@pytest.mark.usefixtures("signing_key")
+def test_a_tenant_gets_inclusion_proofs_only_for_entries_it_can_see(make_user, client_for):
     from ledgerproject.ledger.checkpoints import make_checkpoint
 
     theirs = enhance("globex-1", "globex")
@@ -323,7 +324,8 @@ def test_giving_an_old_entry_a_tenant_behind_the_ledgers_back_is_caught():
     assert not result.ok and result.first_bad_seq == entry.seq and "tenant_id" in result.reason
 
 
-def test_the_export_and_the_offline_verifier_agree_on_entries_with_and_without_a_tenant(tmp_path, signing_key, client):
+@pytest.mark.usefixtures("signing_key")
+def test_the_export_and_the_offline_verifier_agree_on_entries_with_and_without_a_tenant(tmp_path, client):
     enhance("no-tenant")
     enhance("with-tenant", "acme")
     export = tmp_path / "enhancelog.jsonl"
