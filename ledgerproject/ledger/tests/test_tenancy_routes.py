@@ -247,3 +247,41 @@ def test_the_walk_sees_a_tenants_own_strings(world):
     for path in ("/api/v1/enhances/", "/api/v1/runs/", "/admin/experience/experienceevent/", "/logs/"):
         status, body, _ = _fetch(client, path)
         assert status == 200 and _leaks(body, path, red.secrets), path
+
+
+# Writes that name an existing entry in the URL: into another tenant's entry they must be refused
+# exactly as for an absent one (and append nothing).
+SUMMARY = {"total_events": 1, "final_state_digest": None, "duration_ms": 1, "success": True}
+POSTS = [
+    ("run complete", lambda i: f"/api/v1/runs/{i.run_id}/complete/", SUMMARY),
+    ("run fail", lambda i: f"/api/v1/runs/{i.run_id}/fail/", {**SUMMARY, "success": False}),
+    ("run cancel", lambda i: f"/api/v1/runs/{i.run_id}/cancel/", {**SUMMARY, "success": False}),
+    ("run events", lambda i: f"/api/v1/runs/{i.run_id}/events/", {"kind": "step", "payload": {}}),
+    ("run events batch", lambda i: f"/api/v1/runs/{i.run_id}/events/batch/", [{"kind": "step", "payload": {}}]),
+    ("enhance reviews", lambda i: f"/api/v1/enhances/{i.issue}/reviews/", {"decision": "acknowledged"}),
+    ("release rollback", lambda i: f"/api/v1/releases/{i.release}/rollback/", {}),
+    ("review page", lambda i: f"/enhances/entries/{i.issue}/review/", None),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "body"), POSTS, ids=[name for name, _, _ in POSTS])
+def test_writing_into_another_tenants_entry_is_answered_as_for_an_absent_one(world, name, make, body):
+    red, _mine, absent, client = world
+    sizes = {model: model._base_manager.count() for model in ledger_models()}
+    theirs, nothing = make(red), make(absent)
+
+    def post(path):
+        if body is None:
+            response = client.post(path, {"decision": "acknowledged", "comment": ""})
+        else:
+            response = client.post(path, body, content_type="application/json")
+        return response.status_code, _body(response)
+
+    status, text = post(theirs)
+    other_status, other_text = post(nothing)
+    assert status == other_status and status in (400, 404), (status, other_status)
+    for red_part, absent_part in zip(re.split(r"[/?&=]", theirs), re.split(r"[/?&=]", nothing), strict=True):
+        text = text.replace(red_part, absent_part) if len(red_part) > 3 else text
+    assert text == other_text
+    assert not _leaks(text, nothing, red.secrets)
+    assert {model: model._base_manager.count() for model in ledger_models()} == sizes
