@@ -27,8 +27,8 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="enhanceentry",
             constraint=models.UniqueConstraint(
-                django.db.models.functions.comparison.Coalesce("tenant_id", models.Value("")),
                 models.F("issue_id"),
+                django.db.models.functions.comparison.Coalesce("tenant_id", models.Value("")),
                 name="enhancelog_issue_id_per_tenant",
             ),
         ),

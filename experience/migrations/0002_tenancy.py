@@ -23,8 +23,8 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="experienceevent",
             constraint=models.UniqueConstraint(
-                django.db.models.functions.comparison.Coalesce("tenant_id", models.Value("")),
                 models.F("event_id"),
+                django.db.models.functions.comparison.Coalesce("tenant_id", models.Value("")),
                 name="experience_event_id_per_tenant",
             ),
         ),

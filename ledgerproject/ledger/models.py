@@ -291,11 +291,12 @@ def tenant_unique(*fields, name, tenant="tenant_id"):
     would say it directly but works only on PostgreSQL 15+ and draws W047 on SQLite; an
     expression index on COALESCE(tenant, '') works on both engines and keeps NULL as "no tenant"
     (a non-null "" column would change the hashed content of the entries stored before).
+    The key columns come first, so the index still serves lookups by the key alone (GET by id).
     """
     from django.db.models import F, Value
     from django.db.models.functions import Coalesce
 
-    return models.UniqueConstraint(Coalesce(tenant, Value("")), *(F(field) for field in fields), name=name)
+    return models.UniqueConstraint(*(F(field) for field in fields), Coalesce(tenant, Value("")), name=name)
 
 
 class LedgerEntry(models.Model):

@@ -26,9 +26,9 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="logrecord",
             constraint=models.UniqueConstraint(
-                django.db.models.functions.comparison.Coalesce("tenant_id", models.Value("")),
                 models.F("node_id"),
                 models.F("node_seq"),
+                django.db.models.functions.comparison.Coalesce("tenant_id", models.Value("")),
                 name="logchain_node_seq_per_tenant",
             ),
         ),

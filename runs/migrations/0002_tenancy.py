@@ -41,8 +41,8 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="output",
             constraint=models.UniqueConstraint(
-                django.db.models.functions.comparison.Coalesce("tenant_id", models.Value("")),
                 models.F("output_id"),
+                django.db.models.functions.comparison.Coalesce("tenant_id", models.Value("")),
                 name="runs_output_id_per_tenant",
             ),
         ),
