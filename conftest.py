@@ -52,10 +52,11 @@ def make_user(db):
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from ledgerproject.ledger.models import TenantBinding
+    from ledgerproject.ledger.models import AllTenantsGrant, TenantBinding
     from ledgerproject.ledger.roles import ensure_roles
 
-    def make(username, roles=(), tenants=(), superuser=False):
+    def make(username, roles=(), tenants=(), superuser=False, all_tenants=None):
+        """all_tenants: None grants every tenant when no tenants are given (as issue_token does)."""
         ensure_roles()
         user = get_user_model().objects.create_user(
             username, password=PASSWORD, is_superuser=superuser, is_staff=superuser
@@ -63,6 +64,8 @@ def make_user(db):
         user.groups.add(*Group.objects.filter(name__in=roles))
         for tenant in tenants:
             TenantBinding.objects.create(user=user, tenant_id=tenant)
+        if all_tenants or (all_tenants is None and not tenants):
+            AllTenantsGrant.objects.create(user=user)
         return user
 
     return make

@@ -186,7 +186,7 @@ class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
             raise PermissionDenied
         params = request.GET
         state = params.get("state") if params.get("state") in STATES else "unreviewed"
-        queryset = EnhanceEntry.objects.rejected()
+        queryset = EnhanceEntry.objects.visible_to(request.user).rejected()
         blueprint = params.get("blueprint_id", "").strip()
         if blueprint:
             queryset = queryset.for_blueprint(blueprint)
@@ -249,7 +249,12 @@ class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
         if not self.has_review_permission(request):
             raise PermissionDenied
         ids = [_int(part) for part in request.GET.get("ids", "").split(",") if part.strip().isdigit()][:200]
-        entries = list(EnhanceEntry.objects.filter(pk__in=ids).with_review_state().order_by("-ts_ms", "-seq"))
+        entries = list(
+            EnhanceEntry.objects.visible_to(request.user)
+            .filter(pk__in=ids)
+            .with_review_state()
+            .order_by("-ts_ms", "-seq")
+        )
         applied = [e for e in entries if e.status != EnhanceEntry.REJECTED]
         entries = [e for e in entries if e.status == EnhanceEntry.REJECTED]
         back = safe_next(request, request.GET.get("next"), reverse("admin:enhancelog_enhanceentry_queue"))

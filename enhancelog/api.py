@@ -1,6 +1,5 @@
 """REST API of the enhance log: entries (append, get, list, batch, export), blueprint traces and reviews."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.response import Response
@@ -10,6 +9,7 @@ from enhancelog.filters import EnhanceEntryFilterSet
 from enhancelog.models import EnhanceEntry, Review, find_breaks
 from enhancelog.serializers import EnhanceEntrySerializer, ReviewSerializer
 from ledgerproject.ledger.api import LedgerViewSet
+from ledgerproject.ledger.tenancy import visible_or_404
 
 
 class EnhanceEntryViewSet(LedgerViewSet):
@@ -30,7 +30,7 @@ class BlueprintTraceView(APIView):
 
     @extend_schema(summary="A blueprint's enhance history with continuity breaks", responses=None)
     def get(self, request, blueprint_id):
-        entries = list(EnhanceEntry.objects.for_blueprint(blueprint_id).in_list_order())
+        entries = list(EnhanceEntry.objects.visible_to(request.user).for_blueprint(blueprint_id).in_list_order())
         if not entries:
             return Response({"detail": f"No enhance entries for blueprint {blueprint_id!r}."}, status=404)
         latest = Review.objects.latest_per_entry([e for e in entries if e.status == EnhanceEntry.REJECTED])
@@ -68,7 +68,9 @@ class EntryReviewsView(generics.ListCreateAPIView):
 
     def get_entry(self):
         if not hasattr(self, "_entry"):
-            self._entry = get_object_or_404(EnhanceEntry, issue_id=self.kwargs["issue_id"])
+            self._entry = visible_or_404(
+                EnhanceEntry.objects.all(), self.request, what="enhance entry", issue_id=self.kwargs["issue_id"]
+            )
         return self._entry
 
     def get_queryset(self):

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q, Subquery
 
 from ledgerproject.ledger.exceptions import StateConflictError
-from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 AXIS_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -87,14 +87,19 @@ class EnhanceEntry(LedgerEntry):
     """One enhance attempt: which issue patched which blueprint, what each verifier axis decided, and why."""
 
     ledger_name = "enhancelog"
-    natural_key_fields = ("issue_id",)
+    natural_key_fields = ("tenant_id", "issue_id")
+    tenant_field = "tenant_id"
+    omit_when_empty = ("tenant_id",)
     url_id_fields = ("issue_id", "blueprint_id")
     append_role = "writer"
 
     APPLIED, REJECTED = "applied", "rejected"
     STATUS_CHOICES = [(APPLIED, "applied"), (REJECTED, "rejected")]
 
-    issue_id = models.CharField(max_length=256, unique=True)
+    issue_id = models.CharField(max_length=256)
+    # The entry's tenant (None: no tenant). Added after entries were hashed: omitted from the
+    # canonical content when None, so those entries verify unchanged.
+    tenant_id = models.CharField(max_length=256, null=True, blank=True)
     blueprint_id = models.CharField(max_length=256)
     prev_hash = models.CharField(max_length=64)
     new_hash = models.CharField(max_length=64, blank=True)
@@ -124,6 +129,8 @@ class EnhanceEntry(LedgerEntry):
             # The review queue and every "rejected" view: only ~15% of rows, newest first.
             models.Index(fields=["ts_ms", "seq"], name="enhancelog_rejected_ts", condition=Q(status="rejected")),
         ]
+        # Issue ids are unique per tenant (another tenant's id is neither visible nor blocking).
+        constraints = [tenant_unique("issue_id", name="enhancelog_issue_id_per_tenant")]
 
     def __str__(self):
         return f"{self.issue_id} → {self.blueprint_id} ({self.status})"
@@ -278,6 +285,8 @@ class Review(LedgerEntry):
 
     ledger_name = "enhancelog-reviews"
     append_role = "reviewer"
+    # A review belongs to its entry's tenant.
+    tenant_field = "entry__tenant_id"
 
     ACKNOWLEDGED, FALSE_POSITIVE, NEEDS_FOLLOWUP, WONT_FIX = (
         "acknowledged",

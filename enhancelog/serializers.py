@@ -47,6 +47,7 @@ class EnhanceEntrySerializer(LedgerSerializer):
             "status",
             "reasons",
             "ts_ms",
+            "tenant_id",
             "ledger",
         ]
 
@@ -64,6 +65,7 @@ class EnhanceEntrySerializer(LedgerSerializer):
             "status": instance.status,
             "reasons": instance.reasons,
             "ts_ms": instance.ts_ms,
+            "tenant_id": instance.tenant_id,
             "ledger": instance.ledger_block,
         }
 

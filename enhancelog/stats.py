@@ -1,11 +1,13 @@
 """The dashboard's numbers: a handful of grouped queries over a time window, cached per ledger head."""
 
+import hashlib
 import time
 
 from django.core.cache import cache
 from django.db.models import Count, F
 
 from enhancelog.models import KNOWN_AXES, EnhanceEntry, Review
+from ledgerproject.ledger.models import ALL_TENANTS, tenant_scope
 
 DAY_MS = 86_400_000
 WINDOWS = {"7": 7, "30": 30, "90": 90, "365": 365, "all": None}
@@ -27,29 +29,33 @@ def _split(marker):
     return [axis for axis in marker.strip(",").split(",") if axis]
 
 
-def dashboard_stats(window=DEFAULT_WINDOW):
+def dashboard_stats(window=DEFAULT_WINDOW, user=None):
     """Totals, applied/rejected per day, deny rate per axis, most-rejected blueprints, review backlog.
 
     Query count does not depend on data size; results are cached until either ledger grows, so
     repeated views of a big ledger cost two head lookups.
     """
     window = window if window in WINDOWS else DEFAULT_WINDOW
+    scope = tenant_scope(user)
+    tenants = "all" if scope is ALL_TENANTS else hashlib.sha256("\n".join(sorted(scope)).encode()).hexdigest()[:16]
     heads = (
         EnhanceEntry.objects.order_by("-seq").values_list("seq", flat=True).first(),
         Review.objects.order_by("-seq").values_list("seq", flat=True).first(),
     )
     # Day granularity in the key keeps "the last N days" honest without recomputing every request.
-    key = f"enhancelog:dashboard:{window}:{heads[0]}:{heads[1]}:{now_ms() // (DAY_MS // 24)}"
+    # Per tenant scope: a tenant-bound principal's figures count only what it can see.
+    key = f"enhancelog:dashboard:{window}:{tenants}:{heads[0]}:{heads[1]}:{now_ms() // (DAY_MS // 24)}"
     stats = cache.get(key)
     if stats is None:
-        stats = _compute(window)
+        stats = _compute(window, user)
         cache.set(key, stats, 300)
     return stats
 
 
-def _compute(window):
+def _compute(window, user):
     since_ms, until_ms = window_bounds(window)
-    entries = EnhanceEntry.objects.between_ms(since_ms, until_ms, until_inclusive=False)
+    visible = EnhanceEntry.objects.visible_to(user)
+    entries = visible.between_ms(since_ms, until_ms, until_inclusive=False)
 
     totals = {"all": 0, "applied": 0, "rejected": 0}
     axes = {}
@@ -84,8 +90,8 @@ def _compute(window):
         .order_by("-rejected", "blueprint_id")[:10]
     )
 
-    rejected_all = EnhanceEntry.objects.rejected().count()
-    reviewed_all = Review.objects.values("entry").distinct().count()
+    rejected_all = visible.rejected().count()
+    reviewed_all = Review.objects.visible_to(user).values("entry").distinct().count()
     return {
         "window": window,
         "since_ms": since_ms,

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -15,6 +15,7 @@ from enhancelog.stats import WINDOWS, dashboard_stats
 from ledgerproject.ledger.access import requires_permission
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.redirects import safe_next
+from ledgerproject.ledger.tenancy import visible_or_404
 
 PAGE_SIZE = 50
 VIEW = "enhancelog.view_enhanceentry"
@@ -22,7 +23,7 @@ VIEW = "enhancelog.view_enhanceentry"
 
 @requires_permission(VIEW)
 def dashboard(request):
-    stats = dashboard_stats(request.GET.get("window", "30"))
+    stats = dashboard_stats(request.GET.get("window", "30"), request.user)
     return render(request, "enhancelog/dashboard.html", {"stats": stats, "windows": list(WINDOWS)})
 
 
@@ -37,7 +38,9 @@ def parse_keyset_cursor(value):
 
 @requires_permission(VIEW)
 def entry_list(request):
-    filterset = EnhanceEntryFilterSet(request.GET, queryset=EnhanceEntry.objects.with_review_state())
+    filterset = EnhanceEntryFilterSet(
+        request.GET, queryset=EnhanceEntry.objects.visible_to(request.user).with_review_state()
+    )
     queryset = filterset.qs if filterset.is_valid() else EnhanceEntry.objects.none()
     cursor = parse_keyset_cursor(request.GET.get("before"))
     if cursor:
@@ -68,7 +71,7 @@ def entry_list(request):
 
 @requires_permission(VIEW)
 def entry_detail(request, issue_id, form=None):
-    entry = get_object_or_404(EnhanceEntry, issue_id=issue_id)
+    entry = visible_or_404(EnhanceEntry.objects.all(), request, what="enhance entry", issue_id=issue_id)
     reviews = list(Review.objects.for_entry(entry).order_by("seq"))
     can_review = entry.status == EnhanceEntry.REJECTED and request.user.has_perm("enhancelog.add_review")
     return render(
@@ -87,7 +90,7 @@ def entry_detail(request, issue_id, form=None):
 @requires_permission("enhancelog.add_review")
 @require_POST
 def record_review(request, issue_id):
-    entry = get_object_or_404(EnhanceEntry, issue_id=issue_id)
+    entry = visible_or_404(EnhanceEntry.objects.all(), request, what="enhance entry", issue_id=issue_id)
     form = ReviewForm(request.POST)
     if not form.is_valid():
         return entry_detail(request, issue_id, form=form)
@@ -106,7 +109,7 @@ def record_review(request, issue_id):
 
 @requires_permission(VIEW)
 def trace(request, blueprint_id):
-    entries = list(EnhanceEntry.objects.for_blueprint(blueprint_id).in_list_order())
+    entries = list(EnhanceEntry.objects.visible_to(request.user).for_blueprint(blueprint_id).in_list_order())
     if not entries:
         raise Http404(f"No enhance entries for blueprint {blueprint_id!r}.")
     breaks = find_breaks(entries)

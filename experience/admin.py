@@ -20,22 +20,10 @@ class KindFilter(admin.SimpleListFilter):
         return queryset.filter(kind=self.value()) if self.value() else queryset
 
 
-class TenantFilter(admin.SimpleListFilter):
-    title = "tenant"
-    parameter_name = "tenant_id"
-
-    def lookups(self, request, model_admin):
-        # Distinct tenants come from the (tenant_id, seq) index; tenants are few compared to events.
-        tenants = ExperienceEvent.objects.exclude(tenant_id=None).order_by().values_list("tenant_id", flat=True)
-        return [(t, t) for t in sorted(set(tenants.distinct()[:200]))]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(tenant_id=self.value()) if self.value() else queryset
-
-
 @admin.register(ExperienceEvent)
 class ExperienceEventAdmin(ReadOnlyLedgerAdmin):
     list_display = ("seq", "event_id", "kind", "tenant_id", "correlation_id", "chain_id", "occurred_at", "recorded_at")
-    list_filter = (KindFilter, TenantFilter)
+    # The kernel adds its tenant filter (choices: the tenants this user may see).
+    list_filter = (KindFilter,)
     search_fields = ("=event_id", "=correlation_id", "=chain_id", "=artifact_id", "=trace_link_id", "=proposal_id")
     ordering = ("-seq",)

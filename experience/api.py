@@ -17,10 +17,9 @@ from experience.serializers import (
     ArtifactTransitionRequest,
     ArtifactTransitionSerializer,
     ExperienceEventSerializer,
-    artifact_visible,
 )
 from ledgerproject.ledger.api import LedgerViewSet, StreamingListMixin
-from ledgerproject.ledger.models import tenants_for
+from ledgerproject.ledger.tenancy import one_tenant
 
 
 def _valid_id_or_404(value, what):
@@ -81,7 +80,7 @@ class ArtifactViewSet(CappedListMixin, StreamingListMixin, mixins.ListModelMixin
     cursor_ordering = ("seq",)
 
     def get_queryset(self):
-        return ExperienceEvent.objects.current_artifacts().for_tenants(tenants_for(self.request.user))
+        return ExperienceEvent.objects.visible_to(self.request.user).current_artifacts()
 
 
 class ArtifactTransitionsView(APIView):
@@ -92,15 +91,15 @@ class ArtifactTransitionsView(APIView):
 
     def history(self, artifact_id):
         _valid_id_or_404(artifact_id, "Artifact")
-        if not artifact_visible(self.request.user, artifact_id):
-            raise NotFound(f"Artifact {artifact_id!r} not found.")
-        return ExperienceEvent.objects.for_artifact(artifact_id).for_tenants(tenants_for(self.request.user))
+        visible = ExperienceEvent.objects.visible_to(self.request.user).for_artifact(artifact_id)
+        return one_tenant(visible, self.request)
 
     @extend_schema(responses=ExperienceEventSerializer(many=True))
     def get(self, request, artifact_id):
         events = list(self.history(artifact_id).order_by("seq"))
         if not events:
-            raise NotFound(f"Artifact {artifact_id!r} has no recorded transitions.")
+            # The same answer whether the artifact is absent or another tenant's.
+            raise NotFound(f"Artifact {artifact_id!r} not found.")
         transitions = [e for e in events if e.kind != "ArtifactRollbackRecorded"]
         current = transitions[-1] if transitions else None
         context = {"request": request}
@@ -119,9 +118,9 @@ class ArtifactTransitionsView(APIView):
 
     @extend_schema(request=ArtifactTransitionRequest, responses={201: ExperienceEventSerializer})
     def post(self, request, artifact_id):
+        # Artifact ids are per tenant: the transition lands in the writer's tenant (a new artifact
+        # there when only another tenant has one of that id), and its state rules are that tenant's.
         _valid_id_or_404(artifact_id, "Artifact")
-        if not artifact_visible(request.user, artifact_id):
-            raise NotFound(f"Artifact {artifact_id!r} not found.")
         serializer = ArtifactTransitionSerializer(
             data=request.data, context={"request": request, "artifact_id": artifact_id, "view": self}
         )
@@ -142,7 +141,7 @@ class ArtifactTransitionsView(APIView):
 def trace_link_events(user, trace_link_id):
     """Every visible event referencing the trace link (by column), in append order."""
     _valid_id_or_404(trace_link_id, "Trace link")
-    return ExperienceEvent.objects.for_trace_link(trace_link_id).for_tenants(tenants_for(user)).order_by("seq")
+    return ExperienceEvent.objects.visible_to(user).for_trace_link(trace_link_id).order_by("seq")
 
 
 def recorded_trace(events):

@@ -4,12 +4,13 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from ulid import ULID
 
 from experience import schema
 from ledgerproject.ledger.exceptions import StateConflictError
-from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
 
 KIND_CHOICES = [(kind, kind) for kind in schema.KINDS]
 TRANSITION = "ArtifactStateTransitioned"
@@ -133,8 +134,14 @@ class ExperienceEventQuerySet(LedgerQuerySet):
 
     def current_artifacts(self):
         """One row per artifact: its newest transition, whose to_state is the artifact's current state."""
+        # Artifact ids are per tenant: the newest transition of the same (tenant, artifact) pair.
         newest = (
-            ExperienceEvent.objects.filter(kind=TRANSITION, artifact_id=OuterRef("artifact_id"))
+            ExperienceEvent.objects.annotate(tenant_key=Coalesce("tenant_id", Value("")))
+            .filter(
+                kind=TRANSITION,
+                artifact_id=OuterRef("artifact_id"),
+                tenant_key=Coalesce(OuterRef("tenant_id"), Value("")),
+            )
             .order_by("-seq")
             .values("seq")[:1]
         )
@@ -161,11 +168,12 @@ class ExperienceEvent(LedgerEntry):
     """One ExperienceEventEnvelope: ids, claimed time, tenant, correlation and a typed event (kind + data)."""
 
     ledger_name = "experience"
-    natural_key_fields = ("event_id",)
+    # Per tenant: no tenant can learn that another used an event id, nor block it from using one.
+    natural_key_fields = ("tenant_id", "event_id")
     url_id_fields = ("event_id", "chain_id", "correlation_id", "artifact_id", "trace_link_id")
     tenant_field = "tenant_id"
 
-    event_id = models.CharField(max_length=256, unique=True, default=new_event_id)
+    event_id = models.CharField(max_length=256, default=new_event_id)
     # The client's claimed time, kept exactly as sent; occurred_at_utc is its parsed form for range queries.
     occurred_at = models.CharField(max_length=OCCURRED_AT_MAX)
     occurred_at_utc = models.DateTimeField(null=True, blank=True, editable=False)
@@ -202,6 +210,7 @@ class ExperienceEvent(LedgerEntry):
             # ?since=/&until= time ranges on the claimed time.
             models.Index(fields=["occurred_at_utc", "seq"], name="experience_occurred_seq"),
         ]
+        constraints = [tenant_unique("event_id", name="experience_event_id_per_tenant")]
 
     def __str__(self):
         return f"{self.kind} {self.event_id}"
@@ -257,20 +266,17 @@ class ExperienceEvent(LedgerEntry):
             .order_by("artifact_id", "-seq")
             .values_list("artifact_id", "tenant_id", "data")
         )
+        # Artifact ids are per tenant: another tenant's artifact of the same id is another artifact.
         for artifact_id, tenant_id, data in newest:
-            current.setdefault(artifact_id, (data["event"]["to_state"], tenant_id, data["artifact_kind"]))
+            current.setdefault((tenant_id, artifact_id), (data["event"]["to_state"], data["artifact_kind"]))
         batch = len(entries) > 1
         for index, entry in moves:
             lifecycle = entry.data["event"]
             kind = entry.data["artifact_kind"]
-            state, tenant, first_kind = current.get(entry.artifact_id, ("Draft", entry.tenant_id, kind))
+            key = (entry.tenant_id, entry.artifact_id)
+            state, first_kind = current.get(key, ("Draft", kind))
             problem = None
-            if tenant != entry.tenant_id:
-                problem = (
-                    f"artifact {entry.artifact_id!r} is recorded under another tenant; "
-                    "its transitions must keep the tenant of its first one"
-                )
-            elif kind != first_kind:
+            if kind != first_kind:
                 problem = (
                     f"artifact {entry.artifact_id!r} is recorded as {schema.artifact_kind_label(first_kind)}, "
                     f"not {schema.artifact_kind_label(kind)}"
@@ -297,7 +303,7 @@ class ExperienceEvent(LedgerEntry):
                     items=[{"index": index, "errors": [problem]}],
                     **extra,
                 )
-            current[entry.artifact_id] = (lifecycle["to_state"], tenant, kind)
+            current[key] = (lifecycle["to_state"], kind)
 
     # --- presentation ------------------------------------------------------------------------
 

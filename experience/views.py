@@ -8,7 +8,8 @@ from experience.api import recorded_trace
 from experience.filters import ArtifactFilterSet, ExperienceEventFilterSet
 from experience.models import ROLLBACK, ExperienceEvent, step_summary
 from ledgerproject.ledger.access import requires_permission
-from ledgerproject.ledger.models import tenants_for
+from ledgerproject.ledger.models import tenant_scope
+from ledgerproject.ledger.tenancy import one_tenant, visible_or_404
 
 PAGE_SIZE = 50
 GROUP_CAP = 2000  # a chain page shows at most this many events; the API has them all
@@ -16,7 +17,7 @@ VIEW = "experience.view_experienceevent"
 
 
 def _visible(request):
-    return ExperienceEvent.objects.for_tenants(tenants_for(request.user))
+    return ExperienceEvent.objects.visible_to(request.user)
 
 
 def _id_or_404(value):
@@ -61,16 +62,14 @@ def timeline(request):
             "errors": errors,
             "kinds": [(kind, kind in chosen) for kind in schema.KINDS],
             "params": request.GET,
-            "tenants": sorted(tenants_for(request.user) or []),
+            "tenants": sorted(tenant_scope(request.user) or []),
         },
     )
 
 
 @requires_permission(VIEW)
 def event_detail(request, event_id):
-    event = _visible(request).filter(event_id=_id_or_404(event_id)).first()
-    if event is None:
-        raise Http404(f"Event {event_id!r} not found.")
+    event = visible_or_404(ExperienceEvent.objects.all(), request, what="event", event_id=_id_or_404(event_id))
     return render(request, "experience/event.html", {"event": event})
 
 
@@ -124,7 +123,7 @@ def artifacts(request):
 @requires_permission(VIEW)
 def artifact_detail(request, artifact_id):
     """An artifact's lifecycle as a state timeline, with its rollback records."""
-    history = list(_visible(request).for_artifact(_id_or_404(artifact_id)).order_by("seq"))
+    history = list(one_tenant(_visible(request).for_artifact(_id_or_404(artifact_id)), request).order_by("seq"))
     if not history:
         raise Http404(f"Artifact {artifact_id!r} not found.")
     transitions = [e for e in history if e.kind != ROLLBACK]

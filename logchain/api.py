@@ -1,6 +1,5 @@
 """LogRecordViewSet (append one or an array, query, export) and the appender's health endpoint."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
@@ -8,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledgerproject.ledger.api import LedgerViewSet
+from ledgerproject.ledger.tenancy import visible_or_404
 from logchain.appender import appender_stats
 from logchain.filters import LogRecordFilterSet
 from logchain.models import LogRecord
@@ -32,8 +32,8 @@ class LogRecordViewSet(LedgerViewSet):
         node_id, seq = self.kwargs["node_id"], self.kwargs["seq"]
         if not (node_id.isdecimal() and seq.isdecimal()):
             raise NotFound(f"No log record of node {node_id!r} with seq {seq!r}: both are whole numbers.")
-        queryset = self.filter_queryset(self.get_queryset())
-        obj = get_object_or_404(queryset, node_id=int(node_id), node_seq=int(seq))
+        queryset = self.filter_queryset(LogRecord.objects.all())
+        obj = visible_or_404(queryset, self.request, what="log record", node_id=int(node_id), node_seq=int(seq))
         self.check_object_permissions(self.request, obj)
         return obj
 

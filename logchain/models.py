@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
 from logchain.levels import LEVELS, MAX_JSON_INT, MAX_MESSAGE_CHARS, at_least
 
 
@@ -35,7 +35,9 @@ class LogRecord(LedgerEntry):
     """One log line of one node (seed 002's LogRecord); `node_seq` is the seed's per-node `seq`."""
 
     ledger_name = "logchain"
-    natural_key_fields = ("node_id", "node_seq")
+    natural_key_fields = ("tenant_id", "node_id", "node_seq")
+    tenant_field = "tenant_id"
+    omit_when_empty = ("tenant_id",)
     append_role = "writer"
 
     node_id = models.PositiveBigIntegerField(validators=[MaxValueValidator(MAX_JSON_INT)])
@@ -46,13 +48,17 @@ class LogRecord(LedgerEntry):
     level = models.CharField(max_length=5, choices=[(name, name) for name in LEVELS])
     message = models.TextField(blank=True)
     chain_pending = models.BooleanField(default=False)
+    # The entry's tenant (None: no tenant). Added after entries were hashed: omitted from the
+    # canonical content when None, so those entries verify unchanged.
+    tenant_id = models.CharField(max_length=256, null=True, blank=True)
 
     objects = LogRecordQuerySet.as_manager()
 
     class Meta(LedgerEntry.Meta):
         constraints = [
             # The natural key: a repeated (node_id, seq) is a 409; also serves one node's records in seq order.
-            models.UniqueConstraint(fields=["node_id", "node_seq"], name="logchain_node_seq_unique"),
+            # Per tenant: node ids of different tenants never collide nor reveal each other.
+            tenant_unique("node_id", "node_seq", name="logchain_node_seq_per_tenant"),
         ]
         indexes = [
             # GET /logs/?node_id= and the viewer's node filter, in append order (cursor on seq).

@@ -23,4 +23,4 @@ class LogRecordSerializer(LedgerSerializer):
 
     class Meta:
         model = LogRecord
-        fields = ["seq", "ts_ms", "level", "daemon_id", "node_id", "message", "chain_pending", "ledger"]
+        fields = ["seq", "ts_ms", "level", "daemon_id", "node_id", "message", "chain_pending", "tenant_id", "ledger"]

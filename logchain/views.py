@@ -35,12 +35,12 @@ def _epoch_ms(moment):
     return int(moment.timestamp() * 1000)
 
 
-def filtered_records(params, now=None):
+def filtered_records(params, now=None, user=None):
     """The records the filters select (newest first, unsliced) and the form with any errors."""
     form = LogFilterForm(params)
     form.is_valid()
     data = {name: value for name, value in form.cleaned_data.items() if name not in form.errors}
-    records = LogRecord.objects.all()
+    records = LogRecord.objects.visible_to(user)
     if data.get("node") is not None:
         records = records.for_node(data["node"])
     if data.get("daemon") is not None:
@@ -98,11 +98,15 @@ def terminal_html(lines):
 
 @requires_permission("logchain.view_logrecord")
 def viewer(request):
-    records, form = filtered_records(request.GET)
+    records, form = filtered_records(request.GET, user=request.user)
     newest_first = list(records[: PAGE_LINES + 1])
     has_older = len(newest_first) > PAGE_LINES
     lines = newest_first[:PAGE_LINES][::-1]
-    recent = LogRecord.objects.order_by("-seq").values_list("node_id", "daemon_id")[:RECENT_FOR_PICKERS]
+    recent = (
+        LogRecord.objects.visible_to(request.user)
+        .order_by("-seq")
+        .values_list("node_id", "daemon_id")[:RECENT_FOR_PICKERS]
+    )
     nodes, daemons = set(), set()
     for node_id, daemon_id in recent:
         nodes.add(node_id)

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from ledgerproject.ledger import hashing
 from ledgerproject.ledger.api import LedgerViewSet
+from ledgerproject.ledger.tenancy import named_tenant
 from releases.asof import parse_as_of
 from releases.filters import ReleaseFilterSet
 from releases.models import Release, validate_name
@@ -73,7 +74,8 @@ class ReleaseViewSet(LedgerViewSet):
     def retrieve(self, request, name=None):
         name = checked_name(name)
         moment = checked_as_of(request)
-        history = Release.objects.select_related("rolled_back_to").history(name)
+        mine = Release.objects.visible_to(request.user).of_tenant(named_tenant(request))
+        history = mine.select_related("rolled_back_to").history(name)
         if moment is None:
             entry = history.first()
             if entry is None:
@@ -81,7 +83,7 @@ class ReleaseViewSet(LedgerViewSet):
         else:
             entry = history.filter(recorded_at__lte=moment).first()
             if entry is None:
-                first = Release.objects.for_name(name).order_by("seq").first()
+                first = mine.for_name(name).order_by("seq").first()
                 if first is None:
                     raise NotFound(f"There is no release called {name!r}.")
                 raise NotFound(
@@ -105,7 +107,8 @@ class ReleaseViewSet(LedgerViewSet):
         limit = request.query_params.get("limit", str(MAX_HISTORY))
         if not limit.isdigit() or not 1 <= int(limit) <= MAX_HISTORY:
             raise ValidationError({"limit": [f"limit is a whole number from 1 to {MAX_HISTORY}; got {limit!r}."]})
-        entries = Release.objects.select_related("rolled_back_to").history(name)
+        mine = Release.objects.visible_to(request.user).of_tenant(named_tenant(request))
+        entries = mine.select_related("rolled_back_to").history(name)
         if moment is not None:
             entries = entries.filter(recorded_at__lte=moment)
         return Response(self.get_serializer(list(entries[: int(limit)]), many=True).data)
@@ -120,7 +123,9 @@ class ReleaseViewSet(LedgerViewSet):
         name = checked_name(name)
         body = PromoteSerializer(data=request.data, context={"name": name})
         body.is_valid(raise_exception=True)
-        entry = Release.objects.promote(name, recorded_by=request.user, **body.validated_data)
+        entry = Release.objects.promote(
+            name, recorded_by=request.user, tenant_id=named_tenant(request), **body.validated_data
+        )
         return Response(self.get_serializer(entry).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -134,7 +139,9 @@ class ReleaseViewSet(LedgerViewSet):
         body = RollbackSerializer(data=request.data if request.data else {}, context={"name": name})
         body.is_valid(raise_exception=True)
         try:
-            entry = Release.objects.rollback(name, recorded_by=request.user, **body.validated_data)
+            entry = Release.objects.rollback(
+                name, recorded_by=request.user, tenant_id=named_tenant(request), **body.validated_data
+            )
         except Release.DoesNotExist as exc:
             raise NotFound(str(exc)) from None
         return Response(self.get_serializer(entry).data, status=status.HTTP_201_CREATED)

@@ -5,7 +5,8 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Count, Max, Q, Subquery
+from django.db.models import Count, F, Max, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
@@ -60,7 +61,15 @@ class ReleaseQuerySet(LedgerQuerySet):
         return {row["name"]: {"entries": row["entries"], "rollbacks": row["rollbacks"]} for row in rows}
 
     def promote(
-        self, name, spec_digest, promoted_by, version_label="", notes="", expected_current=None, recorded_by=None
+        self,
+        name,
+        spec_digest,
+        promoted_by,
+        version_label="",
+        notes="",
+        expected_current=None,
+        recorded_by=None,
+        tenant_id=None,
     ):
         """Append a new current release of `name`.
 
@@ -74,10 +83,11 @@ class ReleaseQuerySet(LedgerQuerySet):
             "promoted_by": promoted_by,
             "notes": notes or "",
             "action": Release.Action.PROMOTE,
+            "tenant_id": tenant_id,
         }
-        return self._append_on_current(name, expected_current, recorded_by, lambda current: fields)
+        return self._append_on_current(name, expected_current, recorded_by, lambda current: fields, tenant_id)
 
-    def rollback(self, name, promoted_by=None, notes=None, expected_current=None, recorded_by=None):
+    def rollback(self, name, promoted_by=None, notes=None, expected_current=None, recorded_by=None, tenant_id=None):
         """Re-append the entry before the current one as the new current release.
 
         Release.DoesNotExist for an unknown name; StateConflictError (409) when the name has a
@@ -101,15 +111,17 @@ class ReleaseQuerySet(LedgerQuerySet):
                 "notes": target.notes if notes is None else notes,
                 "action": Release.Action.ROLLBACK,
                 "rolled_back_to": target,
+                "tenant_id": tenant_id,
             }
 
-        return self._append_on_current(name, expected_current, recorded_by, build)
+        return self._append_on_current(name, expected_current, recorded_by, build, tenant_id)
 
-    def _append_on_current(self, name, expected_current, recorded_by, build):
+    def _append_on_current(self, name, expected_current, recorded_by, build, tenant_id=None):
         """Compare-and-append: build the entry on the current release, and append it only if that
         release is still current under the ledger lock; a lost race re-reads and tries again."""
         for attempt in range(MAX_ATTEMPTS):
-            current = self.select_related("supersedes").history(name).first()
+            # Names are per tenant: the current release is this tenant's (None: no tenant).
+            current = self.of_tenant(tenant_id).select_related("supersedes").history(name).first()
             _check_expected(name, current, expected_current)
             fields = build(current)
             try:
@@ -144,6 +156,8 @@ class Release(LedgerEntry):
     ledger_name = "releases"
     url_id_fields = ("name",)
     append_role = "writer"
+    tenant_field = "tenant_id"
+    omit_when_empty = ("tenant_id",)
 
     class Action(models.TextChoices):
         PROMOTE = "promote", "promote"
@@ -166,6 +180,9 @@ class Release(LedgerEntry):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
     )
 
+    # Release names are per tenant: current/history/rollback are per (tenant_id, name).
+    tenant_id = models.CharField(max_length=256, null=True, blank=True)
+
     objects = ReleaseQuerySet.as_manager()
 
     class Meta(LedgerEntry.Meta):
@@ -178,7 +195,10 @@ class Release(LedgerEntry):
         constraints = [
             # Backstop for the ledger lock: each name has a single first release.
             models.UniqueConstraint(
-                fields=["name"], condition=Q(supersedes__isnull=True), name="releases_one_first_per_name"
+                Coalesce("tenant_id", Value("")),
+                F("name"),
+                condition=Q(supersedes__isnull=True),
+                name="releases_one_first_per_tenant_name",
             ),
         ]
 
@@ -220,15 +240,16 @@ class Release(LedgerEntry):
     def check_append_allowed(cls, entries, using):
         """Each entry must be built on its name's current release, and a rollback must restore the
         entry before it with the same spec; checked under the ledger lock, so racing appends serialize."""
-        names = [entry.name for entry in entries]
-        if len(set(names)) != len(names):
+        keys = [(entry.tenant_id, entry.name) for entry in entries]
+        if len(set(keys)) != len(keys):
             raise StateConflictError("Append one release per name at a time: each is built on the one before.")
-        # Each name's newest entry, for the whole batch in one query served by the (name, -seq) index.
+        names = [entry.name for entry in entries]
+        # Each (tenant, name)'s newest entry, for the whole batch in one query.
         rows = cls._base_manager.using(using)
-        newest = rows.filter(name__in=names).values("name").annotate(newest=Max("seq")).values("newest")
-        heads = {head.name: head for head in rows.filter(seq__in=Subquery(newest))}
+        newest = rows.filter(name__in=names).values("tenant_id", "name").annotate(newest=Max("seq")).values("newest")
+        heads = {(head.tenant_id, head.name): head for head in rows.filter(seq__in=Subquery(newest))}
         for entry in entries:
-            current = heads.get(entry.name)
+            current = heads.get((entry.tenant_id, entry.name))
             current_seq = current.seq if current is not None else None
             if entry.supersedes_id != current_seq:
                 raise StaleCurrentError(

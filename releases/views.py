@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from ledgerproject.ledger.access import requires_permission
+from ledgerproject.ledger.tenancy import named_tenant
 from releases.asof import parse_as_of
 from releases.models import Release, validate_name
 from releases.serializers import blob_digests
@@ -17,12 +18,13 @@ ENTRIES_PER_PAGE = 200
 @requires_permission("releases.view_release")
 def index(request):
     query = request.GET.get("q", "").strip()
-    currents = Release.objects.currents().order_by("name")
+    visible = Release.objects.visible_to(request.user)
+    currents = visible.currents().order_by("name")
     if query:
         currents = currents.filter(name__icontains=query)
     page = Paginator(currents, NAMES_PER_PAGE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
-    stats = Release.objects.stats_by_name(row.name for row in rows)
+    stats = visible.stats_by_name(row.name for row in rows)
     blobs = blob_digests(row.spec_digest for row in rows)
     for row in rows:
         row.stats = stats.get(row.name, {"entries": 0, "rollbacks": 0})
@@ -36,14 +38,15 @@ def history(request, name):
         validate_name(name)
     except ValidationError:
         raise Http404("not a release name") from None
-    entries = Release.objects.select_related("rolled_back_to").history(name)
+    mine = Release.objects.visible_to(request.user).of_tenant(named_tenant(request))
+    entries = mine.select_related("rolled_back_to").history(name)
     before = request.GET.get("before", "")
     if before.isdigit():
         entries = entries.filter(seq__lt=int(before))
     entries = list(entries[: ENTRIES_PER_PAGE + 1])
     older = entries[ENTRIES_PER_PAGE] if len(entries) > ENTRIES_PER_PAGE else None
     entries = entries[:ENTRIES_PER_PAGE]
-    latest = Release.objects.current(name) if before else (entries[0] if entries else None)
+    latest = mine.current(name) if before else (entries[0] if entries else None)
     if latest is None:
         raise Http404(f"There is no release called {name!r}.")
 
@@ -55,10 +58,10 @@ def history(request, name):
         except ValueError as exc:
             as_of_error = str(exc)
         else:
-            current_at = Release.objects.current_as_of(name, as_of)
+            current_at = mine.current_as_of(name, as_of)
     first = None
     if as_of is not None and current_at is None:
-        first = Release.objects.for_name(name).order_by("seq").first()
+        first = mine.for_name(name).order_by("seq").first()
 
     blobs = blob_digests(entry.spec_digest for entry in entries)
     shown = {entry.seq for entry in entries}
@@ -72,7 +75,7 @@ def history(request, name):
         "name": name,
         "entries": entries,
         "latest": latest,
-        "stats": Release.objects.stats_by_name([name]).get(name, {"entries": 0, "rollbacks": 0}),
+        "stats": mine.stats_by_name([name]).get(name, {"entries": 0, "rollbacks": 0}),
         "older": older,
         "as_of": as_of,
         "as_of_text": as_of_text,

@@ -1,7 +1,6 @@
 """REST endpoints: the blob CAS (raw bytes in and out), the run ledger with its events, and task outputs."""
 
 from django.http import FileResponse, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.utils.http import quote_etag
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,6 +12,7 @@ from rest_framework.response import Response
 
 from ledgerproject.ledger.api import LedgerViewSet, StreamingListMixin
 from ledgerproject.ledger.exceptions import BatchValidationError
+from ledgerproject.ledger.tenancy import named_tenant, visible_or_404
 from runs import blobstore
 from runs.filters import OutputFilterSet, RunFilterSet
 from runs.models import Blob, Output, Run, RunEvent, RunOutcome, RunStatus, is_digest
@@ -67,6 +67,9 @@ class BlobViewSet(StreamingListMixin, viewsets.GenericViewSet):
     }
     http_method_names = ["get", "post", "head", "delete", "options"]
 
+    def get_queryset(self):
+        return super().get_queryset().visible_to(self.request.user)
+
     @extend_schema(summary="Blob records (metadata and presence), in the order they were first stored")
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
@@ -95,7 +98,9 @@ class BlobViewSet(StreamingListMixin, viewsets.GenericViewSet):
             # Django reads a body only up to its Content-Length; a chunked body would be stored empty.
             raise LengthRequired()
         try:
-            blob, created = blobstore.put_blob(request.stream, media_type=content_type, recorded_by=request.user)
+            blob, created = blobstore.put_blob(
+                request.stream, media_type=content_type, recorded_by=request.user, tenant=named_tenant(request)
+            )
         except blobstore.BlobTooLarge as exc:
             raise PayloadTooLarge(str(exc)) from None
         except OSError as exc:
@@ -110,7 +115,7 @@ class BlobViewSet(StreamingListMixin, viewsets.GenericViewSet):
 
     def _present_blob(self, digest):
         digest = _checked_digest(digest)
-        blob = Blob.objects.with_presence().filter(digest=digest).first()
+        blob = Blob.objects.visible_to(self.request.user).with_presence().filter(digest=digest).first()
         if blob is None or not blob.present:
             raise NotFound(f"No blob with digest {digest} is stored.")
         return blob
@@ -150,7 +155,9 @@ class BlobViewSet(StreamingListMixin, viewsets.GenericViewSet):
     @extend_schema(summary="Delete the bytes (204, also when absent); 409 while anything refers to the digest")
     def destroy(self, request, digest=None, *args, **kwargs):
         digest = _checked_digest(digest)
-        blobstore.delete_blob(digest, recorded_by=request.user, reason=request.query_params.get("reason", ""))
+        blobstore.delete_blob(
+            digest, recorded_by=request.user, reason=request.query_params.get("reason", ""), user=request.user
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -164,7 +171,7 @@ class RunViewSet(LedgerViewSet):
     cursor_ordering = ("-created_at", "-seq")
 
     def _finish(self, request, run_id, status_value):
-        run = get_object_or_404(Run, run_id=run_id)
+        run = visible_or_404(Run.objects.all(), request, what="run", run_id=run_id)
         summary = RunSummarySerializer(data=request.data)
         summary.is_valid(raise_exception=True)
         RunOutcome.objects.append(
@@ -220,7 +227,7 @@ class RunEventViewSet(LedgerViewSet):
 
     def get_run(self):
         if not hasattr(self, "_run"):
-            self._run = get_object_or_404(Run, run_id=self.kwargs["run_id"])
+            self._run = visible_or_404(Run.objects.all(), self.request, what="run", run_id=self.kwargs["run_id"])
         return self._run
 
     def get_queryset(self):

@@ -10,7 +10,8 @@ from django.core.files.storage import default_storage, storages
 from django.db import router, transaction
 
 from ledgerproject.ledger.exceptions import StateConflictError
-from runs.models import LOCK_ORDER, Blob, BlobChange, lock_ledgers, referrer_summary
+from ledgerproject.ledger.models import ALL_TENANTS, tenant_scope
+from runs.models import LOCK_ORDER, Blob, BlobChange, BlobHold, lock_ledgers, referrer_summary
 
 CHUNK_SIZE = 1024 * 1024
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
@@ -127,8 +128,10 @@ def _write_bytes(digest, incoming):
         storage.delete(saved)
 
 
-def put_blob(stream, media_type=None, recorded_by=None):
-    """The CAS put: store a body once per digest. Returns (blob, created); created is False on a repeat.
+def put_blob(stream, media_type=None, recorded_by=None, tenant=None):
+    """The CAS put: store a body once per digest, and give `tenant` (None: no tenant) its hold.
+    Returns (blob, created); created is False when this tenant already held these bytes (so the
+    answer never tells a tenant that another one stored the same bytes).
 
     Bytes are written under the blob ledgers' locks, so a put and a delete of the same digest never
     interleave; a put of bytes that were deleted stores them again and records that.
@@ -140,9 +143,10 @@ def put_blob(stream, media_type=None, recorded_by=None):
         with transaction.atomic(using=using):
             lock_ledgers(using, "blobs", "blob_changes")
             blob = Blob.objects.using(using).filter(digest=digest).first()
+            _, held_now = BlobHold.objects.using(using).get_or_create(digest=digest, tenant_key=tenant or "")
             if blob is not None and BlobChange.objects.using(using).is_present(digest):
                 _write_bytes(digest, incoming)  # heals bytes lost from storage; a no-op when present
-                return blob, False
+                return blob, held_now
             _write_bytes(digest, incoming)
             if blob is None:
                 blob = Blob.objects.using(using).append(
@@ -155,8 +159,11 @@ def put_blob(stream, media_type=None, recorded_by=None):
             return blob, True
 
 
-def delete_blob(digest, recorded_by=None, reason=""):
+def delete_blob(digest, recorded_by=None, reason="", user=None):
     """The one path that removes anything: a blob's bytes, recorded as a BlobChange; its Blob entry stays.
+
+    A tenant-bound principal drops its tenants' holds only (a blob it cannot see is "nothing to
+    delete", as for an absent one); the bytes go when no hold and no reference is left.
 
     Refused (StateConflictError, 409) while a run, run summary, run event, output or release refers
     to the digest. Takes every lock that could add such a reference, so none slips in meanwhile.
@@ -165,14 +172,24 @@ def delete_blob(digest, recorded_by=None, reason=""):
     using = router.db_for_write(Blob)
     with transaction.atomic(using=using):
         lock_ledgers(using, *LOCK_ORDER)
-        blob = Blob.objects.using(using).filter(digest=digest).first()
+        scope = ALL_TENANTS if user is None else tenant_scope(user)
+        blobs = Blob.objects.using(using)
+        if scope is not ALL_TENANTS:
+            blobs = blobs.visible_to(user)
+        blob = blobs.filter(digest=digest).first()
         if blob is None or not BlobChange.objects.using(using).is_present(digest):
             return False
-        referrers = referrer_summary(digest)
+        referrers = referrer_summary(digest, tenants=None if scope is ALL_TENANTS else scope)
         if referrers:
             raise StateConflictError(
                 f"blob {digest} cannot be deleted: it is referred to by {referrers}", digest=digest
             )
+        holds = BlobHold.objects.using(using).filter(digest=digest)
+        if scope is not ALL_TENANTS:
+            holds.filter(tenant_key__in=sorted(scope)).delete()
+            if holds.exists() or referrer_summary(digest):
+                return True  # other holders keep the bytes; this tenant no longer sees them
+        holds.delete()
         BlobChange.objects.using(using).append(
             recorded_by=recorded_by, blob=blob, change=BlobChange.DELETED, reason=reason[:500]
         )

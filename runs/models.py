@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError, StateConflictError
 from ledgerproject.ledger.locking import lock_ledger
-from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
 
 DIGEST_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 U32_MAX = 2**32 - 1
@@ -75,12 +75,54 @@ class BlobQuerySet(LedgerQuerySet):
         return self.with_presence().filter(present=True)
 
 
+class BlobHold(models.Model):
+    """A tenant's hold on stored bytes: it stored them (or was given them). Bytes are stored once
+    per digest, but each tenant sees, reads and deletes only the blobs it holds or its entries
+    refer to; deleting drops its own hold, and the bytes go when no hold and no reference is left.
+    Holds are operational state, not evidence: the ledger records first storage (Blob) and every
+    deletion or restoration of the bytes (BlobChange)."""
+
+    digest = models.CharField(max_length=64)
+    # "" is the hold of principals that store with no tenant (all-tenant principals).
+    tenant_key = models.CharField(max_length=256, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["digest", "tenant_key"], name="runs_blobhold_unique")]
+
+    def __str__(self):
+        return f"{self.tenant_key or '(no tenant)'} holds {self.digest[:12]}…"
+
+
+def blobs_of_tenants(tenants):
+    """Digests visible to `tenants`: held by them, or referred to by their runs, outcomes,
+    outputs or releases (a run event's payload reference needs a hold: it is free text)."""
+    tenants = sorted(tenants)
+    held = Q(digest__in=BlobHold.objects.filter(tenant_key__in=tenants).values("digest"))
+    held |= Q(digest__in=Run.objects.filter(tenant_id__in=tenants).values("spec_digest"))
+    held |= Q(
+        digest__in=RunOutcome.objects.filter(run__tenant_id__in=tenants, final_state_digest__isnull=False).values(
+            "final_state_digest"
+        )
+    )
+    held |= Q(digest__in=Output.objects.filter(tenant_id__in=tenants, blob_digest__isnull=False).values("blob_digest"))
+    release_model = release_model_or_none()
+    if release_model is not None:
+        held |= Q(digest__in=release_model._base_manager.filter(tenant_id__in=tenants).values("spec_digest"))
+    return held
+
+
 class Blob(LedgerEntry):
     """The first time a digest's bytes were stored: its size and media type (the bytes live in storage)."""
 
     ledger_name = "blobs"
+    # Content-addressed: one entry per digest whoever stored it; visibility comes from holds.
     natural_key_fields = ("digest",)
     url_id_fields = ("digest",)
+
+    @classmethod
+    def tenant_filter(cls, queryset, tenants):
+        return queryset.filter(blobs_of_tenants(tenants))
 
     digest = models.CharField(max_length=64, unique=True)
     size = models.PositiveBigIntegerField()
@@ -115,6 +157,11 @@ class BlobChange(LedgerEntry):
 
     ledger_name = "blob_changes"
 
+    @classmethod
+    def tenant_filter(cls, queryset, tenants):
+        # A blob's changes are visible with the blob.
+        return queryset.filter(blob__in=Blob.objects.filter(blobs_of_tenants(tenants)).values("digest"))
+
     blob = models.ForeignKey(Blob, to_field="digest", db_column="digest", on_delete=models.PROTECT, related_name="+")
     change = models.CharField(max_length=16, choices=[(DELETED, "deleted"), (RESTORED, "restored")])
     reason = models.CharField(max_length=500, blank=True)
@@ -134,18 +181,21 @@ class BlobChange(LedgerEntry):
         return f"blob {self.blob_id[:12]}… {self.change}"
 
 
-def blob_references(digest, limit=20):
-    """Who refers to a digest: {kind: [objects]} for runs, outcomes, run events, outputs and releases."""
+def blob_references(digest, limit=20, user=None):
+    """Who refers to a digest, among the entries `user` may see: {kind: [objects]} for runs,
+    outcomes, run events, outputs and releases."""
     refs = {
-        "runs": list(Run.objects.filter(spec_digest=digest).order_by("-seq")[:limit]),
-        "outcomes": list(RunOutcome.objects.filter(final_state_digest=digest).select_related("run")[:limit]),
-        "events": list(RunEvent.objects.referring_to(digest).select_related("run")[:limit]),
-        "outputs": list(Output.objects.filter(blob_digest=digest)[:limit]),
+        "runs": list(Run.objects.visible_to(user).filter(spec_digest=digest).order_by("-seq")[:limit]),
+        "outcomes": list(
+            RunOutcome.objects.visible_to(user).filter(final_state_digest=digest).select_related("run")[:limit]
+        ),
+        "events": list(RunEvent.objects.visible_to(user).referring_to(digest).select_related("run")[:limit]),
+        "outputs": list(Output.objects.visible_to(user).filter(blob_digest=digest)[:limit]),
         "releases": [],
     }
     release_model = release_model_or_none()
     if release_model is not None:
-        refs["releases"] = list(release_model._default_manager.filter(spec_digest=digest)[:limit])
+        refs["releases"] = list(release_model._default_manager.visible_to(user).filter(spec_digest=digest)[:limit])
     return refs
 
 
@@ -157,19 +207,24 @@ def release_model_or_none():
         return None
 
 
-def referrer_summary(digest):
-    """A sentence naming what still refers to a digest, or "" when nothing does."""
+def referrer_summary(digest, tenants=None):
+    """A sentence naming what still refers to a digest, or "" when nothing does; with `tenants`,
+    only those tenants' entries count (another tenant's references are never named to them)."""
+
+    def mine(queryset):
+        return queryset if tenants is None else queryset.model.tenant_filter(queryset, tenants)
+
     parts = []
-    if Run.objects.filter(spec_digest=digest).exists():
+    if mine(Run.objects.filter(spec_digest=digest)).exists():
         parts.append("a run's spec_digest")
-    if RunOutcome.objects.filter(final_state_digest=digest).exists():
+    if mine(RunOutcome.objects.filter(final_state_digest=digest)).exists():
         parts.append("a run summary's final_state_digest")
-    if RunEvent.objects.referring_to(digest).exists():
+    if mine(RunEvent.objects.referring_to(digest)).exists():
         parts.append("a run event's payload")
-    if Output.objects.filter(blob_digest=digest).exists():
+    if mine(Output.objects.filter(blob_digest=digest)).exists():
         parts.append("a task output's content")
     release_model = release_model_or_none()
-    if release_model is not None and release_model._default_manager.filter(spec_digest=digest).exists():
+    if release_model is not None and mine(release_model._default_manager.filter(spec_digest=digest)).exists():
         parts.append("a release's spec_digest")
     return ", ".join(parts)
 
@@ -238,9 +293,14 @@ class Run(LedgerEntry):
     """One execution run of an agent spec; its status is derived from its outcome."""
 
     ledger_name = "runs"
+    # run_id is a server-minted UUID (never chosen by a client), so it stays globally unique.
     natural_key_fields = ("run_id",)
+    tenant_field = "tenant_id"
+    omit_when_empty = ("tenant_id",)
 
     run_id = models.UUIDField(unique=True)
+    # The run's tenant; its events and outcome inherit it (None: no tenant).
+    tenant_id = models.CharField(max_length=256, null=True, blank=True)
     spec_digest = models.CharField(max_length=64)
     agent_name = models.CharField(max_length=256)
     git_sha = models.CharField(max_length=64, null=True, blank=True)
@@ -359,6 +419,7 @@ class RunEvent(LedgerEntry):
 
     ledger_name = "run_events"
     natural_key_fields = ("run_id", "event_seq")
+    tenant_field = "run__tenant_id"
 
     run = models.ForeignKey(Run, to_field="run_id", on_delete=models.PROTECT, related_name="events")
     event_seq = models.PositiveBigIntegerField()
@@ -404,6 +465,7 @@ class RunOutcome(LedgerEntry):
 
     ledger_name = "run_outcomes"
     natural_key_fields = ("run_id",)
+    tenant_field = "run__tenant_id"
 
     run = models.OneToOneField(Run, to_field="run_id", on_delete=models.PROTECT, related_name="outcome")
     status = models.CharField(max_length=16, choices=[(s.value, s.label) for s in TERMINAL_STATUSES])
@@ -498,10 +560,14 @@ class Output(LedgerEntry):
     """One emitted task output (progress, partial, artifact or final) with the outputs it derives from."""
 
     ledger_name = "outputs"
-    natural_key_fields = ("output_id",)
+    natural_key_fields = ("tenant_id", "output_id")
+    tenant_field = "tenant_id"
+    omit_when_empty = ("tenant_id",)
     url_id_fields = ("output_id",)
 
-    output_id = models.CharField(max_length=64, unique=True)
+    output_id = models.CharField(max_length=64)
+    # Outputs name their task and attempt, not a run row: they carry the writer's tenant themselves.
+    tenant_id = models.CharField(max_length=256, null=True, blank=True)
     task_id = models.CharField(max_length=256)
     attempt = models.PositiveBigIntegerField()
     producer_agent = models.CharField(max_length=256)
@@ -525,6 +591,7 @@ class Output(LedgerEntry):
             # Serves a blob's references and its deletion check.
             models.Index(fields=["blob_digest"], name="runs_output_blob"),
         ]
+        constraints = [tenant_unique("output_id", name="runs_output_id_per_tenant")]
 
     def __str__(self):
         return f"{self.output_id} ({self.event_type})"
@@ -545,9 +612,10 @@ class Output(LedgerEntry):
         problems = {}
         wanted = {ref for entry in entries for ref in entry.parent_refs}
         if wanted:
-            known = set(Output.objects.using(using).filter(output_id__in=wanted).values_list("output_id", flat=True))
+            # Output ids are per tenant: a parent is an output of the same tenant.
+            known = set(Output.objects.using(using).filter(output_id__in=wanted).values_list("tenant_id", "output_id"))
             for index, entry in enumerate(entries):
-                missing = [ref for ref in entry.parent_refs if ref not in known]
+                missing = [ref for ref in entry.parent_refs if (entry.tenant_id, ref) not in known]
                 if missing:
                     problems.setdefault(index, {})["parent_refs"] = [f"no output {ref} exists" for ref in missing]
         digests = {entry.blob_digest for entry in entries if entry.blob_digest}

@@ -86,7 +86,17 @@ class RunSerializer(LedgerSerializer):
 
     class Meta:
         model = Run
-        fields = ["run_id", "spec_digest", "metadata", "status", "summary", "created_at", "completed_at", "ledger"]
+        fields = [
+            "run_id",
+            "spec_digest",
+            "metadata",
+            "status",
+            "summary",
+            "created_at",
+            "completed_at",
+            "tenant_id",
+            "ledger",
+        ]
 
     def to_internal_value(self, data):
         _refuse_fields(data, ["run_id"], "The run id is minted by the server and cannot be sent.")
@@ -167,7 +177,7 @@ class OutputSerializer(LedgerSerializer):
 
     class Meta:
         model = Output
-        fields = ["id", "task_id", "attempt", "producer_agent", "event", "parent_refs", "ledger"]
+        fields = ["id", "task_id", "attempt", "producer_agent", "event", "parent_refs", "tenant_id", "ledger"]
 
     def to_internal_value(self, data):
         _refuse_fields(data, ["id"], "The output id is minted by the server and cannot be sent.")

@@ -4,11 +4,12 @@ import json
 
 from django.db.models import Count, Max, Q
 from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ledgerproject.ledger.access import requires_permission
+from ledgerproject.ledger.tenancy import visible_or_404
 from runs import blobstore, lineage
 from runs.models import Blob, BlobChange, Output, Run, RunStatus, blob_references, is_digest
 
@@ -60,7 +61,7 @@ def run_list(request):
         "agent_name": request.GET.get("agent_name", "").strip(),
         "status": request.GET.get("status", "").strip().upper(),
     }
-    runs = Run.objects.with_status().with_event_count().newest_first()
+    runs = Run.objects.visible_to(request.user).with_status().with_event_count().newest_first()
     if filters["spec_digest"]:
         runs = runs.for_spec(filters["spec_digest"]) if is_digest(filters["spec_digest"]) else runs.none()
     if filters["agent_name"]:
@@ -110,7 +111,7 @@ def _event_view(event, started):
 
 @requires_permission("runs.view_run")
 def run_detail(request, run_id):
-    run = get_object_or_404(Run.objects.with_status(), run_id=run_id)
+    run = visible_or_404(Run.objects.with_status(), request, what="run", run_id=run_id)
     outcome = run.outcome_or_none
     events = list(run.events.defer("canonical").order_by("event_seq")[: EVENT_LIMIT + 1])
     truncated = len(events) > EVENT_LIMIT
@@ -139,7 +140,7 @@ def run_detail(request, run_id):
 def task_list(request):
     producer = request.GET.get("producer_agent", "").strip()
     task = request.GET.get("task_id", "").strip()
-    outputs = Output.objects.all()
+    outputs = Output.objects.visible_to(request.user)
     if producer:
         outputs = outputs.filter(producer_agent=producer)
     if task:
@@ -179,12 +180,13 @@ def _output_view(output):
 
 @requires_permission("runs.view_output")
 def task_attempt(request, task_id, attempt):
-    outputs = list(Output.objects.for_attempt(task_id, attempt).defer("canonical"))
+    visible = Output.objects.visible_to(request.user)
+    outputs = list(visible.for_attempt(task_id, attempt).defer("canonical"))
     if not outputs:
         raise Http404(f"No outputs for task {task_id!r} attempt {attempt}.")
     own = {output.output_id for output in outputs}
     outside = {ref for output in outputs for ref in output.parent_refs if ref not in own}
-    external = list(Output.objects.filter(output_id__in=outside).order_by("seq")) if outside else []
+    external = list(visible.filter(output_id__in=outside).order_by("seq")) if outside else []
     graph = lineage.layout(outputs, external)
     children = {}
     for output in outputs:
@@ -194,7 +196,7 @@ def task_attempt(request, task_id, attempt):
     for view in views:
         view["children"] = children.get(view["output"].output_id, [])
     other_attempts = list(
-        Output.objects.filter(task_id=task_id)
+        visible.filter(task_id=task_id)
         .exclude(attempt=attempt)
         .order_by()
         .values_list("attempt", flat=True)
@@ -220,9 +222,9 @@ def blob_detail(request, digest):
     if not is_digest(digest):
         raise Http404("Not a SHA-256 digest.")
     digest = digest.lower()
-    blob = get_object_or_404(Blob.objects.with_presence(), digest=digest)
-    changes = list(BlobChange.objects.filter(blob=digest).order_by("seq")[:50])
-    refs = blob_references(digest)
+    blob = visible_or_404(Blob.objects.with_presence(), request, what="blob", digest=digest)
+    changes = list(BlobChange.objects.visible_to(request.user).filter(blob=digest).order_by("seq")[:50])
+    refs = blob_references(digest, user=request.user)
     preview = None
     if blob.present and blob.size <= PREVIEW_BYTES and blob.media_type.startswith(PREVIEWABLE):
         try:

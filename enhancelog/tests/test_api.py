@@ -22,7 +22,8 @@ def test_it_returns_the_appended_entry_unchanged_with_its_ledger_block(writer_ap
     assert created.status_code == 201, created.data
     got = writer_api.get(f"{URL}i1/")
     assert got.status_code == 200
-    assert seed_part(got.json()) == sent
+    # The seed's fields unchanged, plus the tenant the API gained (none here).
+    assert seed_part(got.json()) == {**sent, "tenant_id": None}
     assert got.json()["ledger"]["seq"] == 1
     assert got.json()["ledger"]["recorded_by"] == "alice"
     assert len(got.json()["ledger"]["entry_hash"]) == 64
@@ -40,12 +41,12 @@ def test_a_second_append_of_an_issue_is_a_409_with_the_stored_entry(writer_api):
     replay = writer_api.post(URL, first, format="json")
     assert replay.status_code == 409
     assert replay.json()["identical"] is True
-    assert seed_part(replay.json()["existing"]) == first
+    assert seed_part(replay.json()["existing"]) == {**first, "tenant_id": None}
     clash = writer_api.post(URL, {**first, "intent": "different"}, format="json")
     assert clash.status_code == 409
     assert clash.json()["identical"] is False
     assert "i2" in clash.json()["detail"]
-    assert seed_part(writer_api.get(f"{URL}i2/").json()) == first
+    assert seed_part(writer_api.get(f"{URL}i2/").json()) == {**first, "tenant_id": None}
 
 
 def test_it_lists_by_blueprint_ascending_by_ts(writer_api):

@@ -69,17 +69,20 @@ def test_the_dashboard_shows_totals_rates_blueprints_and_backlog_with_links(brow
 
 
 def test_the_dashboard_query_count_is_fixed(browse, some_history, make_enhance, django_assert_max_num_queries):
-    with django_assert_max_num_queries(11):
+    # One more than before tenancy covered every ledger: the principal's tenant scope.
+    with django_assert_max_num_queries(12):
         browse.get("/enhances/")
     for n in range(20):
         make_enhance(issue_id=f"more{n}", ts_ms=now_ms() - n * 1000, status="rejected" if n % 2 else "applied")
     cache.clear()
-    with django_assert_max_num_queries(11):
+    # One more than before tenancy covered every ledger: the principal's tenant scope.
+    with django_assert_max_num_queries(12):
         assert browse.get("/enhances/").status_code == 200
 
 
 def test_the_list_page_filters_and_shows_review_state(browse, some_history, django_assert_max_num_queries):
-    with django_assert_max_num_queries(6):
+    # One more than before tenancy covered every ledger: the principal's tenant scope.
+    with django_assert_max_num_queries(7):
         page = browse.get("/enhances/entries/", {"status": "rejected"})
     assert [e.issue_id for e in page.context["entries"]] == ["r2", "r1"]
     html = page.content.decode()
@@ -96,7 +99,8 @@ def test_the_list_page_pages_by_keyset(browse, make_enhance, django_assert_max_n
     first = browse.get("/enhances/entries/")
     assert len(first.context["entries"]) == 50
     assert first.context["entries"][0].issue_id == "p54"
-    with django_assert_max_num_queries(6):
+    # One more than before tenancy covered every ledger: the principal's tenant scope.
+    with django_assert_max_num_queries(7):
         second = browse.get("/enhances/entries/?" + first.context["next_query"])
     assert [e.issue_id for e in second.context["entries"]] == ["p04", "p03", "p02", "p01", "p00"]
     assert second.context["next_query"] is None
@@ -134,7 +138,8 @@ def test_the_trace_page_draws_the_timeline_and_flags_breaks(browse, make_enhance
     make_enhance(issue_id="v1", blueprint_id="bp", ts_ms=10, prev_hash=h[0], new_hash=h[1])
     make_enhance(issue_id="r1", blueprint_id="bp", ts_ms=15, status="rejected", prev_hash=h[1])
     make_enhance(issue_id="v2", blueprint_id="bp", ts_ms=20, prev_hash=h[3], new_hash=h[4])
-    with django_assert_max_num_queries(6):
+    # One more than before tenancy covered every ledger: the principal's tenant scope.
+    with django_assert_max_num_queries(7):
         page = browse.get("/enhances/blueprints/bp/")
     html = page.content.decode()
     assert 'data-testid="breaks"' in html and "continuity break" in html

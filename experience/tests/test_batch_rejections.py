@@ -43,12 +43,14 @@ def test_one_event_of_another_tenant_keeps_its_plain_404(acme_api):
     assert response.json()["detail"] == "Tenant 'globex' not found."
 
 
-def test_a_batch_moving_another_tenants_artifact_is_a_404_naming_the_item(acme_api, transition):
+def test_a_batch_moving_another_tenants_artifact_is_refused_like_an_absent_one(acme_api, transition):
     transition("a-globex", "Draft", "Approved", tenant_id="globex")
     before = ExperienceEvent.objects.count()
-    response = acme_api.post(BATCH, [envelope(), envelope(), moved("a-globex", "Approved", "Active")], format="json")
-    assert response.status_code == 404
-    assert response.json()["detail"] == "item 2: Artifact 'a-globex' not found."
+    theirs = acme_api.post(BATCH, [envelope(), envelope(), moved("a-globex", "Approved", "Active")], format="json")
+    absent = acme_api.post(BATCH, [envelope(), envelope(), moved("a-nobody", "Approved", "Active")], format="json")
+    assert theirs.status_code == absent.status_code == 409
+    assert theirs.json()["detail"].replace("a-globex", "a-nobody") == absent.json()["detail"]
+    assert theirs.json()["index"] == 2
     assert ExperienceEvent.objects.count() == before
 
 

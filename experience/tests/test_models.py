@@ -498,7 +498,7 @@ def test_tenant_isolation(rows, tenant):
         found = ExperienceEvent.objects.query_events(tenant_id=tenant)
         assert all(e.tenant_id == tenant for e in found)
         assert [e.event_id for e in found] == [r["event_id"] for r in rows if r["tenant_id"] == tenant]
-        assert [e.event_id for e in ExperienceEvent.objects.for_tenants({tenant}).order_by("seq")] == [
+        assert [e.event_id for e in ExperienceEvent.objects.of_tenant(tenant).order_by("seq")] == [
             e.event_id for e in found
         ]
 

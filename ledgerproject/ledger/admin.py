@@ -1,10 +1,12 @@
 """Admin bases: ledgers are read-only in the admin, and big lists never count the whole table."""
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
-from ledgerproject.ledger.models import ApiToken, ChainCheck, TenantBinding
+from ledgerproject.ledger.models import AllTenantsGrant, ApiToken, ChainCheck, TenantBinding
 
 
 class NoCountPaginator(Paginator):
@@ -17,6 +19,22 @@ class NoCountPaginator(Paginator):
         return len(self.object_list[: limit + 1].values_list("pk", flat=True))
 
 
+class TenantListFilter(admin.SimpleListFilter):
+    """Filter by tenant; its choices are the tenants of the entries this user may see (never
+    another tenant's name). Added to every ledger's changelist that has a tenant column."""
+
+    title = "tenant"
+    parameter_name = "tenant_id"
+
+    def lookups(self, request, model_admin):
+        field = model_admin.model.tenant_field
+        tenants = model_admin.get_queryset(request).exclude(**{f"{field}__isnull": True}).order_by()
+        return [(t, t) for t in sorted(set(tenants.values_list(field, flat=True).distinct()[:200]))]
+
+    def queryset(self, request, queryset):
+        return queryset.of_tenant(self.value()) if self.value() else queryset
+
+
 class ReadOnlyLedgerAdmin(admin.ModelAdmin):
     """Browse and search a ledger; no add, change or delete, and no full-table counts."""
 
@@ -25,6 +43,17 @@ class ReadOnlyLedgerAdmin(admin.ModelAdmin):
     list_per_page = 50
     ledger_readonly = ("seq", "recorded_at", "recorded_by_name", "prev_entry_hash", "entry_hash")
     actions = None
+
+    def get_queryset(self, request):
+        # The kernel's one tenancy rule: a tenant-bound staff user lists, opens and filters by
+        # only its tenants' entries (the change page and the filters' choices read this too).
+        return super().get_queryset(request).visible_to(request.user)
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        if self.model.tenant_field and TenantListFilter not in filters:
+            filters.append(TenantListFilter)
+        return filters
 
     def get_readonly_fields(self, request, obj=None):
         fields = [f.name for f in self.model._meta.concrete_fields if f.name not in ("canonical", "recorded_by")]
@@ -72,3 +101,35 @@ class ApiTokenAdmin(admin.ModelAdmin):
 class TenantBindingAdmin(admin.ModelAdmin):
     list_display = ("user", "tenant_id")
     search_fields = ("user__username", "tenant_id")
+
+
+@admin.register(AllTenantsGrant)
+class AllTenantsGrantAdmin(admin.ModelAdmin):
+    list_display = ("user", "granted_at", "note")
+    search_fields = ("user__username",)
+
+
+class TenantBindingInline(admin.TabularInline):
+    model = TenantBinding
+    extra = 0
+
+
+class AllTenantsGrantInline(admin.StackedInline):
+    model = AllTenantsGrant
+    extra = 0
+    max_num = 1
+    verbose_name_plural = "all-tenants grant (without it and without bindings the user sees nothing)"
+
+
+def _show_tenancy_on_users():
+    """The user's change page shows its tenants and whether it holds the all-tenants grant."""
+    user_model = get_user_model()
+    current = admin.site._registry.get(user_model)
+    base = type(current) if current is not None else UserAdmin
+    if current is not None:
+        admin.site.unregister(user_model)
+    inlines = [*getattr(base, "inlines", ()), TenantBindingInline, AllTenantsGrantInline]
+    admin.site.register(user_model, type("LedgerUserAdmin", (base,), {"inlines": inlines}))
+
+
+_show_tenancy_on_users()

@@ -13,10 +13,11 @@ from rest_framework.views import APIView
 from ledgerproject.ledger.access import LEDGER_READ
 from ledgerproject.ledger.chain import record_check, verify_ledger
 from ledgerproject.ledger.exceptions import BatchValidationError
-from ledgerproject.ledger.models import ChainCheck, Checkpoint, tenants_for
+from ledgerproject.ledger.models import ChainCheck, Checkpoint, sees_all_tenants
 from ledgerproject.ledger.permissions import LedgerRolePermission
 from ledgerproject.ledger.registry import get_ledger, ledger_models
 from ledgerproject.ledger.renderers import csv_columns, stream_csv, stream_jsonl
+from ledgerproject.ledger.tenancy import visible_or_404
 
 MAX_BATCH = 5000
 STREAM_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
@@ -72,7 +73,16 @@ class LedgerViewSet(
     lookup_value_regex = "[^/]+"
 
     def get_queryset(self):
-        return super().get_queryset().for_tenants(tenants_for(self.request.user))
+        return super().get_queryset().visible_to(self.request.user)
+
+    def get_object(self):
+        # visible_or_404 filters through visible_to() itself: one 404 for absent and not yours,
+        # and ?tenant_id= where the principal sees the id in several tenants.
+        lookup = {self.lookup_field: self.kwargs[self.lookup_url_kwarg or self.lookup_field]}
+        queryset = self.filter_queryset(self.get_queryset())
+        entry = visible_or_404(queryset, self.request, what=queryset.model._meta.verbose_name, **lookup)
+        self.check_object_permissions(self.request, entry)
+        return entry
 
     @extend_schema(summary="Append many entries atomically: all are stored, or none")
     @action(detail=False, methods=["post"])
@@ -96,7 +106,19 @@ class LedgerViewSet(
         return Response(self.get_serializer(entries, many=True).data, status=status.HTTP_201_CREATED)
 
 
-def ledger_summary(model):
+def ledger_summary(model, user=None):
+    """A ledger's size, head and checks; for a tenant-bound principal only the count of what it
+    can see (no head seq or hash, whose gaps and growth would show other tenants' volume)."""
+    if user is not None and not sees_all_tenants(user):
+        return {
+            "name": model.ledger_name,
+            "model": model._meta.label,
+            "size": model._base_manager.visible_to(user).count(),
+            "head_seq": None,
+            "head_entry_hash": None,
+            "last_check": None,
+            "checkpoint": None,
+        }
     head = model._base_manager.order_by("-seq").values_list("seq", "entry_hash").first()
     check = ChainCheck.objects.filter(ledger=model.ledger_name).order_by("-checked_at").first()
     checkpoint = Checkpoint.objects.latest_for(model.ledger_name)
@@ -197,7 +219,7 @@ class LedgerListView(APIView):
 
     @extend_schema(responses={200: _LEDGER_SUMMARY_LIST})
     def get(self, request):
-        return Response([ledger_summary(model) for model in readable_ledgers(request.user)])
+        return Response([ledger_summary(model, request.user) for model in readable_ledgers(request.user)])
 
 
 class LedgerVerifyView(APIView):

@@ -157,7 +157,7 @@ def verify_chain(model, using=None, progress=None):
             or hashed.get("recorded_by") != recorded_by
         ):
             return bad(seq, "ledger, seq, recorded_at or recorded_by differ from what was hashed")
-        content = dict(zip(keys, row[6:], strict=True))
+        content = model.hashable_content(dict(zip(keys, row[6:], strict=True)))
         if _normal_text(hashed.get("content"), already_parsed=True) != _normal_text(content):
             changed = _changed_fields(hashed.get("content"), content)
             return bad(

@@ -90,6 +90,7 @@ def check_ledger_models(app_configs=None, **kwargs):
                 )
             )
         names[model.ledger_name] = label
+        errors.extend(_tenancy_errors(model))
     # Ledgers and the kernel's other append-only tables (checkpoints) alike.
     migrated = _migrated_trigger_models()
     for model in append_only_models():
@@ -121,6 +122,31 @@ def _trigger_migration_errors(model, migrated):
                 obj=model,
             )
         ]
+    return []
+
+
+def _tenancy_errors(model):
+    """A ledger says where its tenant lives (tenant_field) or how tenants see it (tenant_filter):
+    a ledger that says neither would be invisible to every tenant-bound principal, or, worse, a
+    copy-pasted app filter would decide. Either way the kernel's visible_to() is the one rule."""
+    from ledgerproject.ledger.models import LedgerEntry
+
+    label = model._meta.label
+    own_filter = model.tenant_filter.__func__ is not LedgerEntry.tenant_filter.__func__
+    if model.tenant_field is None and not own_filter:
+        return [
+            Error(
+                f"{label} is a ledger but declares no tenant_field (nor its own tenant_filter)",
+                hint='set tenant_field = "tenant_id" (its own column) or "parent__tenant_id" (its parent\'s)',
+                id="ledger.E022",
+                obj=model,
+            )
+        ]
+    if model.tenant_field is not None:
+        try:
+            model._meta.get_field(model.tenant_field.split("__")[0])
+        except Exception:  # noqa: BLE001 - FieldDoesNotExist, reported as the check's error
+            return [Error(f"{label}.tenant_field {model.tenant_field!r} names no field", id="ledger.E023", obj=model)]
     return []
 
 

@@ -9,7 +9,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError, ImmutableEntryError, StateConflictError
 from ledgerproject.ledger.hashing import CanonicalizationError
 from ledgerproject.ledger.metrics import count_conflict
-from ledgerproject.ledger.models import tenants_for
 from ledgerproject.ledger.outage import DETAIL as UNAVAILABLE_DETAIL
 from ledgerproject.ledger.outage import is_database_unavailable, retry_after
 
@@ -65,9 +64,9 @@ def _django_validation_detail(exc):
 
 
 def _visible_to(request, entry):
-    field = getattr(entry, "tenant_field", None)
-    tenants = tenants_for(getattr(request, "user", None)) if request is not None else None
-    return tenants is None or not field or getattr(entry, field) in tenants
+    if request is None:
+        return False
+    return type(entry)._base_manager.visible_to(getattr(request, "user", None)).filter(pk=entry.pk).exists()
 
 
 def _count_conflict(exc, view):

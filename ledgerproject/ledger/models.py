@@ -62,12 +62,29 @@ class LedgerQuerySet(AppendOnlyQuerySet):
             queryset = queryset.filter(**{f"{field}__{'lte' if until_inclusive else 'lt'}": until})
         return queryset
 
-    def for_tenants(self, tenants):
-        """Only the given tenants' entries; None means every tenant."""
-        field = self.model.tenant_field
-        if tenants is None or field is None:
+    def visible_to(self, user):
+        """The entries this principal may see: the one tenancy rule of every ledger.
+
+        All-tenant principals (superusers, or holders of the AllTenantsGrant) see everything;
+        a tenant-bound one sees only its tenants' entries (never those with no tenant); anyone
+        else sees nothing (fail closed).
+        """
+        scope = tenant_scope(user)
+        if scope is ALL_TENANTS:
             return self
-        return self.filter(**{f"{field}__in": list(tenants)})
+        if not scope:
+            return self.none()
+        return self.model.tenant_filter(self, scope)
+
+    def of_tenant(self, tenant_id):
+        """Entries of exactly one tenant ("" or None: entries with no tenant)."""
+        field = self.model.tenant_field
+        if field is None:
+            # A ledger whose visibility is its own rule (blobs: holds); "" is the no-tenant holder.
+            return self.model.tenant_filter(self, {tenant_id or ""})
+        if not tenant_id:
+            return self.filter(**{f"{field}__isnull": True})
+        return self.filter(**{field: tenant_id})
 
     def head(self):
         """The newest entry, or None for an empty ledger."""
@@ -252,8 +269,13 @@ def _conflicts_and_tip_sql(model, entries, connection):
     conditions, params = [], []
     for i, name in enumerate(model.natural_key_fields):
         field = meta.get_field(name)
-        values = sorted({key[i] for key in keys}, key=str)
-        conditions.append(f"{quote(field.column)} IN ({', '.join(['%s'] * len(values))})")
+        wanted = {key[i] for key in keys}
+        values = sorted(wanted - {None}, key=str)
+        # A key part may be NULL (an entry with no tenant): NULL never matches IN, so say it apart.
+        parts = [f"{quote(field.column)} IN ({', '.join(['%s'] * len(values))})"] if values else []
+        if None in wanted:
+            parts.append(f"{quote(field.column)} IS NULL")
+        conditions.append(f"({' OR '.join(parts)})")
         params.extend(field.get_db_prep_value(value, connection, prepared=False) for value in values)
     matches = " AND ".join(conditions)
     return (
@@ -263,11 +285,31 @@ def _conflicts_and_tip_sql(model, entries, connection):
     )
 
 
+def tenant_unique(*fields, name, tenant="tenant_id"):
+    """The database backstop for a natural key that is unique per tenant.
+
+    UNIQUE treats NULLs as distinct, so (NULL, "x") could be stored twice. nulls_distinct=False
+    would say it directly but works only on PostgreSQL 15+ and draws W047 on SQLite; an
+    expression index on COALESCE(tenant, '') works on both engines and keeps NULL as "no tenant"
+    (a non-null "" column would change the hashed content of the entries stored before).
+    The key columns come first, so the index still serves lookups by the key alone (GET by id).
+    """
+    from django.db.models import F, Value
+    from django.db.models.functions import Coalesce
+
+    return models.UniqueConstraint(*(F(field) for field in fields), Coalesce(tenant, Value("")), name=name)
+
+
 class LedgerEntry(models.Model):
     """One entry of an append-only, hash-chained ledger; subclasses add the content fields.
 
-    Subclasses set `ledger_name` (unique across the project), and may set `natural_key_fields`
-    (a repeat is a 409 conflict) and `tenant_field` (tenant-bound principals see only theirs).
+    Subclasses set `ledger_name` (unique across the project), `natural_key_fields` (a repeat is a
+    409 conflict; include the tenant so keys are unique per tenant) and `tenant_field`: where the
+    entry's tenant lives, its own column ("tenant_id") or its parent's ("run__tenant_id"). A ledger
+    whose visibility is not a tenant column overrides tenant_filter() instead (a system check
+    refuses a ledger that does neither). `omit_when_empty` names optional fields added after
+    entries were hashed: holding None they are left out of the canonical content, so the entries
+    hashed before the column existed keep verifying byte for byte.
     """
 
     ledger_name = None
@@ -278,6 +320,7 @@ class LedgerEntry(models.Model):
     # Fields whose values are path segments of the app's URLs (ids.url_id_problem): refused at append
     # when no route could carry them. A `<str:name>` route argument naming a field must list it (ledger.E021).
     url_id_fields = ()
+    omit_when_empty = ()
 
     seq = models.PositiveBigIntegerField(primary_key=True, editable=False)
     recorded_at = models.DateTimeField(editable=False, db_index=True)
@@ -328,7 +371,36 @@ class LedgerEntry(models.Model):
 
     def ledger_content(self):
         """The entry's content as plain JSON values, keyed by column (what the hash covers)."""
-        return {f.attname: hashing.jsonable(getattr(self, f.attname)) for f in self.content_fields()}
+        return self.hashable_content(
+            {f.attname: hashing.jsonable(getattr(self, f.attname)) for f in self.content_fields()}
+        )
+
+    @classmethod
+    def hashable_content(cls, content):
+        """`content` (column → value) without the optional fields that hold their empty value."""
+        for name in cls.omit_when_empty:
+            if content.get(name) is None:
+                content.pop(name, None)
+        return content
+
+    @classmethod
+    def tenant_filter(cls, queryset, tenants):
+        """`queryset` narrowed to the entries of `tenants` (a non-empty set of tenant ids)."""
+        if cls.tenant_field is None:
+            return queryset.none()
+        return queryset.filter(**{f"{cls.tenant_field}__in": sorted(tenants)})
+
+    @property
+    def tenant(self):
+        """This entry's tenant id, or None (read through tenant_field)."""
+        if not self.tenant_field:
+            return None
+        value = self
+        for part in self.tenant_field.split("__"):
+            value = getattr(value, part, None)
+            if value is None:
+                return None
+        return value
 
     def natural_key_value(self):
         # attname: a foreign key's id, so comparing keys never loads the related row.
@@ -353,7 +425,7 @@ class LedgerEntry(models.Model):
 
 
 class TenantBinding(models.Model):
-    """Binds a principal to a tenant; a principal with no bindings sees every tenant."""
+    """Binds a principal to a tenant: it sees and writes only its tenants' entries."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_bindings")
     tenant_id = models.CharField(max_length=256)
@@ -365,15 +437,55 @@ class TenantBinding(models.Model):
         return f"{self.user} → {self.tenant_id}"
 
 
-def tenants_for(user):
-    """The tenants a principal may see, or None for all of them."""
-    if user is None or not user.is_authenticated or user.is_superuser:
-        return None
-    cached = getattr(user, "_ledger_tenants", False)
+class AllTenantsGrant(models.Model):
+    """The explicit grant to see every tenant (and entries with no tenant). A principal with
+    neither this grant nor a tenant binding sees nothing: tenancy fails closed."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="all_tenants_grant")
+    granted_at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "all-tenants grant"
+
+    def __str__(self):
+        return f"{self.user} → all tenants"
+
+
+ALL_TENANTS = None
+
+
+def tenant_scope(user):
+    """ALL_TENANTS (None) for a superuser or a holder of the grant, else the frozenset of the
+    principal's bound tenants (empty, so nothing visible, when it has neither)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return frozenset()
+    if user.is_superuser:
+        return ALL_TENANTS
+    cached = getattr(user, "_ledger_tenant_scope", False)
     if cached is False:
-        cached = set(TenantBinding.objects.filter(user=user).values_list("tenant_id", flat=True)) or None
-        user._ledger_tenants = cached
+        # One query for both: the grant (a row marked True) and the bindings.
+        flag = models.BooleanField()
+        rows = (
+            TenantBinding.objects.filter(user=user)
+            .values_list("tenant_id", models.Value(False, output_field=flag))
+            .union(
+                AllTenantsGrant.objects.filter(user=user).values_list(
+                    models.Value("", output_field=models.CharField()), models.Value(True, output_field=flag)
+                )
+            )
+        )
+        rows = list(rows)
+        if any(granted for _, granted in rows):
+            cached = ALL_TENANTS
+        else:
+            cached = frozenset(tenant for tenant, _ in rows)
+        user._ledger_tenant_scope = cached
     return cached
+
+
+def sees_all_tenants(user):
+    return tenant_scope(user) is ALL_TENANTS
 
 
 class ApiTokenQuerySet(models.QuerySet):

@@ -22,7 +22,7 @@ from ledgerproject.ledger.access import LEDGER_READ, public, requires_permission
 from ledgerproject.ledger.api import _ledger_or_404, can_read_ledger
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.hashing import format_timestamp
-from ledgerproject.ledger.models import LedgerQuerySet, tenants_for
+from ledgerproject.ledger.models import LedgerQuerySet, sees_all_tenants
 from ledgerproject.ledger.renderers import JSONLinesRenderer
 
 EXPORT_FORMAT = "ledger-export/1"
@@ -74,7 +74,7 @@ def _int_param(name, description, required=False):
 
 def _visible(model, user):
     """The entries `user` may see: every one, or only their tenants' (the base queryset, whatever the app's manager does)."""
-    return LedgerQuerySet(model=model).for_tenants(tenants_for(user))
+    return LedgerQuerySet(model=model).visible_to(user)
 
 
 def _readable_ledger(request, name):
@@ -313,7 +313,7 @@ class ExportView(APIView):
             raise ValidationError(
                 {"format": [f"the verifiable export is JSON Lines only (format=jsonl), not {fmt!r}."]}
             )
-        if tenants_for(request.user) is not None:
+        if not sees_all_tenants(request.user):
             raise PermissionDenied("A verifiable export covers every tenant; tenant-bound accounts cannot make one.")
         return model
 

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
-from ledgerproject.ledger.models import tenants_for
+from ledgerproject.ledger.tenancy import writer_tenant
 
 SERVER_OWNED = ("ledger", "seq", "recorded_at", "recorded_by", "prev_entry_hash", "entry_hash", "canonical")
 
@@ -94,15 +94,18 @@ class LedgerSerializer(serializers.ModelSerializer):
                 )
         return super().to_internal_value(data)
 
+    # Where the client names the tenant in its JSON, for error messages (e.g. "event.tenant_id").
+    tenant_path = "tenant_id"
+
     def validate(self, attrs):
         attrs = super().validate(attrs)
         field = self.Meta.model.tenant_field
-        allowed = tenants_for(self.principal()) if field else None
-        if allowed is not None:
-            if not attrs.get(field):
-                raise serializers.ValidationError({field: ["A principal bound to tenants must name one of them."]})
-            if attrs[field] not in allowed:
-                raise NotFound(f"Tenant {attrs[field]!r} not found.")
+        if field and "__" not in field:
+            # The entry's own tenant column: the writer's tenant (a parent's tenant is inherited
+            # from the parent, which the view found through visible_to()).
+            tenant = writer_tenant(self.principal(), attrs.get(field), self.tenant_path)
+            if tenant is not None or field in attrs:
+                attrs[field] = tenant
         return attrs
 
     def principal(self):

@@ -5,7 +5,8 @@ from contextlib import contextmanager
 
 from django.db.migrations.exceptions import IrreversibleError
 from django.db.migrations.operations.base import Operation
-from django.db.models import UniqueConstraint
+from django.db.models import F, UniqueConstraint, Value
+from django.db.models.functions import Coalesce
 
 PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $body$
@@ -29,8 +30,9 @@ def unique_column_sets(model, schema_editor=None):
     """The column sets `model`'s table holds unique, as (columns, condition SQL or None).
 
     Read from the model as it stands (a migration state's model in migrations): the primary key,
-    unique fields, unique_together and fields-based UniqueConstraints (a condition is kept as the
-    SQL of the partial index, which names only this table's columns, unqualified).
+    unique fields, unique_together and UniqueConstraints over fields, or over expressions the guard
+    can restate (F(name), and the per-tenant keys' Coalesce(F("tenant_id"), Value(""))); a condition
+    is kept as the SQL of the partial index, which names only this table's columns, unqualified.
     """
     meta = model._meta
     sets = []
@@ -40,9 +42,14 @@ def unique_column_sets(model, schema_editor=None):
     for names in meta.unique_together:
         sets.append((tuple(meta.get_field(name).column for name in names), None))
     for constraint in meta.constraints:
-        if not isinstance(constraint, UniqueConstraint) or not constraint.fields or constraint.expressions:
+        if not isinstance(constraint, UniqueConstraint):
             continue
-        columns = tuple(meta.get_field(name).column for name in constraint.fields)
+        if constraint.fields:
+            columns = tuple(meta.get_field(name).column for name in constraint.fields)
+        else:
+            columns = tuple(_expression_column(meta, expression) for expression in constraint.expressions)
+            if None in columns:
+                continue  # an expression the guard cannot restate: the unique index alone guards it
         condition = None
         if constraint.condition is not None:
             if schema_editor is None:
@@ -52,6 +59,39 @@ def unique_column_sets(model, schema_editor=None):
     # Sorted: the guard's text is then the same whatever order a migration state lists fields in
     # (the database check compares it with the live model's).
     return sorted(set(sets), key=lambda item: (item[0], item[1] or ""))
+
+
+class CoalescedColumn(str):
+    """A column compared as COALESCE(column, default) — the per-tenant keys' `Coalesce("tenant_id", "")`."""
+
+    def __new__(cls, column, default):
+        self = super().__new__(cls, column)
+        self.default = default
+        return self
+
+
+def _expression_column(meta, expression):
+    """The column of a unique expression the guard can restate (F(name), or Coalesce(F(name), Value(text))), or None."""
+    if isinstance(expression, F):
+        return meta.get_field(expression.name).column
+    if isinstance(expression, Coalesce):
+        sources = expression.get_source_expressions()
+        if (
+            len(sources) == 2
+            and isinstance(sources[0], F)
+            and isinstance(sources[1], Value)
+            and isinstance(sources[1].value, str)
+        ):
+            return CoalescedColumn(meta.get_field(sources[0].name).column, sources[1].value)
+    return None
+
+
+def _term(column, prefix=""):
+    """SQL for one column of a unique key, as the unique index sees it."""
+    if isinstance(column, CoalescedColumn):
+        literal = "'" + column.default.replace("'", "''") + "'"
+        return f"COALESCE({prefix}{_q(column)}, {literal})"
+    return f"{prefix}{_q(column)}"
 
 
 def _q(name):
@@ -85,8 +125,9 @@ def sqlite_insert_guard(model, schema_editor=None):
     for key, condition in unique_column_sets(model, schema_editor):
         if ledger and key == ("seq",):
             continue
-        match = " AND ".join(f"{_q(column)} IS NEW.{_q(column)}" for column in key)
-        if nullable.issuperset(key):
+        match = " AND ".join(f"{_term(column)} IS {_term(column, 'NEW.')}" for column in key)
+        coalesced = any(isinstance(column, CoalescedColumn) for column in key)
+        if not coalesced and nullable.issuperset(key):
             # A key that is NULL in every column is no key (a nullable one-to-one link, say): like
             # the unique index, let many rows hold it. One NULL among set values still compares equal.
             match = "(" + " OR ".join(f"NEW.{_q(column)} IS NOT NULL" for column in key) + ") AND " + match

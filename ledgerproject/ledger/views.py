@@ -34,7 +34,7 @@ def server_error(request):
 
 @requires_permission(LEDGER_READ)
 def home(request):
-    ledgers = [ledger_summary(model) for model in readable_ledgers(request.user)]
+    ledgers = [ledger_summary(model, request.user) for model in readable_ledgers(request.user)]
     return render(request, "ledger/home.html", {"ledgers": ledgers})
 
 

@@ -218,7 +218,9 @@ def test_it_exports_jsonl_and_csv(auditor_api, make_log):
     assert [line["message"] for line in lines] == ["one", "two, with a comma"]
     csv_response = auditor_api.get(LIST, {"format": "csv", "min_level": "Info"})
     text = b"".join(csv_response.streaming_content).decode()
-    assert text.splitlines()[0].startswith("seq,ts_ms,level,daemon_id,node_id,message,chain_pending,ledger.seq")
+    assert text.splitlines()[0].startswith(
+        "seq,ts_ms,level,daemon_id,node_id,message,chain_pending,tenant_id,ledger.seq"
+    )
     assert '"two, with a comma"' in text
 
 

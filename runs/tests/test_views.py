@@ -36,7 +36,8 @@ def test_the_run_list_shows_status_agent_duration_and_event_count(
     finish_run(failed, RunStatus.FAILED)
     for _ in range(5):
         add_events(make_run(agent_name="planner"), {"kind": "x"})
-    with django_assert_max_num_queries(5):
+    # One more than before tenancy covered every ledger: the principal's tenant scope.
+    with django_assert_max_num_queries(6):
         response = browser_client.get("/runs/")
     html = response.content.decode()
     assert response.status_code == 200
@@ -87,7 +88,8 @@ def test_the_run_detail_shows_the_timeline_summary_and_blob_links(
     )
     finish_run(run, total_events=3, final_state_digest=state.digest, duration_ms=900)
     # session, user, two permission lookups, then the run (with its outcome) and its events
-    with django_assert_max_num_queries(6):
+    # One more than before tenancy covered every ledger: the principal's tenant scope.
+    with django_assert_max_num_queries(7):
         response = browser_client.get(f"/runs/{run.run_id}/")
     html = response.content.decode()
     assert response.status_code == 200
@@ -110,7 +112,8 @@ def test_the_task_page_draws_the_lineage_graph(browser_client, emit, django_asse
     earlier = emit("task", 1, "planner", final("old"))
     extra = emit("task", 2, "reviewer", final("uses attempt 1"), [earlier.output_id])
     # session, user, two permission lookups, then outputs, outside parents, other attempts
-    with django_assert_max_num_queries(7):
+    # One more than before tenancy covered every ledger: the principal's tenant scope.
+    with django_assert_max_num_queries(8):
         response = browser_client.get("/runs/tasks/task/2/")
     html = response.content.decode()
     assert response.status_code == 200

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 from rest_framework.throttling import UserRateThrottle
 
-from ledgerproject.ledger.models import ApiToken, hash_token_key, tenants_for
+from ledgerproject.ledger.models import ALL_TENANTS, ApiToken, hash_token_key, tenant_scope
 from tests.ledger_testapp.models import Note
 
 pytestmark = pytest.mark.django_db
@@ -80,8 +80,8 @@ def test_a_tenant_bound_writer_cannot_write_another_tenant(make_user, client_for
     assert not Note.objects.filter(key="g").exists()
 
 
-def test_an_unbound_principal_sees_every_tenant(reader_api, tenant_notes, bob):
-    assert tenants_for(bob) is None
+def test_a_principal_with_the_all_tenants_grant_sees_every_tenant(reader_api, tenant_notes, bob):
+    assert tenant_scope(bob) is ALL_TENANTS
     assert len(reader_api.get("/api/v1/notes/").json()["results"]) == 2
 
 
@@ -118,8 +118,15 @@ def test_a_repeated_key_of_another_tenant_shows_nothing_of_that_entry(make_user,
     assert "globex" not in response.content.decode() and "existing" not in response.json()
 
 
-def test_a_tenant_bound_writer_must_name_its_tenant(make_user, client_for):
+def test_a_writer_bound_to_one_tenant_writes_into_it_without_naming_it(make_user, client_for):
     api = client_for(make_user("acme-writer", roles=["writer"], tenants=["acme"]))
+    response = api.post("/api/v1/notes/", {"key": "no-tenant"}, format="json")
+    assert response.status_code == 201
+    assert Note.objects.get(key="no-tenant").tenant_id == "acme"
+
+
+def test_a_writer_bound_to_several_tenants_must_name_one(make_user, client_for):
+    api = client_for(make_user("two-writer", roles=["writer"], tenants=["acme", "globex"]))
     response = api.post("/api/v1/notes/", {"key": "no-tenant"}, format="json")
     assert response.status_code == 400 and "tenant_id" in response.json()
     assert not Note.objects.exists()

@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from ledgerproject.ledger.models import ApiToken, TenantBinding
+from ledgerproject.ledger.models import AllTenantsGrant, ApiToken, TenantBinding
 from ledgerproject.ledger.roles import ROLES, ensure_roles
 
 
@@ -15,13 +15,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("--role", action="append", default=[], choices=ROLES, help="repeatable")
-        parser.add_argument("--tenant", action="append", default=[], help="repeatable; none: every tenant")
+        parser.add_argument(
+            "--tenant", action="append", default=[], help="repeatable; none: the all-tenants grant (see --all-tenants)"
+        )
+        parser.add_argument(
+            "--all-tenants",
+            action="store_true",
+            help="grant every tenant explicitly (what issuing without --tenant does; refused together with --tenant)",
+        )
         parser.add_argument("--name", default="", help="a label for the token")
 
     @transaction.atomic
-    def handle(self, username, role, tenant, name, **options):
+    def handle(self, username, role, tenant, name, all_tenants=False, **options):
         if not username.strip():
             raise CommandError("USERNAME must not be empty")
+        if all_tenants and tenant:
+            raise CommandError("--all-tenants and --tenant exclude each other: a principal is bound, or sees all")
         ensure_roles()
         user, created = get_user_model().objects.get_or_create(username=username)
         if created:
@@ -31,10 +40,16 @@ class Command(BaseCommand):
             user.groups.add(Group.objects.get(name=role_name))
         for tenant_id in tenant:
             TenantBinding.objects.get_or_create(user=user, tenant_id=tenant_id)
+        if tenant:
+            # Binding to tenants narrows a principal that held the grant.
+            AllTenantsGrant.objects.filter(user=user).delete()
+        elif not TenantBinding.objects.filter(user=user).exists():
+            AllTenantsGrant.objects.get_or_create(user=user, defaults={"note": "issue_token"})
         _, key = ApiToken.objects.issue(user, name=name)
         roles = ", ".join(sorted(user.groups.values_list("name", flat=True))) or "none"
+        bound = sorted(TenantBinding.objects.filter(user=user).values_list("tenant_id", flat=True))
         tenants = (
-            ", ".join(sorted(TenantBinding.objects.filter(user=user).values_list("tenant_id", flat=True))) or "all"
+            ", ".join(bound) if bound else ("all" if AllTenantsGrant.objects.filter(user=user).exists() else "none")
         )
         self.stdout.write(f"{'created' if created else 'updated'} {username}: roles {roles}; tenants {tenants}")
         self.stdout.write(key)
