@@ -7,7 +7,9 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q, Subquery
 
 from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
+from ledgerproject.ledger.search import SearchField
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 AXIS_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -87,6 +89,11 @@ class EnhanceEntry(LedgerEntry):
     """One enhance attempt: which issue patched which blueprint, what each verifier axis decided, and why."""
 
     ledger_name = "enhancelog"
+    trail_fields = ("issue_id", "blueprint_id")
+    search_fields = (
+        SearchField("issue_id", "issue id"),
+        SearchField("blueprint_id", "blueprint id", page="enhancelog:trace", api="enhancelog-api:blueprint-trace"),
+    )
     natural_key_fields = ("tenant_id", "issue_id")
     tenant_field = "tenant_id"
     omit_when_empty = ("tenant_id",)
@@ -134,6 +141,15 @@ class EnhanceEntry(LedgerEntry):
 
     def __str__(self):
         return f"{self.issue_id} → {self.blueprint_id} ({self.status})"
+
+    def get_absolute_url(self):
+        return safe_reverse("enhancelog:detail", args=[self.issue_id])
+
+    def get_api_url(self):
+        return safe_reverse("enhancelog-api:enhance-detail", args=[self.issue_id])
+
+    def search_id(self):
+        return self.issue_id
 
     @property
     def short_prev_hash(self):
@@ -284,6 +300,8 @@ class Review(LedgerEntry):
     """A reviewer's decision on a rejected enhance; the latest review is the entry's review state."""
 
     ledger_name = "enhancelog-reviews"
+    # Through the entry: its unique issue-id index, then enhancelog_review_entry.
+    trail_fields = ("entry__issue_id",)
     append_role = "reviewer"
     # A review belongs to its entry's tenant.
     tenant_field = "entry__tenant_id"
@@ -316,6 +334,9 @@ class Review(LedgerEntry):
 
     def __str__(self):
         return f"review #{self.seq}: {self.decision}"
+
+    def get_absolute_url(self):
+        return safe_reverse("enhancelog:detail", args=[self.entry.issue_id])
 
     @property
     def reviewer(self):

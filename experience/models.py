@@ -10,7 +10,9 @@ from ulid import ULID
 
 from experience import schema
 from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
+from ledgerproject.ledger.search import SearchField
 
 KIND_CHOICES = [(kind, kind) for kind in schema.KINDS]
 TRANSITION = "ArtifactStateTransitioned"
@@ -168,6 +170,25 @@ class ExperienceEvent(LedgerEntry):
     """One ExperienceEventEnvelope: ids, claimed time, tenant, correlation and a typed event (kind + data)."""
 
     ledger_name = "experience"
+    trail_fields = ("event_id", "correlation_id", "chain_id", "artifact_id", "trace_link_id", "proposal_id")
+    # Each id column has its (id, seq) index (Meta.indexes); event ids their unique one.
+    search_fields = (
+        SearchField("event_id", "event id"),
+        SearchField(
+            "correlation_id",
+            "correlation id",
+            page="experience:correlation",
+            api="experience-api:event-list",
+            api_query="correlation_id",
+        ),
+        SearchField(
+            "chain_id", "chain id", page="experience:chain", api="experience-api:event-list", api_query="chain_id"
+        ),
+        SearchField(
+            "artifact_id", "artifact id", page="experience:artifact", api="experience-api:artifact-transitions"
+        ),
+        SearchField("trace_link_id", "trace link id", page="experience:trace-link", api="experience-api:trace-link"),
+    )
     # Per tenant: no tenant can learn that another used an event id, nor block it from using one.
     natural_key_fields = ("tenant_id", "event_id")
     url_id_fields = ("event_id", "chain_id", "correlation_id", "artifact_id", "trace_link_id")
@@ -214,6 +235,15 @@ class ExperienceEvent(LedgerEntry):
 
     def __str__(self):
         return f"{self.kind} {self.event_id}"
+
+    def get_absolute_url(self):
+        return safe_reverse("experience:event", args=[self.event_id])
+
+    def get_api_url(self):
+        return safe_reverse("experience-api:event-detail", args=[self.event_id])
+
+    def search_id(self):
+        return self.event_id
 
     # --- the append path ---------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
+from ledgerproject.ledger.search import SearchField
 from logchain.levels import LEVELS, MAX_JSON_INT, MAX_MESSAGE_CHARS, at_least
 
 
@@ -35,6 +37,17 @@ class LogRecord(LedgerEntry):
     """One log line of one node (seed 002's LogRecord); `node_seq` is the seed's per-node `seq`."""
 
     ledger_name = "logchain"
+    search_fields = (
+        SearchField(
+            "node_id",
+            "node id",
+            page="logchain:viewer",
+            page_query="node",
+            api="logchain-api:logrecord-list",
+            api_query="node_id",
+            kind="int",
+        ),
+    )
     natural_key_fields = ("tenant_id", "node_id", "node_seq")
     tenant_field = "tenant_id"
     omit_when_empty = ("tenant_id",)
@@ -73,6 +86,16 @@ class LogRecord(LedgerEntry):
 
     def __str__(self):
         return f"node {self.node_id} #{self.node_seq} {self.level}: {self.message[:60]}"
+
+    def get_absolute_url(self):
+        url = safe_reverse("logchain:viewer")
+        return f"{url}?node={self.node_id}" if url else None
+
+    def get_api_url(self):
+        return safe_reverse("logchain-api:logrecord-detail", args=[self.node_id, self.node_seq])
+
+    def search_id(self):
+        return f"node {self.node_id} #{self.node_seq}"
 
     def validate_append(self):
         if len(self.message) > MAX_MESSAGE_CHARS:

@@ -9,7 +9,9 @@ from django.db.models import Count, F, Max, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
+from ledgerproject.ledger.search import SearchField
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
 DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -154,6 +156,12 @@ class Release(LedgerEntry):
     """One entry of an agent name's release history: a promotion, or a rollback re-appending an older release."""
 
     ledger_name = "releases"
+    trail_fields = ("name", "version_label", "spec_digest")
+    search_fields = (
+        SearchField("name", "release name", page="releases:history", api="releases-api:release-detail"),
+        SearchField("version_label", "version label"),
+        SearchField("spec_digest", "spec digest", prefix=True),
+    )
     url_id_fields = ("name",)
     append_role = "writer"
     tenant_field = "tenant_id"
@@ -191,6 +199,10 @@ class Release(LedgerEntry):
             models.Index(fields=["name", "-seq"], name="releases_name_seq"),
             # "which names run this spec" and the blob reference check of the runs app.
             models.Index(fields=["spec_digest"], name="releases_spec_digest"),
+            # Search (ledger/search.py): version_label = %s, and spec_digest LIKE 'prefix%' on PostgreSQL,
+            # whose default-collation B-tree above cannot serve a prefix (varchar_pattern_ops can).
+            models.Index(fields=["version_label"], name="releases_version_label"),
+            models.Index(fields=["spec_digest"], name="releases_spec_like", opclasses=["varchar_pattern_ops"]),
         ]
         constraints = [
             # Backstop for the ledger lock: each name has a single first release.
@@ -204,6 +216,16 @@ class Release(LedgerEntry):
 
     def __str__(self):
         return f"{self.name} {self.label} (#{self.seq})"
+
+    def get_absolute_url(self):
+        url = safe_reverse("releases:history", args=[self.name])
+        return f"{url}#entry-{self.seq}" if url else None
+
+    def get_api_url(self):
+        return safe_reverse("releases-api:release-detail", args=[self.name])
+
+    def search_id(self):
+        return f"{self.name} {self.label}"
 
     @property
     def label(self):

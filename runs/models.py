@@ -11,8 +11,10 @@ from django.db.models import Count, ExpressionWrapper, OuterRef, Q, Subquery, Va
 from django.db.models.functions import Coalesce
 
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError, StateConflictError
+from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.locking import lock_ledger
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
+from ledgerproject.ledger.search import SearchField
 
 DIGEST_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 U32_MAX = 2**32 - 1
@@ -116,6 +118,9 @@ class Blob(LedgerEntry):
     """The first time a digest's bytes were stored: its size and media type (the bytes live in storage)."""
 
     ledger_name = "blobs"
+    trail_fields = ("digest",)
+    # digest is unique=True: on PostgreSQL Django adds its varchar_pattern_ops twin (…_like) for prefixes.
+    search_fields = (SearchField("digest", "blob digest", prefix=True),)
     # Content-addressed: one entry per digest whoever stored it; visibility comes from holds.
     natural_key_fields = ("digest",)
     url_id_fields = ("digest",)
@@ -135,6 +140,15 @@ class Blob(LedgerEntry):
 
     def __str__(self):
         return f"blob {self.digest[:12]}… ({self.size} bytes)"
+
+    def get_absolute_url(self):
+        return safe_reverse("runs:blob-detail", args=[self.digest])
+
+    def get_api_url(self):
+        return safe_reverse("runs-api:blob-detail", args=[self.digest])
+
+    def search_id(self):
+        return self.digest
 
     @property
     def is_present(self):
@@ -156,6 +170,7 @@ class BlobChange(LedgerEntry):
     DELETED, RESTORED = "deleted", "restored"
 
     ledger_name = "blob_changes"
+    trail_fields = ("blob_id",)
 
     @classmethod
     def tenant_filter(cls, queryset, tenants):
@@ -179,6 +194,9 @@ class BlobChange(LedgerEntry):
 
     def __str__(self):
         return f"blob {self.blob_id[:12]}… {self.change}"
+
+    def get_absolute_url(self):
+        return safe_reverse("runs:blob-detail", args=[self.blob_id])
 
 
 def blob_references(digest, limit=20, user=None):
@@ -293,6 +311,27 @@ class Run(LedgerEntry):
     """One execution run of an agent spec; its status is derived from its outcome."""
 
     ledger_name = "runs"
+    trail_fields = ("run_id", "spec_digest")
+    search_fields = (
+        SearchField("run_id", "run id", kind="uuid"),
+        SearchField(
+            "spec_digest",
+            "spec digest",
+            page="runs:run-list",
+            page_query="spec_digest",
+            api="runs-api:run-list",
+            api_query="spec_digest",
+            prefix=True,
+        ),
+        SearchField(
+            "agent_name",
+            "agent",
+            page="runs:run-list",
+            page_query="agent_name",
+            api="runs-api:run-list",
+            api_query="agent_name",
+        ),
+    )
     # run_id is a server-minted UUID (never chosen by a client), so it stays globally unique.
     natural_key_fields = ("run_id",)
     tenant_field = "tenant_id"
@@ -319,10 +358,21 @@ class Run(LedgerEntry):
             models.Index(fields=["spec_digest", "-created_at"], name="runs_run_spec"),
             # Serves the agent_name filter.
             models.Index(fields=["agent_name", "-created_at"], name="runs_run_agent"),
+            # Search: spec_digest LIKE 'prefix%' (PostgreSQL needs a pattern-ops index for it).
+            models.Index(fields=["spec_digest"], name="runs_run_spec_like", opclasses=["varchar_pattern_ops"]),
         ]
 
     def __str__(self):
         return f"run {self.run_id}"
+
+    def get_absolute_url(self):
+        return safe_reverse("runs:run-detail", args=[self.run_id])
+
+    def get_api_url(self):
+        return safe_reverse("runs-api:run-detail", args=[str(self.run_id)])
+
+    def search_id(self):
+        return str(self.run_id)
 
     def validate_append(self):
         try:
@@ -418,6 +468,8 @@ class RunEvent(LedgerEntry):
     """One event of a run; `seq` (here event_seq) is unique within the run and read back ascending."""
 
     ledger_name = "run_events"
+    # (run, event_seq) unique serves it.
+    trail_fields = ("run_id",)
     natural_key_fields = ("run_id", "event_seq")
     tenant_field = "run__tenant_id"
 
@@ -439,6 +491,13 @@ class RunEvent(LedgerEntry):
 
     def __str__(self):
         return f"run {self.run_id} event {self.event_seq}"
+
+    def get_absolute_url(self):
+        url = safe_reverse("runs:run-detail", args=[self.run_id])
+        return f"{url}#event-{self.event_seq}" if url else None
+
+    def get_api_url(self):
+        return safe_reverse("runs-api:run-event-detail", args=[str(self.run_id), self.event_seq])
 
     def validate_append(self):
         if self.event_seq is not None and self.event_seq < 1:
@@ -464,6 +523,8 @@ class RunOutcome(LedgerEntry):
     """The one terminal record of a run: COMPLETED, FAILED or CANCELLED, with its RunSummary."""
 
     ledger_name = "run_outcomes"
+    trail_fields = ("run_id",)
+    search_fields = (SearchField("final_state_digest", "final state digest", prefix=True),)
     natural_key_fields = ("run_id",)
     tenant_field = "run__tenant_id"
 
@@ -481,10 +542,23 @@ class RunOutcome(LedgerEntry):
             models.Index(fields=["status"], name="runs_outcome_status"),
             # Serves a blob's "who references it" and its deletion check.
             models.Index(fields=["final_state_digest"], name="runs_outcome_final_digest"),
+            # Search: final_state_digest LIKE 'prefix%' (PostgreSQL needs a pattern-ops index for it).
+            models.Index(
+                fields=["final_state_digest"], name="runs_outcome_final_like", opclasses=["varchar_pattern_ops"]
+            ),
         ]
 
     def __str__(self):
         return f"run {self.run_id} {self.status}"
+
+    def get_absolute_url(self):
+        return safe_reverse("runs:run-detail", args=[self.run_id])
+
+    def get_api_url(self):
+        return safe_reverse("runs-api:run-detail", args=[str(self.run_id)])
+
+    def search_id(self):
+        return str(self.run_id)
 
     def validate_append(self):
         if self.final_state_digest is not None:
@@ -560,6 +634,19 @@ class Output(LedgerEntry):
     """One emitted task output (progress, partial, artifact or final) with the outputs it derives from."""
 
     ledger_name = "outputs"
+    trail_fields = ("output_id", "task_id", "blob_digest")
+    search_fields = (
+        SearchField("output_id", "output id"),
+        SearchField(
+            "task_id",
+            "task id",
+            page="runs:task-list",
+            page_query="task_id",
+            api="runs-api:output-list",
+            api_query="task_id",
+        ),
+        SearchField("blob_digest", "output blob digest", prefix=True),
+    )
     natural_key_fields = ("tenant_id", "output_id")
     tenant_field = "tenant_id"
     omit_when_empty = ("tenant_id",)
@@ -590,11 +677,23 @@ class Output(LedgerEntry):
             models.Index(fields=["producer_agent", "task_id", "attempt", "-seq"], name="runs_output_producer_run"),
             # Serves a blob's references and its deletion check.
             models.Index(fields=["blob_digest"], name="runs_output_blob"),
+            # Search: blob_digest LIKE 'prefix%' (PostgreSQL needs a pattern-ops index for it).
+            models.Index(fields=["blob_digest"], name="runs_output_blob_like", opclasses=["varchar_pattern_ops"]),
         ]
         constraints = [tenant_unique("output_id", name="runs_output_id_per_tenant")]
 
     def __str__(self):
         return f"{self.output_id} ({self.event_type})"
+
+    def get_absolute_url(self):
+        url = safe_reverse("runs:task-attempt", args=[self.task_id, self.attempt])
+        return f"{url}#{self.output_id}" if url else None
+
+    def get_api_url(self):
+        return safe_reverse("runs-api:output-detail", args=[self.output_id])
+
+    def search_id(self):
+        return self.output_id
 
     def validate_append(self):
         if self.attempt > U32_MAX:

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, StreamingHttpResponse
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -17,6 +17,7 @@ from ledgerproject.ledger.models import ChainCheck, Checkpoint, sees_all_tenants
 from ledgerproject.ledger.permissions import LedgerRolePermission
 from ledgerproject.ledger.registry import get_ledger, ledger_models
 from ledgerproject.ledger.renderers import csv_columns, stream_csv, stream_jsonl
+from ledgerproject.ledger.search import SearchError, search
 from ledgerproject.ledger.tenancy import visible_or_404
 
 MAX_BATCH = 5000
@@ -271,3 +272,47 @@ class SwaggerView(SpectacularSwaggerSplitView):
 
     permission_classes = [LedgerRolePermission]
     required_permissions = {"GET": LEDGER_READ}
+
+
+_SEARCH_RESULT = inline_serializer(
+    "SearchResult",
+    {
+        "ledger": serializers.CharField(),
+        "kind": serializers.CharField(help_text="what the id is: issue id, run id, blob digest, seq, …"),
+        "id": serializers.CharField(),
+        "title": serializers.CharField(),
+        "url": serializers.CharField(allow_null=True, help_text="the page"),
+        "api_url": serializers.CharField(allow_null=True),
+    },
+)
+
+
+class SearchView(APIView):
+    """Any identifier a ledger stores → the entries (or ids) it names, grouped by ledger, tenant-scoped."""
+
+    required_permissions = {"GET": LEDGER_READ}
+
+    def get_csv_columns(self):
+        return ["ledger", "kind", "id", "title", "url", "api_url"]
+
+    @extend_schema(
+        summary="Search every ledger for an id",
+        parameters=[
+            OpenApiParameter(
+                "q", str, required=True, description="an id, a hex digest prefix of at least 8, or ledger#seq"
+            )
+        ],
+        responses={
+            200: inline_serializer(
+                "SearchResults",
+                {"query": serializers.CharField(), "results": serializers.ListSerializer(child=_SEARCH_RESULT)},
+            )
+        },
+    )
+    def get(self, request):
+        text = request.query_params.get("q", "")
+        try:
+            results = search(request.user, text)
+        except SearchError as exc:
+            raise ValidationError({"q": [str(exc)]}) from None
+        return Response({"query": text.strip(), "results": results})

@@ -321,6 +321,10 @@ class LedgerEntry(models.Model):
     # when no route could carry them. A `<str:name>` route argument naming a field must list it (ledger.E021).
     url_id_fields = ()
     omit_when_empty = ()
+    # The identifiers a person may paste into the search box (ledger/search.py SearchField).
+    search_fields = ()
+    # Indexed lookups whose value is an id this entry refers to: its trail (ledger/trail.py).
+    trail_fields = ()
 
     seq = models.PositiveBigIntegerField(primary_key=True, editable=False)
     recorded_at = models.DateTimeField(editable=False, db_index=True)
@@ -348,6 +352,10 @@ class LedgerEntry(models.Model):
         if self._state.adding:
             raise ImmutableEntryError(f"{name} entries enter only through {name}.objects.append()")
         raise ImmutableEntryError(f"{name} #{self.seq} is an append-only ledger entry and cannot be changed")
+
+    def get_absolute_url(self):
+        """The entry's page in its app (subclasses name theirs); the kernel's entry page by default."""
+        return ids.safe_reverse("ledger-entry", args=[self.ledger_name, self.seq])
 
     def delete(self, *args, **kwargs):
         raise ImmutableEntryError(
@@ -412,6 +420,22 @@ class LedgerEntry(models.Model):
     @classmethod
     def check_append_allowed(cls, entries, using):
         """Rules that depend on the ledger's current state, checked under the lock (raise to refuse)."""
+
+    def get_entry_url(self):
+        """The kernel's integrity page of this entry (seq, hashes, canonical form)."""
+        return ids.safe_reverse("ledger-entry", args=[self.ledger_name, self.seq])
+
+    def get_api_url(self):
+        """The entry in the API (subclasses name theirs); its inclusion proof by default."""
+        url = ids.safe_reverse("ledger-proof-inclusion", args=[self.ledger_name])
+        return f"{url}?seq={self.seq}" if url else None
+
+    def search_id(self):
+        """The id a person knows this entry by (search results, trail rows)."""
+        return f"{self.ledger_name}#{self.seq}"
+
+    def search_title(self):
+        return str(self)
 
     @property
     def ledger_block(self):

@@ -20,6 +20,7 @@ api_urlpatterns = [
     ),
     path("ledgers/<str:ledger>/export/", proofs_api.ExportView.as_view(), name="ledger-export"),
     path("ledgers/<str:ledger>/verify/", api.LedgerVerifyView.as_view(), name="ledger-verify"),
+    path("search/", api.SearchView.as_view(), name="search"),
 ]
 
 urlpatterns = [
@@ -28,6 +29,8 @@ urlpatterns = [
     path("healthz", public(health.healthz), name="healthz"),
     path("readyz", public(health.readyz), name="readyz"),
     path("", views.home, name="home"),
+    path("search/", views.search_page, name="search"),
+    path("trail/", views.trail_page, name="trail"),
     path("ledgers/<str:ledger>/verify/", views.verify_now, name="ledger-verify-now"),
     path("ledgers/<str:ledger>/entries/<int:seq>/", proofs_api.entry_page, name="ledger-entry"),
     path("ledgers/<str:ledger>/checkpoint/", proofs_api.checkpoint_now, name="ledger-checkpoint-now"),

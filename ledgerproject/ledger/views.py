@@ -1,4 +1,4 @@
-"""Kernel pages: the home page listing every ledger with its size, head hash and chain status."""
+"""Kernel pages: the home page, the ledger integrity view, search and the error pages."""
 
 import sys
 
@@ -12,6 +12,8 @@ from ledgerproject.ledger.access import LEDGER_READ, requires_permission
 from ledgerproject.ledger.api import _ledger_or_404, ledger_summary, readable_ledgers
 from ledgerproject.ledger.chain import record_check, verify_ledger
 from ledgerproject.ledger.outage import is_database_unavailable, unavailable_response
+from ledgerproject.ledger.search import SearchError, grouped, search
+from ledgerproject.ledger.trail import trail
 
 
 def not_found(request, exception=None):
@@ -49,3 +51,37 @@ def verify_now(request, ledger):
         where = f" at seq {result.first_bad_seq}" if result.first_bad_seq else ""
         messages.error(request, f"{ledger}: BROKEN{where}: {result.reason}")
     return redirect("home")
+
+
+@requires_permission(LEDGER_READ)
+def search_page(request):
+    """The navigation's search box: one match → its page; several → listed by ledger; none → say so."""
+    text = request.GET.get("q", "")
+    context = {"query": text.strip(), "groups": [], "problem": None}
+    try:
+        results = search(request.user, text)
+    except SearchError as exc:
+        context["problem"] = str(exc)
+        return render(request, "ledger/search.html", context, status=400 if text.strip() else 200)
+    if len(results) == 1 and results[0]["url"]:
+        return redirect(results[0]["url"])
+    context["groups"] = grouped(results)
+    context["count"] = len(results)
+    return render(request, "ledger/search.html", context)
+
+
+@requires_permission(LEDGER_READ)
+def trail_page(request):
+    """Every entry of every ledger that refers to an id (correlation, run, blueprint, …), in time order."""
+    text = request.GET.get("id", "")
+    context = {"query": text.strip(), "entries": [], "problem": None, "next": None}
+    if not text.strip():
+        context["problem"] = "Name an id to follow: /trail/?id=… (a correlation id, run id, blueprint id, issue id, …)."
+        return render(request, "ledger/trail.html", context)
+    try:
+        context["entries"], context["next"] = trail(request.user, text, after=request.GET.get("after"))
+    except SearchError as exc:
+        context["problem"] = str(exc)
+        return render(request, "ledger/trail.html", context, status=400)
+    context["paged"] = bool(request.GET.get("after"))
+    return render(request, "ledger/trail.html", context)

@@ -19,6 +19,7 @@ SAMPLES = {
     "api/v1/^notes/batch/$": lambda i: "/api/v1/notes/batch/",
     "api/v1/^notes/(?P<key>[^/.]+)/$": lambda i: f"/api/v1/notes/{i.note}/",
     "api/v1/ledgers/": lambda i: "/api/v1/ledgers/",
+    "api/v1/search/": lambda i: f"/api/v1/search/?q={i.issue}",
     "api/v1/ledgers/public-key/": lambda i: "/api/v1/ledgers/public-key/",
     "api/v1/ledgers/<str:ledger>/checkpoint/": lambda i, ledger: f"/api/v1/ledgers/{ledger}/checkpoint/",
     "api/v1/ledgers/<str:ledger>/proofs/inclusion/": lambda i, ledger: (
@@ -71,6 +72,8 @@ SAMPLES = {
     "accounts/login/": lambda i: "/accounts/login/",
     "accounts/logout/": lambda i: "/accounts/logout/",
     "": lambda i: "/",
+    "search/": lambda i: f"/search/?q={i.issue}",
+    "trail/": lambda i: f"/trail/?id={i.corr}",
     "ledgers/<str:ledger>/verify/": lambda i, ledger: f"/ledgers/{ledger}/verify/",
     "ledgers/<str:ledger>/entries/<int:seq>/": lambda i, ledger: f"/ledgers/{ledger}/entries/{i.seq.get(ledger, 1)}/",
     "ledgers/<str:ledger>/checkpoint/": lambda i, ledger: f"/ledgers/{ledger}/checkpoint/",
