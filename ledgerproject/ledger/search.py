@@ -139,32 +139,42 @@ def search(user, text):
             if entry is not None:
                 results.append(entry_result(entry, "seq"))
         return results
+    seen = set()
+    for model, declared, rows in field_queries(user, query):
+        if declared.page is None:
+            for entry in rows:
+                if (model, entry.seq) not in seen:
+                    seen.add((model, entry.seq))
+                    results.append(entry_result(entry, declared.label))
+            continue
+        for found in dict.fromkeys(str(value) for value in rows):
+            results.append(
+                {
+                    "ledger": model.ledger_name,
+                    "kind": declared.label,
+                    "id": found,
+                    "title": f"{declared.label} {found}",
+                    "url": _url(declared.page, found, declared.page_query),
+                    "api_url": _url(declared.api, found, declared.api_query),
+                }
+            )
+    return results
+
+
+def field_queries(user, query):
+    """(model, SearchField, bounded queryset) for each declared field the query's shape can match:
+    the queries search() runs (bench/search_explain.py EXPLAINs these very querysets)."""
     for model in searchable_models(user):
-        seen = set()
         for declared in model.search_fields:
             value = declared.value_for(query)
             if value is None:
                 continue
             rows = model.objects.visible_to(user).filter(**declared.condition(value)).order_by()
             if declared.page is None:
-                for entry in rows[:LIMIT]:
-                    if entry.seq not in seen:
-                        seen.add(entry.seq)
-                        results.append(entry_result(entry, declared.label))
-                continue
-            # An id naming a group of entries: the distinct values only, read from the index.
-            for found in dict.fromkeys(str(v) for v in rows.values_list(declared.field, flat=True)[:LIMIT]):
-                results.append(
-                    {
-                        "ledger": model.ledger_name,
-                        "kind": declared.label,
-                        "id": found,
-                        "title": f"{declared.label} {found}",
-                        "url": _url(declared.page, found, declared.page_query),
-                        "api_url": _url(declared.api, found, declared.api_query),
-                    }
-                )
-    return results
+                yield model, declared, rows[:LIMIT]
+            else:
+                # An id naming a group of entries: its values only, read from the index.
+                yield model, declared, rows.values_list(declared.field, flat=True)[:LIMIT]
 
 
 def _may_view(user, model):

@@ -1,0 +1,201 @@
+"""Benchmark: the search box's queries at scale on PostgreSQL, EXPLAINed (no Seq Scan) and timed.
+
+Usage (PostgreSQL):
+    DJANGO_DEBUG=1 scripts/with-postgres.sh .venv/bin/python bench/search_explain.py            # 100,000 entries per ledger
+    DJANGO_DEBUG=1 scripts/with-postgres.sh .venv/bin/python bench/search_explain.py --full     # 1,000,000 entries per ledger
+
+Every searchable ledger (the models that declare search_fields) is filled by COPY with the kernel's
+own canonical bytes and chain hashes (bench/enhancelog_queries.copy_rows); a ledger already holding
+the target is reused. Then, for one stored id of each declared field, the very querysets search()
+runs (ledgerproject.ledger.search.field_queries) are EXPLAIN ANALYZEd — a Seq Scan on a ledger
+table is reported as a failure — and GET /api/v1/search/?q= is timed in-process (p50/p95).
+"""
+
+import argparse
+import random
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from harness import logged_in_client, p50_p95, prepare_database, setup_django
+
+setup_django()
+
+from django.db import connection  # noqa: E402
+from enhancelog_queries import copy_rows  # noqa: E402
+
+from enhancelog.models import EnhanceEntry  # noqa: E402
+from experience.models import ExperienceEvent  # noqa: E402
+from experience.tests.conftest import VALID  # noqa: E402
+from ledgerproject.ledger.search import field_queries  # noqa: E402
+from logchain.models import LogRecord  # noqa: E402
+from releases.models import Release  # noqa: E402
+from runs.models import Blob, Output, Run, RunOutcome  # noqa: E402
+
+BATCH = 5000
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def hexes(rng):
+    return rng.randbytes(32).hex()
+
+
+def generators(rng, runs_ids):
+    """model → function(i) giving the fields of entry number i."""
+    spec_pool = [hexes(rng) for _ in range(2000)]
+    return {
+        EnhanceEntry: lambda i: {
+            "issue_id": f"S-{i:08d}",
+            "blueprint_id": f"bp-{i % 20000:05d}",
+            "prev_hash": hexes(rng),
+            "new_hash": "" if i % 7 == 0 else hexes(rng),
+            "status": EnhanceEntry.REJECTED if i % 7 == 0 else EnhanceEntry.APPLIED,
+            "verdicts": [],
+            "reasons": ["bench: denied"] if i % 7 == 0 else [],
+            "ts_ms": 1_700_000_000_000 + i,
+        },
+        ExperienceEvent: lambda i: {
+            "event_id": f"ev-{i:010d}",
+            "occurred_at": "2026-01-21T12:00:00Z",
+            "correlation_id": f"corr-{i // 10:08d}",
+            "kind": "ProposalCreated",
+            "data": {**VALID["ProposalCreated"], "chain_id": f"chain-{i // 5:08d}"},
+        },
+        LogRecord: lambda i: {
+            "node_id": 1 + i % 5000,
+            "node_seq": 1 + i // 5000,
+            "ts_ms": 1_700_000_000_000 + i,
+            "level": "Info",
+            "message": f"line {i}",
+        },
+        Release: lambda i: {
+            "name": f"agent-{i:08d}",
+            "spec_digest": spec_pool[i % len(spec_pool)],
+            "version_label": f"v{i}",
+            "promoted_by": "bench",
+            "action": "promote",
+        },
+        Blob: lambda i: {"digest": hexes(rng), "size": i, "media_type": "application/octet-stream"},
+        Run: lambda i: {
+            "run_id": runs_ids(i),
+            "spec_digest": spec_pool[i % len(spec_pool)],
+            "agent_name": f"agent-{i % 500:03d}",
+            "tags": {},
+            "created_at": T0 + timedelta(seconds=i),
+        },
+        RunOutcome: lambda i: {
+            "run_id": runs_ids(i),
+            "status": "COMPLETED",
+            "total_events": 0,
+            "final_state_digest": hexes(rng),
+            "duration_ms": 5,
+            "success": True,
+        },
+        Output: lambda i: {
+            "output_id": f"o-{i:010d}",
+            "task_id": f"task-{i // 3:08d}",
+            "attempt": 1,
+            "producer_agent": f"agent-{i % 500:03d}",
+            "event": {"type": "progress", "stage": f"s{i}", "note": None},
+            "parent_refs": [],
+        },
+    }
+
+
+def load(target, seed):
+    rng = random.Random(seed)
+    run_ids = lambda i: uuid.UUID(int=random.Random(seed * 1_000_003 + i).getrandbits(128), version=4)  # noqa: E731
+    # Outcomes refer to runs: runs go first.
+    for model, make in generators(rng, run_ids).items():
+        have = model._base_manager.count()
+        if have >= target:
+            print(f"{model.ledger_name}: {have:,} entries (reused)")
+            continue
+        started = time.perf_counter()
+        for first in range(have, target, BATCH):
+            copy_rows(model, [make(i) for i in range(first, min(target, first + BATCH))])
+        with connection.cursor() as cursor:
+            cursor.execute(f'ANALYZE "{model._meta.db_table}"')
+        print(
+            f"{model.ledger_name}: {target - have:,} entries loaded in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+
+
+def sample_queries():
+    """(label, query) — one stored id of each kind, taken from the middle of the ledgers."""
+    middle = lambda model, field: (  # noqa: E731
+        model._base_manager.filter(seq=model._base_manager.count() // 2).values_list(field, flat=True).first()
+    )
+    blob = middle(Blob, "digest")
+    return [
+        ("issue id", middle(EnhanceEntry, "issue_id")),
+        ("blueprint id", middle(EnhanceEntry, "blueprint_id")),
+        ("event id", middle(ExperienceEvent, "event_id")),
+        ("correlation id", middle(ExperienceEvent, "correlation_id")),
+        ("chain id", middle(ExperienceEvent, "chain_id")),
+        ("node id", str(middle(LogRecord, "node_id"))),
+        ("release name", middle(Release, "name")),
+        ("version label", middle(Release, "version_label")),
+        ("blob digest", blob),
+        ("digest prefix (8)", blob[:8]),
+        ("spec digest prefix (12)", middle(Run, "spec_digest")[:12]),
+        ("final state digest", middle(RunOutcome, "final_state_digest")),
+        ("run id", str(middle(Run, "run_id"))),
+        ("output id", middle(Output, "output_id")),
+        ("task id", middle(Output, "task_id")),
+        ("ledger#seq", f"runs#{Run._base_manager.count() // 2}"),
+        ("absent id", "no-such-id-anywhere"),
+    ]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--entries", type=int, default=100_000, help="entries per searchable ledger")
+    parser.add_argument("--full", action="store_true", help="1,000,000 entries per searchable ledger")
+    parser.add_argument("--runs", type=int, default=50, help="timed requests per query")
+    parser.add_argument("--seed", type=int, default=15)
+    args = parser.parse_args()
+    prepare_database(allow_sqlite=False)
+    target = 1_000_000 if args.full else args.entries
+    load(target, args.seed)
+
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-search", defaults={"is_superuser": True})
+    client = logged_in_client("bench-search")
+    seq_scans, all_samples = [], []
+    print(f"\nSearch at {target:,} entries per searchable ledger (PostgreSQL {connection.pg_version // 10000})")
+    for label, query in sample_queries():
+        plans = []
+        for model, declared, queryset in field_queries(user, query):
+            plan = queryset.explain(analyze=True)
+            nodes = [line.strip() for line in plan.splitlines() if "Scan" in line]
+            plans.append((model, declared, nodes, plan))
+            if any(f"Seq Scan on {model._meta.db_table}" in line for line in nodes):
+                seq_scans.append((label, model.ledger_name, declared.field, plan))
+        samples = []
+        client.get("/api/v1/search/", {"q": query})  # warm
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            response = client.get("/api/v1/search/", {"q": query})
+            samples.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.content[:300]
+        found = len(response.json()["results"])
+        all_samples += samples
+        p50, p95 = p50_p95(samples)
+        print(f"\n{label}: q={query!r} → {found} result(s); p50 {p50:.1f} ms, p95 {p95:.1f} ms; {len(plans)} queries")
+        for model, declared, nodes, _plan in plans:
+            print(f"    {model.ledger_name}.{declared.field}: {' | '.join(node.split('  (')[0] for node in nodes)}")
+    p50, p95 = p50_p95(all_samples)
+    print(f"\nAll queries: p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(all_samples)} requests")
+    if seq_scans:
+        for label, ledger, field, plan in seq_scans:
+            print(f"\nSEQ SCAN for {label} on {ledger}.{field}:\n{plan}")
+        sys.exit(1)
+    print("No Seq Scan on any ledger table.")
+
+
+if __name__ == "__main__":
+    main()
