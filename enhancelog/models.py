@@ -91,7 +91,7 @@ class EnhanceEntry(LedgerEntry):
     ledger_name = "enhancelog"
     trail_fields = ("issue_id", "blueprint_id")
     search_fields = (
-        SearchField("issue_id", "issue id"),
+        SearchField("issue_id", "issue id", link="enhancelog:detail"),
         SearchField("blueprint_id", "blueprint id", page="enhancelog:trace", api="enhancelog-api:blueprint-trace"),
     )
     natural_key_fields = ("tenant_id", "issue_id")

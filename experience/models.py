@@ -173,7 +173,7 @@ class ExperienceEvent(LedgerEntry):
     trail_fields = ("event_id", "correlation_id", "chain_id", "artifact_id", "trace_link_id", "proposal_id")
     # Each id column has its (id, seq) index (Meta.indexes); event ids their unique one.
     search_fields = (
-        SearchField("event_id", "event id"),
+        SearchField("event_id", "event id", link="experience:event"),
         SearchField(
             "correlation_id",
             "correlation id",

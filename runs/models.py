@@ -120,7 +120,7 @@ class Blob(LedgerEntry):
     ledger_name = "blobs"
     trail_fields = ("digest",)
     # digest is unique=True: on PostgreSQL Django adds its varchar_pattern_ops twin (…_like) for prefixes.
-    search_fields = (SearchField("digest", "blob digest", prefix=True),)
+    search_fields = (SearchField("digest", "blob digest", prefix=True, link="runs:blob-detail"),)
     # Content-addressed: one entry per digest whoever stored it; visibility comes from holds.
     natural_key_fields = ("digest",)
     url_id_fields = ("digest",)
@@ -313,7 +313,7 @@ class Run(LedgerEntry):
     ledger_name = "runs"
     trail_fields = ("run_id", "spec_digest")
     search_fields = (
-        SearchField("run_id", "run id", kind="uuid"),
+        SearchField("run_id", "run id", kind="uuid", link="runs:run-detail"),
         SearchField(
             "spec_digest",
             "spec digest",

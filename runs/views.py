@@ -11,7 +11,7 @@ from django.utils.dateparse import parse_datetime
 from ledgerproject.ledger.access import requires_permission
 from ledgerproject.ledger.tenancy import visible_or_404
 from runs import blobstore, lineage
-from runs.models import Blob, BlobChange, Output, Run, RunStatus, blob_references, is_digest
+from runs.models import Blob, BlobChange, Output, Run, RunStatus, blob_references, is_digest, release_model_or_none
 
 PAGE_SIZE = 50
 EVENT_LIMIT = 1000
@@ -109,6 +109,17 @@ def _event_view(event, started):
     }
 
 
+def _releases_of(run, user):
+    """The release of the run's agent that was live when the run started (a release's name is its
+    agent's), and releases that ship the run's spec digest; visible ones only, two indexed reads."""
+    model = release_model_or_none()
+    if model is None or not user.has_perm("releases.view_release"):
+        return None, []
+    releases = model._default_manager.visible_to(user)
+    live = releases.current_as_of(run.agent_name, run.created_at)
+    return live, list(releases.filter(spec_digest=run.spec_digest).order_by("-seq")[:10])
+
+
 @requires_permission("runs.view_run")
 def run_detail(request, run_id):
     run = visible_or_404(Run.objects.with_status(), request, what="run", run_id=run_id)
@@ -120,11 +131,14 @@ def run_detail(request, run_id):
     kinds = {}
     for event in events:
         kinds[event.kind] = kinds.get(event.kind, 0) + 1
+    release_at_start, spec_releases = _releases_of(run, request.user)
     return render(
         request,
         "runs/run_detail.html",
         {
             "run": run,
+            "release_at_start": release_at_start,
+            "spec_releases": spec_releases,
             "outcome": outcome,
             "timeline": timeline,
             "truncated": truncated,

@@ -53,6 +53,8 @@ class SearchField:
     api_query: str | None = None
     prefix: bool = False
     kind: str = "text"
+    # For ids of one entry: the URL name of its page taking the value (for {% id_link %} anywhere).
+    link: str | None = None
 
     def value_for(self, query):
         """The value to look up for this query, or None when the query cannot be one of these ids."""
@@ -86,6 +88,21 @@ def _url(name, value, query_key):
         except NoReverseMatch:
             return None
     return safe_reverse(name, args=[value])
+
+
+def id_url(label, value):
+    """The page of an id of the kind `label` ("run id", "blob digest", …), or None: the one place
+    that knows where an id leads, built from the ledgers' search declarations."""
+    if value in (None, ""):
+        return None
+    for model in ledger_models():
+        for declared in getattr(model, "search_fields", ()):
+            if declared.label == label:
+                if declared.page:
+                    return _url(declared.page, str(value), declared.page_query)
+                if declared.link:
+                    return _url(declared.link, str(value), None)
+    return None
 
 
 def searchable_models(user):

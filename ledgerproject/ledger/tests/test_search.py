@@ -160,3 +160,74 @@ def test_the_trail_is_paged_by_a_cursor_that_never_repeats_a_row(world):
     assert first.status_code == 200 and first.content.decode().count('data-testid="trail-row"') == 3
     assert client.get("/trail/", {"id": "ab"}).status_code == 400
     assert b"Name an id" in client.get("/trail/").content
+
+
+def test_each_ledger_entry_page_links_back_to_its_domain_page(world):
+    _red, mine, _absent, _blue, client = world
+    expected = {
+        "enhancelog": f"/enhances/entries/{mine.issue}/",
+        "enhancelog-reviews": f"/enhances/entries/{mine.issue}/",
+        "experience": f"/events/{mine.event}/",
+        "runs": f"/runs/{mine.run_id}/",
+        "run_events": f"/runs/{mine.run_id}/#event-1",
+        "run_outcomes": f"/runs/{mine.run_id}/",
+        "outputs": f"/runs/tasks/{mine.task}/1/#{mine.output_id}",
+        "releases": f"/releases/{mine.release}/#entry-",
+        "blobs": f"/runs/blobs/{mine.digest}/",
+        "logchain": f"/logs/?node={mine.node_id}",
+    }
+    for ledger, href in expected.items():
+        page = client.get(f"/ledgers/{ledger}/entries/{mine.seq[ledger]}/")
+        assert page.status_code == 200, ledger
+        html = page.content.decode()
+        assert 'data-testid="domain-page"' in html, ledger
+        assert f'href="{href}'.replace("&", "&amp;") in html, (ledger, href)
+
+
+def test_a_run_page_links_its_release_live_at_start_its_spec_releases_and_its_trail(world):
+    _red, mine, _absent, _blue, client = world
+    html = client.get(f"/runs/{mine.run_id}/").content.decode()
+    # The releases of the run's spec digest (the tenant world promotes it twice under one name).
+    assert f'href="/releases/{mine.release}/#entry-' in html
+    assert f'href="/trail/?id={mine.run_id}"' in html
+    assert f'href="/runs/?agent_name={mine.prefix}-agent"' in html
+    blob = client.get(f"/runs/blobs/{mine.digest}/").content.decode()
+    assert 'data-testid="blob-release"' in blob and f'href="/releases/{mine.release}/#entry-' in blob
+
+
+def test_a_run_page_names_the_release_of_its_agent_that_was_live_when_it_started(world):
+    import uuid
+
+    from django.utils import timezone
+
+    from releases.models import Release
+
+    _red, mine, _absent, blue, client = world
+    first = Release.objects.promote(
+        "live-agent",
+        spec_digest=mine.digest,
+        promoted_by="p",
+        version_label="v1",
+        recorded_by=blue,
+        tenant_id="tnt-blu",
+    )
+    run = Run.objects.append(
+        recorded_by=blue,
+        run_id=uuid.uuid4(),
+        spec_digest=mine.digest,
+        agent_name="live-agent",
+        tags={},
+        created_at=timezone.now(),
+        tenant_id="tnt-blu",
+    )
+    Release.objects.promote(
+        "live-agent",
+        spec_digest=mine.digest,
+        promoted_by="p",
+        version_label="v2",
+        recorded_by=blue,
+        tenant_id="tnt-blu",
+    )
+    html = client.get(f"/runs/{run.run_id}/").content.decode()
+    live = html.split('data-testid="release-at-start"')[1].split("</dd>")[0]
+    assert f'href="/releases/live-agent/#entry-{first.seq}"' in live and "v2" not in live
