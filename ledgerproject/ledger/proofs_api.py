@@ -399,9 +399,9 @@ def checkpoint_now(request, ledger):
         checkpoint, created = checkpoints.make_checkpoint(model)
     except checkpoints.StateConflictError as exc:
         messages.error(request, f"{ledger}: no checkpoint: {exc.message}")
-        return redirect("home")
+        return redirect("ledgers")
     if created:
         messages.success(request, f"{ledger}: signed checkpoint of {checkpoint.tree_size} entries.")
     else:
         messages.info(request, f"{ledger}: unchanged since the checkpoint of {checkpoint.tree_size} entries.")
-    return redirect("home")
+    return redirect("ledgers")

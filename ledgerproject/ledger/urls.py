@@ -29,6 +29,7 @@ urlpatterns = [
     path("healthz", public(health.healthz), name="healthz"),
     path("readyz", public(health.readyz), name="readyz"),
     path("", views.home, name="home"),
+    path("ledgers/", views.ledgers, name="ledgers"),
     path("search/", views.search_page, name="search"),
     path("trail/", views.trail_page, name="trail"),
     path("ledgers/<str:ledger>/verify/", views.verify_now, name="ledger-verify-now"),

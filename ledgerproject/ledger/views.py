@@ -3,6 +3,7 @@
 import sys
 
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views import defaults
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_POST
 from ledgerproject.ledger.access import LEDGER_READ, requires_permission
 from ledgerproject.ledger.api import _ledger_or_404, ledger_summary, readable_ledgers
 from ledgerproject.ledger.chain import record_check, verify_ledger
+from ledgerproject.ledger.home import home_context
 from ledgerproject.ledger.outage import is_database_unavailable, unavailable_response
 from ledgerproject.ledger.search import SearchError, grouped, search
 from ledgerproject.ledger.trail import trail
@@ -34,10 +36,38 @@ def server_error(request):
     return defaults.server_error(request)
 
 
-@requires_permission(LEDGER_READ)
 def home(request):
-    ledgers = [ledger_summary(model, request.user) for model in readable_ledgers(request.user)]
-    return render(request, "ledger/home.html", {"ledgers": ledgers})
+    """For people: what needs attention, activity per ledger, a card per dashboard. A signed-in
+    principal with no role gets a 403 page saying why and whom to ask."""
+    user = request.user
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    models = readable_ledgers(user)
+    if not models:
+        return render(request, "ledger/no_role.html", {"admins": _whom_to_ask()}, status=403)
+    return render(request, "ledger/home.html", home_context(user, models))
+
+
+home.ledger_permissions = (LEDGER_READ,)
+
+
+def _whom_to_ask():
+    """The people who can grant a role: active superusers (usernames only), at most five."""
+    from django.contrib.auth import get_user_model
+
+    return list(
+        get_user_model()
+        .objects.filter(is_superuser=True, is_active=True)
+        .order_by("pk")
+        .values_list("username", flat=True)[:5]
+    )
+
+
+@requires_permission(LEDGER_READ)
+def ledgers(request):
+    """The integrity view: every ledger with its size, head hash, last chain check and checkpoint."""
+    summaries = [ledger_summary(model, request.user) for model in readable_ledgers(request.user)]
+    return render(request, "ledger/ledgers.html", {"ledgers": summaries})
 
 
 @requires_permission("ledger.verify_ledger")
@@ -50,7 +80,7 @@ def verify_now(request, ledger):
     else:
         where = f" at seq {result.first_bad_seq}" if result.first_bad_seq else ""
         messages.error(request, f"{ledger}: BROKEN{where}: {result.reason}")
-    return redirect("home")
+    return redirect("ledgers")
 
 
 @requires_permission(LEDGER_READ)

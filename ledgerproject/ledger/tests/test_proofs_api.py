@@ -196,10 +196,10 @@ def test_the_home_page_card_shows_the_latest_checkpoint_or_its_absence(client, b
     if not shown:
         pytest.skip("no ledger app is installed")
     client.force_login(bob)
-    assert "no checkpoint yet" in client.get(reverse("home")).content.decode()
+    assert "no checkpoint yet" in client.get(reverse("ledgers")).content.decode()
     root = bytes.fromhex("ab" * 32)
     checkpoints.sign_checkpoint(shown[0], 42, root)
-    html = client.get(reverse("home")).content.decode()
+    html = client.get(reverse("ledgers")).content.decode()
     card = html[html.index(f'data-ledger="{shown[0]}"') :]
     card = card[: card.index("</article>")]
     assert "#42" in card and "abababababab" in card
@@ -208,10 +208,10 @@ def test_the_home_page_card_shows_the_latest_checkpoint_or_its_absence(client, b
 def test_an_auditor_checkpoints_from_the_home_page_and_a_reader_cannot(client, dave, bob):
     append_notes(3)
     client.force_login(bob)
-    assert "Checkpoint now" not in client.get(reverse("home")).content.decode()
+    assert "Checkpoint now" not in client.get(reverse("ledgers")).content.decode()
     assert client.post(reverse("ledger-checkpoint-now", args=["testnotes"])).status_code == 403
     client.force_login(dave)
-    assert "Checkpoint now" in client.get(reverse("home")).content.decode()
+    assert "Checkpoint now" in client.get(reverse("ledgers")).content.decode()
     response = client.post(reverse("ledger-checkpoint-now", args=["testnotes"]), follow=True)
     assert "signed checkpoint of 3 entries" in response.content.decode()
     assert checkpoints.latest_checkpoint("testnotes").tree_size == 3

@@ -73,6 +73,7 @@ SAMPLES = {
     "accounts/logout/": lambda i: "/accounts/logout/",
     "": lambda i: "/",
     "search/": lambda i: f"/search/?q={i.issue}",
+    "ledgers/": lambda i: "/ledgers/",
     "trail/": lambda i: f"/trail/?id={i.corr}",
     "ledgers/<str:ledger>/verify/": lambda i, ledger: f"/ledgers/{ledger}/verify/",
     "ledgers/<str:ledger>/entries/<int:seq>/": lambda i, ledger: f"/ledgers/{ledger}/entries/{i.seq.get(ledger, 1)}/",

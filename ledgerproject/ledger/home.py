@@ -1,0 +1,152 @@
+"""The home page for people: what needs attention, activity per ledger, and a card for each dashboard.
+
+Each ledger app may offer a `home` module with `attention(user)` (items needing a person: a title,
+a count, where to act) and `cards(user)` (its dashboards); the kernel adds the integrity items it
+owns (chains or checkpoints not verified lately) and the activity per ledger. Every count is
+bounded (COUNT over at most ATTENTION_CAP rows) and the number of queries does not grow with the data.
+"""
+
+from datetime import timedelta
+from importlib import import_module
+
+from django.conf import settings
+from django.db.models import Count, Max, Subquery
+from django.db.models.functions import TruncDate
+from django.urls import reverse
+from django.utils import timezone
+
+from ledgerproject.ledger.models import ChainCheck, Checkpoint, sees_all_tenants
+
+ATTENTION_CAP = 100
+ACTIVITY_DAYS = 14
+# A chain not re-walked, or a ledger not checkpointed, within this long is named on the home page.
+STALE_AFTER = timedelta(days=7)
+
+
+def bounded_count(queryset, cap=ATTENTION_CAP):
+    """COUNT over at most `cap` rows (an index range stopped early, never the whole table)."""
+    return queryset.order_by().values("pk")[:cap].count()
+
+
+def _app_homes():
+    for app in settings.LEDGER_APPS:
+        try:
+            yield import_module(f"{app}.home")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{app}.home":
+                raise
+
+
+def integrity_attention(user, names):
+    """Ledgers (of `names`, the non-empty ones) whose chain was not verified, or that were not
+    checkpointed, within STALE_AFTER. Only for principals who see every tenant (the integrity view
+    is theirs): two grouped queries."""
+    if not sees_all_tenants(user) or not names:
+        return []
+    since = timezone.now() - STALE_AFTER
+    checked = dict(
+        ChainCheck.objects.filter(ledger__in=names)
+        .values("ledger")
+        .annotate(last=Max("checked_at"))
+        .values_list("ledger", "last")
+    )
+    signed = dict(
+        Checkpoint.objects.filter(ledger__in=names)
+        .values("ledger")
+        .annotate(last=Max("created_at"))
+        .values_list("ledger", "last")
+    )
+    unverified = sorted(name for name in names if not checked.get(name) or checked[name] < since)
+    unsigned = sorted(name for name in names if not signed.get(name) or signed[name] < since)
+    url = reverse("ledgers")
+    items = []
+    if unverified:
+        items.append(
+            {
+                "key": "unverified-chains",
+                "title": "Chains not verified in the last 7 days",
+                "count": len(unverified),
+                "detail": ", ".join(unverified),
+                "url": url,
+                "severity": "warn",
+            }
+        )
+    if unsigned:
+        items.append(
+            {
+                "key": "unsigned-ledgers",
+                "title": "Ledgers without a checkpoint in the last 7 days",
+                "count": len(unsigned),
+                "detail": ", ".join(unsigned),
+                "url": url,
+                "severity": "warn",
+            }
+        )
+    return items
+
+
+def _day_bounds(now):
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return [today - timedelta(days=ACTIVITY_DAYS - 1 - i) for i in range(ACTIVITY_DAYS + 1)]
+
+
+def activity(user, models, now=None):
+    """{ledger: [entries per day]} over the last ACTIVITY_DAYS days, one query per ledger.
+
+    For a principal who sees every tenant, a day's count is the difference of the first seq
+    recorded at or after each midnight (seq is dense and grows with recorded_at): a probe of the
+    recorded_at index per day, whatever the ledger's size. A tenant-bound principal's counts are
+    of its visible entries (a seq difference would reveal other tenants' volume): a count over the
+    window's index range.
+    """
+    now = now or timezone.now()
+    bounds = _day_bounds(now)
+    days = [bound.date().isoformat() for bound in bounds[:-1]]
+    result, nonempty = {}, []
+    for model in models:
+        manager = model._base_manager
+        if sees_all_tenants(user):
+            probes = {
+                f"b{i}": Subquery(
+                    manager.filter(recorded_at__gte=bound).order_by("recorded_at", "seq").values("seq")[:1]
+                )
+                for i, bound in enumerate(bounds)
+            }
+            # One row (the head, by the primary key) carrying every probe: one query per ledger.
+            row = manager.order_by("-seq").annotate(**probes).values("seq", *probes).first()
+            if row is None:
+                result[model.ledger_name] = [0] * ACTIVITY_DAYS
+                continue
+            nonempty.append(model.ledger_name)
+            after_head = row["seq"] + 1
+            firsts = [row[f"b{i}"] or after_head for i in range(len(bounds))]
+            result[model.ledger_name] = [max(0, firsts[i + 1] - firsts[i]) for i in range(ACTIVITY_DAYS)]
+        else:
+            counts = dict(
+                model.objects.visible_to(user)
+                .filter(recorded_at__gte=bounds[0])
+                .annotate(day=TruncDate("recorded_at"))
+                .order_by()
+                .values("day")
+                .annotate(n=Count("pk"))
+                .values_list("day", "n")
+            )
+            result[model.ledger_name] = [counts.get(bound.date(), 0) for bound in bounds[:-1]]
+    return {"days": days, "ledgers": result, "nonempty": nonempty}
+
+
+def home_context(user, models):
+    attention, cards = [], []
+    for module in _app_homes():
+        if hasattr(module, "attention"):
+            attention.extend(module.attention(user))
+        if hasattr(module, "cards"):
+            cards.extend(module.cards(user))
+    counts = activity(user, models)
+    attention.extend(integrity_attention(user, counts.pop("nonempty")))
+    return {
+        "attention": [item for item in attention if item["count"]],
+        "cards": cards,
+        "activity": counts,
+        "cap": ATTENTION_CAP,
+    }
