@@ -1,9 +1,13 @@
 """`{% link %}`: a link to a page named by stored ids that renders as plain text when no route can carry them."""
 
+import html
+import json
+import re
 from urllib.parse import urlencode
 
 from django import template
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 
 from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.search import id_url
@@ -44,3 +48,45 @@ def trail_link(value, label="Trail across every ledger"):
         return ""
     url = safe_reverse("trail")
     return format_html('<a href="{}?{}" data-testid="trail-link">{}</a>', url, urlencode({"id": str(value)}), label)
+
+
+# JSON keys whose string values are ids of a kind the ledgers declare (search_fields labels).
+JSON_ID_KEYS = {
+    "issue_id": "issue id",
+    "blueprint_id": "blueprint id",
+    "event_id": "event id",
+    "correlation_id": "correlation id",
+    "chain_id": "chain id",
+    "artifact_id": "artifact id",
+    "trace_link_id": "trace link id",
+    "run_id": "run id",
+    "task_id": "task id",
+    "spec_digest": "spec digest",
+    "digest": "blob digest",
+    "blob_digest": "blob digest",
+    "final_state_digest": "blob digest",
+    "agent_name": "agent",
+}
+_KEYS = "|".join(map(re.escape, JSON_ID_KEYS))
+_JSON_ID = re.compile(rf"(&quot;({_KEYS})&quot;: &quot;)([^&<>]+?)(&quot;)")
+
+
+@register.filter
+def json_links(value):
+    """A JSON value (or JSON text) pretty-printed and escaped, with the string values of known id
+    keys (run_id, artifact_id, digest, …) as links to their pages."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return escape(value)
+    text = escape(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))
+
+    def link(match):
+        url = id_url(JSON_ID_KEYS[match.group(2)], html.unescape(match.group(3)))
+        if url is None:
+            return match.group(0)
+        return f'{match.group(1)}<a href="{escape(url)}">{match.group(3)}</a>{match.group(4)}'
+
+    # Safe: the text was escaped whole; only links built from escaped parts were added.
+    return mark_safe(_JSON_ID.sub(link, text))

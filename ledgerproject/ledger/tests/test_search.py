@@ -231,3 +231,26 @@ def test_a_run_page_names_the_release_of_its_agent_that_was_live_when_it_started
     html = client.get(f"/runs/{run.run_id}/").content.decode()
     live = html.split('data-testid="release-at-start"')[1].split("</dd>")[0]
     assert f'href="/releases/live-agent/#entry-{first.seq}"' in live and "v2" not in live
+
+
+def test_ids_in_json_payloads_link_to_their_pages_and_nothing_else_is_unescaped():
+    from ledgerproject.ledger.templatetags.ledger_links import json_links
+
+    run_id = "3f2e8a1c-0000-4000-8000-000000000001"
+    rendered = str(json_links({"run_id": run_id, "artifact_id": "art-1", "note": "<b>x</b>", "chain_id": 'a"<script>'}))
+    assert f'<a href="/runs/{run_id}/">{run_id}</a>' in rendered
+    assert '<a href="/artifacts/art-1/">art-1</a>' in rendered
+    assert "<b>" not in rendered and "<script>" not in rendered
+    assert "&lt;b&gt;x&lt;/b&gt;" in rendered
+
+
+def test_an_event_page_links_its_artifact_trace_link_chain_and_correlation_trail(world):
+    _red, mine, _absent, _blue, client = world
+    html = client.get(f"/events/{mine.event}-2/").content.decode()
+    assert f'href="/artifacts/{mine.artifact}/"' in html
+    assert f'href="/trail/?id={mine.corr}"' in html
+    assert 'data-testid="envelope"' in html and f'<a href="/artifacts/{mine.artifact}/">{mine.artifact}</a>' in html
+    trace = client.get(f"/events/{mine.event}/").content.decode()
+    assert f'href="/trace-links/{mine.trace}/"' in trace
+    enhance = client.get(f"/enhances/entries/{mine.issue}/").content.decode()
+    assert f'href="/trail/?id={mine.issue}"' in enhance and f'href="/trail/?id={mine.blueprint}"' in enhance
