@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
 
 from ledgerproject.ledger.models import AllTenantsGrant, ApiToken, ChainCheck, TenantBinding
 
@@ -57,7 +58,34 @@ class ReadOnlyLedgerAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = [f.name for f in self.model._meta.concrete_fields if f.name not in ("canonical", "recorded_by")]
-        return list(dict.fromkeys([*super().get_readonly_fields(request, obj), *fields]))
+        return list(dict.fromkeys([*super().get_readonly_fields(request, obj), *fields, "links"]))
+
+    def get_list_display(self, request):
+        return [*super().get_list_display(request), "page_link"]
+
+    @admin.display(description="page")
+    def page_link(self, obj):
+        url = obj.get_absolute_url()
+        return format_html('<a href="{}" data-testid="admin-page-link">open</a>', url) if url else "—"
+
+    @admin.display(description="links")
+    def links(self, obj):
+        """The entry's page, its integrity page, each declared id as a link, and the trails."""
+        from ledgerproject.ledger.search import id_url
+        from ledgerproject.ledger.templatetags.ledger_links import trail_link
+
+        parts = []
+        if page := obj.get_absolute_url():
+            parts.append(("page", page, str(obj)))
+        parts.append(("integrity", obj.get_entry_url(), f"{obj.ledger_name}#{obj.seq}"))
+        for declared in obj.search_fields:
+            value = getattr(obj, declared.field, None)
+            if value not in (None, "") and (url := id_url(declared.label, value)):
+                parts.append((declared.label, url, str(value)))
+        values = {str(getattr(obj, name)) for name in obj.trail_fields if "__" not in name and getattr(obj, name)}
+        trails = [trail_link(value, f"trail of {value}") for value in sorted(values)]
+        listed = format_html_join(" · ", '{}: <a href="{}">{}</a>', parts)
+        return format_html("{}<br>{}", listed, format_html_join(" · ", "{}", ((t,) for t in trails)))
 
     def get_exclude(self, request, obj=None):
         return ["canonical", "recorded_by"]

@@ -254,3 +254,19 @@ def test_an_event_page_links_its_artifact_trace_link_chain_and_correlation_trail
     assert f'href="/trace-links/{mine.trace}/"' in trace
     enhance = client.get(f"/enhances/entries/{mine.issue}/").content.decode()
     assert f'href="/trail/?id={mine.issue}"' in enhance and f'href="/trail/?id={mine.blueprint}"' in enhance
+
+
+def test_the_admin_links_each_entry_to_its_page_its_ids_and_its_trail(world, client_for):
+    from django.contrib.auth import get_user_model
+
+    _red, mine, _absent, _blue, _client = world
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="blu-user"))  # staff, bound to its tenant
+    listing = client.get("/admin/runs/run/").content.decode()
+    assert f'href="/runs/{mine.run_id}/" data-testid="admin-page-link"' in listing
+    change = client.get(f"/admin/runs/run/{mine.seq['runs']}/change/").content.decode()
+    assert f'<a href="/runs/{mine.run_id}/">' in change
+    assert f'href="/runs/?spec_digest={mine.digest}"' in change
+    assert f'href="/trail/?id={mine.run_id}"' in change
+    event = client.get(f"/admin/experience/experienceevent/{mine.seq['experience']}/change/").content.decode()
+    assert f'href="/events/correlations/{mine.corr}/"' in event and f'href="/trail/?id={mine.corr}"' in event
