@@ -88,8 +88,9 @@ def test_the_run_detail_shows_the_timeline_summary_and_blob_links(
     )
     finish_run(run, total_events=3, final_state_digest=state.digest, duration_ms=900)
     # session, user, two permission lookups, then the run (with its outcome) and its events
-    # One more than before tenancy covered every ledger: the principal's tenant scope.
-    with django_assert_max_num_queries(7):
+    # One more than before tenancy covered every ledger: the principal's tenant scope. Two more
+    # for the releases: the one of the run's agent live at its start, and those of its spec digest.
+    with django_assert_max_num_queries(9):
         response = browser_client.get(f"/runs/{run.run_id}/")
     html = response.content.decode()
     assert response.status_code == 200
