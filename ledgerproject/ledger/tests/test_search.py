@@ -270,3 +270,25 @@ def test_the_admin_links_each_entry_to_its_page_its_ids_and_its_trail(world, cli
     assert f'href="/trail/?id={mine.run_id}"' in change
     event = client.get(f"/admin/experience/experienceevent/{mine.seq['experience']}/change/").content.decode()
     assert f'href="/events/correlations/{mine.corr}/"' in event and f'href="/trail/?id={mine.corr}"' in event
+
+
+@pytest.mark.postgres
+def test_every_search_query_can_be_served_by_an_index_on_postgresql(world):
+    """With sequential scans priced out, a query no index can serve still plans a Seq Scan."""
+    from django.db import connection
+
+    from ledgerproject.ledger.search import field_queries
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL plans only")
+    _red, mine, _absent, blue, _client = world
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+    try:
+        for query in (mine.issue, mine.run_id, mine.digest, mine.digest[:8], str(mine.node_id), mine.corr):
+            for model, declared, queryset in field_queries(blue, query):
+                plan = queryset.explain()
+                assert f"Seq Scan on {model._meta.db_table}" not in plan, (query, declared.field, plan)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_seqscan = on")
