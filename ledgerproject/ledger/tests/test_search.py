@@ -292,3 +292,12 @@ def test_every_search_query_can_be_served_by_an_index_on_postgresql(world):
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SET enable_seqscan = on")
+
+
+def test_runs_and_task_outputs_link_through_their_agent(world):
+    _red, mine, _absent, _blue, client = world
+    html = client.get(f"/runs/{mine.run_id}/").content.decode()
+    assert f'href="/runs/tasks/?producer_agent={mine.prefix}-agent" data-testid="agent-outputs"' in html
+    attempt = client.get(f"/runs/tasks/{mine.task}/1/").content.decode()
+    assert f'href="/runs/?agent_name={mine.prefix}-producer"' in attempt
+    assert f'href="/ledgers/outputs/entries/{mine.seq["outputs"]}/"' in attempt
