@@ -109,3 +109,27 @@ def test_from_a_failed_run_the_trail_leads_to_every_related_entry(page, login, w
         page.locator(f'[data-testid=trail-entry][href="{href}"]').first.click()
         page.wait_for_url(f"**{href}")
         assert page.locator("main").inner_text()
+
+
+def test_from_a_rejected_enhance_the_trail_leads_to_its_events_and_review(page, login, world):
+    _red, mine, _absent, blue = world
+    # The agent system correlated an experience event with the rejected issue.
+    ExperienceEvent.objects.append(
+        recorded_by=blue,
+        event_id="issue-ev-1",
+        occurred_at="2026-01-22T12:00:01Z",
+        tenant_id="tnt-blu",
+        correlation_id=mine.issue,
+        kind="ProposalCreated",
+        data=VALID["ProposalCreated"],
+    )
+    login(blue, password="pw")
+    page.goto(f"/enhances/entries/{mine.issue}/")
+    page.locator(f'main [data-testid=trail-link][href="/trail/?id={mine.issue}"]').click()
+    page.wait_for_url(f"**/trail/?id={mine.issue}")
+    rows = page.get_by_test_id("trail-row")
+    ledgers = [rows.nth(i).get_attribute("data-ledger") for i in range(rows.count())]
+    assert ledgers == ["enhancelog", "enhancelog-reviews", "experience"]
+    page.locator('[data-testid=trail-entry][href="/events/issue-ev-1/"]').click()
+    page.wait_for_url("**/events/issue-ev-1/")
+    assert "ProposalCreated" in page.locator("main").inner_text()
