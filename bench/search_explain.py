@@ -8,7 +8,8 @@ Every searchable ledger (the models that declare search_fields) is filled by COP
 own canonical bytes and chain hashes (bench/enhancelog_queries.copy_rows); a ledger already holding
 the target is reused. Then, for one stored id of each declared field, the very querysets search()
 runs (ledgerproject.ledger.search.field_queries) are EXPLAIN ANALYZEd — a Seq Scan on a ledger
-table is reported as a failure — and GET /api/v1/search/?q= is timed in-process (p50/p95).
+table is reported as a failure — and GET /api/v1/search/?q= is timed in-process (p50/p95). The
+trail page's queries (ledgerproject.ledger.trail.trail_queries) get the same treatment.
 """
 
 import argparse
@@ -29,6 +30,7 @@ from enhancelog.models import EnhanceEntry  # noqa: E402
 from experience.models import ExperienceEvent  # noqa: E402
 from experience.tests.conftest import VALID  # noqa: E402
 from ledgerproject.ledger.search import field_queries  # noqa: E402
+from ledgerproject.ledger.trail import trail_queries  # noqa: E402
 from logchain.models import LogRecord  # noqa: E402
 from releases.models import Release  # noqa: E402
 from runs.models import Blob, Output, Run, RunOutcome  # noqa: E402
@@ -190,6 +192,24 @@ def main():
             print(f"    {model.ledger_name}.{declared.field}: {' | '.join(node.split('  (')[0] for node in nodes)}")
     p50, p95 = p50_p95(all_samples)
     print(f"\nAll queries: p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(all_samples)} requests")
+    trail_samples = []
+    for label, query in [
+        q for q in sample_queries() if q[0] in ("correlation id", "run id", "blueprint id", "issue id")
+    ]:
+        for model, queryset in trail_queries(user, query):
+            plan = queryset.explain(analyze=True)
+            nodes = [line.strip().split("  (")[0] for line in plan.splitlines() if "Scan" in line]
+            print(f"    trail of {label} in {model.ledger_name}: {' | '.join(nodes)}")
+            if any(f"Seq Scan on {model._meta.db_table}" in line for line in nodes):
+                seq_scans.append((f"trail of {label}", model.ledger_name, "trail_fields", plan))
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            response = client.get("/trail/", {"id": query})
+            trail_samples.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+    if trail_samples:
+        p50, p95 = p50_p95(trail_samples)
+        print(f"Trail pages: p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(trail_samples)} requests")
     if seq_scans:
         for label, ledger, field, plan in seq_scans:
             print(f"\nSEQ SCAN for {label} on {ledger}.{field}:\n{plan}")

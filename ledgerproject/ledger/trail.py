@@ -64,6 +64,25 @@ def _refers_to(model, value):
     return reduce(or_, conditions) if conditions else None
 
 
+def trail_queries(user, value, cursor=None, page_size=PAGE_SIZE):
+    """(model, bounded queryset) per ledger the principal can view whose trail fields can hold the
+    value: the queries trail() runs (bench/search_explain.py EXPLAINs these very querysets)."""
+    for model in ledger_models():
+        opts = model._meta
+        if not user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
+            continue
+        condition = _refers_to(model, value)
+        if condition is None:
+            continue
+        yield (
+            model,
+            model.objects.visible_to(user)
+            .filter(condition)
+            .filter(_after(model, cursor))
+            .order_by("recorded_at", "seq")[: page_size + 1],
+        )
+
+
 def trail(user, text, after=None, page_size=PAGE_SIZE):
     """(entries, next cursor token or None): the next page of entries referring to the id."""
     value = (text or "").strip()
@@ -73,22 +92,9 @@ def trail(user, text, after=None, page_size=PAGE_SIZE):
         )
     if len(value) > MAX_QUERY:
         raise SearchError(f"The id is too long: ids are at most {MAX_QUERY} characters.")
-    cursor = Cursor.parse(after)
     rows = []
-    for model in ledger_models():
-        opts = model._meta
-        if not user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
-            continue
-        condition = _refers_to(model, value)
-        if condition is None:
-            continue
-        found = (
-            model.objects.visible_to(user)
-            .filter(condition)
-            .filter(_after(model, cursor))
-            .order_by("recorded_at", "seq")[: page_size + 1]
-        )
-        rows.extend(found)
+    for _model, queryset in trail_queries(user, value, Cursor.parse(after), page_size):
+        rows.extend(queryset)
     rows.sort(key=lambda entry: (entry.recorded_at, entry.ledger_name, entry.seq))
     page = rows[:page_size]
     more = len(rows) > page_size
