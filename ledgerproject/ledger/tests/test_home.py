@@ -137,3 +137,30 @@ def test_a_principal_with_no_role_is_told_why_and_whom_to_ask(client, make_user)
 def test_anonymous_visitors_are_sent_to_the_login_page(client):
     response = client.get("/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.postgres
+def test_no_home_page_query_needs_a_scan_of_a_ledger_table_on_postgresql(client, make_user):
+    """With sequential scans priced out, a query no index can serve still plans a Seq Scan."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL plans only")
+    rejected("ISS-plan-1")
+    failed_run()
+    client.force_login(make_user("home-plans", roles=["reader"], all_tenants=True))
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/").status_code == 200
+    tables = [model._meta.db_table for model in ledger_models()]
+    checked = 0
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            for query in captured.captured_queries:
+                if not query["sql"].startswith("SELECT") or not any(f'"{t}"' in query["sql"] for t in tables):
+                    continue
+                cursor.execute("EXPLAIN " + query["sql"])
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+                assert not any(f"Seq Scan on {t}" in plan for t in tables), (query["sql"], plan)
+                checked += 1
+        finally:
+            cursor.execute("SET enable_seqscan = on")
+    assert checked >= len(tables)  # the activity probes at least, one per ledger
