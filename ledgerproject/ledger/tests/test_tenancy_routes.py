@@ -58,6 +58,17 @@ SAMPLES = {
     "api/v1/^outputs/batch/$": lambda i: "/api/v1/outputs/batch/",
     "api/v1/^outputs/latest/$": lambda i: f"/api/v1/outputs/latest/?producer_agent={i.prefix}-producer",
     "api/v1/^outputs/(?P<id>[^/.]+)/$": lambda i: f"/api/v1/outputs/{i.output_id}/",
+    # Detail routes take any one path segment (dots included) since the URL id rule.
+    "api/v1/^notes/(?P<key>[^/]+)/$": lambda i: f"/api/v1/notes/{i.note}/",
+    "api/v1/^outputs/(?P<id>[^/]+)/$": lambda i: f"/api/v1/outputs/{i.output_id}/",
+    "api/v1/^runs/(?P<run_id>[^/]+)/$": lambda i: f"/api/v1/runs/{i.run_id}/",
+    "api/v1/^runs/(?P<run_id>[^/]+)/cancel/$": lambda i: f"/api/v1/runs/{i.run_id}/cancel/",
+    "api/v1/^runs/(?P<run_id>[^/]+)/complete/$": lambda i: f"/api/v1/runs/{i.run_id}/complete/",
+    "api/v1/^runs/(?P<run_id>[^/]+)/fail/$": lambda i: f"/api/v1/runs/{i.run_id}/fail/",
+    # Probes open to anyone: they name no tenant's data.
+    "healthz": lambda i: "/healthz",
+    "readyz": lambda i: "/readyz",
+    "metrics": lambda i: "/metrics",
     "api/v1/^releases/$": lambda i: f"/api/v1/releases/?name={i.release}",
     "api/v1/^releases/(?P<name>[^/]+)/$": lambda i: f"/api/v1/releases/{i.release}/",
     "api/v1/^releases/(?P<name>[^/]+)/history/$": lambda i: f"/api/v1/releases/{i.release}/history/",
