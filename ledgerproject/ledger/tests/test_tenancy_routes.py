@@ -17,7 +17,7 @@ from ledgerproject.ledger.tests.tenant_world import build_world
 SAMPLES = {
     "api/v1/^notes/$": lambda i: "/api/v1/notes/",
     "api/v1/^notes/batch/$": lambda i: "/api/v1/notes/batch/",
-    "api/v1/^notes/(?P<key>[^/.]+)/$": lambda i: f"/api/v1/notes/{i.note}/",
+    "api/v1/^notes/(?P<key>[^/]+)/$": lambda i: f"/api/v1/notes/{i.note}/",
     "api/v1/ledgers/": lambda i: "/api/v1/ledgers/",
     "api/v1/ledgers/public-key/": lambda i: "/api/v1/ledgers/public-key/",
     "api/v1/ledgers/<str:ledger>/checkpoint/": lambda i, ledger: f"/api/v1/ledgers/{ledger}/checkpoint/",
@@ -44,10 +44,10 @@ SAMPLES = {
     "api/v1/^blobs/(?P<digest>[^/]+)/$": lambda i: f"/api/v1/blobs/{i.digest}/",
     "api/v1/^runs/$": lambda i: f"/api/v1/runs/?spec_digest={i.digest}",
     "api/v1/^runs/batch/$": lambda i: "/api/v1/runs/batch/",
-    "api/v1/^runs/(?P<run_id>[^/.]+)/$": lambda i: f"/api/v1/runs/{i.run_id}/",
-    "api/v1/^runs/(?P<run_id>[^/.]+)/cancel/$": lambda i: f"/api/v1/runs/{i.run_id}/cancel/",
-    "api/v1/^runs/(?P<run_id>[^/.]+)/complete/$": lambda i: f"/api/v1/runs/{i.run_id}/complete/",
-    "api/v1/^runs/(?P<run_id>[^/.]+)/fail/$": lambda i: f"/api/v1/runs/{i.run_id}/fail/",
+    "api/v1/^runs/(?P<run_id>[^/]+)/$": lambda i: f"/api/v1/runs/{i.run_id}/",
+    "api/v1/^runs/(?P<run_id>[^/]+)/cancel/$": lambda i: f"/api/v1/runs/{i.run_id}/cancel/",
+    "api/v1/^runs/(?P<run_id>[^/]+)/complete/$": lambda i: f"/api/v1/runs/{i.run_id}/complete/",
+    "api/v1/^runs/(?P<run_id>[^/]+)/fail/$": lambda i: f"/api/v1/runs/{i.run_id}/fail/",
     "api/v1/^runs/(?P<run_id>[0-9a-fA-F-]{32,36})/events/$": lambda i: f"/api/v1/runs/{i.run_id}/events/",
     "api/v1/^runs/(?P<run_id>[0-9a-fA-F-]{32,36})/events/batch/$": lambda i: f"/api/v1/runs/{i.run_id}/events/batch/",
     "api/v1/^runs/(?P<run_id>[0-9a-fA-F-]{32,36})/events/(?P<seq>[0-9]+)/$": lambda i: (
@@ -56,7 +56,7 @@ SAMPLES = {
     "api/v1/^outputs/$": lambda i: f"/api/v1/outputs/?task_id={i.task}",
     "api/v1/^outputs/batch/$": lambda i: "/api/v1/outputs/batch/",
     "api/v1/^outputs/latest/$": lambda i: f"/api/v1/outputs/latest/?producer_agent={i.prefix}-producer",
-    "api/v1/^outputs/(?P<id>[^/.]+)/$": lambda i: f"/api/v1/outputs/{i.output_id}/",
+    "api/v1/^outputs/(?P<id>[^/]+)/$": lambda i: f"/api/v1/outputs/{i.output_id}/",
     "api/v1/^releases/$": lambda i: f"/api/v1/releases/?name={i.release}",
     "api/v1/^releases/(?P<name>[^/]+)/$": lambda i: f"/api/v1/releases/{i.release}/",
     "api/v1/^releases/(?P<name>[^/]+)/history/$": lambda i: f"/api/v1/releases/{i.release}/history/",
@@ -94,6 +94,10 @@ SAMPLES = {
     "releases/": lambda i: f"/releases/?q={i.release}",
     "releases/<str:name>/": lambda i: f"/releases/{i.release}/",
     "logs/": lambda i: f"/logs/?node={i.node_id}",
+    # Operators' endpoints: no ledger content at all.
+    "healthz": lambda i: "/healthz",
+    "readyz": lambda i: "/readyz",
+    "metrics": lambda i: "/metrics",
 }
 # Entries are addressed by seq here: there is no "absent" id of the same shape, so these are held
 # to "404 and no byte" rather than compared with an absent one.
