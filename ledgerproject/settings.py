@@ -7,6 +7,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from whitenoise.compress import Compressor
 
 from ledgerproject.env import (
     env_bool,
@@ -58,6 +59,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost after security: compresses the finished page (HTML only; see ledger/compression.py).
+    "ledgerproject.ledger.compression.HtmlGZipMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "ledgerproject.ledger.outage.DatabaseUnavailableMiddleware",
@@ -159,9 +162,19 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_ROOT = Path(env_str("LEDGER_MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Content-hashed names plus gzip/Brotli copies, written by `collectstatic` (`make run` runs it);
+    # WhiteNoise serves hashed files with a year-long immutable cache. Without collectstatic a page
+    # outside debug fails on its first {% static %}: deploy steps must run it (docs/deployment.md).
+    "staticfiles": {"BACKEND": "ledgerproject.ledger.staticfiles.LedgerStaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True
+# Serving straight from the source folders (uncompressed, 60 s cache) is for debug only.
+WHITENOISE_USE_FINDERS = DEBUG
+# collectstatic keeps only the hashed copies and compresses them, not the source maps (large, and
+# fetched only by a developer's tools): this keeps `make run`'s collectstatic step short.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
+# Files served at the site root: /favicon.ico (browsers ask for it whatever the page links).
+WHITENOISE_ROOT = BASE_DIR / "static_root"
 
 # Bodies above this are refused with 413 before they are read (blob uploads have their own limit).
 LEDGER_MAX_REQUEST_BYTES = env_int("LEDGER_MAX_REQUEST_BYTES", 10 * 1024 * 1024, minimum=1024)
@@ -231,7 +244,8 @@ REST_FRAMEWORK = {
         "ledgerproject.ledger.renderers.CSVRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["ledgerproject.ledger.parsers.LedgerJSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's AutoSchema, with operations grouped by ledger in the docs.
+    "DEFAULT_SCHEMA_CLASS": "ledgerproject.ledger.schema.LedgerAutoSchema",
     "EXCEPTION_HANDLER": "ledgerproject.ledger.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -253,6 +267,21 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One group per ledger in /api/docs/, in this order (ledger/schema.py tags each operation).
+    "TAGS": [
+        {
+            "name": "Ledgers and verification",
+            "description": "Every ledger's size and head, checkpoints, proofs, exports, verification.",
+        },
+        {"name": "Enhance log", "description": "Enhance attempts, blueprint traces and reviews."},
+        {"name": "Experience events", "description": "Experience events, artifacts and their lifecycle, trace links."},
+        {
+            "name": "Runs, blobs and outputs",
+            "description": "Runs and their events, content-addressed blobs, task outputs.",
+        },
+        {"name": "Releases", "description": "Promotions and rollbacks per agent name; the release as of a time."},
+        {"name": "Node logs", "description": "Log records of every node and daemon."},
+    ],
 }
 
 LOGGING = {
