@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from ledgerproject.ledger.models import TenantBinding
+from ledgerproject.ledger.models import ALL_TENANTS, AllTenantsGrant, TenantBinding, tenant_scope
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +38,14 @@ def test_it_binds_the_given_tenants(monkeypatch):
         "acme",
         "globex",
     }
+    assert not AllTenantsGrant.objects.filter(user__username="tom").exists()
+
+
+def test_without_tenants_it_gives_the_explicit_all_tenants_grant_like_issue_token():
+    add_user("ann", "--role", "reader")
+    user = get_user_model().objects.get(username="ann")
+    assert AllTenantsGrant.objects.filter(user=user).exists()
+    assert tenant_scope(user) is ALL_TENANTS and not TenantBinding.objects.filter(user=user).exists()
 
 
 def test_it_takes_the_password_from_standard_input_without_printing_it(client, monkeypatch):

@@ -18,6 +18,7 @@ SAMPLES = {
     "api/v1/^notes/$": lambda i: "/api/v1/notes/",
     "api/v1/^notes/batch/$": lambda i: "/api/v1/notes/batch/",
     "api/v1/^notes/(?P<key>[^/]+)/$": lambda i: f"/api/v1/notes/{i.note}/",
+    "api/v1/": lambda i: "/api/v1/",
     "api/v1/ledgers/": lambda i: "/api/v1/ledgers/",
     "api/v1/ledgers/public-key/": lambda i: "/api/v1/ledgers/public-key/",
     "api/v1/ledgers/<str:ledger>/checkpoint/": lambda i, ledger: f"/api/v1/ledgers/{ledger}/checkpoint/",
@@ -160,10 +161,14 @@ def sample(route, ledger, ids):
     return make(ids, ledger) if ledger is not None else make(ids)
 
 
+# The CSRF token in a page's forms (the nav's log-out form) is masked afresh on every response.
+CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*(")')
+
+
 def _body(response):
     if getattr(response, "streaming", False):
         return b"".join(response.streaming_content).decode("utf-8", "replace")
-    return response.content.decode("utf-8", "replace")
+    return CSRF_VALUE.sub(r"\1…\2", response.content.decode("utf-8", "replace"))
 
 
 def _fetch(client, path, fmt=None):

@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from ledgerproject.ledger.models import TenantBinding
 from ledgerproject.ledger.roles import ROLES, ensure_roles
+from ledgerproject.ledger.tenancy import bind_principal
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--role", action="append", choices=ROLES, required=True, dest="roles", help="repeatable")
         parser.add_argument(
-            "--tenant", action="append", default=[], dest="tenants", help="repeatable; none: every tenant"
+            "--tenant", action="append", default=[], dest="tenants", help="repeatable; none: the all-tenants grant"
         )
         parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
         parser.add_argument("--email", default="")
@@ -51,8 +51,7 @@ class Command(BaseCommand):
             # Not staff: every role works from the product's pages (the admin stays for administrators).
             user = User.objects.create_user(username=username, email=email, password=password)
             user.groups.add(*Group.objects.filter(name__in=roles))
-            for tenant in dict.fromkeys(tenants):
-                TenantBinding.objects.create(user=user, tenant_id=tenant)
+            bind_principal(user, tenants, source="add_user")
         scope = f"tenants {', '.join(tenants)}" if tenants else "every tenant"
         self.stdout.write(f"Created {username} with roles {', '.join(sorted(set(roles)))} ({scope}).")
         if not password_stdin:
