@@ -62,6 +62,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "ledgerproject.ledger.outage.DatabaseUnavailableMiddleware",
     "ledgerproject.ledger.middleware.RequestSizeLimitMiddleware",
+    # Chunked bodies (411), NUL in the address (400), values out of range (400): never a 500.
+    "ledgerproject.ledger.middleware.UnreadableInputMiddleware",
+    "ledgerproject.ledger.middleware.RenderedContentTypeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -222,7 +225,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["ledgerproject.ledger.permissions.LedgerRolePermission"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["ledgerproject.ledger.filters.LedgerFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "ledgerproject.ledger.pagination.LedgerCursorPagination",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -231,6 +234,8 @@ REST_FRAMEWORK = {
         "ledgerproject.ledger.renderers.CSVRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["ledgerproject.ledger.parsers.LedgerJSONParser"],
+    # `?format=` wins over Accept (DRF would answer 406 to ?format=jsonl with Accept: application/json).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "ledgerproject.ledger.renderers.ExplicitFormatNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ledgerproject.ledger.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
