@@ -3,6 +3,7 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -32,7 +33,7 @@ class BlueprintTraceView(APIView):
     def get(self, request, blueprint_id):
         entries = list(EnhanceEntry.objects.for_blueprint(blueprint_id).in_list_order())
         if not entries:
-            return Response({"detail": f"No enhance entries for blueprint {blueprint_id!r}."}, status=404)
+            raise NotFound(f"No enhance entries for blueprint {blueprint_id!r}.")
         latest = Review.objects.latest_per_entry([e for e in entries if e.status == EnhanceEntry.REJECTED])
         context = {"request": request}
         rows = []

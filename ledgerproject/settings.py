@@ -236,7 +236,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["ledgerproject.ledger.parsers.LedgerJSONParser"],
     # `?format=` wins over Accept (DRF would answer 406 to ?format=jsonl with Accept: application/json).
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "ledgerproject.ledger.renderers.ExplicitFormatNegotiation",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ledgerproject.ledger.schema.LedgerAutoSchema",
     "EXCEPTION_HANDLER": "ledgerproject.ledger.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -258,6 +258,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Error statuses with the kernel's error shape on every operation (ledgerproject/ledger/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ledgerproject.ledger.schema.document_errors",
+    ],
 }
 
 LOGGING = {
