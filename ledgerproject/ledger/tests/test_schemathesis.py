@@ -50,7 +50,8 @@ def test_every_operation_conforms_to_the_published_schema(live_server, make_user
         str(report),
     ]
     started = time.monotonic()
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    # Run in tmp_path: the command keeps a cache directory (.schemathesis/) where it runs.
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path)
     elapsed = time.monotonic() - started
     with capsys.disabled():
         print(f"\nschemathesis: {elapsed:.0f} s")
