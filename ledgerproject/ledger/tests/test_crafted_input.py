@@ -86,8 +86,9 @@ def test_an_impossible_date_in_the_runs_page_cursor_is_ignored(root_pages):
 
 
 def test_a_lone_surrogate_in_a_json_body_is_a_400(root_api):
-    body = '{"status": "\\ud800", "agent_name": "a"}'
-    _refused(root_api.generic("POST", "/api/v1/runs/", body, content_type="application/json"))
+    # A choice field's error quotes the value back: the lone surrogate could not be encoded (a 500).
+    body = '{"issue_id": "ISS-1", "status": "\\ud800"}'
+    _refused(root_api.generic("POST", "/api/v1/enhances/", body, content_type="application/json"))
     _refused(root_api.generic("POST", "/api/v1/notes/", '{"key": "k\\u0000"}', content_type="application/json"))
 
 
