@@ -55,8 +55,12 @@ class UnreadableInputMiddleware:
             return _refusal(
                 request, 411, "A request body needs a Content-Length header (chunked bodies are not accepted)."
             )
-        if "\x00" in request.path or any("\x00" in key + value for key, value in request.GET.items()):
-            return _refusal(request, 400, "The address contains a NUL character, which no id or filter may hold.")
+        if "\x00" in request.path:
+            return _refusal(request, 400, "The path contains a NUL character, which no id may hold.")
+        for key, values in request.GET.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                name = key.replace("\x00", "\\0")
+                return _refusal(request, 400, f"Invalid input: {name}: a NUL character, which no filter may hold.")
         return self.get_response(request)
 
     def process_exception(self, request, exception):
