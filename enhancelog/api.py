@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,6 +17,7 @@ from enhancelog.models import (
 )
 from enhancelog.serializers import EnhanceEntrySerializer, ReviewSerializer
 from ledgerproject.ledger.api import LedgerViewSet
+from ledgerproject.ledger.params import parse_int
 from ledgerproject.ledger.tenancy import visible_or_404
 
 
@@ -48,15 +50,14 @@ class BlueprintTraceView(APIView):
         cursor = parse_trace_cursor(after)
         if after is not None and cursor is None:
             return Response({"detail": "after must be <ts_ms>.<seq>, as given in a `next` link."}, status=400)
-        try:
-            limit = int(request.query_params.get("page_size", TRACE_PAGE_SIZE))
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= TRACE_MAX_PAGE_SIZE:
+        limit = parse_int(
+            request.query_params.get("page_size", str(TRACE_PAGE_SIZE)), minimum=1, maximum=TRACE_MAX_PAGE_SIZE
+        )
+        if limit is None:
             return Response({"detail": f"page_size must be an integer from 1 to {TRACE_MAX_PAGE_SIZE}."}, status=400)
         page = trace_page(EnhanceEntry.objects.visible_to(request.user), blueprint_id, after=cursor, limit=limit)
         if page is None:
-            return Response({"detail": f"No enhance entries for blueprint {blueprint_id!r}."}, status=404)
+            raise NotFound(f"No enhance entries for blueprint {blueprint_id!r}.")
         entries = page["entries"]
         latest = Review.objects.latest_per_entry([e for e in entries if e.status == EnhanceEntry.REJECTED])
         context = {"request": request}

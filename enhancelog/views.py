@@ -14,6 +14,7 @@ from enhancelog.models import TRACE_PAGE_SIZE, EnhanceEntry, Review, parse_trace
 from enhancelog.stats import WINDOWS, dashboard_stats
 from ledgerproject.ledger.access import requires_permission
 from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.params import parse_int
 from ledgerproject.ledger.redirects import safe_next
 from ledgerproject.ledger.tenancy import visible_or_404
 
@@ -29,11 +30,9 @@ def dashboard(request):
 
 def parse_keyset_cursor(value):
     """`before=<ts_ms>.<seq>`: the last row of the previous page (keyset paging, no OFFSET)."""
-    try:
-        ts_ms, seq = value.split(".", 1)
-        return int(ts_ms), int(seq)
-    except (AttributeError, ValueError):
-        return None
+    ts_ms, _, seq = (value or "").partition(".")
+    ts_ms, seq = parse_int(ts_ms), parse_int(seq, minimum=1)
+    return None if ts_ms is None or seq is None else (ts_ms, seq)
 
 
 @requires_permission(VIEW)

@@ -65,6 +65,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "ledgerproject.ledger.outage.DatabaseUnavailableMiddleware",
     "ledgerproject.ledger.middleware.RequestSizeLimitMiddleware",
+    # Chunked bodies (411), NUL in the address (400), values out of range (400): never a 500.
+    "ledgerproject.ledger.middleware.UnreadableInputMiddleware",
+    "ledgerproject.ledger.middleware.RenderedContentTypeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -235,7 +238,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["ledgerproject.ledger.permissions.LedgerRolePermission"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["ledgerproject.ledger.filters.LedgerFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "ledgerproject.ledger.pagination.LedgerCursorPagination",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -244,7 +247,9 @@ REST_FRAMEWORK = {
         "ledgerproject.ledger.renderers.CSVRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["ledgerproject.ledger.parsers.LedgerJSONParser"],
-    # drf-spectacular's AutoSchema, with operations grouped by ledger in the docs.
+    # `?format=` wins over Accept (DRF would answer 406 to ?format=jsonl with Accept: application/json).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "ledgerproject.ledger.renderers.ExplicitFormatNegotiation",
+    # Operations grouped by ledger in the docs, batch arrays and error statuses as served (ledger/schema.py).
     "DEFAULT_SCHEMA_CLASS": "ledgerproject.ledger.schema.LedgerAutoSchema",
     "EXCEPTION_HANDLER": "ledgerproject.ledger.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -281,6 +286,11 @@ SPECTACULAR_SETTINGS = {
         },
         {"name": "Releases", "description": "Promotions and rollbacks per agent name; the release as of a time."},
         {"name": "Node logs", "description": "Log records of every node and daemon."},
+    ],
+    # Error statuses with the kernel's error shape on every operation (ledgerproject/ledger/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ledgerproject.ledger.schema.document_errors",
     ],
 }
 

@@ -271,6 +271,8 @@ class SwaggerView(SpectacularSwaggerSplitView):
 
     permission_classes = [LedgerRolePermission]
     required_permissions = {"GET": LEDGER_READ}
+    # Its only renderer is an HTML template: DRF's OPTIONS metadata has no template to render (a 500).
+    http_method_names = ["get", "head"]
 
 
 def _list_routes(patterns, prefix=""):
