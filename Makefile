@@ -33,10 +33,11 @@ run check: export DJANGO_SECRET_KEY_FILE = $(CURDIR)/$(LOCAL_SECRET_KEY)
 run check: $(LOCAL_SECRET_KEY)
 endif
 
-## make run: virtualenv, install, migrate, demo data, an admin login, server on 127.0.0.1:8000 (SQLite)
+## make run: virtualenv, install, migrate, static files (hashed, compressed), demo data, an admin login, server on 127.0.0.1:8000 (SQLite)
 run: install
 	mkdir -p var
 	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py collectstatic --no-input -v 0
 	$(PY) manage.py load_demo
 	$(PY) manage.py checkpoint_ledgers --no-progress
 	$(PY) manage.py verify_ledgers --no-progress

@@ -17,9 +17,13 @@ from enhancelog.templatetags.enhancelog_tags import ms_datetime
 from enhancelog.views import parse_keyset_cursor
 from ledgerproject.ledger.admin import ReadOnlyLedgerAdmin
 from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.params import parse_int
 from ledgerproject.ledger.redirects import safe_next
 
 QUEUE_PAGE = 50
+# The "all" view pages by OFFSET: beyond this a page is never reached by following links (and a
+# larger OFFSET overflows the database integer).
+MAX_OFFSET = 1_000_000
 AGES = {
     "1d": ("last 24 hours", 1, None),
     "7d": ("last 7 days", 7, None),
@@ -248,7 +252,7 @@ class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
         """Record one decision for one or several rejected entries (`?ids=seq,seq`)."""
         if not self.has_review_permission(request):
             raise PermissionDenied
-        ids = [_int(part) for part in request.GET.get("ids", "").split(",") if part.strip().isdigit()][:200]
+        ids = [seq for part in request.GET.get("ids", "").split(",") if (seq := parse_int(part, minimum=1))][:200]
         entries = list(
             EnhanceEntry.objects.visible_to(request.user)
             .filter(pk__in=ids)
@@ -298,7 +302,5 @@ class ReviewAdmin(ReadOnlyLedgerAdmin):
 
 
 def _int(value):
-    try:
-        return max(0, int(value))
-    except (TypeError, ValueError):
-        return 0
+    """A row number or offset from the query: 0 unless ASCII digits within what a page can reach."""
+    return parse_int(value, minimum=0, maximum=MAX_OFFSET) or 0

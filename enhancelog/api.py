@@ -1,14 +1,23 @@
 """REST API of the enhance log: entries (append, get, list, batch, export), blueprint traces and reviews."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from enhancelog.filters import EnhanceEntryFilterSet
-from enhancelog.models import EnhanceEntry, Review, find_breaks
+from enhancelog.models import (
+    TRACE_MAX_PAGE_SIZE,
+    TRACE_PAGE_SIZE,
+    EnhanceEntry,
+    Review,
+    parse_trace_cursor,
+    trace_page,
+)
 from enhancelog.serializers import EnhanceEntrySerializer, ReviewSerializer
 from ledgerproject.ledger.api import LedgerViewSet
+from ledgerproject.ledger.params import parse_int
 from ledgerproject.ledger.tenancy import visible_or_404
 
 
@@ -24,15 +33,32 @@ class EnhanceEntryViewSet(LedgerViewSet):
 
 
 class BlueprintTraceView(APIView):
-    """A blueprint's history: every attempt ascending by (ts_ms, seq), and the continuity breaks."""
+    """A blueprint's history, one page at a time: attempts ascending by (ts_ms, seq), and the continuity breaks."""
 
     permission_model = EnhanceEntry
 
-    @extend_schema(summary="A blueprint's enhance history with continuity breaks", responses=None)
+    @extend_schema(
+        summary="A blueprint's enhance history with continuity breaks (paged)",
+        parameters=[
+            OpenApiParameter("page_size", int, description=f"entries per page, 1–{TRACE_MAX_PAGE_SIZE}"),
+            OpenApiParameter("after", str, description="`<ts_ms>.<seq>` of the previous page's last entry"),
+        ],
+        responses=None,
+    )
     def get(self, request, blueprint_id):
-        entries = list(EnhanceEntry.objects.visible_to(request.user).for_blueprint(blueprint_id).in_list_order())
-        if not entries:
-            return Response({"detail": f"No enhance entries for blueprint {blueprint_id!r}."}, status=404)
+        after = request.query_params.get("after")
+        cursor = parse_trace_cursor(after)
+        if after is not None and cursor is None:
+            raise ValidationError({"after": ["after must be <ts_ms>.<seq>, as given in a `next` link."]})
+        limit = parse_int(
+            request.query_params.get("page_size", str(TRACE_PAGE_SIZE)), minimum=1, maximum=TRACE_MAX_PAGE_SIZE
+        )
+        if limit is None:
+            raise ValidationError({"page_size": [f"page_size must be an integer from 1 to {TRACE_MAX_PAGE_SIZE}."]})
+        page = trace_page(EnhanceEntry.objects.visible_to(request.user), blueprint_id, after=cursor, limit=limit)
+        if page is None:
+            raise NotFound(f"No enhance entries for blueprint {blueprint_id!r}.")
+        entries = page["entries"]
         latest = Review.objects.latest_per_entry([e for e in entries if e.status == EnhanceEntry.REJECTED])
         context = {"request": request}
         rows = []
@@ -46,16 +72,22 @@ class BlueprintTraceView(APIView):
                     else None
                 )
             rows.append(row)
-        applied = [e for e in entries if e.status == EnhanceEntry.APPLIED]
+        next_url = None
+        if page["next_after"]:
+            params = request.query_params.copy()
+            params["after"] = page["next_after"]
+            next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
         return Response(
             {
                 "blueprint_id": blueprint_id,
-                "count": len(entries),
-                "applied": len(applied),
-                "rejected": len(entries) - len(applied),
-                "head_hash": applied[-1].new_hash if applied else None,
+                "count": page["count"],
+                "applied": page["applied"],
+                "rejected": page["rejected"],
+                "head_hash": page["head"].new_hash if page["head"] else None,
                 "entries": rows,
-                "breaks": find_breaks(entries),
+                "breaks": page["breaks"],
+                "next": next_url,
+                "page_size": limit,
             }
         )
 

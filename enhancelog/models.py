@@ -263,9 +263,13 @@ def unreviewed_floor(using="default"):
     return floor
 
 
-def find_breaks(entries):
-    """Applied entries whose prev_hash is not the previous applied entry's new_hash (entries in list order)."""
-    breaks, head = [], None
+def find_breaks(entries, head=None):
+    """Applied entries whose prev_hash is not the previous applied entry's new_hash (entries in list order).
+
+    `head` is the last applied entry before `entries` (one page of a trace): the first applied entry
+    of a page is checked against it, so paging finds exactly the breaks the whole trace has.
+    """
+    breaks = []
     for entry in entries:
         if entry.status != EnhanceEntry.APPLIED:
             continue
@@ -281,6 +285,62 @@ def find_breaks(entries):
             )
         head = entry
     return breaks
+
+
+TRACE_PAGE_SIZE = 100
+TRACE_MAX_PAGE_SIZE = 1000
+
+
+def parse_trace_cursor(value):
+    """`after=<ts_ms>.<seq>`: the last entry of the previous trace page; None when absent or malformed."""
+    try:
+        ts_ms, seq = value.split(".", 1)
+        return int(ts_ms), int(seq)
+    except (AttributeError, ValueError):
+        return None
+
+
+def trace_page(entries, blueprint_id, after=None, limit=TRACE_PAGE_SIZE):
+    """One page of a blueprint's trace among `entries` (what the reader may see, e.g.
+    EnhanceEntry.objects.visible_to(user)), ascending by (ts_ms, seq), with the whole trace's totals.
+
+    Keyset paging (no OFFSET): `after` is the (ts_ms, seq) of the previous page's last entry. Returns
+    None for a blueprint with no entries at all.
+    """
+    trace = entries.for_blueprint(blueprint_id)
+    page, head = trace, None
+    if after is not None:
+        ts_ms, seq = after
+        page = trace.filter(Q(ts_ms__gt=ts_ms) | Q(ts_ms=ts_ms, seq__gt=seq))
+        head = (
+            trace.applied().filter(Q(ts_ms__lt=ts_ms) | Q(ts_ms=ts_ms, seq__lte=seq)).order_by("-ts_ms", "-seq").first()
+        )
+    rows = list(page.in_list_order()[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if after is None and not more:
+        # The whole trace fits on this page: its totals need no further query.
+        if not rows:
+            return None
+        applied = [e for e in rows if e.status == EnhanceEntry.APPLIED]
+        count, applied_count, last_applied = len(rows), len(applied), applied[-1] if applied else None
+    else:
+        totals = trace.aggregate(
+            count=models.Count("pk"), applied=models.Count("pk", filter=Q(status=EnhanceEntry.APPLIED))
+        )
+        if not totals["count"]:
+            return None
+        count, applied_count = totals["count"], totals["applied"]
+        last_applied = trace.applied().order_by("-ts_ms", "-seq").first()
+    return {
+        "entries": rows,
+        "breaks": find_breaks(rows, head=head),
+        "count": count,
+        "applied": applied_count,
+        "rejected": count - applied_count,
+        "head": last_applied,
+        "next_after": f"{rows[-1].ts_ms}.{rows[-1].seq}" if more else None,
+    }
 
 
 class ReviewQuerySet(LedgerQuerySet):

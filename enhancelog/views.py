@@ -10,10 +10,11 @@ from django.views.decorators.http import require_POST
 
 from enhancelog.filters import EnhanceEntryFilterSet
 from enhancelog.forms import ReviewForm
-from enhancelog.models import EnhanceEntry, Review, find_breaks
+from enhancelog.models import TRACE_PAGE_SIZE, EnhanceEntry, Review, parse_trace_cursor, trace_page
 from enhancelog.stats import WINDOWS, dashboard_stats
 from ledgerproject.ledger.access import requires_permission
 from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.params import parse_int
 from ledgerproject.ledger.redirects import safe_next
 from ledgerproject.ledger.tenancy import visible_or_404
 
@@ -29,11 +30,9 @@ def dashboard(request):
 
 def parse_keyset_cursor(value):
     """`before=<ts_ms>.<seq>`: the last row of the previous page (keyset paging, no OFFSET)."""
-    try:
-        ts_ms, seq = value.split(".", 1)
-        return int(ts_ms), int(seq)
-    except (AttributeError, ValueError):
-        return None
+    ts_ms, _, seq = (value or "").partition(".")
+    ts_ms, seq = parse_int(ts_ms), parse_int(seq, minimum=1)
+    return None if ts_ms is None or seq is None else (ts_ms, seq)
 
 
 @requires_permission(VIEW)
@@ -109,23 +108,31 @@ def record_review(request, issue_id):
 
 @requires_permission(VIEW)
 def trace(request, blueprint_id):
-    entries = list(EnhanceEntry.objects.visible_to(request.user).for_blueprint(blueprint_id).in_list_order())
-    if not entries:
+    # One page at a time like every list (a blueprint may hold thousands of attempts).
+    page = trace_page(
+        EnhanceEntry.objects.visible_to(request.user),
+        blueprint_id,
+        after=parse_trace_cursor(request.GET.get("after")),
+        limit=TRACE_PAGE_SIZE,
+    )
+    if page is None:
         raise Http404(f"No enhance entries for blueprint {blueprint_id!r}.")
-    breaks = find_breaks(entries)
-    broken = {b["seq"]: b for b in breaks}
+    entries = page["entries"]
+    broken = {b["seq"]: b for b in page["breaks"]}
     latest = Review.objects.latest_per_entry([e for e in entries if e.status == EnhanceEntry.REJECTED])
     steps = [{"entry": e, "break": broken.get(e.seq), "review": latest.get(e.pk)} for e in entries]
-    applied = [e for e in entries if e.status == EnhanceEntry.APPLIED]
     return render(
         request,
         "enhancelog/trace.html",
         {
             "blueprint_id": blueprint_id,
             "steps": steps,
-            "breaks": breaks,
-            "applied": len(applied),
-            "rejected": len(entries) - len(applied),
-            "head": applied[-1] if applied else None,
+            "breaks": page["breaks"],
+            "applied": page["applied"],
+            "rejected": page["rejected"],
+            "count": page["count"],
+            "head": page["head"],
+            "next_after": page["next_after"],
+            "paged": "after" in request.GET,
         },
     )

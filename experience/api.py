@@ -3,8 +3,8 @@
 import json
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -94,7 +94,19 @@ class ArtifactTransitionsView(APIView):
         visible = ExperienceEvent.objects.visible_to(self.request.user).for_artifact(artifact_id)
         return one_tenant(visible, self.request)
 
-    @extend_schema(responses=ExperienceEventSerializer(many=True))
+    @extend_schema(
+        responses=inline_serializer(
+            "ArtifactTransitions",
+            {
+                "artifact_id": serializers.CharField(),
+                "artifact_kind": serializers.CharField(allow_null=True),
+                "state": serializers.CharField(),
+                "tenant_id": serializers.CharField(allow_null=True),
+                "transitions": ExperienceEventSerializer(many=True),
+                "rollbacks": ExperienceEventSerializer(many=True),
+            },
+        )
+    )
     def get(self, request, artifact_id):
         events = list(self.history(artifact_id).order_by("seq"))
         if not events:

@@ -7,6 +7,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from whitenoise.compress import Compressor
 
 from ledgerproject.env import (
     env_bool,
@@ -58,10 +59,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost after security: compresses the finished page (HTML only; see ledger/compression.py).
+    "ledgerproject.ledger.compression.HtmlGZipMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "ledgerproject.ledger.outage.DatabaseUnavailableMiddleware",
     "ledgerproject.ledger.middleware.RequestSizeLimitMiddleware",
+    # Chunked bodies (411), NUL in the address (400), values out of range (400): never a 500.
+    "ledgerproject.ledger.middleware.UnreadableInputMiddleware",
+    "ledgerproject.ledger.middleware.RenderedContentTypeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -159,9 +165,19 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_ROOT = Path(env_str("LEDGER_MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Content-hashed names plus gzip/Brotli copies, written by `collectstatic` (`make run` runs it);
+    # WhiteNoise serves hashed files with a year-long immutable cache. Without collectstatic a page
+    # outside debug fails on its first {% static %}: deploy steps must run it (docs/deployment.md).
+    "staticfiles": {"BACKEND": "ledgerproject.ledger.staticfiles.LedgerStaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True
+# Serving straight from the source folders (uncompressed, 60 s cache) is for debug only.
+WHITENOISE_USE_FINDERS = DEBUG
+# collectstatic keeps only the hashed copies and compresses them, not the source maps (large, and
+# fetched only by a developer's tools): this keeps `make run`'s collectstatic step short.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
+# Files served at the site root: /favicon.ico (browsers ask for it whatever the page links).
+WHITENOISE_ROOT = BASE_DIR / "static_root"
 
 # Bodies above this are refused with 413 before they are read (blob uploads have their own limit).
 LEDGER_MAX_REQUEST_BYTES = env_int("LEDGER_MAX_REQUEST_BYTES", 10 * 1024 * 1024, minimum=1024)
@@ -222,7 +238,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["ledgerproject.ledger.permissions.LedgerRolePermission"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["ledgerproject.ledger.filters.LedgerFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "ledgerproject.ledger.pagination.LedgerCursorPagination",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -231,7 +247,10 @@ REST_FRAMEWORK = {
         "ledgerproject.ledger.renderers.CSVRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["ledgerproject.ledger.parsers.LedgerJSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # `?format=` wins over Accept (DRF would answer 406 to ?format=jsonl with Accept: application/json).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "ledgerproject.ledger.renderers.ExplicitFormatNegotiation",
+    # Operations grouped by ledger in the docs, batch arrays and error statuses as served (ledger/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "ledgerproject.ledger.schema.LedgerAutoSchema",
     "EXCEPTION_HANDLER": "ledgerproject.ledger.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -253,6 +272,26 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One group per ledger in /api/docs/, in this order (ledger/schema.py tags each operation).
+    "TAGS": [
+        {
+            "name": "Ledgers and verification",
+            "description": "Every ledger's size and head, checkpoints, proofs, exports, verification.",
+        },
+        {"name": "Enhance log", "description": "Enhance attempts, blueprint traces and reviews."},
+        {"name": "Experience events", "description": "Experience events, artifacts and their lifecycle, trace links."},
+        {
+            "name": "Runs, blobs and outputs",
+            "description": "Runs and their events, content-addressed blobs, task outputs.",
+        },
+        {"name": "Releases", "description": "Promotions and rollbacks per agent name; the release as of a time."},
+        {"name": "Node logs", "description": "Log records of every node and daemon."},
+    ],
+    # Error statuses with the kernel's error shape on every operation (ledgerproject/ledger/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ledgerproject.ledger.schema.document_errors",
+    ],
 }
 
 LOGGING = {

@@ -20,6 +20,9 @@ LEDGER_ALLOW_TEST_RESET = True
 LOGCHAIN_APPENDER = "buffer"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
+# The tests serve static files from the source folders: no collectstatic, no hashed names.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+WHITENOISE_USE_FINDERS = True
 ROOT_URLCONF = "tests.ledger_testapp.urls"
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

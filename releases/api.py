@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from ledgerproject.ledger import hashing
 from ledgerproject.ledger.api import LedgerViewSet
+from ledgerproject.ledger.params import parse_int
 from ledgerproject.ledger.tenancy import named_tenant
 from releases.asof import parse_as_of
 from releases.filters import ReleaseFilterSet
@@ -104,14 +105,15 @@ class ReleaseViewSet(LedgerViewSet):
     def history(self, request, name=None):
         name = checked_name(name)
         moment = checked_as_of(request)
-        limit = request.query_params.get("limit", str(MAX_HISTORY))
-        if not limit.isdigit() or not 1 <= int(limit) <= MAX_HISTORY:
-            raise ValidationError({"limit": [f"limit is a whole number from 1 to {MAX_HISTORY}; got {limit!r}."]})
+        text = request.query_params.get("limit", str(MAX_HISTORY))
+        limit = parse_int(text, minimum=1, maximum=MAX_HISTORY)
+        if limit is None:
+            raise ValidationError({"limit": [f"limit is a whole number from 1 to {MAX_HISTORY}; got {text!r}."]})
         mine = Release.objects.visible_to(request.user).of_tenant(named_tenant(request))
         entries = mine.select_related("rolled_back_to").history(name)
         if moment is not None:
             entries = entries.filter(recorded_at__lte=moment)
-        return Response(self.get_serializer(list(entries[: int(limit)]), many=True).data)
+        return Response(self.get_serializer(list(entries[:limit]), many=True).data)
 
     @extend_schema(
         summary="Promote a new current release of a name",

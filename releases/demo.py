@@ -1,16 +1,19 @@
-"""Demo data: several agents' promotions and rollbacks over a few weeks of (claimed) release history."""
+"""Demo data: several agents' promotions and rollbacks, each recorded at its week of three months of history."""
 
+import datetime
 import hashlib
 import random
 
 from django.apps import apps
 from django.core.exceptions import FieldError
 from django.db import DatabaseError
+from django.utils import timezone
 
+from ledgerproject.ledger import clock
 from releases.models import Release
 
-# (agent, [steps]); a step is ("promote", version) or ("rollback", reason). The trusted recorded_at
-# is "now" at append, so the weeks of the story live in the claimed notes, never in recorded_at.
+# (agent, [steps]); a step is ("promote", version) or ("rollback", reason). Each is recorded at its
+# week of the story (the kernel's backdated clock, demo data only), so release history has real dates.
 STORY = [
     (
         "planner",
@@ -79,19 +82,26 @@ def load(seed):
         return "releases already present; left as they are"
     rng = random.Random(seed)
     from_runs = _run_digests()
-    entries = rollbacks = 0
-    for agent, steps in STORY:
+    # The story spans about three months, ending a few days before the runs app's demo runs start,
+    # so "as of" a past date names another release than today's.
+    start = timezone.now().replace(microsecond=0) - datetime.timedelta(days=4, weeks=13)
+    timeline = []
+    for order, (agent, steps) in enumerate(STORY):
         # The release current at the end runs the spec the runs app's demo runs used, so the pages link up.
         known = from_runs.get(agent, [])
         final = _final_label(steps) if known else None
         week = 0
         for step, detail in steps:
             week += rng.randint(1, 2)
-            who = rng.choice(PEOPLE)
+            moment = start + datetime.timedelta(weeks=week, hours=rng.randint(0, 120), minutes=order)
+            timeline.append((moment, agent, step, detail, week, known[0] if known and detail == final else None))
+    entries = rollbacks = 0
+    # In time order across agents: each entry is recorded at its moment, and a chain's times only go forward.
+    for moment, agent, step, detail, week, run_digest in sorted(timeline, key=lambda row: row[0]):
+        who = rng.choice(PEOPLE)
+        with clock.backdated(moment):
             if step == "promote":
-                digest = (
-                    known[0] if detail == final else hashlib.sha256(f"spec of {agent} {detail}".encode()).hexdigest()
-                )
+                digest = run_digest or hashlib.sha256(f"spec of {agent} {detail}".encode()).hexdigest()
                 Release.objects.promote(
                     agent,
                     digest,
@@ -105,5 +115,5 @@ def load(seed):
                     agent, promoted_by=who, notes=f"Week {week}: rolled back: {detail}.", recorded_by="demo"
                 )
                 rollbacks += 1
-            entries += 1
-    return f"{entries} release entries for {len(STORY)} agents ({rollbacks} rollbacks)"
+        entries += 1
+    return f"{entries} release entries for {len(STORY)} agents over 13 weeks ({rollbacks} rollbacks)"

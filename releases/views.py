@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from ledgerproject.ledger.access import requires_permission
+from ledgerproject.ledger.params import parse_int
 from ledgerproject.ledger.tenancy import named_tenant
 from releases.asof import parse_as_of
 from releases.models import Release, validate_name
@@ -40,9 +41,9 @@ def history(request, name):
         raise Http404("not a release name") from None
     mine = Release.objects.visible_to(request.user).of_tenant(named_tenant(request))
     entries = mine.select_related("rolled_back_to").history(name)
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        entries = entries.filter(seq__lt=int(before))
+    before = parse_int(request.GET.get("before"), minimum=1)
+    if before is not None:
+        entries = entries.filter(seq__lt=before)
     entries = list(entries[: ENTRIES_PER_PAGE + 1])
     older = entries[ENTRIES_PER_PAGE] if len(entries) > ENTRIES_PER_PAGE else None
     entries = entries[:ENTRIES_PER_PAGE]

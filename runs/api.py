@@ -122,7 +122,7 @@ class BlobViewSet(StreamingListMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         summary="The exact stored bytes (ETag = digest); 400 for a malformed digest, 404 when absent",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={(200, "*/*"): OpenApiTypes.BINARY},  # the media type the bytes were stored with
     )
     def retrieve(self, request, digest=None, *args, **kwargs):
         blob = self._present_blob(digest)

@@ -9,6 +9,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
+from ledgerproject.ledger import clock
 from runs import blobstore
 from runs.models import Blob, Output, Run, RunEvent, RunOutcome, RunStatus, mint_output_id
 
@@ -127,6 +128,7 @@ def load(seed=20261121):
             if status != RunStatus.RUNNING:
                 outcome_rows.append(
                     {
+                        "finished": stream[-1][2],
                         "run": run,
                         "status": status,
                         "total_events": len(stream),
@@ -137,7 +139,11 @@ def load(seed=20261121):
                 )
             counts[status] += 1
         RunEvent.objects.append_many(event_rows, recorded_by=WHO)
-        RunOutcome.objects.append_many(outcome_rows, recorded_by=WHO)
+        # Each outcome is recorded when its run finished (its completed_at), in that order, so a run's
+        # completed_at - created_at is its duration_ms.
+        for row in sorted(outcome_rows, key=lambda row: row["finished"]):
+            with clock.backdated(row.pop("finished")):
+                RunOutcome.objects.append(recorded_by=WHO, **row)
         events_total = len(event_rows)
         outputs = _outputs(rng)
         # A scratch upload nobody refers to, cleaned up: its record stays, the deletion is its own entry.

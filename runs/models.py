@@ -79,8 +79,9 @@ class BlobQuerySet(LedgerQuerySet):
 
 class BlobHold(models.Model):
     """A tenant's hold on stored bytes: it stored them (or was given them). Bytes are stored once
-    per digest, but each tenant sees, reads and deletes only the blobs it holds or its entries
-    refer to; deleting drops its own hold, and the bytes go when no hold and no reference is left.
+    per digest, but each tenant sees, reads and deletes only the blobs it holds; deleting drops its
+    own hold (refused while its own entries refer to the blob), and the bytes go when no hold and no
+    reference is left.
     Holds are operational state, not evidence: the ledger records first storage (Blob) and every
     deletion or restoration of the bytes (BlobChange)."""
 
@@ -97,21 +98,13 @@ class BlobHold(models.Model):
 
 
 def blobs_of_tenants(tenants):
-    """Digests visible to `tenants`: held by them, or referred to by their runs, outcomes,
-    outputs or releases (a run event's payload reference needs a hold: it is free text)."""
-    tenants = sorted(tenants)
-    held = Q(digest__in=BlobHold.objects.filter(tenant_key__in=tenants).values("digest"))
-    held |= Q(digest__in=Run.objects.filter(tenant_id__in=tenants).values("spec_digest"))
-    held |= Q(
-        digest__in=RunOutcome.objects.filter(run__tenant_id__in=tenants, final_state_digest__isnull=False).values(
-            "final_state_digest"
-        )
-    )
-    held |= Q(digest__in=Output.objects.filter(tenant_id__in=tenants, blob_digest__isnull=False).values("blob_digest"))
-    release_model = release_model_or_none()
-    if release_model is not None:
-        held |= Q(digest__in=release_model._base_manager.filter(tenant_id__in=tenants).values("spec_digest"))
-    return held
+    """Digests visible to `tenants`: the ones they hold (their principals stored the bytes).
+
+    A reference (a run's spec_digest, an output's content, a release…) does not make bytes visible:
+    any digest may be named, so a tenant could otherwise name a digest and learn from a 200 or a 404
+    whether another tenant stored that content. References keep a tenant's own hold from being
+    deleted (409) instead."""
+    return Q(digest__in=BlobHold.objects.filter(tenant_key__in=sorted(tenants)).values("digest"))
 
 
 class Blob(LedgerEntry):

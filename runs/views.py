@@ -6,9 +6,9 @@ from django.db.models import Count, Max, Q
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from ledgerproject.ledger.access import requires_permission
+from ledgerproject.ledger.params import parse_instant, parse_int
 from ledgerproject.ledger.tenancy import visible_or_404
 from runs import blobstore, lineage
 from runs.models import Blob, BlobChange, Output, Run, RunStatus, blob_references, is_digest, release_model_or_none
@@ -48,10 +48,10 @@ def _cursor(run):
 def _after_cursor(queryset, token):
     """Keyset paging on (created_at, seq) descending: constant cost on any page."""
     moment, _, seq = (token or "").rpartition("_")
-    when = parse_datetime(moment) if moment else None
-    if when is None or not seq.isdigit():
+    when, seq = parse_instant(moment), parse_int(seq, minimum=1)
+    if when is None or seq is None:
         return queryset
-    return queryset.filter(Q(created_at__lt=when) | Q(created_at=when, seq__lt=int(seq)))
+    return queryset.filter(Q(created_at__lt=when) | Q(created_at=when, seq__lt=seq))
 
 
 @requires_permission("runs.view_run")
@@ -231,6 +231,17 @@ def task_attempt(request, task_id, attempt):
     )
 
 
+def _indented_json(text):
+    """JSON text indented for reading; the text as stored when it is not JSON, is nested deeper than
+    the parser recurses, or decodes to a lone surrogate that the page could not encode."""
+    try:
+        indented = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        indented.encode("utf-8")
+    except (ValueError, RecursionError, UnicodeEncodeError):
+        return text
+    return indented
+
+
 @requires_permission("runs.view_blob")
 def blob_detail(request, digest):
     if not is_digest(digest):
@@ -243,12 +254,11 @@ def blob_detail(request, digest):
     if blob.present and blob.size <= PREVIEW_BYTES and blob.media_type.startswith(PREVIEWABLE):
         try:
             raw = blobstore.read_bytes(digest)
-            text = raw.decode("utf-8") if raw is not None else None
-            if text is not None and blob.media_type == "application/json":
-                text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-            preview = text
-        except (blobstore.BlobIntegrityError, UnicodeDecodeError, ValueError):
+            preview = raw.decode("utf-8") if raw is not None else None
+        except (blobstore.BlobIntegrityError, UnicodeDecodeError):
             preview = None
+        if preview is not None and blob.media_type == "application/json":
+            preview = _indented_json(preview)
     return render(
         request,
         "runs/blob_detail.html",

@@ -105,7 +105,8 @@ def test_the_correlation_page_shows_the_whole_run(reader, demo_data):
 
 
 def test_the_artifact_page_shows_the_lifecycle_and_rollbacks(reader, demo_data, django_assert_max_num_queries):
-    with django_assert_max_num_queries(6):
+    # Session, user, its permissions (2), its tenants, which tenants use the id, the events: constant.
+    with django_assert_max_num_queries(7):
         page = text(reader.get("/artifacts/adapter-contracts-v3/"))
     assert 'data-testid="current-state">RolledBack<' in page
     lifecycle = page.split('data-testid="lifecycle"')[1].split("</ol>")[0]

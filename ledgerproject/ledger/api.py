@@ -272,6 +272,87 @@ class SwaggerView(SpectacularSwaggerSplitView):
 
     permission_classes = [LedgerRolePermission]
     required_permissions = {"GET": LEDGER_READ}
+    # Its only renderer is an HTML template: DRF's OPTIONS metadata has no template to render (a 500).
+    http_method_names = ["get", "head"]
+
+
+def _list_routes(patterns, prefix=""):
+    """Routes among `patterns` that take no parameter and answer GET: each ledger's lists."""
+    from ledgerproject.ledger.access import iter_routes
+
+    found = []
+    for route, pattern, _admin in iter_routes(patterns, prefix):
+        text = route.lstrip("^").rstrip("$")
+        if "<" in text or "(?P" in text or "\\" in text or not text:
+            continue
+        callback = pattern.callback
+        actions = getattr(callback, "actions", None)
+        cls = getattr(callback, "cls", None)
+        # A viewset's list (not its extra actions, which want parameters); any other GET view.
+        answers_get = actions.get("get") == "list" if actions is not None else cls is not None and hasattr(cls, "get")
+        if answers_get and text not in found:
+            found.append(text)
+    return found
+
+
+class ApiIndexView(APIView):
+    """The API's parts: each ledger's list routes, the kernel's, the schema and the docs."""
+
+    required_permissions = {"GET": LEDGER_READ}
+
+    @extend_schema(
+        summary="An index of the API: each ledger's list routes, the schema and the docs",
+        responses={
+            200: inline_serializer(
+                "ApiIndex",
+                {
+                    "title": serializers.CharField(),
+                    "version": serializers.CharField(),
+                    "schema": serializers.URLField(),
+                    "docs": serializers.URLField(),
+                    "home": serializers.URLField(),
+                    "ledgers": serializers.ListField(
+                        child=inline_serializer(
+                            "ApiIndexPart",
+                            {
+                                "app": serializers.CharField(),
+                                "title": serializers.CharField(),
+                                "routes": serializers.DictField(child=serializers.URLField()),
+                            },
+                        )
+                    ),
+                },
+            )
+        },
+    )
+    def get(self, request):
+        from importlib import import_module
+
+        from django.conf import settings
+        from django.urls import reverse
+
+        from ledgerproject.ledger import urls as kernel_urls
+        from ledgerproject.ledger.schema import KERNEL_TAG, app_title
+
+        base = reverse("api-index")
+
+        def links(patterns):
+            return {route.rstrip("/"): request.build_absolute_uri(base + route) for route in _list_routes(patterns)}
+
+        parts = [{"app": "ledger", "title": KERNEL_TAG, "routes": links(kernel_urls.api_urlpatterns)}]
+        for label in settings.LEDGER_APPS:
+            patterns = getattr(import_module(f"{label}.urls"), "api_urlpatterns", [])
+            parts.append({"app": label, "title": app_title(label), "routes": links(patterns)})
+        return Response(
+            {
+                "title": settings.SPECTACULAR_SETTINGS["TITLE"],
+                "version": settings.SPECTACULAR_SETTINGS["VERSION"],
+                "schema": request.build_absolute_uri(reverse("schema")),
+                "docs": request.build_absolute_uri(reverse("swagger-ui")),
+                "home": request.build_absolute_uri(reverse("home")),
+                "ledgers": parts,
+            }
+        )
 
 
 _SEARCH_RESULT = inline_serializer(

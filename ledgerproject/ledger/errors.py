@@ -3,6 +3,7 @@
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import Http404, RawPostDataException
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -80,6 +81,16 @@ def _count_conflict(exc, view):
 
 
 def exception_handler(exc, context):
+    response = _error_response(exc, context)
+    request = context.get("request")
+    if response is not None and request is not None:
+        # An error is JSON whatever `?format=` asked for: a CSV or JSON Lines renderer would turn the
+        # `detail` into a row, and clients (and the schema) read every error the same way.
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+    return response
+
+
+def _error_response(exc, context):
     view = context.get("view")
     if isinstance(exc, (ConflictError, StateConflictError)):
         _count_conflict(exc, view)

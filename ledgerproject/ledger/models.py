@@ -12,7 +12,7 @@ from django.db.models.signals import class_prepared
 from django.dispatch import receiver
 from django.utils import timezone
 
-from ledgerproject.ledger import hashing, ids
+from ledgerproject.ledger import clock, hashing, ids
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError, ImmutableEntryError
 from ledgerproject.ledger.locking import lock_ledger, lock_ledger_then_fetch
 from ledgerproject.ledger.signals import entries_appended
@@ -144,7 +144,9 @@ class LedgerQuerySet(AppendOnlyQuerySet):
                 lock_ledger(connection, model.ledger_name)
                 model.check_append_allowed(entries, using=db)
                 seq, prev = _refuse_conflicts_and_read_tip(model, entries, db)
-            now = timezone.now()
+            now = clock.now()
+            if clock.backdated_moment() is not None:
+                _refuse_going_back_in_time(model, db, now)
             for entry in entries:
                 seq += 1
                 entry.seq = seq
@@ -173,6 +175,13 @@ def _principal(recorded_by):
     if not getattr(recorded_by, "is_authenticated", False):
         return None, ""
     return recorded_by.pk, recorded_by.get_username()
+
+
+def _refuse_going_back_in_time(model, db, moment):
+    """A backdated append (demo data) may not record a time before the ledger's last entry."""
+    last = models.QuerySet(model, using=db).order_by("-seq").values_list("recorded_at", flat=True).first()
+    if last is not None and moment < last:
+        raise ValueError(f"{model.ledger_name}: {moment.isoformat()} is before the last entry's {last.isoformat()}")
 
 
 def _refuse_repeats_within(entries):

@@ -1,10 +1,43 @@
-"""The API's JSON parser: DRF's, plus a clear 400 for JSON nested too deeply to be a ledger entry."""
+"""The API's JSON parser: DRF's, plus a clear 400 for JSON too deep or holding text no database stores."""
 
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
 # Far deeper than any entry needs, far shallower than the interpreter's recursion limit.
 MAX_DEPTH = 64
+
+
+def unstorable_text(value):
+    """Where the first string (key or value) holding NUL or a lone surrogate is ("a.b.0"), else None.
+
+    JSON's \\u escapes can spell both; PostgreSQL refuses NUL in text and jsonb, UTF-8 cannot encode a
+    lone surrogate, and an error message that quoted one back could not be rendered (a 500).
+    """
+    stack = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((key, path) for key in item)
+            stack.extend((member, f"{path}{_printable(key)}.") for key, member in item.items())
+        elif isinstance(item, list):
+            stack.extend((member, f"{path}{index}.") for index, member in enumerate(item))
+        elif isinstance(item, str) and not _storable(item):
+            return path.rstrip(".") or "the body"
+    return None
+
+
+def _storable(text):
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(key):
+    return key if _storable(key) else key.encode("utf-8", "backslashreplace").decode("ascii", "replace")
 
 
 def nesting_depth(value):
@@ -30,4 +63,10 @@ class LedgerJSONParser(JSONParser):
             raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels") from None
         if nesting_depth(data) > MAX_DEPTH:
             raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels")
+        where = unstorable_text(data)
+        if where is not None:
+            # Named like a field error ({"a.b": [...], "detail": ...}) so a client can point at it.
+            raise ValidationError(
+                {where: ["holds NUL or a lone surrogate (\\u0000, \\ud800…), which no ledger stores"]}
+            )
         return data

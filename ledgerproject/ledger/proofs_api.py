@@ -358,9 +358,13 @@ def entry_page(request, ledger, seq):
     model = _ledger_or_404(ledger)
     if not can_read_ledger(request.user, model):
         raise PermissionDenied(f"You may not read ledger {ledger}.")
-    entry = _visible(model, request.user).filter(seq=seq).first()
+    visible = _visible(model, request.user)
+    entry = visible.filter(seq=seq).first()
     if entry is None:
         raise Http404(f"Ledger {ledger} has no entry {seq} you may see.")
+    # The neighbours this reader may see: no link past the last entry (it would be a 404).
+    previous_seq = visible.filter(seq__lt=seq).order_by("-seq").values_list("seq", flat=True).first()
+    next_seq = visible.filter(seq__gt=seq).order_by("seq").values_list("seq", flat=True).first()
     latest = checkpoints.latest_checkpoint(ledger)
     proof = None
     if latest is not None and seq <= latest.tree_size:
@@ -372,7 +376,10 @@ def entry_page(request, ledger, seq):
     context = {
         "ledger": ledger,
         "entry": entry,
-        "block": entry.ledger_block,
+        # Not "block": a template variable of that name is shadowed by the {% block %} tag's own.
+        "ledger_block": entry.ledger_block,
+        "previous_seq": previous_seq,
+        "next_seq": next_seq,
         "pretty": pretty,
         "checkpoint": latest.as_dict() if latest else None,
         "proof": proof,

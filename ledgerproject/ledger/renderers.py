@@ -10,6 +10,7 @@ import csv
 import io
 import json
 
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -136,3 +137,19 @@ def stream_csv(rows, columns):
             buffer.truncate()
     if buffer.tell():
         yield buffer.getvalue()
+
+
+class ExplicitFormatNegotiation(DefaultContentNegotiation):
+    """`?format=` names the representation outright, so it wins over the Accept header.
+
+    DRF intersects the two and answers 406 to `?format=jsonl` sent with `Accept: application/json`
+    (which generated clients send on every call); a format the route does not render stays a 404.
+    """
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        fmt = format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
+        if fmt:
+            named = [renderer for renderer in renderers if renderer.format == fmt]
+            if named:
+                return named[0], named[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)

@@ -5,7 +5,7 @@ from django.http import Http404
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
-from ledgerproject.ledger.models import ALL_TENANTS, tenant_scope
+from ledgerproject.ledger.models import ALL_TENANTS, AllTenantsGrant, TenantBinding, tenant_scope
 
 TENANT_PARAM = "tenant_id"
 NAME_THE_TENANT = "this id exists in more than one of your tenants: name one with ?tenant_id="
@@ -88,3 +88,16 @@ def named_tenant(request):
         if isinstance(exc, NotFound):
             raise Http404(str(exc.detail)) from None
         raise BadRequest(NAME_THE_TENANT) from None
+
+
+def bind_principal(user, tenants, source):
+    """Bind `user` to `tenants`, or, given none and holding no binding, give it the explicit
+    all-tenants grant (`source` names the command, kept on the grant). Binding to tenants narrows
+    a principal that held the grant. Used by every command that makes principals, so none of them
+    leaves one that silently sees nothing or everything."""
+    for tenant_id in dict.fromkeys(tenants):
+        TenantBinding.objects.get_or_create(user=user, tenant_id=tenant_id)
+    if tenants:
+        AllTenantsGrant.objects.filter(user=user).delete()
+    elif not TenantBinding.objects.filter(user=user).exists():
+        AllTenantsGrant.objects.get_or_create(user=user, defaults={"note": source})

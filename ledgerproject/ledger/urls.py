@@ -6,6 +6,8 @@ from ledgerproject.ledger import api, health, proofs_api, views
 from ledgerproject.ledger.access import public
 
 api_urlpatterns = [
+    # /api/v1/ itself: an index of the API's parts.
+    path("", api.ApiIndexView.as_view(), name="api-index"),
     path("ledgers/", api.LedgerListView.as_view(), name="ledger-list"),
     # Before the ledgers/<ledger>/ routes, so "public-key" is never taken for a ledger's name.
     path("ledgers/public-key/", proofs_api.PublicKeyView.as_view(), name="ledger-public-key"),

@@ -4,9 +4,11 @@ import sys
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.http import JsonResponse
+from django.core.exceptions import DisallowedHost
+from django.db import DatabaseError
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views import defaults
+from django.template import loader
 from django.views.decorators.http import require_POST
 
 from ledgerproject.ledger.access import LEDGER_READ, requires_permission
@@ -14,15 +16,68 @@ from ledgerproject.ledger.api import _ledger_or_404, ledger_summary, readable_le
 from ledgerproject.ledger.chain import record_check, verify_ledger
 from ledgerproject.ledger.home import home_context
 from ledgerproject.ledger.outage import is_database_unavailable, unavailable_response
+from ledgerproject.ledger.redirects import safe_next
 from ledgerproject.ledger.search import SearchError, grouped, search
 from ledgerproject.ledger.trail import trail
 
+ERROR_PAGES = {
+    403: ("Not allowed", "Your account does not have the role this page needs. Ask an administrator for it."),
+    404: ("Page not found", "There is no page or entry at this address, or it is not one you may see."),
+    500: ("Something went wrong", "The server failed to answer this request. Nothing was stored by it; please retry."),
+}
+
+
+def _signed_in_user(request):
+    """The request's user when it can be known without failing (no auth middleware ran, or the database is down)."""
+    user = getattr(request, "user", None)
+    if user is None:
+        return None
+    try:
+        return user if user.is_authenticated else None
+    except DatabaseError:
+        return None
+
+
+def _back_url(request):
+    try:
+        return safe_next(request, request.META.get("HTTP_REFERER"), None)
+    except DisallowedHost:
+        return None
+
+
+def error_page(request, status, detail=None, with_user=True):
+    """The site's styled error page, within the layout: navigation, the reason, and a way back.
+
+    Rendered with the request (the signed-in navigation) only when its user is known without an
+    error; otherwise, like the 503 page, without it: no context processor touches the database.
+    """
+    title, explanation = ERROR_PAGES[status]
+    context = {"error_page": True, "status": status, "title": title, "explanation": explanation, "detail": detail}
+    context["back_url"] = _back_url(request)
+    user = _signed_in_user(request) if with_user else None
+    if user is not None:
+        try:
+            body = loader.render_to_string("errors/_error.html", context, request=request)
+        except DatabaseError:
+            body = loader.render_to_string("errors/_error.html", context)
+    else:
+        body = loader.render_to_string("errors/_error.html", context)
+    return HttpResponse(body, status=status)
+
+
+def permission_denied(request, exception=None):
+    """403: JSON with a `detail` under /api/, the styled page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
+    # The declared permission it names is what to ask an administrator for.
+    return error_page(request, 403, detail=str(exception) if exception else None)
+
 
 def not_found(request, exception=None):
-    """404: JSON with a `detail` under /api/, the HTML page elsewhere."""
+    """404: JSON with a `detail` under /api/, the styled page elsewhere."""
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": f"Not found: no API endpoint or entry at {request.path}."}, status=404)
-    return defaults.page_not_found(request, exception)
+    return error_page(request, 404)
 
 
 def server_error(request):
@@ -33,7 +88,9 @@ def server_error(request):
         return unavailable_response(request)
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Server error."}, status=500)
-    return defaults.server_error(request)
+    # Without the request: whatever failed (the database, a template, a context processor) must not
+    # fail the error page too. The layout then shows the public navigation.
+    return error_page(request, 500, with_user=False)
 
 
 def home(request):

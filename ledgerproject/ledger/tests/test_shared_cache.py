@@ -198,7 +198,7 @@ def serve(transactional_db, tmp_path):
             assert proc.poll() is None, log.read_text()
             booted = log.read_text().count("Booting worker")
             try:
-                return booted >= workers and requests.get(url + "/accounts/login/", timeout=5).status_code == 200
+                return booted >= workers and requests.get(url + "/readyz", timeout=5).status_code == 200
             except requests.ConnectionError:
                 return False
 

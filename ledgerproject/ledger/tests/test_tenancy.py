@@ -162,6 +162,25 @@ def test_a_tenant_cannot_read_or_delete_another_tenants_blob_bytes(make_user, cl
     assert BlobChange.objects.count() == 0
 
 
+def test_naming_another_tenants_digest_in_an_entry_does_not_reveal_its_bytes(make_user, client_for, blob_storage):
+    acme = client_for(make_user("acme-w", roles=["writer", "reader"], tenants=["acme"]))
+    globex = client_for(make_user("globex-w", roles=["writer"], tenants=["globex"]))
+    digest = globex.post("/api/v1/blobs/", b"globex plan", content_type="application/octet-stream").json()["digest"]
+    absent = "cd" * 32
+    answers = []
+    for named in (digest, absent):
+        run = {"spec_digest": named, "metadata": {"agent_name": "probe", "tags": []}}
+        assert acme.post("/api/v1/runs/", run, format="json").status_code == 201
+        promote = {"spec_digest": named, "promoted_by": "probe"}
+        assert acme.post(f"/api/v1/releases/probe-{named[:4]}/promote/", promote, format="json").status_code == 201
+        got = acme.get(f"/api/v1/blobs/{named}/")
+        answers.append((got.status_code, got.json()["detail"].replace(named, "<digest>")))
+    # Another tenant's stored content and content nobody stored answer alike: nothing to probe.
+    assert answers[0] == answers[1] and answers[0][0] == 404
+    assert acme.head(f"/api/v1/blobs/{digest}/").status_code == 404
+    assert globex.get(f"/api/v1/blobs/{digest}/").status_code == 200
+
+
 def test_deleting_drops_only_the_callers_hold_and_the_bytes_go_with_the_last_one(make_user, client_for, blob_storage):
     acme = client_for(make_user("acme-w", roles=["writer"], tenants=["acme"]))
     globex = client_for(make_user("globex-w", roles=["writer"], tenants=["globex"]))

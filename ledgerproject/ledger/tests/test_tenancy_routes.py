@@ -17,7 +17,8 @@ from ledgerproject.ledger.tests.tenant_world import build_world
 SAMPLES = {
     "api/v1/^notes/$": lambda i: "/api/v1/notes/",
     "api/v1/^notes/batch/$": lambda i: "/api/v1/notes/batch/",
-    "api/v1/^notes/(?P<key>[^/.]+)/$": lambda i: f"/api/v1/notes/{i.note}/",
+    "api/v1/^notes/(?P<key>[^/]+)/$": lambda i: f"/api/v1/notes/{i.note}/",
+    "api/v1/": lambda i: "/api/v1/",
     "api/v1/ledgers/": lambda i: "/api/v1/ledgers/",
     "api/v1/search/": lambda i: f"/api/v1/search/?q={i.issue}",
     "api/v1/ledgers/public-key/": lambda i: "/api/v1/ledgers/public-key/",
@@ -45,10 +46,10 @@ SAMPLES = {
     "api/v1/^blobs/(?P<digest>[^/]+)/$": lambda i: f"/api/v1/blobs/{i.digest}/",
     "api/v1/^runs/$": lambda i: f"/api/v1/runs/?spec_digest={i.digest}",
     "api/v1/^runs/batch/$": lambda i: "/api/v1/runs/batch/",
-    "api/v1/^runs/(?P<run_id>[^/.]+)/$": lambda i: f"/api/v1/runs/{i.run_id}/",
-    "api/v1/^runs/(?P<run_id>[^/.]+)/cancel/$": lambda i: f"/api/v1/runs/{i.run_id}/cancel/",
-    "api/v1/^runs/(?P<run_id>[^/.]+)/complete/$": lambda i: f"/api/v1/runs/{i.run_id}/complete/",
-    "api/v1/^runs/(?P<run_id>[^/.]+)/fail/$": lambda i: f"/api/v1/runs/{i.run_id}/fail/",
+    "api/v1/^runs/(?P<run_id>[^/]+)/$": lambda i: f"/api/v1/runs/{i.run_id}/",
+    "api/v1/^runs/(?P<run_id>[^/]+)/cancel/$": lambda i: f"/api/v1/runs/{i.run_id}/cancel/",
+    "api/v1/^runs/(?P<run_id>[^/]+)/complete/$": lambda i: f"/api/v1/runs/{i.run_id}/complete/",
+    "api/v1/^runs/(?P<run_id>[^/]+)/fail/$": lambda i: f"/api/v1/runs/{i.run_id}/fail/",
     "api/v1/^runs/(?P<run_id>[0-9a-fA-F-]{32,36})/events/$": lambda i: f"/api/v1/runs/{i.run_id}/events/",
     "api/v1/^runs/(?P<run_id>[0-9a-fA-F-]{32,36})/events/batch/$": lambda i: f"/api/v1/runs/{i.run_id}/events/batch/",
     "api/v1/^runs/(?P<run_id>[0-9a-fA-F-]{32,36})/events/(?P<seq>[0-9]+)/$": lambda i: (
@@ -57,14 +58,7 @@ SAMPLES = {
     "api/v1/^outputs/$": lambda i: f"/api/v1/outputs/?task_id={i.task}",
     "api/v1/^outputs/batch/$": lambda i: "/api/v1/outputs/batch/",
     "api/v1/^outputs/latest/$": lambda i: f"/api/v1/outputs/latest/?producer_agent={i.prefix}-producer",
-    "api/v1/^outputs/(?P<id>[^/.]+)/$": lambda i: f"/api/v1/outputs/{i.output_id}/",
-    # Detail routes take any one path segment (dots included) since the URL id rule.
-    "api/v1/^notes/(?P<key>[^/]+)/$": lambda i: f"/api/v1/notes/{i.note}/",
     "api/v1/^outputs/(?P<id>[^/]+)/$": lambda i: f"/api/v1/outputs/{i.output_id}/",
-    "api/v1/^runs/(?P<run_id>[^/]+)/$": lambda i: f"/api/v1/runs/{i.run_id}/",
-    "api/v1/^runs/(?P<run_id>[^/]+)/cancel/$": lambda i: f"/api/v1/runs/{i.run_id}/cancel/",
-    "api/v1/^runs/(?P<run_id>[^/]+)/complete/$": lambda i: f"/api/v1/runs/{i.run_id}/complete/",
-    "api/v1/^runs/(?P<run_id>[^/]+)/fail/$": lambda i: f"/api/v1/runs/{i.run_id}/fail/",
     # Probes open to anyone: they name no tenant's data.
     "healthz": lambda i: "/healthz",
     "readyz": lambda i: "/readyz",
@@ -171,10 +165,14 @@ def sample(route, ledger, ids):
     return make(ids, ledger) if ledger is not None else make(ids)
 
 
+# The CSRF token in a page's forms (the nav's log-out form) is masked afresh on every response.
+CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*(")')
+
+
 def _body(response):
     if getattr(response, "streaming", False):
         return b"".join(response.streaming_content).decode("utf-8", "replace")
-    return response.content.decode("utf-8", "replace")
+    return CSRF_VALUE.sub(r"\1…\2", response.content.decode("utf-8", "replace"))
 
 
 def _fetch(client, path, fmt=None):

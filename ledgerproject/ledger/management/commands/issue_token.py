@@ -7,6 +7,7 @@ from django.db import transaction
 
 from ledgerproject.ledger.models import AllTenantsGrant, ApiToken, TenantBinding
 from ledgerproject.ledger.roles import ROLES, ensure_roles
+from ledgerproject.ledger.tenancy import bind_principal
 
 
 class Command(BaseCommand):
@@ -38,13 +39,7 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         for role_name in role:
             user.groups.add(Group.objects.get(name=role_name))
-        for tenant_id in tenant:
-            TenantBinding.objects.get_or_create(user=user, tenant_id=tenant_id)
-        if tenant:
-            # Binding to tenants narrows a principal that held the grant.
-            AllTenantsGrant.objects.filter(user=user).delete()
-        elif not TenantBinding.objects.filter(user=user).exists():
-            AllTenantsGrant.objects.get_or_create(user=user, defaults={"note": "issue_token"})
+        bind_principal(user, tenant, source="issue_token")
         _, key = ApiToken.objects.issue(user, name=name)
         roles = ", ".join(sorted(user.groups.values_list("name", flat=True))) or "none"
         bound = sorted(TenantBinding.objects.filter(user=user).values_list("tenant_id", flat=True))

@@ -1,0 +1,43 @@
+"""The API's filter backend: a FilterSet's refusal becomes a 400 whose messages are never %-formatted again."""
+
+from datetime import UTC, datetime
+
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
+
+
+def filter_errors(filterset):
+    """A FilterSet's errors as {parameter: [message, …]}, each message already rendered once.
+
+    django-filter's own translation applies `message % params` a second time, so a value containing
+    `%` that a validator quoted in its message would raise TypeError (a 500) instead of a 400.
+    """
+    return {name: [str(message) for message in messages] for name, messages in filterset.errors.items()}
+
+
+def refuse_instants_outside_the_calendar(filterset):
+    """Add an error for each instant whose UTC time falls outside years 1–9999.
+
+    `0001-01-01T00:00:00+14:00` parses, but SQLite's driver raises OverflowError converting it to UTC
+    while PostgreSQL compares it: refusing it here answers the same 400 on both engines.
+    """
+    for name, value in list(filterset.form.cleaned_data.items()):
+        for moment in value if isinstance(value, (list, tuple, slice)) else [value]:
+            if isinstance(moment, datetime) and moment.tzinfo is not None:
+                try:
+                    moment.astimezone(UTC)
+                except OverflowError:
+                    filterset.form.add_error(name, "This instant falls outside the calendar (years 1–9999) in UTC.")
+                    break
+
+
+class LedgerFilterBackend(DjangoFilterBackend):
+    def filter_queryset(self, request, queryset, view):
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if filterset.is_valid():
+            refuse_instants_outside_the_calendar(filterset)
+        if filterset.errors and self.raise_exception:
+            raise ValidationError(filter_errors(filterset))
+        return filterset.qs
