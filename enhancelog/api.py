@@ -18,7 +18,7 @@ from enhancelog.models import (
 from enhancelog.serializers import EnhanceEntrySerializer, ReviewSerializer
 from ledgerproject.ledger.api import LedgerViewSet
 from ledgerproject.ledger.params import parse_int
-from ledgerproject.ledger.tenancy import visible_or_404
+from ledgerproject.ledger.tenancy import one_tenant, visible_or_404
 
 
 class EnhanceEntryViewSet(LedgerViewSet):
@@ -42,6 +42,7 @@ class BlueprintTraceView(APIView):
         parameters=[
             OpenApiParameter("page_size", int, description=f"entries per page, 1–{TRACE_MAX_PAGE_SIZE}"),
             OpenApiParameter("after", str, description="`<ts_ms>.<seq>` of the previous page's last entry"),
+            OpenApiParameter("tenant_id", str, description="the tenant, when the id is used in several of yours"),
         ],
         responses=None,
     )
@@ -55,7 +56,9 @@ class BlueprintTraceView(APIView):
         )
         if limit is None:
             raise ValidationError({"page_size": [f"page_size must be an integer from 1 to {TRACE_MAX_PAGE_SIZE}."]})
-        page = trace_page(EnhanceEntry.objects.visible_to(request.user), blueprint_id, after=cursor, limit=limit)
+        # A blueprint id used in several of the reader's tenants names one with ?tenant_id= (else a 400).
+        visible = one_tenant(EnhanceEntry.objects.visible_to(request.user).for_blueprint(blueprint_id), request)
+        page = trace_page(visible, blueprint_id, after=cursor, limit=limit)
         if page is None:
             raise NotFound(f"No enhance entries for blueprint {blueprint_id!r}.")
         entries = page["entries"]

@@ -16,7 +16,7 @@ from ledgerproject.ledger.access import requires_permission
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.params import parse_int
 from ledgerproject.ledger.redirects import safe_next
-from ledgerproject.ledger.tenancy import visible_or_404
+from ledgerproject.ledger.tenancy import one_tenant, visible_or_404
 
 PAGE_SIZE = 50
 VIEW = "enhancelog.view_enhanceentry"
@@ -109,8 +109,9 @@ def record_review(request, issue_id):
 @requires_permission(VIEW)
 def trace(request, blueprint_id):
     # One page at a time like every list (a blueprint may hold thousands of attempts).
+    # A blueprint id used in several of the reader's tenants names one with ?tenant_id= (else a 400).
     page = trace_page(
-        EnhanceEntry.objects.visible_to(request.user),
+        one_tenant(EnhanceEntry.objects.visible_to(request.user).for_blueprint(blueprint_id), request),
         blueprint_id,
         after=parse_trace_cursor(request.GET.get("after")),
         limit=TRACE_PAGE_SIZE,

@@ -85,11 +85,17 @@ def _grouped_page(request, title, subtitle, events, extra=None):
 @requires_permission(VIEW)
 def chain(request, chain_id):
     """A chain's events grouped by decision step, with outcome, latency, tokens and cost totals."""
-    events = list(_visible(request).for_chain(_id_or_404(chain_id)).order_by("seq")[:GROUP_CAP])
+    # A chain id used in several of the reader's tenants names one with ?tenant_id= (else a 400).
+    events = list(one_tenant(_visible(request).for_chain(_id_or_404(chain_id)), request).order_by("seq")[:GROUP_CAP])
     proposals = {e.proposal_id for e in events if e.proposal_id}
     if proposals:
-        # Promotions carry only the proposal id; they belong to the chain that made the proposal.
-        promoted = _visible(request).filter(kind="FactPromoted", proposal_id__in=proposals).order_by("seq")
+        # Promotions carry only the proposal id; they belong to the chain (and tenant) that made the proposal.
+        promoted = (
+            _visible(request)
+            .of_tenant(events[0].tenant_id)
+            .filter(kind="FactPromoted", proposal_id__in=proposals)
+            .order_by("seq")
+        )
         events = sorted([*events, *promoted], key=lambda e: e.seq)
     correlations = sorted({e.correlation_id for e in events if e.correlation_id})
     return _grouped_page(request, f"Chain {chain_id}", "chain", events, {"correlations": correlations})
@@ -98,7 +104,8 @@ def chain(request, chain_id):
 @requires_permission(VIEW)
 def correlation(request, correlation_id):
     """Every event of one correlation (a run), grouped by decision step."""
-    events = list(_visible(request).filter(correlation_id=_id_or_404(correlation_id)).order_by("seq")[:GROUP_CAP])
+    correlated = _visible(request).filter(correlation_id=_id_or_404(correlation_id))
+    events = list(one_tenant(correlated, request).order_by("seq")[:GROUP_CAP])
     chains = sorted({e.chain_id for e in events if e.chain_id})
     return _grouped_page(request, f"Correlation {correlation_id}", "correlation", events, {"chains": chains})
 

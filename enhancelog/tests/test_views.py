@@ -138,8 +138,9 @@ def test_the_trace_page_draws_the_timeline_and_flags_breaks(browse, make_enhance
     make_enhance(issue_id="v1", blueprint_id="bp", ts_ms=10, prev_hash=h[0], new_hash=h[1])
     make_enhance(issue_id="r1", blueprint_id="bp", ts_ms=15, status="rejected", prev_hash=h[1])
     make_enhance(issue_id="v2", blueprint_id="bp", ts_ms=20, prev_hash=h[3], new_hash=h[4])
-    # One more than before tenancy covered every ledger: the principal's tenant scope.
-    with django_assert_max_num_queries(7):
+    # Constant: the principal (session, user, permissions, tenant scope), how many tenants use the
+    # blueprint id (one page is one tenant's trace), the page of entries and their reviews.
+    with django_assert_max_num_queries(8):
         page = browse.get("/enhances/blueprints/bp/")
     html = page.content.decode()
     assert 'data-testid="breaks"' in html and "continuity break" in html

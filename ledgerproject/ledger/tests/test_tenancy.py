@@ -372,3 +372,34 @@ def test_a_tenant_bound_writer_storing_a_blob_is_given_a_hold(make_user, blob_st
     assert list(Blob.objects.visible_to(user).values_list("digest", flat=True)) == [blob.digest]
     other = make_user("globex-r", roles=["reader"], tenants=["globex"])
     assert not Blob.objects.visible_to(other).exists()
+
+
+# --- ids that name a group of entries (a blueprint's trace, a correlation) --------------------------
+
+
+def test_a_blueprint_trace_used_in_two_tenants_is_one_tenants_trace_at_a_time(make_user, client_for, client):
+    enhance("acme-1", "acme", blueprint_id="shared-bp", ts_ms=100)
+    enhance("globex-1", "globex", blueprint_id="shared-bp", ts_ms=200, prev_hash="11" * 32)
+    everyone = make_user("all-reader", roles=["reader"])
+    api = client_for(everyone)
+    # Mixed, the trace would report globex's first entry as a break in acme's chain of patches.
+    ambiguous = api.get("/api/v1/blueprints/shared-bp/trace/")
+    assert ambiguous.status_code == 400 and "tenant_id" in ambiguous.json()
+    acme = api.get("/api/v1/blueprints/shared-bp/trace/?tenant_id=acme").json()
+    assert [e["issue_id"] for e in acme["entries"]] == ["acme-1"] and acme["breaks"] == []
+    client.force_login(everyone)
+    assert client.get("/enhances/blueprints/shared-bp/").status_code == 400
+    page = client.get("/enhances/blueprints/shared-bp/?tenant_id=globex").content.decode()
+    assert "globex-1" in page and "acme-1" not in page
+    # A tenant-bound reader sees its own tenant's trace without naming it.
+    bound = client_for(make_user("globex-reader", roles=["reader"], tenants=["globex"]))
+    assert [e["issue_id"] for e in bound.get("/api/v1/blueprints/shared-bp/trace/").json()["entries"]] == ["globex-1"]
+
+
+def test_a_correlation_used_in_two_tenants_is_one_tenants_page_at_a_time(make_user, client):
+    for tenant in ("acme", "globex"):
+        ExperienceEvent.objects.append(**_event_fields(f"ev-{tenant}", tenant), correlation_id="run-7")
+    client.force_login(make_user("all-reader", roles=["reader"]))
+    assert client.get("/events/correlations/run-7/").status_code == 400
+    page = client.get("/events/correlations/run-7/?tenant_id=acme").content.decode()
+    assert "ev-acme" in page and "ev-globex" not in page
