@@ -218,6 +218,12 @@ EMPTY = "empty"
 FLOOR_KEY = "enhancelog:unreviewed-floor:{}"
 
 
+def _extends(ledger, tip):
+    """Whether the ledger still holds the entry `tip` = (seq, entry_hash): it grew from that state."""
+    seq, entry_hash = tip
+    return seq == 0 or ledger.filter(seq=seq, entry_hash=entry_hash).exists()
+
+
 def unreviewed_floor(using="default"):
     """The oldest (ts_ms, seq) of an unreviewed rejection, or EMPTY: a cached, derived lower bound.
 
@@ -229,24 +235,27 @@ def unreviewed_floor(using="default"):
     from django.core.cache import cache
 
     entries = EnhanceEntry.objects.using(using)
-    entry_head = entries.order_by("-seq").values_list("seq", flat=True).first() or 0
-    review_head = Review.objects.using(using).order_by("-seq").values_list("seq", flat=True).first() or 0
+    entry_tip = entries.order_by("-seq").values_list("seq", "entry_hash").first() or (0, "")
+    review_tip = Review.objects.using(using).order_by("-seq").values_list("seq", "entry_hash").first() or (0, "")
+    entry_head = entry_tip[0]
     key = FLOOR_KEY.format(using)
     cached = cache.get(key)
-    if cached and (cached["entries"], cached["reviews"]) == (entry_head, review_head):
+    # Keyed by the heads' seq *and* entry hash: the hash names the whole history, so a floor found in
+    # another history (a restored or reset database behind a running process) is never reused.
+    if cached and (cached["entries"], cached["reviews"]) == (entry_tip, review_tip):
         return cached["floor"]
     start = None
-    if cached and cached["entries"] <= entry_head and cached["reviews"] <= review_head:
+    if cached and _extends(entries, cached["entries"]) and _extends(Review.objects.using(using), cached["reviews"]):
         newer = (
             entries.rejected()
-            .filter(seq__gt=cached["entries"], seq__lte=entry_head)
+            .filter(seq__gt=cached["entries"][0], seq__lte=entry_head)
             .order_by("ts_ms", "seq")
             .values_list("ts_ms", "seq")
             .first()
         )
         candidates = [c for c in (None if cached["floor"] == EMPTY else cached["floor"], newer) if c is not None]
         if not candidates:
-            cache.set(key, {"entries": entry_head, "reviews": review_head, "floor": EMPTY}, None)
+            cache.set(key, {"entries": entry_tip, "reviews": review_tip, "floor": EMPTY}, None)
             return EMPTY
         start = min(candidates)
     first = (
@@ -259,7 +268,7 @@ def unreviewed_floor(using="default"):
         .first()
     )
     floor = tuple(first) if first else EMPTY
-    cache.set(key, {"entries": entry_head, "reviews": review_head, "floor": floor}, None)
+    cache.set(key, {"entries": entry_tip, "reviews": review_tip, "floor": floor}, None)
     return floor
 
 

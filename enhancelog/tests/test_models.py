@@ -236,3 +236,25 @@ def test_the_unreviewed_floor_follows_reviews_and_new_entries_without_skipping_a
     assert list(EnhanceEntry.objects.unreviewed_rejections()) == []
     c = make_enhance(issue_id="c", ts_ms=10, status="rejected")
     assert list(EnhanceEntry.objects.unreviewed_rejections()) == [c]
+
+
+def test_the_unreviewed_floor_never_outlives_the_history_it_was_found_in(make_enhance):
+    from django.core.cache import cache
+    from django.db import transaction
+
+    from enhancelog.models import EMPTY, unreviewed_floor
+
+    cache.clear()
+    with transaction.atomic():
+        make_enhance(issue_id="kept-1", ts_ms=10)
+        make_enhance(issue_id="kept-2", ts_ms=20)
+        assert unreviewed_floor() == EMPTY
+        transaction.set_rollback(True)  # that history is gone (a reset or restored database)
+    # Another history with the same head seq: its rejections are listed, not hidden by a stale floor.
+    first = make_enhance(issue_id="denied-1", ts_ms=30, status="rejected")
+    make_enhance(issue_id="denied-2", ts_ms=40, status="rejected")
+    assert unreviewed_floor() == (first.ts_ms, first.seq)
+    assert list(EnhanceEntry.objects.unreviewed_rejections().values_list("issue_id", flat=True)) == [
+        "denied-1",
+        "denied-2",
+    ]

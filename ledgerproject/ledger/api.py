@@ -288,8 +288,10 @@ def _list_routes(patterns, prefix=""):
         callback = pattern.callback
         actions = getattr(callback, "actions", None)
         cls = getattr(callback, "cls", None)
-        # A viewset's list (not its extra actions, which want parameters); any other GET view.
+        # A viewset's list (not its extra actions, which want parameters); any other GET view that
+        # answers without a query parameter (search needs its ?q=; the index names it on its own).
         answers_get = actions.get("get") == "list" if actions is not None else cls is not None and hasattr(cls, "get")
+        answers_get = answers_get and not getattr(cls, "required_query_params", ())
         if answers_get and text not in found:
             found.append(text)
     return found
@@ -311,6 +313,7 @@ class ApiIndexView(APIView):
                     "schema": serializers.URLField(),
                     "docs": serializers.URLField(),
                     "home": serializers.URLField(),
+                    "search": serializers.CharField(help_text="the search route; append an id"),
                     "ledgers": serializers.ListField(
                         child=inline_serializer(
                             "ApiIndexPart",
@@ -350,6 +353,8 @@ class ApiIndexView(APIView):
                 "schema": request.build_absolute_uri(reverse("schema")),
                 "docs": request.build_absolute_uri(reverse("swagger-ui")),
                 "home": request.build_absolute_uri(reverse("home")),
+                # Any stored id after ?q= (it needs one, so it is not among the lists below).
+                "search": request.build_absolute_uri(base + "search/") + "?q=",
                 "ledgers": parts,
             }
         )
@@ -372,6 +377,7 @@ class SearchView(APIView):
     """Any identifier a ledger stores → the entries (or ids) it names, grouped by ledger, tenant-scoped."""
 
     required_permissions = {"GET": LEDGER_READ}
+    required_query_params = ("q",)
 
     def get_csv_columns(self):
         return ["ledger", "kind", "id", "title", "url", "api_url"]

@@ -25,6 +25,9 @@ def test_every_route_the_index_names_answers_a_reader(reader_api):
     for part in body["ledgers"]:
         for name, url in part["routes"].items():
             assert reader_api.get(url).status_code == 200, (part["app"], name, url)
+    # Search needs an id: the index names it apart, ready for one.
+    assert body["search"].endswith("/api/v1/search/?q=")
+    assert reader_api.get(body["search"] + "no-such-id").json()["results"] == []
 
 
 def test_the_index_needs_a_principal_with_a_role(anon_api, make_user, client_for):
