@@ -107,7 +107,9 @@ def correlation(request, correlation_id):
     correlated = _visible(request).filter(correlation_id=_id_or_404(correlation_id))
     events = list(one_tenant(correlated, request).order_by("seq")[:GROUP_CAP])
     chains = sorted({e.chain_id for e in events if e.chain_id})
-    return _grouped_page(request, f"Correlation {correlation_id}", "correlation", events, {"chains": chains})
+    # The correlation's own trail: every entry of every ledger that refers to it, not only its events.
+    extra = {"chains": chains, "correlations": [correlation_id]}
+    return _grouped_page(request, f"Correlation {correlation_id}", "correlation", events, extra)
 
 
 @requires_permission(VIEW)

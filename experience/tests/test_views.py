@@ -102,6 +102,8 @@ def test_the_chain_page_groups_by_step_with_totals(reader, demo_data, django_ass
 def test_the_correlation_page_shows_the_whole_run(reader, demo_data):
     page = text(reader.get("/events/correlations/run-globex-003/"))
     assert "RecallExecuted" in page and "BackendInvoked" in page and "chain-globex-003" in page
+    # And leads on to every other ledger's entries about that run.
+    assert 'href="/trail/?id=run-globex-003" data-testid="trail-link"' in page
 
 
 def test_the_artifact_page_shows_the_lifecycle_and_rollbacks(reader, demo_data, django_assert_max_num_queries):
