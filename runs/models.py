@@ -300,7 +300,20 @@ class RunQuerySet(LedgerQuerySet):
         )
 
 
-class Run(LedgerEntry):
+class AddressedByRun:
+    """Entries whose page, API and search id are their run's (a run, its outcome)."""
+
+    def get_absolute_url(self):
+        return safe_reverse("runs:run-detail", args=[self.run_id])
+
+    def get_api_url(self):
+        return safe_reverse("runs-api:run-detail", args=[str(self.run_id)])
+
+    def search_id(self):
+        return str(self.run_id)
+
+
+class Run(AddressedByRun, LedgerEntry):
     """One execution run of an agent spec; its status is derived from its outcome."""
 
     ledger_name = "runs"
@@ -357,15 +370,6 @@ class Run(LedgerEntry):
 
     def __str__(self):
         return f"run {self.run_id}"
-
-    def get_absolute_url(self):
-        return safe_reverse("runs:run-detail", args=[self.run_id])
-
-    def get_api_url(self):
-        return safe_reverse("runs-api:run-detail", args=[str(self.run_id)])
-
-    def search_id(self):
-        return str(self.run_id)
 
     def validate_append(self):
         try:
@@ -512,7 +516,7 @@ class RunEvent(LedgerEntry):
         return self.timestamp or self.recorded_at
 
 
-class RunOutcome(LedgerEntry):
+class RunOutcome(AddressedByRun, LedgerEntry):
     """The one terminal record of a run: COMPLETED, FAILED or CANCELLED, with its RunSummary."""
 
     ledger_name = "run_outcomes"
@@ -543,15 +547,6 @@ class RunOutcome(LedgerEntry):
 
     def __str__(self):
         return f"run {self.run_id} {self.status}"
-
-    def get_absolute_url(self):
-        return safe_reverse("runs:run-detail", args=[self.run_id])
-
-    def get_api_url(self):
-        return safe_reverse("runs-api:run-detail", args=[str(self.run_id)])
-
-    def search_id(self):
-        return str(self.run_id)
 
     def validate_append(self):
         if self.final_state_digest is not None:
