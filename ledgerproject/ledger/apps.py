@@ -10,7 +10,10 @@ class LedgerConfig(AppConfig):
     verbose_name = "Ledger kernel"
 
     def ready(self):
-        from ledgerproject.ledger import checks  # noqa: F401  (registers the checks)
+        from ledgerproject.ledger import (
+            checkpoints,  # noqa: F401  (Merkle integration on entries_appended)
+            checks,  # noqa: F401  (registers the checks)
+        )
         from ledgerproject.ledger.roles import ensure_roles
 
         post_migrate.connect(ensure_roles, dispatch_uid="ledger.ensure_roles")

@@ -1,0 +1,45 @@
+"""The kernel's models, one module per concern; every public name is re-exported here.
+
+entries: the abstract LedgerEntry and its querysets (the append path's method); append: the append
+path's helpers; tenancy: bindings, the all-tenants grant and tenant_scope(); tokens: API tokens;
+checks: chain-check results and the kernel's permissions; merkle: Merkle nodes and checkpoints.
+"""
+
+from ledgerproject.ledger.models.checks import ChainCheck, LedgerAccess
+from ledgerproject.ledger.models.entries import (
+    KERNEL_FIELDS,
+    AppendOnlyQuerySet,
+    LedgerEntry,
+    LedgerQuerySet,
+    tenant_unique,
+)
+from ledgerproject.ledger.models.merkle import Checkpoint, CheckpointQuerySet, MerkleNode
+from ledgerproject.ledger.models.tenancy import (
+    ALL_TENANTS,
+    AllTenantsGrant,
+    TenantBinding,
+    sees_all_tenants,
+    tenant_scope,
+)
+from ledgerproject.ledger.models.tokens import ApiToken, ApiTokenQuerySet, hash_token_key
+
+__all__ = [
+    "ALL_TENANTS",
+    "KERNEL_FIELDS",
+    "AllTenantsGrant",
+    "ApiToken",
+    "ApiTokenQuerySet",
+    "AppendOnlyQuerySet",
+    "ChainCheck",
+    "Checkpoint",
+    "CheckpointQuerySet",
+    "LedgerAccess",
+    "LedgerEntry",
+    "LedgerQuerySet",
+    "MerkleNode",
+    "TenantBinding",
+    "hash_token_key",
+    "sees_all_tenants",
+    "tenant_scope",
+    "tenant_unique",
+]

@@ -1,0 +1,342 @@
+"""The abstract append-only ledger entry and its querysets: reads, tenancy scope and the append path."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connections, models, router, transaction
+from django.db.models.signals import class_prepared
+from django.dispatch import receiver
+
+from ledgerproject.ledger import clock, hashing, ids
+from ledgerproject.ledger.exceptions import BatchValidationError, ImmutableEntryError
+from ledgerproject.ledger.locking import lock_ledger
+from ledgerproject.ledger.models.append import (
+    _missing_targets,
+    _name_unhashable_fields,
+    _principal,
+    _refuse_conflicts_and_read_tip,
+    _refuse_going_back_in_time,
+    _refuse_repeats_within,
+)
+from ledgerproject.ledger.models.tenancy import ALL_TENANTS, tenant_scope
+from ledgerproject.ledger.signals import entries_appended
+
+KERNEL_FIELDS = ("seq", "recorded_at", "recorded_by", "recorded_by_name", "prev_entry_hash", "entry_hash", "canonical")
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """A queryset whose rows are never changed or removed: every such call raises ImmutableEntryError."""
+
+    def _refuse(self, what):
+        raise ImmutableEntryError(
+            f"{self.model.__name__} is append-only: {what} is refused. Corrections are new entries."
+        )
+
+    def update(self, **kwargs):
+        self._refuse("update()")
+
+    def delete(self):
+        self._refuse("delete()")
+
+    def _raw_delete(self, using):
+        self._refuse("delete()")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        self._refuse("bulk_update()")
+
+    def update_or_create(self, *args, **kwargs):
+        self._refuse("update_or_create()")
+
+
+class LedgerQuerySet(AppendOnlyQuerySet):
+    """Reads are ordinary; writes go only through append()/append_many(); changes are refused."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        raise ImmutableEntryError(
+            f"{self.model.__name__} entries enter only through {self.model.__name__}.objects.append_many()"
+        )
+
+    def claimed_between(self, field, since=None, until=None, until_inclusive=True):
+        """Entries whose claimed time `field` lies in [since, until] (or [since, until) when
+        until_inclusive is False, for adjacent buckets); either bound may be None (open)."""
+        queryset = self
+        if since is not None:
+            queryset = queryset.filter(**{f"{field}__gte": since})
+        if until is not None:
+            queryset = queryset.filter(**{f"{field}__{'lte' if until_inclusive else 'lt'}": until})
+        return queryset
+
+    def visible_to(self, user):
+        """The entries this principal may see: the one tenancy rule of every ledger.
+
+        All-tenant principals (superusers, or holders of the AllTenantsGrant) see everything;
+        a tenant-bound one sees only its tenants' entries (never those with no tenant); anyone
+        else sees nothing (fail closed).
+        """
+        scope = tenant_scope(user)
+        if scope is ALL_TENANTS:
+            return self
+        if not scope:
+            return self.none()
+        return self.model.tenant_filter(self, scope)
+
+    def of_tenant(self, tenant_id):
+        """Entries of exactly one tenant ("" or None: entries with no tenant)."""
+        field = self.model.tenant_field
+        if field is None:
+            # A ledger whose visibility is its own rule (blobs: holds); "" is the no-tenant holder.
+            return self.model.tenant_filter(self, {tenant_id or ""})
+        if not tenant_id:
+            return self.filter(**{f"{field}__isnull": True})
+        return self.filter(**{field: tenant_id})
+
+    def head(self):
+        """The newest entry, or None for an empty ledger."""
+        return self.order_by("-seq").first()
+
+    def append(self, recorded_by=None, **fields):
+        """Append one entry and return it (with seq, recorded_at and hashes set)."""
+        try:
+            return self.append_many([fields], recorded_by=recorded_by)[0]
+        except BatchValidationError as exc:
+            raise ValidationError(exc.items[0][1]) from None
+
+    def append_many(self, rows, recorded_by=None):
+        """Append entries atomically, in order: all are stored, or none.
+
+        Validation and hashing of the content happen before the lock; under the lock only the
+        tip is read, conflicts are checked, seq and chain hashes assigned, and rows inserted.
+        """
+        model = self.model
+        db = self.db if self._db else router.db_for_write(model)
+        user_id, user_name = _principal(recorded_by)
+        entries, problems = [], []
+        relations = [f for f in model.content_fields() if f.is_relation]
+        # Foreign keys are checked once per batch below, not one query per entry inside full_clean().
+        skip = (*KERNEL_FIELDS, *(f.name for f in relations))
+        for index, fields in enumerate(rows):
+            entry = model(**fields)
+            try:
+                for field in relations:  # "3f2e…" and UUID("3f2e…") must name the same row
+                    if (value := getattr(entry, field.attname)) is not None:
+                        setattr(entry, field.attname, field.target_field.to_python(value))
+                entry.full_clean(exclude=skip, validate_unique=False, validate_constraints=False)
+                ids.check_url_ids(entry)
+                entry.validate_append()
+                content = entry.ledger_content()
+                entry._content_json = hashing.canonical_json(content)
+                # Canonical JSON spells NUL \u0000; only then look for the field that holds it.
+                if "\\u0000" in entry._content_json and (bad := hashing.fields_with_nul(content)):
+                    raise ValidationError({name: ["Text cannot contain NUL (\\u0000) characters."] for name in bad})
+            except ValidationError as exc:
+                problems.append((index, exc.message_dict if hasattr(exc, "error_dict") else exc.messages))
+            except hashing.CanonicalizationError as exc:
+                problems.append((index, _name_unhashable_fields(entry, exc)))
+            entries.append(entry)
+        problems.extend(_missing_targets(entries, relations, db))
+        if problems:
+            raise BatchValidationError(sorted(problems, key=lambda problem: problem[0]))
+        _refuse_repeats_within(entries)
+        if not entries:
+            return []
+        connection = connections[db]
+        with transaction.atomic(using=db):
+            if model.check_append_allowed.__func__ is LedgerEntry.check_append_allowed.__func__:
+                # No state rules to run between: the lock and the read share one round trip.
+                seq, prev = _refuse_conflicts_and_read_tip(model, entries, db, lock=True)
+            else:
+                lock_ledger(connection, model.ledger_name)
+                model.check_append_allowed(entries, using=db)
+                seq, prev = _refuse_conflicts_and_read_tip(model, entries, db)
+            now = clock.now()
+            if clock.backdated_moment() is not None:
+                _refuse_going_back_in_time(model, db, now)
+            for entry in entries:
+                seq += 1
+                entry.seq = seq
+                entry.recorded_at = now
+                entry.recorded_by_id = user_id
+                entry.recorded_by_name = user_name
+                entry.canonical = hashing.entry_canonical(model.ledger_name, seq, now, user_name, entry._content_json)
+                entry.prev_entry_hash = prev
+                entry.entry_hash = prev = hashing.entry_hash(prev, entry.canonical)
+            models.QuerySet(model, using=db).bulk_create(entries)
+            for entry in entries:
+                entry._state.adding = False
+                entry._state.db = db
+            first, last = entries[0].seq, entries[-1].seq
+            transaction.on_commit(
+                lambda: entries_appended.send(sender=model, first_seq=first, last_seq=last, using=db), using=db
+            )
+        return entries
+
+
+def tenant_unique(*fields, name, tenant="tenant_id"):
+    """The database backstop for a natural key that is unique per tenant.
+
+    UNIQUE treats NULLs as distinct, so (NULL, "x") could be stored twice. nulls_distinct=False
+    would say it directly but works only on PostgreSQL 15+ and draws W047 on SQLite; an
+    expression index on COALESCE(tenant, '') works on both engines and keeps NULL as "no tenant"
+    (a non-null "" column would change the hashed content of the entries stored before).
+    The key columns come first, so the index still serves lookups by the key alone (GET by id).
+    """
+    from django.db.models import F, Value
+    from django.db.models.functions import Coalesce
+
+    return models.UniqueConstraint(*(F(field) for field in fields), Coalesce(tenant, Value("")), name=name)
+
+
+class LedgerEntry(models.Model):
+    """One entry of an append-only, hash-chained ledger; subclasses add the content fields.
+
+    Subclasses set `ledger_name` (unique across the project), `natural_key_fields` (a repeat is a
+    409 conflict; include the tenant so keys are unique per tenant) and `tenant_field`: where the
+    entry's tenant lives, its own column ("tenant_id") or its parent's ("run__tenant_id"). A ledger
+    whose visibility is not a tenant column overrides tenant_filter() instead (a system check
+    refuses a ledger that does neither). `omit_when_empty` names optional fields added after
+    entries were hashed: holding None they are left out of the canonical content, so the entries
+    hashed before the column existed keep verifying byte for byte.
+    """
+
+    ledger_name = None
+    natural_key_fields = ()
+    tenant_field = None
+    # Page, list and export reads may come from a read replica (ledger/routers.py).
+    replica_reads = True
+    # Fields whose values are path segments of the app's URLs (ids.url_id_problem): refused at append
+    # when no route could carry them. A `<str:name>` route argument naming a field must list it (ledger.E021).
+    url_id_fields = ()
+    omit_when_empty = ()
+    # The identifiers a person may paste into the search box (ledger/search.py SearchField).
+    search_fields = ()
+    # Indexed lookups whose value is an id this entry refers to: its trail (ledger/trail.py).
+    trail_fields = ()
+
+    seq = models.PositiveBigIntegerField(primary_key=True, editable=False)
+    recorded_at = models.DateTimeField(editable=False, db_index=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
+    # Frozen copy of who appended, kept even if the user is renamed; this is what the hash covers.
+    recorded_by_name = models.CharField(max_length=150, blank=True, editable=False)
+    prev_entry_hash = models.CharField(max_length=64, editable=False)
+    entry_hash = models.CharField(max_length=64, editable=False)
+    # The exact bytes that were hashed (RFC 8785): verification never re-serializes a JSON column.
+    canonical = models.TextField(editable=False)
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["seq"]
+
+    def __str__(self):
+        return f"{self.ledger_name} #{self.seq}"
+
+    def save(self, *args, **kwargs):
+        name = type(self).__name__
+        if self._state.adding:
+            raise ImmutableEntryError(f"{name} entries enter only through {name}.objects.append()")
+        raise ImmutableEntryError(f"{name} #{self.seq} is an append-only ledger entry and cannot be changed")
+
+    def get_absolute_url(self):
+        """The entry's page in its app (subclasses name theirs); the kernel's entry page by default."""
+        return ids.safe_reverse("ledger-entry", args=[self.ledger_name, self.seq])
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableEntryError(
+            f"{type(self).__name__} #{self.seq} is an append-only ledger entry and cannot be deleted"
+        )
+
+    def save_base(self, *args, **kwargs):
+        name = type(self).__name__
+        raise ImmutableEntryError(f"{name} entries enter only through {name}.objects.append()")
+
+    @classmethod
+    def content_fields(cls):
+        """The concrete fields an entry's hash covers: everything but the kernel's own columns."""
+        return [f for f in cls._meta.concrete_fields if f.name not in KERNEL_FIELDS]
+
+    def hashed_content_json(self):
+        """The content part of the stored canonical text, exactly as it was hashed (never rebuilt
+        from the JSON columns, which a database may hand back spelled differently)."""
+        suffix = hashing.entry_canonical(self.ledger_name, self.seq, self.recorded_at, self.recorded_by_name, "")
+        return self.canonical[len('{"content":') : len(self.canonical) - (len(suffix) - len('{"content":'))]
+
+    def ledger_content(self):
+        """The entry's content as plain JSON values, keyed by column (what the hash covers)."""
+        return self.hashable_content(
+            {f.attname: hashing.jsonable(getattr(self, f.attname)) for f in self.content_fields()}
+        )
+
+    @classmethod
+    def hashable_content(cls, content):
+        """`content` (column → value) without the optional fields that hold their empty value."""
+        for name in cls.omit_when_empty:
+            if content.get(name) is None:
+                content.pop(name, None)
+        return content
+
+    @classmethod
+    def tenant_filter(cls, queryset, tenants):
+        """`queryset` narrowed to the entries of `tenants` (a non-empty set of tenant ids)."""
+        if cls.tenant_field is None:
+            return queryset.none()
+        return queryset.filter(**{f"{cls.tenant_field}__in": sorted(tenants)})
+
+    @property
+    def tenant(self):
+        """This entry's tenant id, or None (read through tenant_field)."""
+        if not self.tenant_field:
+            return None
+        value = self
+        for part in self.tenant_field.split("__"):
+            value = getattr(value, part, None)
+            if value is None:
+                return None
+        return value
+
+    def natural_key_value(self):
+        # attname: a foreign key's id, so comparing keys never loads the related row.
+        return tuple(getattr(self, self._meta.get_field(name).attname) for name in self.natural_key_fields)
+
+    def validate_append(self):
+        """Business rules of one entry before it is appended; raise ValidationError to refuse it."""
+
+    @classmethod
+    def check_append_allowed(cls, entries, using):
+        """Rules that depend on the ledger's current state, checked under the lock (raise to refuse)."""
+
+    def get_entry_url(self):
+        """The kernel's integrity page of this entry (seq, hashes, canonical form)."""
+        return ids.safe_reverse("ledger-entry", args=[self.ledger_name, self.seq])
+
+    def get_api_url(self):
+        """The entry in the API (subclasses name theirs); its inclusion proof by default."""
+        url = ids.safe_reverse("ledger-proof-inclusion", args=[self.ledger_name])
+        return f"{url}?seq={self.seq}" if url else None
+
+    def search_id(self):
+        """The id a person knows this entry by (search results, trail rows)."""
+        return f"{self.ledger_name}#{self.seq}"
+
+    def search_title(self):
+        return str(self)
+
+    @property
+    def ledger_block(self):
+        return {
+            "seq": self.seq,
+            "recorded_at": hashing.format_timestamp(self.recorded_at) if self.recorded_at else None,
+            "recorded_by": self.recorded_by_name,
+            "prev_entry_hash": self.prev_entry_hash,
+            "entry_hash": self.entry_hash,
+        }
+
+
+@receiver(class_prepared)
+def _ledger_base_manager(sender, **kwargs):
+    """A ledger's base manager (what Django uses internally, and `Model._base_manager`) is its own
+    append-only manager, so no back door to bulk_create/update/delete stays open through it."""
+    if issubclass(sender, LedgerEntry) and not sender._meta.abstract and "objects" in sender._meta.managers_map:
+        sender._meta.base_manager_name = "objects"
+        sender._meta.__dict__.pop("base_manager", None)  # cached_property: recompute with the new name

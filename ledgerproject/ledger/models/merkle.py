@@ -1,0 +1,96 @@
+"""The stored Merkle tree nodes and signed checkpoints (their logic is ledger/checkpoints.py)."""
+
+from django.db import models
+from django.utils import timezone
+
+from ledgerproject.ledger import signing
+from ledgerproject.ledger.exceptions import ImmutableEntryError
+from ledgerproject.ledger.models.entries import AppendOnlyQuerySet
+
+
+class MerkleNode(models.Model):
+    """One complete subtree of a ledger's Merkle tree: leaves [index·2^level, (index+1)·2^level).
+
+    Derived from the entries and rebuildable (`checkpoint_ledgers --rebuild`); rows are only ever
+    inserted. Tampering with them cannot forge anything: roots are signed and exports re-derive them.
+    """
+
+    ledger = models.CharField(max_length=64)
+    level = models.PositiveSmallIntegerField()
+    index = models.PositiveBigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    replica_reads = True  # roots and proofs may be read from a replica (ledger/routers.py)
+
+    class Meta:
+        constraints = [
+            # Serves every root/proof read (ledger, level, index IN …) and the integrated size
+            # (max index at level 0); makes concurrent integrators' identical inserts collide harmlessly.
+            models.UniqueConstraint(fields=["ledger", "level", "index"], name="ledger_merklenode_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.ledger} node {self.level}/{self.index}"
+
+
+class CheckpointQuerySet(AppendOnlyQuerySet):
+    def latest_for(self, ledger):
+        return self.filter(ledger=ledger).order_by("-tree_size").first()
+
+
+class Checkpoint(models.Model):
+    """A signed statement: ledger `ledger` had `tree_size` entries with Merkle root `root_hash` at `timestamp`."""
+
+    ledger = models.CharField(max_length=64)
+    origin = models.CharField(max_length=255)
+    tree_size = models.PositiveBigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    # The exact text that was signed (ISO 8601, UTC); kept as text so the body is reproduced byte for byte.
+    timestamp = models.CharField(max_length=40)
+    key_id = models.CharField(max_length=64)
+    signature = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    # Its table carries the kernel's append-only triggers (migration 0002); the test reset lifts them too.
+    append_only = True
+    replica_reads = True  # the latest checkpoint on pages and proofs; see ledger/routers.py
+
+    objects = CheckpointQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # One checkpoint per size; serves "latest checkpoint of a ledger" (order by -tree_size) and
+            # "is N a signed size" lookups, and makes two concurrent checkpointers agree on one row.
+            models.UniqueConstraint(fields=["ledger", "tree_size"], name="ledger_checkpoint_unique_size"),
+        ]
+
+    def __str__(self):
+        return f"{self.ledger} checkpoint @{self.tree_size}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableEntryError(f"checkpoint {self} is append-only and cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableEntryError(f"checkpoint {self} is append-only and cannot be deleted")
+
+    @property
+    def root(self):
+        return bytes.fromhex(self.root_hash)
+
+    @property
+    def body(self):
+        return signing.note_body(self.origin, self.tree_size, self.root, self.timestamp)
+
+    def as_dict(self):
+        return {
+            "ledger": self.ledger,
+            "origin": self.origin,
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
+            "timestamp": self.timestamp,
+            "key_id": self.key_id,
+            "signature": self.signature,
+            "note": signing.signed_note(self.body, self.signature),
+        }
