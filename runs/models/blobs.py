@@ -1,0 +1,101 @@
+"""The `blobs` ledger (first storage of a digest's bytes) and the tenants' holds on those bytes."""
+
+from django.db import models
+from django.db.models import ExpressionWrapper, OuterRef, Q, Subquery
+
+from ledgerproject.ledger.ids import safe_reverse
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
+from ledgerproject.ledger.search import SearchField
+from runs.models.digests import normalize_digest
+
+
+class BlobQuerySet(LedgerQuerySet):
+    def with_presence(self):
+        """Annotate `present`: the bytes are stored unless the latest change for the digest is a deletion."""
+        from runs.models.blob_changes import BlobChange  # its module refers to Blob: imported when used
+
+        latest = BlobChange.objects.filter(blob=OuterRef("digest")).order_by("-seq").values("change")[:1]
+        return self.annotate(last_change=Subquery(latest)).annotate(
+            present=ExpressionWrapper(
+                Q(last_change__isnull=True) | Q(last_change=BlobChange.RESTORED), output_field=models.BooleanField()
+            )
+        )
+
+    def present(self):
+        return self.with_presence().filter(present=True)
+
+
+class BlobHold(models.Model):
+    """A tenant's hold on stored bytes: it stored them (or was given them). Bytes are stored once
+    per digest, but each tenant sees, reads and deletes only the blobs it holds; deleting drops its
+    own hold (refused while its own entries refer to the blob), and the bytes go when no hold and no
+    reference is left.
+    Holds are operational state, not evidence: the ledger records first storage (Blob) and every
+    deletion or restoration of the bytes (BlobChange)."""
+
+    digest = models.CharField(max_length=64)
+    # "" is the hold of principals that store with no tenant (all-tenant principals).
+    tenant_key = models.CharField(max_length=256, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["digest", "tenant_key"], name="runs_blobhold_unique")]
+
+    def __str__(self):
+        return f"{self.tenant_key or '(no tenant)'} holds {self.digest[:12]}…"
+
+
+def blobs_of_tenants(tenants):
+    """Digests visible to `tenants`: the ones they hold (their principals stored the bytes).
+
+    A reference (a run's spec_digest, an output's content, a release…) does not make bytes visible:
+    any digest may be named, so a tenant could otherwise name a digest and learn from a 200 or a 404
+    whether another tenant stored that content. References keep a tenant's own hold from being
+    deleted (409) instead."""
+    return Q(digest__in=BlobHold.objects.filter(tenant_key__in=sorted(tenants)).values("digest"))
+
+
+class Blob(LedgerEntry):
+    """The first time a digest's bytes were stored: its size and media type (the bytes live in storage)."""
+
+    ledger_name = "blobs"
+    trail_fields = ("digest",)
+    # digest is unique=True: on PostgreSQL Django adds its varchar_pattern_ops twin (…_like) for prefixes.
+    search_fields = (SearchField("digest", "blob digest", prefix=True, link="runs:blob-detail"),)
+    # Content-addressed: one entry per digest whoever stored it; visibility comes from holds.
+    natural_key_fields = ("digest",)
+    url_id_fields = ("digest",)
+
+    @classmethod
+    def tenant_filter(cls, queryset, tenants):
+        return queryset.filter(blobs_of_tenants(tenants))
+
+    digest = models.CharField(max_length=64, unique=True)
+    size = models.PositiveBigIntegerField()
+    media_type = models.CharField(max_length=255, default="application/octet-stream")
+
+    objects = BlobQuerySet.as_manager()
+
+    def validate_append(self):
+        self.digest = normalize_digest(self.digest)
+
+    def __str__(self):
+        return f"blob {self.digest[:12]}… ({self.size} bytes)"
+
+    def get_absolute_url(self):
+        return safe_reverse("runs:blob-detail", args=[self.digest])
+
+    def get_api_url(self):
+        return safe_reverse("runs-api:blob-detail", args=[self.digest])
+
+    def search_id(self):
+        return self.digest
+
+    @property
+    def is_present(self):
+        present = getattr(self, "present", None)
+        if present is None:
+            from runs.models.blob_changes import BlobChange
+
+            present = BlobChange.objects.is_present(self.digest)
+        return present

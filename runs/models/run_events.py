@@ -1,0 +1,116 @@
+"""The `run_events` ledger: a run's events, numbered per run."""
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+
+from ledgerproject.ledger.exceptions import ConflictError
+from ledgerproject.ledger.ids import safe_reverse
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
+from runs.models.digests import digests_in
+from runs.models.locks import _db_for, lock_ledgers
+from runs.models.run_outcomes import _refuse_if_finished
+from runs.models.runs import Run
+
+
+class RunEventQuerySet(LedgerQuerySet):
+    def for_run(self, run):
+        return self.filter(run=run).order_by("event_seq")
+
+    def referring_to(self, digest):
+        # blob_refs is a space-separated list of digests; a deletion check is rare, so a scan is fine.
+        return self.filter(blob_refs__contains=digest)
+
+    def append_events(self, run, events, recorded_by=None):
+        """Append a run's events atomically; a missing seq becomes one above the highest so far.
+
+        When a seq is missing, the run-event lock is taken before numbering (and held through the
+        append), so two writers leaving seq out never pick the same number. With every seq given,
+        the append path's own transaction and lock are all it needs.
+        """
+        using = self.db if self._db else _db_for(RunEvent)
+        try:
+            if any(event.get("event_seq") is None for event in events):
+                with transaction.atomic(using=using):
+                    lock_ledgers(using, "run_events")
+                    return self._append_rows(run, self._numbered(run, events, using), using, recorded_by)
+            return self._append_rows(run, events, using, recorded_by)
+        except ConflictError as exc:
+            sameness = "and it is identical (a harmless replay)" if exc.identical else "with different content"
+            raise ConflictError(
+                exc.existing,
+                exc.identical,
+                message=f"run {run.run_id} already has an event with seq {exc.existing.event_seq}, {sameness}",
+                index=exc.index,
+            ) from None
+
+    @staticmethod
+    def _numbered(run, events, using):
+        highest = RunEvent.objects.using(using).filter(run=run).aggregate(m=models.Max("event_seq"))["m"] or 0
+        rows = []
+        for event in events:
+            if event.get("event_seq") is None:
+                highest += 1
+                event = {**event, "event_seq": highest}
+            else:
+                highest = max(highest, event["event_seq"])
+            rows.append(event)
+        return rows
+
+    @staticmethod
+    def _append_rows(run, rows, using, recorded_by):
+        return RunEvent.objects.using(using).append_many([{**row, "run": run} for row in rows], recorded_by=recorded_by)
+
+
+class RunEvent(LedgerEntry):
+    """One event of a run; `seq` (here event_seq) is unique within the run and read back ascending."""
+
+    ledger_name = "run_events"
+    # (run, event_seq) unique serves it.
+    trail_fields = ("run_id",)
+    natural_key_fields = ("run_id", "event_seq")
+    tenant_field = "run__tenant_id"
+
+    run = models.ForeignKey(Run, to_field="run_id", on_delete=models.PROTECT, related_name="events")
+    event_seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=256)
+    payload = models.JSONField(default=dict, blank=True)
+    # The client's timestamp; null when it sent none (then recorded_at is the event's time).
+    timestamp = models.DateTimeField(null=True, blank=True)
+    # Digests found in the payload, space-separated: what keeps those blobs from deletion.
+    blob_refs = models.TextField(blank=True, default="")
+
+    objects = RunEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "event_seq"], name="runs_runevent_seq_unique")]
+        # (run, event_seq) unique also serves get_events ascending by seq and the per-run counts.
+
+    def __str__(self):
+        return f"run {self.run_id} event {self.event_seq}"
+
+    def get_absolute_url(self):
+        url = safe_reverse("runs:run-detail", args=[self.run_id])
+        return f"{url}#event-{self.event_seq}" if url else None
+
+    def get_api_url(self):
+        return safe_reverse("runs-api:run-event-detail", args=[str(self.run_id), self.event_seq])
+
+    def validate_append(self):
+        if self.event_seq is not None and self.event_seq < 1:
+            raise ValidationError({"seq": ["seq starts at 1"]})
+        if not self.kind.strip():
+            raise ValidationError({"kind": ["kind must not be blank"]})
+        self.blob_refs = " ".join(digests_in(self.payload))
+
+    @classmethod
+    def check_append_allowed(cls, entries, using):
+        # Events and outcomes are separate ledgers: taking the outcome lock here (after our own)
+        # makes "no outcome yet" and the insert one step for any concurrent complete/fail/cancel.
+        # append_many already holds run_events; run_outcomes comes after it in LOCK_ORDER.
+        lock_ledgers(using, "run_outcomes")
+        _refuse_if_finished({entry.run_id for entry in entries}, using, "events")
+
+    @property
+    def effective_timestamp(self):
+        return self.timestamp or self.recorded_at

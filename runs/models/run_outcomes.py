@@ -1,0 +1,83 @@
+"""The `run_outcomes` ledger: the one terminal record of a run, and the rule that a finished run takes nothing more."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.models import LedgerEntry
+from ledgerproject.ledger.search import SearchField
+from runs.models.digests import normalize_digest
+from runs.models.runs import TERMINAL_STATUSES, AddressedByRun, Run, RunStatus
+
+
+def _refuse_if_finished(run_ids, using, doing):
+    """Under the outcome ledger's lock: a run with an outcome accepts nothing more (409)."""
+    finished = RunOutcome.objects.using(using).filter(run_id__in=list(run_ids)).values_list("run_id", "status").first()
+    if finished:
+        run_id, status = finished
+        raise StateConflictError(
+            f"run {run_id} is {status}: a finished run accepts no {doing}",
+            run_id=str(run_id),
+            status=status,
+            expected=RunStatus.RUNNING,
+        )
+
+
+class RunOutcome(AddressedByRun, LedgerEntry):
+    """The one terminal record of a run: COMPLETED, FAILED or CANCELLED, with its RunSummary."""
+
+    ledger_name = "run_outcomes"
+    trail_fields = ("run_id",)
+    search_fields = (SearchField("final_state_digest", "final state digest", prefix=True),)
+    natural_key_fields = ("run_id",)
+    tenant_field = "run__tenant_id"
+
+    run = models.OneToOneField(Run, to_field="run_id", on_delete=models.PROTECT, related_name="outcome")
+    status = models.CharField(max_length=16, choices=[(s.value, s.label) for s in TERMINAL_STATUSES])
+    total_events = models.PositiveBigIntegerField()
+    final_state_digest = models.CharField(max_length=64, null=True, blank=True)
+    duration_ms = models.PositiveBigIntegerField()
+    success = models.BooleanField()
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [
+            # Serves the status filter on the run list.
+            models.Index(fields=["status"], name="runs_outcome_status"),
+            # Serves a blob's "who references it" and its deletion check.
+            models.Index(fields=["final_state_digest"], name="runs_outcome_final_digest"),
+            # Search: final_state_digest LIKE 'prefix%' (PostgreSQL needs a pattern-ops index for it).
+            models.Index(
+                fields=["final_state_digest"], name="runs_outcome_final_like", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
+
+    def __str__(self):
+        return f"run {self.run_id} {self.status}"
+
+    def validate_append(self):
+        if self.final_state_digest is not None:
+            try:
+                self.final_state_digest = normalize_digest(self.final_state_digest)
+            except ValidationError as exc:
+                raise ValidationError({"final_state_digest": exc.messages}) from None
+        expected = self.status == RunStatus.COMPLETED
+        if self.success is not expected:
+            outcome = self.status.lower()  # completed, failed, cancelled
+            raise ValidationError({"success": [f"success must be {str(expected).lower()} when a run is {outcome}"]})
+
+    @classmethod
+    def check_append_allowed(cls, entries, using):
+        _refuse_if_finished({entry.run_id for entry in entries}, using, "second outcome")
+
+    @property
+    def completed_at(self):
+        return self.recorded_at
+
+    def summary(self):
+        return {
+            "total_events": self.total_events,
+            "final_state_digest": self.final_state_digest,
+            "duration_ms": self.duration_ms,
+            "success": self.success,
+        }
