@@ -262,35 +262,24 @@ class LedgerLogChainAppender(LogChainAppender):
         return len(batch)
 
     def _write(self, records):
-        from django.db import connections, router, transaction
-        from django.db.models import Max
+        from django.db import router
 
-        from ledgerproject.ledger.locking import lock_ledger
         from logchain.models import LogRecord
 
         db = self.using or router.db_for_write(LogRecord)
-        with transaction.atomic(using=db):
-            # Held across reading each node's highest seq and the insert, so seqs never collide.
-            lock_ledger(connections[db], LogRecord.ledger_name)
-            last_seq, rows = {}, []
-            for record in records:
-                node_id = self.node_id if record.node_id is None else record.node_id
-                if node_id not in last_seq:
-                    top = LogRecord.objects.using(db).filter(node_id=node_id).aggregate(top=Max("node_seq"))["top"]
-                    last_seq[node_id] = top or 0
-                last_seq[node_id] += 1
-                rows.append(
-                    {
-                        "node_id": node_id,
-                        "node_seq": last_seq[node_id],
-                        "ts_ms": record.ts_ms,
-                        "level": record.level,
-                        "daemon_id": record.daemon_id,
-                        "message": record.message,
-                        "chain_pending": record.chain_pending,
-                    }
-                )
-            LogRecord.objects.using(db).append_many(rows, recorded_by=APPENDER_PRINCIPAL)
+        # node_seq is left out: the append path numbers each node's records under the ledger's lock.
+        rows = [
+            {
+                "node_id": self.node_id if record.node_id is None else record.node_id,
+                "ts_ms": record.ts_ms,
+                "level": record.level,
+                "daemon_id": record.daemon_id,
+                "message": record.message,
+                "chain_pending": record.chain_pending,
+            }
+            for record in records
+        ]
+        LogRecord.objects.using(db).append_many(rows, recorded_by=APPENDER_PRINCIPAL)
 
     def _note_failure(self, exc):
         self.failures += 1

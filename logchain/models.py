@@ -49,6 +49,8 @@ class LogRecord(LedgerEntry):
         ),
     )
     natural_key_fields = ("tenant_id", "node_id", "node_seq")
+    # Left out (the appender's records): one above the node's highest, numbered under the lock.
+    scope_counters = {"node_seq": ("node_id",)}
     tenant_field = "tenant_id"
     omit_when_empty = ("tenant_id",)
     append_role = "writer"

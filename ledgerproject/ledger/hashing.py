@@ -114,6 +114,43 @@ def canonical_json(value):
         raise CanonicalizationError(f"value cannot be canonicalized: {exc}") from None
 
 
+def _utf16(key):
+    # RFC 8785 orders an object's members by the UTF-16 code units of their keys.
+    return key.encode("utf-16-be")
+
+
+def canonical_parts(content, holes):
+    """The canonical text of the object `content` without the members `holes`, cut where they go:
+    len(holes) + 1 runs of canonical members (fill_parts() puts the holes' integers in later).
+
+    RFC 8785 writes each member on its own and in key order, so the runs are exactly the text the
+    whole object would have around those members; only the holes' values are left to compute.
+    """
+    holes = sorted(holes, key=_utf16)
+    bounds = [None, *(_utf16(key) for key in holes), None]
+    parts = []
+    for low, high in zip(bounds, bounds[1:], strict=False):
+        run = {
+            key: value
+            for key, value in content.items()
+            if key not in holes and (low is None or _utf16(key) > low) and (high is None or _utf16(key) < high)
+        }
+        parts.append(canonical_json(run)[1:-1])
+    return parts
+
+
+def fill_parts(parts, values):
+    """canonical_json(content) from canonical_parts(content, values.keys()) and the holes' integers."""
+    members = []
+    for part, key in zip(parts, sorted(values, key=_utf16), strict=False):
+        if part:
+            members.append(part)
+        members.append(canonical_json(key) + ":" + canonical_json(int(values[key])))
+    if parts[-1]:
+        members.append(parts[-1])
+    return "{" + ",".join(members) + "}"
+
+
 def fields_with_nul(content):
     """Names of the fields whose text holds a NUL character, which PostgreSQL cannot store."""
 

@@ -1,6 +1,7 @@
 """Helpers of the append path: the principal, batch checks, and the one query read under the lock."""
 
 from django.db import connections, models
+from django.db.models import Max
 
 from ledgerproject.ledger import hashing
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError
@@ -25,11 +26,14 @@ def _refuse_going_back_in_time(model, db, moment):
 
 
 def _refuse_repeats_within(entries):
-    """Two items of one batch with the same natural key: the later one conflicts with the earlier."""
+    """Two items of one batch with the same natural key: the later one conflicts with the earlier.
+    Entries whose scope counters are not assigned yet are checked once they are (under the lock)."""
     if not entries or not entries[0].natural_key_fields:
         return
     seen = {}
     for index, entry in enumerate(entries):
+        if entry._pending_counters:
+            continue
         key = entry.natural_key_value()
         if key in seen:
             raise BatchValidationError([(index, [f"repeats the key {key!r} of item {seen[key]} in the same batch"])])
@@ -132,3 +136,58 @@ def _conflicts_and_tip_sql(model, entries, connection):
         f"FROM {table} WHERE ({matches}) OR {newest}",
         params + params,
     )
+
+
+def _pending_counters(entry):
+    """The scope counters (scope_counters) this entry leaves to the ledger: those that are None."""
+    return tuple(name for name in entry.scope_counters if getattr(entry, name) is None)
+
+
+def _assign_scope_counters(model, entries, db):
+    """Under the lock: number the entries that left a scope counter empty, then finish their canonical
+    content (the rest of it was canonicalized before the lock), and refuse repeats within the batch.
+
+    Each gets one above the highest number of its scope, stored or earlier in the batch (a number an
+    entry gives itself counts too). One grouped MAX query per counter.
+    """
+    if not any(entry._pending_counters for entry in entries):
+        return
+    meta = model._meta
+    for counter, scope in model.scope_counters.items():
+        pending = [entry for entry in entries if counter in entry._pending_counters]
+        if not pending:
+            continue
+        columns = [meta.get_field(name).attname for name in scope]
+
+        def scope_of(entry, columns=columns):
+            return tuple(getattr(entry, column) for column in columns)
+
+        wanted = {scope_of(entry) for entry in pending}
+        stored = models.QuerySet(model, using=db).order_by()
+        for i, column in enumerate(columns):
+            stored = stored.filter(**{f"{column}__in": {key[i] for key in wanted}})
+        rows = stored.values(*columns).annotate(top=Max(counter)).values_list(*columns, "top")
+        highest = dict.fromkeys(wanted, 0)
+        for *key, top in rows:
+            if tuple(key) in highest:  # IN lists per column: match the whole scope exactly here
+                highest[tuple(key)] = top or 0
+        problems = []
+        for index, entry in enumerate(entries):
+            key = scope_of(entry)
+            if key not in highest:
+                continue
+            if counter in entry._pending_counters:
+                highest[key] += 1
+                if highest[key] > hashing.MAX_EXACT_INTEGER:
+                    problems.append((index, {counter: [f"{counter} would pass {hashing.MAX_EXACT_INTEGER}"]}))
+                setattr(entry, counter, highest[key])
+            elif (given := getattr(entry, counter)) is not None:
+                highest[key] = max(highest[key], given)
+        if problems:
+            raise BatchValidationError(problems)
+    for entry in entries:
+        if entry._pending_counters:
+            values = {meta.get_field(name).attname: getattr(entry, name) for name in entry._pending_counters}
+            entry._content_json = hashing.fill_parts(entry._content_parts, values)
+            entry._pending_counters = ()
+    _refuse_repeats_within(entries)

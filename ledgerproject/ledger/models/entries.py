@@ -10,8 +10,10 @@ from ledgerproject.ledger import clock, hashing, ids
 from ledgerproject.ledger.exceptions import BatchValidationError, ImmutableEntryError
 from ledgerproject.ledger.locking import lock_ledger
 from ledgerproject.ledger.models.append import (
+    _assign_scope_counters,
     _missing_targets,
     _name_unhashable_fields,
+    _pending_counters,
     _principal,
     _refuse_conflicts_and_read_tip,
     _refuse_going_back_in_time,
@@ -104,7 +106,8 @@ class LedgerQuerySet(AppendOnlyQuerySet):
         """Append entries atomically, in order: all are stored, or none.
 
         Validation and hashing of the content happen before the lock; under the lock only the
-        tip is read, conflicts are checked, seq and chain hashes assigned, and rows inserted.
+        tip is read, conflicts are checked, per-scope counters (scope_counters) and seq and chain
+        hashes assigned, and rows inserted.
         """
         model = self.model
         db = self.db if self._db else router.db_for_write(model)
@@ -115,15 +118,23 @@ class LedgerQuerySet(AppendOnlyQuerySet):
         skip = (*KERNEL_FIELDS, *(f.name for f in relations))
         for index, fields in enumerate(rows):
             entry = model(**fields)
+            entry._pending_counters = _pending_counters(entry)
             try:
                 for field in relations:  # "3f2e…" and UUID("3f2e…") must name the same row
                     if (value := getattr(entry, field.attname)) is not None:
                         setattr(entry, field.attname, field.target_field.to_python(value))
-                entry.full_clean(exclude=skip, validate_unique=False, validate_constraints=False)
+                entry.full_clean(
+                    exclude=(*skip, *entry._pending_counters), validate_unique=False, validate_constraints=False
+                )
                 ids.check_url_ids(entry)
                 entry.validate_append()
                 content = entry.ledger_content()
-                entry._content_json = hashing.canonical_json(content)
+                if entry._pending_counters:
+                    # Everything but the counters now; they are spliced in under the lock.
+                    entry._content_parts = hashing.canonical_parts(content, entry._pending_counters)
+                    entry._content_json = "".join(entry._content_parts)
+                else:
+                    entry._content_json = hashing.canonical_json(content)
                 # Canonical JSON spells NUL \u0000; only then look for the field that holds it.
                 if "\\u0000" in entry._content_json and (bad := hashing.fields_with_nul(content)):
                     raise ValidationError({name: ["Text cannot contain NUL (\\u0000) characters."] for name in bad})
@@ -147,6 +158,8 @@ class LedgerQuerySet(AppendOnlyQuerySet):
                 lock_ledger(connection, model.ledger_name)
                 model.check_append_allowed(entries, using=db)
                 seq, prev = _refuse_conflicts_and_read_tip(model, entries, db)
+            if model.scope_counters:
+                _assign_scope_counters(model, entries, db)
             now = clock.now()
             if clock.backdated_moment() is not None:
                 _refuse_going_back_in_time(model, db, now)
@@ -210,6 +223,11 @@ class LedgerEntry(models.Model):
     search_fields = ()
     # Indexed lookups whose value is an id this entry refers to: its trail (ledger/trail.py).
     trail_fields = ()
+    # Per-scope counters, {counter field: (scope fields, ...)}: an entry appended with the counter
+    # left None gets one above the highest of its scope (stored, or earlier in the batch), assigned
+    # under the ledger's lock so concurrent writers never pick the same number. The counter and its
+    # scope must be among natural_key_fields, so an assigned number can never repeat a stored key.
+    scope_counters = {}
 
     seq = models.PositiveBigIntegerField(primary_key=True, editable=False)
     recorded_at = models.DateTimeField(editable=False, db_index=True)
@@ -300,7 +318,8 @@ class LedgerEntry(models.Model):
         return tuple(getattr(self, self._meta.get_field(name).attname) for name in self.natural_key_fields)
 
     def validate_append(self):
-        """Business rules of one entry before it is appended; raise ValidationError to refuse it."""
+        """Business rules of one entry before it is appended; raise ValidationError to refuse it.
+        A scope counter left empty is still None here (it is assigned under the lock)."""
 
     @classmethod
     def check_append_allowed(cls, entries, using):
