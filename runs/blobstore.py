@@ -7,14 +7,17 @@ import tempfile
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage, storages
-from django.db import router, transaction
+from django.db import connections, router, transaction
 
 from ledgerproject.ledger.exceptions import StateConflictError
+from ledgerproject.ledger.locking import lock_ledgers
 from ledgerproject.ledger.models import ALL_TENANTS, tenant_scope
-from runs.models import LOCK_ORDER, Blob, BlobChange, BlobHold, lock_ledgers, referrer_summary
+from runs.models import Blob, BlobChange, BlobHold, Output, Run, RunEvent, RunOutcome, referrer_summary
 
 CHUNK_SIZE = 1024 * 1024
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
+# Every ledger whose appends can add a reference to a digest: a deletion holds all their locks.
+REFERRING_LEDGERS = (Run, RunEvent, RunOutcome, Output, Blob, BlobChange)
 
 
 class BlobTooLarge(Exception):
@@ -141,7 +144,7 @@ def put_blob(stream, media_type=None, recorded_by=None, tenant=None):
         digest = incoming.digest
         using = router.db_for_write(Blob)
         with transaction.atomic(using=using):
-            lock_ledgers(using, "blobs", "blob_changes")
+            lock_ledgers(connections[using], [Blob.ledger_name, BlobChange.ledger_name])
             blob = Blob.objects.using(using).filter(digest=digest).first()
             _, held_now = BlobHold.objects.using(using).get_or_create(digest=digest, tenant_key=tenant or "")
             if blob is not None and BlobChange.objects.using(using).is_present(digest):
@@ -171,7 +174,7 @@ def delete_blob(digest, recorded_by=None, reason="", user=None):
     """
     using = router.db_for_write(Blob)
     with transaction.atomic(using=using):
-        lock_ledgers(using, *LOCK_ORDER)
+        lock_ledgers(connections[using], [model.ledger_name for model in REFERRING_LEDGERS])
         scope = ALL_TENANTS if user is None else tenant_scope(user)
         blobs = Blob.objects.using(using)
         if scope is not ALL_TENANTS:

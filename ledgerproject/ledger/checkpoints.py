@@ -9,7 +9,6 @@ the Ed25519 key of ledger/signing.py and are append-only. See docs/verification.
 """
 
 import base64
-import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from django.utils import timezone
 from ledgerproject.ledger import merkle, signing
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.hashing import format_timestamp
+from ledgerproject.ledger.locking import advisory_key
 from ledgerproject.ledger.models.merkle import Checkpoint, CheckpointQuerySet, MerkleNode
 from ledgerproject.ledger.signals import entries_appended
 
@@ -44,9 +44,8 @@ def _db(using=None):
 def _lock_tree(connection, ledger):
     """Serialize integrators of one ledger (not appenders: this is not the append lock)."""
     if connection.vendor == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"merkle:{ledger}".encode()).digest()[:8], "big", signed=True)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [advisory_key("merkle", ledger)])
     # SQLite: transactions begin IMMEDIATE (settings), so the database write lock is already held.
 
 

@@ -1,4 +1,5 @@
-"""Advisory locks: the per-ledger append lock (one writer at a time, held only for the insert), and job locks."""
+"""Advisory locks: the per-ledger append lock (one writer at a time, held only for the insert), the one
+order in which several ledgers' locks are taken, and job locks."""
 
 import hashlib
 from contextlib import contextmanager
@@ -6,9 +7,11 @@ from contextlib import contextmanager
 from django.db import DatabaseError
 
 
-def _advisory_key(ledger_name):
-    # A stable signed 64-bit key per ledger name for pg_advisory_xact_lock.
-    return int.from_bytes(hashlib.sha256(f"ledger:{ledger_name}".encode()).digest()[:8], "big", signed=True)
+def advisory_key(kind, name):
+    """The stable signed 64-bit key of a PostgreSQL advisory lock: SHA-256 of "kind:name", first 8 bytes.
+    The kind ("ledger" for appends, "merkle" for tree integration, "job" for scheduled jobs) keeps
+    the locks of one name apart."""
+    return int.from_bytes(hashlib.sha256(f"{kind}:{name}".encode()).digest()[:8], "big", signed=True)
 
 
 def lock_ledger(connection, ledger_name):
@@ -20,12 +23,31 @@ def lock_ledger(connection, ledger_name):
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_advisory_key(ledger_name)])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [advisory_key("ledger", ledger_name)])
     elif connection.vendor == "sqlite":
         if not connection.in_atomic_block:
             raise RuntimeError("lock_ledger must run inside transaction.atomic()")
     else:  # pragma: no cover - settings refuse other engines
         raise RuntimeError(f"unsupported database vendor {connection.vendor}")
+
+
+def lock_ledgers(connection, names, holding=None):
+    """Take several ledgers' locks for the rest of the transaction, in the one project-wide order:
+    sorted by ledger name. Two writers that each need several locks then never wait on each other
+    in a cycle.
+
+    `holding` names a ledger whose lock the caller already holds (check_append_allowed runs under
+    its own ledger's lock): every lock taken after it must sort after it, or a writer taking the
+    same locks in the project order could be waiting on us while we wait on it.
+    """
+    wanted = sorted(set(names))
+    early = [name for name in wanted if holding is not None and name < holding]
+    if early:
+        raise RuntimeError(
+            f"holding the lock of {holding!r}, the locks of {early} may not be taken: they come before it"
+        )
+    for name in wanted:
+        lock_ledger(connection, name)
 
 
 def lock_ledger_then_fetch(connection, ledger_name, sql, params):
@@ -42,7 +64,7 @@ def lock_ledger_then_fetch(connection, ledger_name, sql, params):
             cursor.execute(sql, params)
             return cursor.fetchall()
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT pg_advisory_xact_lock(%s); {sql}", [_advisory_key(ledger_name), *params])
+        cursor.execute(f"SELECT pg_advisory_xact_lock(%s); {sql}", [advisory_key("ledger", ledger_name), *params])
         if not cursor.nextset():  # pragma: no cover - PostgreSQL always answers both statements
             raise RuntimeError("the read after the ledger lock returned no result")
         return cursor.fetchall()
@@ -50,7 +72,7 @@ def lock_ledger_then_fetch(connection, ledger_name, sql, params):
 
 def job_key(name):
     """The advisory-lock key of a scheduled job (distinct from every ledger's append lock)."""
-    return int.from_bytes(hashlib.sha256(f"job:{name}".encode()).digest()[:8], "big", signed=True)
+    return advisory_key("job", name)
 
 
 @contextmanager

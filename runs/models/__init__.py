@@ -1,14 +1,13 @@
 """Runs' six append-only ledgers, one module per ledger; every public name is re-exported here.
 
 blobs (and the tenants' holds), blob_changes, runs, run_events, run_outcomes and outputs; beside
-them digests (the digest rule), validation (task-output payloads), references (who refers to a
-digest) and locks (the order of several of these ledgers' locks).
+them digests (the digest rule), validation (task-output payloads) and references (who refers to a
+digest). Several of these ledgers' locks are taken in the kernel's one order (ledger/locking.py).
 """
 
 from runs.models.blob_changes import BlobChange, BlobChangeQuerySet
 from runs.models.blobs import Blob, BlobHold, BlobQuerySet, blobs_of_tenants
 from runs.models.digests import DIGEST_RE, digests_in, is_digest, normalize_digest
-from runs.models.locks import LOCK_ORDER, lock_ledgers
 from runs.models.outputs import Output, OutputQuerySet, mint_output_id
 from runs.models.references import blob_references, referrer_summary, release_model_or_none
 from runs.models.run_events import RunEvent, RunEventQuerySet
@@ -18,7 +17,6 @@ from runs.models.validation import OUTPUT_EVENT_TYPES, U32_MAX, validate_output_
 
 __all__ = [
     "DIGEST_RE",
-    "LOCK_ORDER",
     "OUTPUT_EVENT_TYPES",
     "TERMINAL_STATUSES",
     "U32_MAX",
@@ -40,7 +38,6 @@ __all__ = [
     "blobs_of_tenants",
     "digests_in",
     "is_digest",
-    "lock_ledgers",
     "mint_output_id",
     "normalize_digest",
     "referrer_summary",

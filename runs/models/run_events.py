@@ -1,14 +1,14 @@
 """The `run_events` ledger: a run's events, numbered per run."""
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connections, models, router
 
 from ledgerproject.ledger.exceptions import ConflictError
 from ledgerproject.ledger.ids import safe_reverse
+from ledgerproject.ledger.locking import lock_ledgers
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
 from runs.models.digests import digests_in
-from runs.models.locks import _db_for, lock_ledgers
-from runs.models.run_outcomes import _refuse_if_finished
+from runs.models.run_outcomes import RunOutcome, _refuse_if_finished
 from runs.models.runs import Run
 
 
@@ -21,19 +21,13 @@ class RunEventQuerySet(LedgerQuerySet):
         return self.filter(blob_refs__contains=digest)
 
     def append_events(self, run, events, recorded_by=None):
-        """Append a run's events atomically; a missing seq becomes one above the highest so far.
-
-        When a seq is missing, the run-event lock is taken before numbering (and held through the
-        append), so two writers leaving seq out never pick the same number. With every seq given,
-        the append path's own transaction and lock are all it needs.
-        """
-        using = self.db if self._db else _db_for(RunEvent)
+        """Append a run's events atomically; a missing seq becomes one above the highest so far
+        (numbered by the append path under the run-event lock: see RunEvent.scope_counters)."""
+        using = self.db if self._db else router.db_for_write(RunEvent)
         try:
-            if any(event.get("event_seq") is None for event in events):
-                with transaction.atomic(using=using):
-                    lock_ledgers(using, "run_events")
-                    return self._append_rows(run, self._numbered(run, events, using), using, recorded_by)
-            return self._append_rows(run, events, using, recorded_by)
+            return RunEvent.objects.using(using).append_many(
+                [{**event, "run": run} for event in events], recorded_by=recorded_by
+            )
         except ConflictError as exc:
             sameness = "and it is identical (a harmless replay)" if exc.identical else "with different content"
             raise ConflictError(
@@ -43,23 +37,6 @@ class RunEventQuerySet(LedgerQuerySet):
                 index=exc.index,
             ) from None
 
-    @staticmethod
-    def _numbered(run, events, using):
-        highest = RunEvent.objects.using(using).filter(run=run).aggregate(m=models.Max("event_seq"))["m"] or 0
-        rows = []
-        for event in events:
-            if event.get("event_seq") is None:
-                highest += 1
-                event = {**event, "event_seq": highest}
-            else:
-                highest = max(highest, event["event_seq"])
-            rows.append(event)
-        return rows
-
-    @staticmethod
-    def _append_rows(run, rows, using, recorded_by):
-        return RunEvent.objects.using(using).append_many([{**row, "run": run} for row in rows], recorded_by=recorded_by)
-
 
 class RunEvent(LedgerEntry):
     """One event of a run; `seq` (here event_seq) is unique within the run and read back ascending."""
@@ -68,6 +45,8 @@ class RunEvent(LedgerEntry):
     # (run, event_seq) unique serves it.
     trail_fields = ("run_id",)
     natural_key_fields = ("run_id", "event_seq")
+    # A missing seq: one above the run's highest, numbered under the lock.
+    scope_counters = {"event_seq": ("run",)}
     tenant_field = "run__tenant_id"
 
     run = models.ForeignKey(Run, to_field="run_id", on_delete=models.PROTECT, related_name="events")
@@ -107,8 +86,8 @@ class RunEvent(LedgerEntry):
     def check_append_allowed(cls, entries, using):
         # Events and outcomes are separate ledgers: taking the outcome lock here (after our own)
         # makes "no outcome yet" and the insert one step for any concurrent complete/fail/cancel.
-        # append_many already holds run_events; run_outcomes comes after it in LOCK_ORDER.
-        lock_ledgers(using, "run_outcomes")
+        # append_many already holds run_events; run_outcomes sorts after it (the kernel's lock order).
+        lock_ledgers(connections[using], [RunOutcome.ledger_name], holding=cls.ledger_name)
         _refuse_if_finished({entry.run_id for entry in entries}, using, "events")
 
     @property
