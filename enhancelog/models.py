@@ -423,3 +423,22 @@ class Review(LedgerEntry):
             raise StateConflictError(
                 f"only rejected enhances are reviewed; {', '.join(applied)} was applied", issue_ids=applied
             )
+
+
+class UnreviewedRejectionManager(models.Manager.from_queryset(EnhanceEntryQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().rejected().reviewed(False)
+
+
+class UnreviewedRejection(EnhanceEntry):
+    """The review queue: rejected enhance entries nobody has reviewed yet (a view of the ledger, not a ledger).
+
+    Reviewing one appends a Review; the entry then leaves this queryset. Nothing is ever stored here.
+    """
+
+    objects = UnreviewedRejectionManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "unreviewed rejection"
+        verbose_name_plural = "review queue: unreviewed rejections"

@@ -21,6 +21,10 @@ from ledgerproject.ledger.search import SearchError, grouped, search
 from ledgerproject.ledger.trail import trail
 
 ERROR_PAGES = {
+    400: (
+        "Bad request",
+        "A value in this address cannot be used: correct it, or start again from the page's first link.",
+    ),
     403: ("Not allowed", "Your account does not have the role this page needs. Ask an administrator for it."),
     404: ("Page not found", "There is no page or entry at this address, or it is not one you may see."),
     500: ("Something went wrong", "The server failed to answer this request. Nothing was stored by it; please retry."),
@@ -63,6 +67,14 @@ def error_page(request, status, detail=None, with_user=True):
     else:
         body = loader.render_to_string("errors/_error.html", context)
     return HttpResponse(body, status=status)
+
+
+def bad_request(request, exception=None):
+    """400 (a BadRequest raised by a page, e.g. a cursor it did not write): JSON under /api/, the styled page elsewhere."""
+    detail = str(exception) if exception else "Bad request."
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": detail}, status=400)
+    return error_page(request, 400, detail=detail)
 
 
 def permission_denied(request, exception=None):
