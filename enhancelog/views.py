@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from enhancelog.filters import EnhanceEntryFilterSet
 from enhancelog.forms import ReviewForm
-from enhancelog.models import TRACE_PAGE_SIZE, EnhanceEntry, Review, parse_trace_cursor, trace_page
+from enhancelog.models import EnhanceEntry, Review, trace_page
 from enhancelog.stats import WINDOWS, dashboard_stats
 from ledgerproject.ledger.access import requires_permission
 from ledgerproject.ledger.exceptions import StateConflictError
@@ -93,8 +93,7 @@ def trace(request, blueprint_id):
     page = trace_page(
         one_tenant(EnhanceEntry.objects.visible_to(request.user).for_blueprint(blueprint_id), request),
         blueprint_id,
-        after=parse_trace_cursor(request.GET.get("after")),
-        limit=TRACE_PAGE_SIZE,
+        request,
     )
     if page is None:
         raise Http404(f"No enhance entries for blueprint {blueprint_id!r}.")
@@ -113,7 +112,6 @@ def trace(request, blueprint_id):
             "rejected": page["rejected"],
             "count": page["count"],
             "head": page["head"],
-            "next_after": page["next_after"],
-            "paged": "after" in request.GET,
+            "page": page["page"],
         },
     )

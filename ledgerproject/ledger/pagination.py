@@ -103,17 +103,27 @@ class KeysetPage:
         return len(self.rows)
 
 
+def refuse_cursor(request, message=INVALID_CURSOR, name=CURSOR_PARAM):
+    """The 400 for a cursor: DRF's (JSON, naming the parameter) under the API, BadRequest (the 400 page) elsewhere."""
+    if hasattr(request, "query_params"):
+        raise ValidationError({name: [message]})
+    raise BadRequest(message)
+
+
 class KeysetPager:
-    """The pages' keyset pager: `?cursor=` (opaque) and `?page_size=`, links that keep every other parameter.
+    """The keyset pager of pages (and of the API's object-shaped pages): `?cursor=` and `?page_size=`.
 
     `ordering` names model fields, `-` for descending; its last field must make the order total
-    (every ledger ends it with `seq`). A bad cursor raises BadRequest: the site's 400 page says why.
+    (every ledger ends it with `seq`). A bad cursor is a 400 (see refuse_cursor). `legacy` maps an
+    older parameter an API client may still send to a parser of it (text → ordering values, or None
+    when malformed); the links this pager writes always use `cursor` and drop the older names.
     """
 
-    def __init__(self, ordering, page_size, max_page_size=MAX_PAGE_SIZE):
+    def __init__(self, ordering, page_size, max_page_size=MAX_PAGE_SIZE, legacy=None):
         self.ordering = tuple(ordering)
         self.page_size = page_size
         self.max_page_size = max(max_page_size, page_size)
+        self.legacy = dict(legacy or {})
 
     def _names(self):
         return [(name.lstrip("-"), name.startswith("-")) for name in self.ordering]
@@ -126,8 +136,8 @@ class KeysetPager:
         payload = json.dumps({"p": position, "r": 1 if reverse else 0}, separators=(",", ":"))
         return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
-    def decode(self, model, token):
-        """(values, reverse) from a cursor token; BadRequest for anything this pager did not write."""
+    def decode(self, request, model, token):
+        """(values, reverse) from a cursor token; a 400 for anything this pager did not write."""
         try:
             if len(token) > MAX_CURSOR_LENGTH:
                 raise ValueError(token)
@@ -136,14 +146,27 @@ class KeysetPager:
             if not isinstance(position, list) or len(position) != len(self.ordering) or reverse not in (0, 1):
                 raise ValueError(token)
         except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
-            raise BadRequest(INVALID_CURSOR) from None
+            refuse_cursor(request)
         values = []
         for (name, _), raw in zip(self._names(), position, strict=True):
             value = position_value(_field(model, name), raw)
             if value is None:
-                raise BadRequest(INVALID_CURSOR)
+                refuse_cursor(request)
             values.append(value)
         return values, bool(reverse)
+
+    def _position(self, request, model):
+        """(values or None, reverse) named by `cursor`, or else by a legacy parameter."""
+        token = request.GET.get(CURSOR_PARAM) or ""
+        if token:
+            return self.decode(request, model, token)
+        for name, parse in self.legacy.items():
+            if (text := request.GET.get(name)) is not None:
+                values = parse(text)
+                if values is None:
+                    refuse_cursor(request, f"{name} is not a position this list wrote; follow its next link.", name)
+                return list(values), False
+        return None, False
 
     def _beyond(self, values, backwards):
         """Rows strictly after `values` in the pager's order (before them when `backwards`)."""
@@ -161,7 +184,8 @@ class KeysetPager:
 
     def _query(self, request, token):
         params = request.GET.copy()
-        params.pop(CURSOR_PARAM, None)
+        for name in (CURSOR_PARAM, *self.legacy):
+            params.pop(name, None)
         if token is not None:
             params[CURSOR_PARAM] = token
         return "?" + params.urlencode()
@@ -169,8 +193,7 @@ class KeysetPager:
     def paginate(self, request, queryset):
         """The page the request's cursor names (the first page without one), in the pager's order."""
         size = self._page_size(request)
-        token = request.GET.get(CURSOR_PARAM) or ""
-        values, reverse = self.decode(queryset.model, token) if token else (None, False)
+        values, reverse = self._position(request, queryset.model)
         reversed_order = [name[1:] if name.startswith("-") else f"-{name}" for name in self.ordering]
         if values is not None:
             queryset = queryset.filter(self._beyond(values, backwards=reverse))
