@@ -32,6 +32,8 @@ MAX_CURSOR_LENGTH = 2000
 
 
 def _field(model, name):
+    if model is None:
+        return None
     try:
         return model._meta.get_field(name)
     except FieldDoesNotExist:
@@ -168,15 +170,30 @@ class KeysetPager:
                 return list(values), False
         return None, False
 
-    def _beyond(self, values, backwards):
-        """Rows strictly after `values` in the pager's order (before them when `backwards`)."""
+    def _beyond(self, values, backwards, constants=None):
+        """Rows strictly after `values` in the pager's order (before them when `backwards`).
+
+        `constants` holds ordering names that are the same for every row of this queryset (a ledger's
+        name when several ledgers are merged): their comparisons are decided here, not in SQL.
+        """
+        constants = constants or {}
         names = self._names()
         clauses = []
         for index, (name, descending) in enumerate(names):
             lookup = "lt" if descending != backwards else "gt"
-            equal = {other: values[position] for position, (other, _) in enumerate(names[:index])}
-            clauses.append(Q(**equal, **{f"{name}__{lookup}": values[index]}))
-        return reduce(or_, clauses)
+            equal, possible = {}, True
+            for position, (other, _) in enumerate(names[:index]):
+                if other in constants:
+                    possible = possible and constants[other] == values[position]
+                else:
+                    equal[other] = values[position]
+            if name in constants:
+                mine, theirs = constants[name], values[index]
+                if possible and (mine < theirs if lookup == "lt" else mine > theirs):
+                    clauses.append(Q(**equal))
+            elif possible:
+                clauses.append(Q(**equal, **{f"{name}__{lookup}": values[index]}))
+        return reduce(or_, clauses) if clauses else Q(pk__in=[])
 
     def _page_size(self, request):
         size = parse_int(request.GET.get(PAGE_SIZE_PARAM), minimum=1, maximum=MAX_SAFE_INTEGER)
@@ -192,12 +209,30 @@ class KeysetPager:
 
     def paginate(self, request, queryset):
         """The page the request's cursor names (the first page without one), in the pager's order."""
+        return self.paginate_merged(request, [queryset])
+
+    def paginate_merged(self, request, querysets, constant="ledger_name"):
+        """One page over several querysets (one per ledger) merged in the pager's order.
+
+        Each queryset reads at most a page and one row past the cursor; `constant` names the
+        ordering field each queryset's model holds as a class attribute (a ledger's name).
+        """
         size = self._page_size(request)
-        values, reverse = self._position(request, queryset.model)
-        reversed_order = [name[1:] if name.startswith("-") else f"-{name}" for name in self.ordering]
-        if values is not None:
-            queryset = queryset.filter(self._beyond(values, backwards=reverse))
-        rows = list(queryset.order_by(*(reversed_order if reverse else self.ordering))[: size + 1])
+        model = querysets[0].model if querysets else None
+        values, reverse = self._position(request, model)
+        order = (
+            [name[1:] if name.startswith("-") else f"-{name}" for name in self.ordering] if reverse else self.ordering
+        )
+        sql_order = [name for name in order if name.lstrip("-") != constant]
+        rows = []
+        for queryset in querysets:
+            constants = {constant: getattr(queryset.model, constant)} if hasattr(queryset.model, constant) else {}
+            if values is not None:
+                queryset = queryset.filter(self._beyond(values, backwards=reverse, constants=constants))
+            rows.extend(queryset.order_by(*sql_order)[: size + 1])
+        if len(querysets) > 1:
+            descending = order[0].startswith("-")
+            rows.sort(key=lambda row: tuple(getattr(row, name) for name, _ in self._names()), reverse=descending)
         more, rows = len(rows) > size, rows[:size]
         if reverse:
             rows.reverse()

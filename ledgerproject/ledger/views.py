@@ -173,14 +173,14 @@ def search_page(request):
 def trail_page(request):
     """Every entry of every ledger that refers to an id (correlation, run, blueprint, …), in time order."""
     text = request.GET.get("id", "")
-    context = {"query": text.strip(), "entries": [], "problem": None, "next": None}
+    context = {"query": text.strip(), "entries": [], "problem": None, "page": None}
     if not text.strip():
         context["problem"] = "Name an id to follow: /trail/?id=… (a correlation id, run id, blueprint id, issue id, …)."
         return render(request, "ledger/trail.html", context)
     try:
-        context["entries"], context["next"] = trail(request.user, text, after=request.GET.get("after"))
+        page = trail(request, text)
     except SearchError as exc:
         context["problem"] = str(exc)
         return render(request, "ledger/trail.html", context, status=400)
-    context["paged"] = bool(request.GET.get("after"))
+    context.update(entries=page.rows, page=page)
     return render(request, "ledger/trail.html", context)
