@@ -31,6 +31,13 @@ INVALID_CURSOR = "Invalid cursor: follow a next or previous link as it was given
 MAX_CURSOR_LENGTH = 2000
 
 
+def mark_paged(request, rows):
+    """Record on the request the keys of the rows its page served: the kernel's convention test asserts
+    that every route reading a paging parameter went through this module (and round-trips its links)."""
+    target = getattr(request, "_request", request)
+    target.ledger_paged_keys = [getattr(row, "pk", None) for row in rows]
+
+
 def _field(model, name):
     if model is None:
         return None
@@ -70,7 +77,9 @@ class LedgerCursorPagination(CursorPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self._model = getattr(queryset, "model", None)
-        return super().paginate_queryset(queryset, request, view)
+        rows = super().paginate_queryset(queryset, request, view)
+        mark_paged(request, rows or [])
+        return rows
 
     def decode_cursor(self, request):
         if len(request.query_params.get(self.cursor_query_param) or "") > MAX_CURSOR_LENGTH:
@@ -239,6 +248,7 @@ class KeysetPager:
             has_next, has_previous = True, more
         else:
             has_next, has_previous = more, values is not None
+        mark_paged(request, rows)
         return KeysetPage(
             rows=rows,
             next_query=self._query(request, self.encode(rows[-1])) if has_next and rows else None,
