@@ -1,8 +1,7 @@
-"""Read-only admin for the enhance log, with the review queue of rejected entries and the review page."""
+"""Read-only admin for the enhance log: entries, the review queue (a changelist of the UnreviewedRejection proxy), reviews."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
@@ -11,19 +10,14 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
 from enhancelog.forms import ReviewForm
-from enhancelog.models import KNOWN_AXES, EnhanceEntry, Review
+from enhancelog.models import KNOWN_AXES, EnhanceEntry, Review, UnreviewedRejection
 from enhancelog.stats import DAY_MS, now_ms
 from enhancelog.templatetags.enhancelog_tags import ms_datetime
-from enhancelog.views import parse_keyset_cursor
 from ledgerproject.ledger.admin import ReadOnlyLedgerAdmin
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.params import parse_int
 from ledgerproject.ledger.redirects import safe_next
 
-QUEUE_PAGE = 50
-# The "all" view pages by OFFSET: beyond this a page is never reached by following links (and a
-# larger OFFSET overflows the database integer).
-MAX_OFFSET = 1_000_000
 AGES = {
     "1d": ("last 24 hours", 1, None),
     "7d": ("last 7 days", 7, None),
@@ -31,7 +25,7 @@ AGES = {
     "older7d": ("older than 7 days", None, 7),
     "older30d": ("older than 30 days", None, 30),
 }
-STATES = {"unreviewed": "Unreviewed", "reviewed": "Reviewed", "all": "All (unreviewed first)"}
+MAX_REVIEWED_AT_ONCE = 200
 
 
 class ReviewedFilter(admin.SimpleListFilter):
@@ -58,6 +52,22 @@ class AxisFilter(admin.SimpleListFilter):
         return queryset.denied_on(self.value()) if self.value() else queryset
 
 
+class AgeFilter(admin.SimpleListFilter):
+    title = "claimed age"
+    parameter_name = "age"
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _, _) in AGES.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() not in AGES:
+            return queryset
+        _, within_days, older_days = AGES[self.value()]
+        if within_days:
+            return queryset.filter(ts_ms__gte=now_ms() - within_days * DAY_MS)
+        return queryset.filter(ts_ms__lt=now_ms() - older_days * DAY_MS)
+
+
 def verdict_chips(entry, denied_only=False):
     verdicts = [v for v in entry.verdicts if not denied_only or v.get("status") == "deny"]
     return format_html_join(
@@ -67,17 +77,22 @@ def verdict_chips(entry, denied_only=False):
     )
 
 
-@admin.register(EnhanceEntry)
-class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
-    list_display = ("issue_id", "blueprint_id", "status_badge", "verdict_summary", "claimed_time", "review_state")
-    list_filter = ("status", AxisFilter, ReviewedFilter)
-    # Exact matches on the keys stay index-served; intent is a substring search.
-    search_fields = ("=issue_id", "=blueprint_id", "intent")
+def review_url(seqs, back=None):
+    """The review page for these entries; after recording, it returns to `back` (the queue by default)."""
+    query = {"ids": ",".join(map(str, seqs))}
+    if back:
+        query["next"] = back
+    return reverse("admin:enhancelog_enhanceentry_review") + "?" + urlencode(query)
+
+
+class EnhanceEntryDisplay:
+    """Columns, the entry page's sections and the review action, shared by the entries and the queue."""
+
+    search_fields = ("=issue_id", "=blueprint_id", "intent")  # exact keys stay index-served
     search_help_text = "Exact issue id or blueprint id, or words from the intent."
     ordering = ("-ts_ms", "-seq")
     # Facet counts would count the whole table once per filter choice.
     show_facets = admin.ShowFacets.NEVER
-    change_list_template = "enhancelog/admin/change_list.html"
     actions = ["review_selected"]
     fieldsets = (
         (None, {"fields": ("issue_id", "blueprint_id", "status", "claimed_time", "prev_hash", "new_hash")}),
@@ -89,9 +104,6 @@ class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
 
     class Media:
         css = {"all": ["enhancelog/admin.css"]}
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).with_review_state()
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, entry):
@@ -143,7 +155,7 @@ class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
         reviews = list(Review.objects.for_entry(entry).order_by("seq"))
         link = format_html(
             '<a class="button" href="{}">Record a review</a>',
-            reverse("admin:enhancelog_enhanceentry_review") + "?" + urlencode({"ids": entry.pk}),
+            review_url([entry.pk]),
         )
         if not reviews:
             return format_html("unreviewed · {}", link)
@@ -162,97 +174,37 @@ class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
         )
         return format_html("<ol>{}</ol>{}", rows, link)
 
-    # --- review: permission, action, pages ------------------------------------------------------
-
     def has_review_permission(self, request):
         return request.user.has_perm("enhancelog.add_review")
 
     @admin.action(description="Review selected rejected entries", permissions=["review"])
     def review_selected(self, request, queryset):
-        seqs = list(queryset.rejected().values_list("seq", flat=True)[:200])
+        seqs = list(queryset.rejected().values_list("seq", flat=True)[:MAX_REVIEWED_AT_ONCE])
         if not seqs:
             self.message_user(request, "Only rejected entries are reviewed; none was selected.", messages.WARNING)
             return None
-        return HttpResponseRedirect(
-            reverse("admin:enhancelog_enhanceentry_review") + "?" + urlencode({"ids": ",".join(map(str, seqs))})
-        )
+        return HttpResponseRedirect(review_url(seqs, back=request.get_full_path()))
+
+
+@admin.register(EnhanceEntry)
+class EnhanceEntryAdmin(EnhanceEntryDisplay, ReadOnlyLedgerAdmin):
+    list_display = ("issue_id", "blueprint_id", "status_badge", "verdict_summary", "claimed_time", "review_state")
+    list_filter = ("status", AxisFilter, ReviewedFilter)
+    change_list_template = "enhancelog/admin/change_list.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_review_state()
 
     def get_urls(self):
-        extra = [
-            path("queue/", self.admin_site.admin_view(self.queue_view), name="enhancelog_enhanceentry_queue"),
-            path("review/", self.admin_site.admin_view(self.review_view), name="enhancelog_enhanceentry_review"),
-        ]
-        return extra + super().get_urls()
-
-    def queue_view(self, request):
-        """Rejected entries to triage, unreviewed first, filtered by blueprint, denied axis and age."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        params = request.GET
-        state = params.get("state") if params.get("state") in STATES else "unreviewed"
-        queryset = EnhanceEntry.objects.visible_to(request.user).rejected()
-        blueprint = params.get("blueprint_id", "").strip()
-        if blueprint:
-            queryset = queryset.for_blueprint(blueprint)
-        axis = params.get("denied_axis", "").strip()
-        if axis:
-            queryset = queryset.denied_on(axis)
-        age = params.get("age") if params.get("age") in AGES else ""
-        if age:
-            _, within_days, older_days = AGES[age]
-            now = now_ms()
-            queryset = (
-                queryset.filter(ts_ms__gte=now - within_days * DAY_MS)
-                if within_days
-                else queryset.filter(ts_ms__lt=now - older_days * DAY_MS)
-            )
-        if state == "unreviewed":
-            queryset = queryset.reviewed(False).order_by("-ts_ms", "-seq")
-        elif state == "reviewed":
-            queryset = queryset.reviewed(True).order_by("-ts_ms", "-seq")
-        else:
-            queryset = queryset.with_review_state().order_by(
-                ExpressionWrapper(Q(review_decision__isnull=False), output_field=BooleanField()), "-ts_ms", "-seq"
-            )
-        before = parse_keyset_cursor(params.get("before"))
-        if before and state != "all":
-            queryset = queryset.filter(Q(ts_ms__lt=before[0]) | Q(ts_ms=before[0], seq__lt=before[1]))
-        offset = _int(params.get("offset")) if state == "all" else 0
-        if state == "reviewed":
-            queryset = queryset.with_review_state()  # unreviewed rows have no state to look up
-        rows = list(queryset[offset : offset + QUEUE_PAGE + 1])
-        more, rows = len(rows) > QUEUE_PAGE, rows[:QUEUE_PAGE]
-        next_query = None
-        if more:
-            following = params.copy()
-            if state == "all":
-                following["offset"] = offset + QUEUE_PAGE
-            else:
-                following["before"] = f"{rows[-1].ts_ms}.{rows[-1].seq}"
-            next_query = following.urlencode()
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Review queue: rejected enhances",
-            "rows": [{"entry": e, "denied": verdict_chips(e, denied_only=True)} for e in rows],
-            "state": state,
-            "states": STATES,
-            "ages": {key: label for key, (label, _, _) in AGES.items()},
-            "age": age,
-            "axes": KNOWN_AXES,
-            "axis": axis,
-            "blueprint_id": blueprint,
-            "next_query": next_query,
-            "can_review": self.has_review_permission(request),
-            "queue_url": request.get_full_path(),
-        }
-        return render(request, "enhancelog/admin/queue.html", context)
+        review = self.admin_site.admin_view(self.review_view)
+        return [path("review/", review, name="enhancelog_enhanceentry_review"), *super().get_urls()]
 
     def review_view(self, request):
-        """Record one decision for one or several rejected entries (`?ids=seq,seq`)."""
+        """Record one decision for one or several rejected entries (`?ids=seq,seq`): one append each."""
         if not self.has_review_permission(request):
             raise PermissionDenied
-        ids = [seq for part in request.GET.get("ids", "").split(",") if (seq := parse_int(part, minimum=1))][:200]
+        ids = request.GET.get("ids", "").split(",")
+        ids = [seq for part in ids if (seq := parse_int(part, minimum=1))][:MAX_REVIEWED_AT_ONCE]
         entries = list(
             EnhanceEntry.objects.visible_to(request.user)
             .filter(pk__in=ids)
@@ -261,7 +213,8 @@ class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
         )
         applied = [e for e in entries if e.status != EnhanceEntry.REJECTED]
         entries = [e for e in entries if e.status == EnhanceEntry.REJECTED]
-        back = safe_next(request, request.GET.get("next"), reverse("admin:enhancelog_enhanceentry_queue"))
+        queue = reverse("admin:enhancelog_unreviewedrejection_changelist")
+        back = safe_next(request, request.GET.get("next"), queue)
         form = ReviewForm(request.POST or None)
         if request.method == "POST" and entries and form.is_valid():
             try:
@@ -283,8 +236,45 @@ class EnhanceEntryAdmin(ReadOnlyLedgerAdmin):
             "skipped_applied": applied,
             "form": form,
             "back": back,
+            "queue_url": queue,
         }
         return render(request, "enhancelog/admin/review.html", context)
+
+
+@admin.register(UnreviewedRejection)
+class ReviewQueueAdmin(EnhanceEntryDisplay, ReadOnlyLedgerAdmin):
+    """The review queue: an ordinary changelist of rejected entries nobody has reviewed, newest first.
+
+    Its own proxy permissions are never granted: whoever may read the enhance log may see the queue,
+    and the review action needs enhancelog.add_review (a review is an append, never an edit).
+    """
+
+    list_display = ("issue_id", "blueprint_id", "denied", "reasons_short", "claimed_time", "review_button")
+    list_filter = (AxisFilter, AgeFilter)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("enhancelog.view_enhanceentry")
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        return shown if self.has_review_permission(request) else [c for c in shown if c != "review_button"]
+
+    @admin.display(description="denied")
+    def denied(self, entry):
+        return verdict_chips(entry, denied_only=True)
+
+    @admin.display(description="reasons")
+    def reasons_short(self, entry):
+        return "; ".join(entry.reasons)[:200] if entry.reasons else "—"
+
+    @admin.display(description="review")
+    def review_button(self, entry):
+        return format_html(
+            '<a class="button" href="{}" data-testid="review-{}">Review</a>', review_url([entry.pk]), entry.issue_id
+        )
 
 
 @admin.register(Review)
@@ -299,8 +289,3 @@ class ReviewAdmin(ReadOnlyLedgerAdmin):
     @admin.display(description="issue", ordering="entry__issue_id")
     def entry_issue(self, review):
         return review.entry.issue_id
-
-
-def _int(value):
-    """A row number or offset from the query: 0 unless ASCII digits within what a page can reach."""
-    return parse_int(value, minimum=0, maximum=MAX_OFFSET) or 0

@@ -12,7 +12,6 @@ from enhancelog.models import (
     TRACE_PAGE_SIZE,
     EnhanceEntry,
     Review,
-    parse_trace_cursor,
     trace_page,
 )
 from enhancelog.serializers import EnhanceEntrySerializer, ReviewSerializer
@@ -41,16 +40,15 @@ class BlueprintTraceView(APIView):
         summary="A blueprint's enhance history with continuity breaks (paged)",
         parameters=[
             OpenApiParameter("page_size", int, description=f"entries per page, 1–{TRACE_MAX_PAGE_SIZE}"),
-            OpenApiParameter("after", str, description="`<ts_ms>.<seq>` of the previous page's last entry"),
+            OpenApiParameter("cursor", str, description="the page a `next` or `previous` link names (opaque)"),
+            OpenApiParameter(
+                "after", str, description="older form of a position: `<ts_ms>.<seq>` of the last entry seen"
+            ),
             OpenApiParameter("tenant_id", str, description="the tenant, when the id is used in several of yours"),
         ],
         responses=None,
     )
     def get(self, request, blueprint_id):
-        after = request.query_params.get("after")
-        cursor = parse_trace_cursor(after)
-        if after is not None and cursor is None:
-            raise ValidationError({"after": ["after must be <ts_ms>.<seq>, as given in a `next` link."]})
         limit = parse_int(
             request.query_params.get("page_size", str(TRACE_PAGE_SIZE)), minimum=1, maximum=TRACE_MAX_PAGE_SIZE
         )
@@ -58,7 +56,7 @@ class BlueprintTraceView(APIView):
             raise ValidationError({"page_size": [f"page_size must be an integer from 1 to {TRACE_MAX_PAGE_SIZE}."]})
         # A blueprint id used in several of the reader's tenants names one with ?tenant_id= (else a 400).
         visible = one_tenant(EnhanceEntry.objects.visible_to(request.user).for_blueprint(blueprint_id), request)
-        page = trace_page(visible, blueprint_id, after=cursor, limit=limit)
+        page = trace_page(visible, blueprint_id, request)
         if page is None:
             raise NotFound(f"No enhance entries for blueprint {blueprint_id!r}.")
         entries = page["entries"]
@@ -75,11 +73,7 @@ class BlueprintTraceView(APIView):
                     else None
                 )
             rows.append(row)
-        next_url = None
-        if page["next_after"]:
-            params = request.query_params.copy()
-            params["after"] = page["next_after"]
-            next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+        links = page["page"]
         return Response(
             {
                 "blueprint_id": blueprint_id,
@@ -89,7 +83,10 @@ class BlueprintTraceView(APIView):
                 "head_hash": page["head"].new_hash if page["head"] else None,
                 "entries": rows,
                 "breaks": page["breaks"],
-                "next": next_url,
+                "next": request.build_absolute_uri(request.path + links.next_query) if links.next_query else None,
+                "previous": request.build_absolute_uri(request.path + links.previous_query)
+                if links.previous_query
+                else None,
                 "page_size": limit,
             }
         )

@@ -8,7 +8,7 @@ from enhancelog.models import EnhanceEntry
 def review_queue_url(user):
     """Staff reviewers triage in the admin's queue; everyone else in the filtered entry list."""
     if user.is_staff and user.has_perm("enhancelog.add_review"):
-        return reverse("admin:enhancelog_enhanceentry_queue")
+        return reverse("admin:enhancelog_unreviewedrejection_changelist")
     return f"{reverse('enhancelog:list')}?status=rejected&reviewed=false"
 
 

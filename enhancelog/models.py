@@ -9,6 +9,8 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
+from ledgerproject.ledger.pagination import KeysetPager
+from ledgerproject.ledger.params import parse_int
 from ledgerproject.ledger.search import SearchField
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -301,33 +303,31 @@ TRACE_MAX_PAGE_SIZE = 1000
 
 
 def parse_trace_cursor(value):
-    """`after=<ts_ms>.<seq>`: the last entry of the previous trace page; None when absent or malformed."""
-    try:
-        ts_ms, seq = value.split(".", 1)
-        return int(ts_ms), int(seq)
-    except (AttributeError, ValueError):
-        return None
+    """The older `after=<ts_ms>.<seq>` (still accepted by the trace API): (ts_ms, seq), or None when malformed."""
+    ts_ms, _, seq = (value or "").partition(".")
+    ts_ms, seq = parse_int(ts_ms, minimum=0), parse_int(seq, minimum=1)
+    return None if ts_ms is None or seq is None else (ts_ms, seq)
 
 
-def trace_page(entries, blueprint_id, after=None, limit=TRACE_PAGE_SIZE):
+TRACE_PAGER = KeysetPager(("ts_ms", "seq"), TRACE_PAGE_SIZE, TRACE_MAX_PAGE_SIZE, legacy={"after": parse_trace_cursor})
+
+
+def trace_page(entries, blueprint_id, request):
     """One page of a blueprint's trace among `entries` (what the reader may see, e.g.
     EnhanceEntry.objects.visible_to(user)), ascending by (ts_ms, seq), with the whole trace's totals.
 
-    Keyset paging (no OFFSET): `after` is the (ts_ms, seq) of the previous page's last entry. Returns
-    None for a blueprint with no entries at all.
+    The kernel's keyset pager reads the request's `cursor` (no OFFSET). Returns None for a
+    blueprint with no entries at all.
     """
     trace = entries.for_blueprint(blueprint_id)
-    page, head = trace, None
-    if after is not None:
-        ts_ms, seq = after
-        page = trace.filter(Q(ts_ms__gt=ts_ms) | Q(ts_ms=ts_ms, seq__gt=seq))
-        head = (
-            trace.applied().filter(Q(ts_ms__lt=ts_ms) | Q(ts_ms=ts_ms, seq__lte=seq)).order_by("-ts_ms", "-seq").first()
-        )
-    rows = list(page.in_list_order()[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    if after is None and not more:
+    page = TRACE_PAGER.paginate(request, trace)
+    rows, head = page.rows, None
+    if rows and not page.is_first:
+        # Continuity across the page boundary: the last applied entry before this page.
+        first = rows[0]
+        earlier = Q(ts_ms__lt=first.ts_ms) | Q(ts_ms=first.ts_ms, seq__lt=first.seq)
+        head = trace.applied().filter(earlier).order_by("-ts_ms", "-seq").first()
+    if page.is_first and page.next_query is None:
         # The whole trace fits on this page: its totals need no further query.
         if not rows:
             return None
@@ -348,7 +348,7 @@ def trace_page(entries, blueprint_id, after=None, limit=TRACE_PAGE_SIZE):
         "applied": applied_count,
         "rejected": count - applied_count,
         "head": last_applied,
-        "next_after": f"{rows[-1].ts_ms}.{rows[-1].seq}" if more else None,
+        "page": page,
     }
 
 
@@ -423,3 +423,22 @@ class Review(LedgerEntry):
             raise StateConflictError(
                 f"only rejected enhances are reviewed; {', '.join(applied)} was applied", issue_ids=applied
             )
+
+
+class UnreviewedRejectionManager(models.Manager.from_queryset(EnhanceEntryQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().rejected().reviewed(False)
+
+
+class UnreviewedRejection(EnhanceEntry):
+    """The review queue: rejected enhance entries nobody has reviewed yet (a view of the ledger, not a ledger).
+
+    Reviewing one appends a Review; the entry then leaves this queryset. Nothing is ever stored here.
+    """
+
+    objects = UnreviewedRejectionManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "unreviewed rejection"
+        verbose_name_plural = "review queue: unreviewed rejections"

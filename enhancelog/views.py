@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -10,11 +9,12 @@ from django.views.decorators.http import require_POST
 
 from enhancelog.filters import EnhanceEntryFilterSet
 from enhancelog.forms import ReviewForm
-from enhancelog.models import TRACE_PAGE_SIZE, EnhanceEntry, Review, parse_trace_cursor, trace_page
+from enhancelog.models import EnhanceEntry, Review, trace_page
 from enhancelog.stats import WINDOWS, dashboard_stats
 from ledgerproject.ledger.access import requires_permission
 from ledgerproject.ledger.exceptions import StateConflictError
-from ledgerproject.ledger.params import parse_int
+from ledgerproject.ledger.filters import page_filterset, page_rows, page_status
+from ledgerproject.ledger.pagination import CURSOR_PARAM, PAGE_SIZE_PARAM, KeysetPager
 from ledgerproject.ledger.redirects import safe_next
 from ledgerproject.ledger.tenancy import one_tenant, visible_or_404
 
@@ -28,43 +28,23 @@ def dashboard(request):
     return render(request, "enhancelog/dashboard.html", {"stats": stats, "windows": list(WINDOWS)})
 
 
-def parse_keyset_cursor(value):
-    """`before=<ts_ms>.<seq>`: the last row of the previous page (keyset paging, no OFFSET)."""
-    ts_ms, _, seq = (value or "").partition(".")
-    ts_ms, seq = parse_int(ts_ms), parse_int(seq, minimum=1)
-    return None if ts_ms is None or seq is None else (ts_ms, seq)
+PAGER = KeysetPager(("-ts_ms", "-seq"), PAGE_SIZE)
 
 
 @requires_permission(VIEW)
 def entry_list(request):
-    filterset = EnhanceEntryFilterSet(
-        request.GET, queryset=EnhanceEntry.objects.visible_to(request.user).with_review_state()
+    filterset = page_filterset(
+        EnhanceEntryFilterSet, request, EnhanceEntry.objects.visible_to(request.user).with_review_state()
     )
-    queryset = filterset.qs if filterset.is_valid() else EnhanceEntry.objects.none()
-    cursor = parse_keyset_cursor(request.GET.get("before"))
-    if cursor:
-        queryset = queryset.filter(Q(ts_ms__lt=cursor[0]) | Q(ts_ms=cursor[0], seq__lt=cursor[1]))
-    rows = list(queryset.order_by("-ts_ms", "-seq")[: PAGE_SIZE + 1])
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    next_query = None
-    if more:
-        params = request.GET.copy()
-        params["before"] = f"{rows[-1].ts_ms}.{rows[-1].seq}"
-        next_query = params.urlencode()
-    params = request.GET.copy()
-    params.pop("before", None)
+    page = PAGER.paginate(request, page_rows(filterset))
+    export = request.GET.copy()
+    for name in (CURSOR_PARAM, PAGE_SIZE_PARAM):
+        export.pop(name, None)
     return render(
         request,
         "enhancelog/list.html",
-        {
-            "filter": filterset,
-            "entries": rows,
-            "next_query": next_query,
-            "paged": cursor is not None,
-            "first_query": params.urlencode(),
-            "export_query": params.urlencode(),
-        },
+        {"filter": filterset, "entries": page.rows, "page": page, "export_query": export.urlencode()},
+        status=page_status(filterset),
     )
 
 
@@ -113,8 +93,7 @@ def trace(request, blueprint_id):
     page = trace_page(
         one_tenant(EnhanceEntry.objects.visible_to(request.user).for_blueprint(blueprint_id), request),
         blueprint_id,
-        after=parse_trace_cursor(request.GET.get("after")),
-        limit=TRACE_PAGE_SIZE,
+        request,
     )
     if page is None:
         raise Http404(f"No enhance entries for blueprint {blueprint_id!r}.")
@@ -133,7 +112,6 @@ def trace(request, blueprint_id):
             "rejected": page["rejected"],
             "count": page["count"],
             "head": page["head"],
-            "next_after": page["next_after"],
-            "paged": "after" in request.GET,
+            "page": page["page"],
         },
     )

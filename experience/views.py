@@ -8,7 +8,9 @@ from experience.api import recorded_trace
 from experience.filters import ArtifactFilterSet, ExperienceEventFilterSet
 from experience.models import ROLLBACK, ExperienceEvent, step_summary
 from ledgerproject.ledger.access import requires_permission
+from ledgerproject.ledger.filters import page_filterset, page_rows, page_status
 from ledgerproject.ledger.models import tenant_scope
+from ledgerproject.ledger.pagination import KeysetPager
 from ledgerproject.ledger.tenancy import one_tenant, visible_or_404
 
 PAGE_SIZE = 50
@@ -26,44 +28,27 @@ def _id_or_404(value):
     return value
 
 
-def _before(request):
-    try:
-        return int(request.GET.get("before", ""))
-    except ValueError:
-        return None
+PAGER = KeysetPager(("-seq",), PAGE_SIZE)
 
 
 @requires_permission(VIEW)
 def timeline(request):
-    """Newest first, filtered like GET /api/v1/events/; `before` pages back by seq."""
-    filterset = ExperienceEventFilterSet(request.GET or None, queryset=_visible(request))
-    events, older = [], None
-    if filterset.is_bound and not filterset.is_valid():
-        errors = filterset.errors
-    else:
-        errors = None
-        qs = filterset.qs if filterset.is_bound else _visible(request)
-        before = _before(request)
-        if before is not None:
-            qs = qs.filter(seq__lt=before)
-        events = list(qs.order_by("-seq")[: PAGE_SIZE + 1])
-        if len(events) > PAGE_SIZE:
-            events = events[:PAGE_SIZE]
-            query = request.GET.copy()
-            query["before"] = events[-1].seq
-            older = query.urlencode()
+    """Newest first, filtered like GET /api/v1/events/ (the same FilterSet), one keyset page at a time."""
+    filterset = page_filterset(ExperienceEventFilterSet, request, _visible(request))
+    page = PAGER.paginate(request, page_rows(filterset))
     chosen = set(request.GET.getlist("kind"))
     return render(
         request,
         "experience/timeline.html",
         {
-            "events": events,
-            "older": older,
-            "errors": errors,
+            "events": page.rows,
+            "page": page,
+            "errors": filterset.errors,
             "kinds": [(kind, kind in chosen) for kind in schema.KINDS],
             "params": request.GET,
             "tenants": sorted(tenant_scope(request.user) or []),
         },
+        status=page_status(filterset),
     )
 
 

@@ -40,6 +40,7 @@ urlpatterns = [
 
 admin.site.site_header = "Ledger administration"
 admin.site.site_title = "Ledger"
+handler400 = "ledgerproject.ledger.views.bad_request"
 handler403 = "ledgerproject.ledger.views.permission_denied"
 handler404 = "ledgerproject.ledger.views.not_found"
 handler500 = "ledgerproject.ledger.views.server_error"

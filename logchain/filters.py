@@ -1,8 +1,11 @@
-"""LogRecordFilterSet: node, daemon, level, min_level, claimed-time window and message text."""
+"""LogRecordFilterSet (the API's) and LogViewerFilterSet (the viewer page's: the same filters plus its form's names)."""
+
+from datetime import UTC, datetime, timedelta
 
 import django_filters
+from django import forms
 
-from logchain.levels import LEVELS
+from logchain.levels import LEVELS, MAX_JSON_INT
 from logchain.models import LogRecord
 
 LEVEL_CHOICES = [(name, name) for name in LEVELS]
@@ -29,3 +32,38 @@ class LogRecordFilterSet(django_filters.FilterSet):
 
     def filter_text(self, queryset, name, value):
         return queryset.search(value)
+
+
+WINDOWS = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+PAGE_INSTANT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+def epoch_ms(moment):
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # the page speaks UTC, like the rest of the project
+    return int(moment.timestamp() * 1000)
+
+
+class IdFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+class LogViewerFilterSet(LogRecordFilterSet):
+    """The viewer's form: `node`/`daemon` (its links' names), a window or a UTC from/to, beside the API's filters."""
+
+    node = IdFilter(field_name="node_id", min_value=0, max_value=MAX_JSON_INT)
+    daemon = IdFilter(field_name="daemon_id", min_value=0, max_value=MAX_JSON_INT)
+    window = django_filters.ChoiceFilter(choices=[(key, f"last {key}") for key in WINDOWS], method="filter_window")
+    since = django_filters.DateTimeFilter(method="filter_since", input_formats=PAGE_INSTANT_FORMATS)
+    until = django_filters.DateTimeFilter(method="filter_until", input_formats=PAGE_INSTANT_FORMATS)
+
+    def filter_window(self, queryset, name, value):
+        return queryset.between_ms(epoch_ms(datetime.now(UTC) - WINDOWS[value]), None) if value else queryset
+
+    def filter_since(self, queryset, name, value):
+        if self.form.cleaned_data.get("window"):
+            return queryset  # a chosen window replaces the start, as the form says
+        return queryset.between_ms(epoch_ms(value), None)
+
+    def filter_until(self, queryset, name, value):
+        return queryset.between_ms(None, epoch_ms(value))

@@ -1,12 +1,11 @@
 """Release pages: every agent name with its current release, and one name's history as a timeline."""
 
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 
 from ledgerproject.ledger.access import requires_permission
-from ledgerproject.ledger.params import parse_int
+from ledgerproject.ledger.pagination import KeysetPager
 from ledgerproject.ledger.tenancy import named_tenant
 from releases.asof import parse_as_of
 from releases.models import Release, validate_name
@@ -14,17 +13,19 @@ from releases.serializers import blob_digests
 
 NAMES_PER_PAGE = 100
 ENTRIES_PER_PAGE = 200
+INDEX_PAGER = KeysetPager(("name", "seq"), NAMES_PER_PAGE)
+HISTORY_PAGER = KeysetPager(("-seq",), ENTRIES_PER_PAGE)
 
 
 @requires_permission("releases.view_release")
 def index(request):
     query = request.GET.get("q", "").strip()
     visible = Release.objects.visible_to(request.user)
-    currents = visible.currents().order_by("name")
+    currents = visible.currents()
     if query:
         currents = currents.filter(name__icontains=query)
-    page = Paginator(currents, NAMES_PER_PAGE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
+    page = INDEX_PAGER.paginate(request, currents)
+    rows = page.rows
     stats = visible.stats_by_name(row.name for row in rows)
     blobs = blob_digests(row.spec_digest for row in rows)
     for row in rows:
@@ -40,14 +41,9 @@ def history(request, name):
     except ValidationError:
         raise Http404("not a release name") from None
     mine = Release.objects.visible_to(request.user).of_tenant(named_tenant(request))
-    entries = mine.select_related("rolled_back_to").history(name)
-    before = parse_int(request.GET.get("before"), minimum=1)
-    if before is not None:
-        entries = entries.filter(seq__lt=before)
-    entries = list(entries[: ENTRIES_PER_PAGE + 1])
-    older = entries[ENTRIES_PER_PAGE] if len(entries) > ENTRIES_PER_PAGE else None
-    entries = entries[:ENTRIES_PER_PAGE]
-    latest = mine.current(name) if before else (entries[0] if entries else None)
+    page = HISTORY_PAGER.paginate(request, mine.select_related("rolled_back_to").history(name))
+    entries = page.rows
+    latest = entries[0] if page.is_first and entries else mine.current(name)
     if latest is None:
         raise Http404(f"There is no release called {name!r}.")
 
@@ -72,12 +68,15 @@ def history(request, name):
         entry.is_current_at = current_at is not None and entry.seq == current_at.seq
         entry.after_as_of = as_of is not None and entry.recorded_at > as_of
         entry.target_shown = entry.rolled_back_to_id in shown
+        if entry.rolled_back_to_id and not entry.target_shown:
+            # The page that starts with the restored entry: the one right after the seq above it.
+            entry.target_query = HISTORY_PAGER.query_past(request, (entry.rolled_back_to.seq + 1,))
     context = {
         "name": name,
         "entries": entries,
         "latest": latest,
         "stats": mine.stats_by_name([name]).get(name, {"entries": 0, "rollbacks": 0}),
-        "older": older,
+        "page": page,
         "as_of": as_of,
         "as_of_text": as_of_text,
         "as_of_value": as_of.strftime("%Y-%m-%dT%H:%M:%S") if as_of else "",

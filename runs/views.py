@@ -8,9 +8,11 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from ledgerproject.ledger.access import requires_permission
-from ledgerproject.ledger.params import parse_instant, parse_int
+from ledgerproject.ledger.filters import page_filterset, page_rows, page_status
+from ledgerproject.ledger.pagination import KeysetPager
 from ledgerproject.ledger.tenancy import visible_or_404
 from runs import blobstore, lineage
+from runs.filters import RunFilterSet
 from runs.models import Blob, BlobChange, Output, Run, RunStatus, blob_references, is_digest, release_model_or_none
 
 PAGE_SIZE = 50
@@ -41,51 +43,28 @@ def format_duration(ms):
     return f"{hours} h {minutes} min"
 
 
-def _cursor(run):
-    return f"{run.created_at.isoformat()}_{run.seq}"
-
-
-def _after_cursor(queryset, token):
-    """Keyset paging on (created_at, seq) descending: constant cost on any page."""
-    moment, _, seq = (token or "").rpartition("_")
-    when, seq = parse_instant(moment), parse_int(seq, minimum=1)
-    if when is None or seq is None:
-        return queryset
-    return queryset.filter(Q(created_at__lt=when) | Q(created_at=when, seq__lt=seq))
+PAGER = KeysetPager(("-created_at", "-seq"), PAGE_SIZE)
 
 
 @requires_permission("runs.view_run")
 def run_list(request):
-    filters = {
-        "spec_digest": request.GET.get("spec_digest", "").strip(),
-        "agent_name": request.GET.get("agent_name", "").strip(),
-        "status": request.GET.get("status", "").strip().upper(),
-    }
-    runs = Run.objects.visible_to(request.user).with_status().with_event_count().newest_first()
-    if filters["spec_digest"]:
-        runs = runs.for_spec(filters["spec_digest"]) if is_digest(filters["spec_digest"]) else runs.none()
-    if filters["agent_name"]:
-        runs = runs.for_agent(filters["agent_name"])
-    if filters["status"] in RunStatus.values:
-        runs = runs.with_status_name(filters["status"])
-    page = list(_after_cursor(runs, request.GET.get("after"))[: PAGE_SIZE + 1])
-    more = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
+    runs = Run.objects.visible_to(request.user).with_status().with_event_count()
+    filterset = page_filterset(RunFilterSet, request, runs)
+    page = PAGER.paginate(request, page_rows(filterset))
     now = timezone.now()
-    for run in page:
+    for run in page.rows:
         run.duration = format_duration(_duration_ms(run, now))
-    query = {key: value for key, value in filters.items() if value}
     return render(
         request,
         "runs/run_list.html",
         {
-            "runs": page,
-            "filters": filters,
+            "runs": page.rows,
+            "page": page,
+            "filters": {name: filterset.form[name].value() or "" for name in RunFilterSet.base_filters},
+            "filter_errors": filterset.errors,
             "statuses": RunStatus.values,
-            "next_cursor": _cursor(page[-1]) if more else None,
-            "filter_query": "&".join(f"{key}={value}" for key, value in query.items()),
-            "paged": bool(request.GET.get("after")),
         },
+        status=page_status(filterset),
     )
 
 

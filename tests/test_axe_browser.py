@@ -20,7 +20,11 @@ SERIOUS = ("serious", "critical")
 MAX_PAGES = 150
 # The admin pages the project adds (its own views and templates); Django's stock admin pages are
 # crawled too but their own markup is Django's (see _judged).
-PROJECT_ADMIN_VIEWS = {"admin:index", "admin:enhancelog_enhanceentry_queue", "admin:enhancelog_enhanceentry_review"}
+PROJECT_ADMIN_VIEWS = {
+    "admin:index",
+    "admin:enhancelog_unreviewedrejection_changelist",
+    "admin:enhancelog_enhanceentry_review",
+}
 # Run in the page through the DevTools protocol (not eval), so the CSP does not stand in the way.
 RUN_AXE = """async () => {
   const result = await axe.run(document, {resultTypes: ["violations"]});

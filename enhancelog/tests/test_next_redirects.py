@@ -7,7 +7,7 @@ from enhancelog.models import Review
 
 pytestmark = pytest.mark.django_db
 
-QUEUE = "/admin/enhancelog/enhanceentry/queue/"
+QUEUE = "/admin/enhancelog/unreviewedrejection/"
 REVIEW = "/admin/enhancelog/enhanceentry/review/"
 OFFSITE = ["/\\evil.example/", "//evil.example", "https://evil.example", "javascript:alert(1)", "http:///evil.example"]
 
@@ -62,8 +62,8 @@ def test_a_next_on_this_site_is_still_followed(reviewer, rejected):
         "/enhances/entries/next-1/review/", {"decision": "acknowledged", "next": "/enhances/?window=7"}
     )
     assert done["Location"] == "/enhances/?window=7"
-    page = reviewer.get(REVIEW, {"ids": rejected.pk, "next": QUEUE + "?state=all"})
-    assert page.context["back"] == QUEUE + "?state=all"
+    page = reviewer.get(REVIEW, {"ids": rejected.pk, "next": QUEUE + "?age=7d"})
+    assert page.context["back"] == QUEUE + "?age=7d"
 
 
 def test_a_secure_request_is_sent_back_only_to_https(reviewer, rejected):

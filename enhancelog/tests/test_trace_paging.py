@@ -1,5 +1,7 @@
 """Blueprint traces are paged like every list, page and API, and still find every continuity break."""
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -55,8 +57,13 @@ def test_the_api_pages_by_default_and_refuses_bad_paging(reader_api, make_enhanc
     for n in range(105):
         make_enhance(issue_id=f"e{n}", blueprint_id="big", ts_ms=n, prev_hash=HASHES[0], new_hash=HASHES[0])
     body = reader_api.get("/api/v1/blueprints/big/trace/").json()
-    assert len(body["entries"]) == 100 and body["count"] == 105 and "after=" in body["next"]
-    for bad in ("page_size=0", "page_size=1001", "page_size=x", "page_size=٣", "after=nope"):
+    assert len(body["entries"]) == 100 and body["count"] == 105 and "cursor=" in body["next"]
+    assert body["previous"] is None
+    # The older `after=<ts_ms>.<seq>` still names a position; the links it gets back use `cursor`.
+    older = reader_api.get("/api/v1/blueprints/big/trace/?after=99.100").json()
+    assert [e["issue_id"] for e in older["entries"]] == [f"e{n}" for n in range(100, 105)]
+    assert "cursor=" in older["previous"] and "after=" not in older["previous"]
+    for bad in ("page_size=0", "page_size=1001", "page_size=x", "page_size=٣", "after=nope", "cursor=nope"):
         name = bad.partition("=")[0]
         # The error names the parameter, and is JSON like every error, whatever ?format= asks for.
         for fmt in ("", "&format=csv"):
@@ -72,8 +79,9 @@ def test_the_trace_page_shows_one_page_and_links_the_next(client, bob, make_enha
     with django_assert_max_num_queries(10):
         first = client.get("/enhances/blueprints/big/").content.decode()
     assert first.count('class="step ') == 100 and 'data-issue="e99"' in first and 'data-issue="e100"' not in first
-    assert 'data-testid="trace-next"' in first
-    second = client.get("/enhances/blueprints/big/?after=99.100").content.decode()
+    following = re.search(r'href="(\?cursor=[^"]+)" rel="next" data-testid="older"', first)
+    assert following
+    second = client.get("/enhances/blueprints/big/" + following.group(1)).content.decode()
     assert second.count('class="step ') == 30 and 'data-issue="e100"' in second
-    assert 'data-testid="trace-next"' not in second and 'data-testid="trace-first"' in second
+    assert 'data-testid="older"' not in second and 'data-testid="newest"' in second
     assert "130 attempts" in second

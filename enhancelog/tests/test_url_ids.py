@@ -71,8 +71,7 @@ def test_pages_and_the_admin_queue_render_rows_whose_ids_cannot_be_routed(legacy
         (reader, "/enhances/entries/", ["TKT/1", "bp/x"]),
         (reader, "/enhances/blueprints/good-bp/", ["TKT/1"]),
         (reader, "/enhances/entries/TKT-2/", ["bp/x"]),
-        (admin, "/admin/enhancelog/enhanceentry/queue/", ["bp/x"]),
-        (admin, "/admin/enhancelog/enhanceentry/queue/?state=all", ["bp/x", "TKT/1"]),
+        (admin, "/admin/enhancelog/unreviewedrejection/", ["bp/x"]),
         (admin, "/admin/enhancelog/enhanceentry/", ["TKT/1", "bp/x"]),
         (admin, f"/admin/enhancelog/enhanceentry/{legacy_rows['slash_issue'].pk}/change/", ["TKT/1"]),
     ]

@@ -101,9 +101,11 @@ def test_the_list_page_pages_by_keyset(browse, make_enhance, django_assert_max_n
     assert first.context["entries"][0].issue_id == "p54"
     # One more than before tenancy covered every ledger: the principal's tenant scope.
     with django_assert_max_num_queries(7):
-        second = browse.get("/enhances/entries/?" + first.context["next_query"])
+        second = browse.get("/enhances/entries/" + first.context["page"].next_query)
     assert [e.issue_id for e in second.context["entries"]] == ["p04", "p03", "p02", "p01", "p00"]
-    assert second.context["next_query"] is None
+    assert second.context["page"].next_query is None
+    back = browse.get("/enhances/entries/" + second.context["page"].previous_query)
+    assert [e.issue_id for e in back.context["entries"]] == [e.issue_id for e in first.context["entries"]]
 
 
 def test_the_detail_page_shows_verdicts_reasons_and_reviews(browse, some_history):

@@ -41,3 +41,24 @@ class LedgerFilterBackend(DjangoFilterBackend):
         if filterset.errors and self.raise_exception:
             raise ValidationError(filter_errors(filterset))
         return filterset.qs
+
+
+def page_filterset(filterset_class, request, queryset):
+    """A page's FilterSet over its query string, refusing what the API refuses (the calendar check included).
+
+    The page answers 400 with `filterset.errors` shown beside the form, and lists nothing: the same
+    values the API refuses with a 400 are never silently dropped from a page's filter.
+    """
+    filterset = filterset_class(request.GET, queryset=queryset, request=request)
+    if filterset.is_valid():
+        refuse_instants_outside_the_calendar(filterset)
+    return filterset
+
+
+def page_rows(filterset):
+    """The filtered queryset, or none when any filter value was refused."""
+    return filterset.queryset.none() if filterset.errors else filterset.qs
+
+
+def page_status(filterset):
+    return 400 if filterset.errors else 200

@@ -1,13 +1,13 @@
-"""The registry of ledgers: every concrete LedgerEntry model, by its ledger name."""
+"""The registry of ledgers: every concrete (not abstract, not proxy) LedgerEntry model, by its ledger name."""
 
 from django.apps import apps
 
 
 def ledger_models():
-    """Every installed ledger model, sorted by ledger name."""
+    """Every installed ledger model, sorted by ledger name (a proxy is a view of one, never a ledger of its own)."""
     from ledgerproject.ledger.models import LedgerEntry
 
-    found = [m for m in apps.get_models() if issubclass(m, LedgerEntry) and not m._meta.abstract]
+    found = [m for m in apps.get_models() if issubclass(m, LedgerEntry) and not m._meta.abstract and not m._meta.proxy]
     return sorted(found, key=lambda m: m.ledger_name or "")
 
 

@@ -19,7 +19,11 @@ from ledgerproject.ledger.triggers import triggers_lifted
 
 def append_only_models():
     """Ledger models, plus other tables that carry the append-only triggers (`append_only = True`)."""
-    extra = [m for m in apps.get_models() if getattr(m, "append_only", False) and m not in ledger_models()]
+    extra = [
+        m
+        for m in apps.get_models()
+        if getattr(m, "append_only", False) and not m._meta.proxy and m not in ledger_models()
+    ]
     return [*ledger_models(), *extra]
 
 

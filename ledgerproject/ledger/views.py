@@ -21,6 +21,10 @@ from ledgerproject.ledger.search import SearchError, grouped, search
 from ledgerproject.ledger.trail import trail
 
 ERROR_PAGES = {
+    400: (
+        "Bad request",
+        "A value in this address cannot be used: correct it, or start again from the page's first link.",
+    ),
     403: ("Not allowed", "Your account does not have the role this page needs. Ask an administrator for it."),
     404: ("Page not found", "There is no page or entry at this address, or it is not one you may see."),
     500: ("Something went wrong", "The server failed to answer this request. Nothing was stored by it; please retry."),
@@ -63,6 +67,14 @@ def error_page(request, status, detail=None, with_user=True):
     else:
         body = loader.render_to_string("errors/_error.html", context)
     return HttpResponse(body, status=status)
+
+
+def bad_request(request, exception=None):
+    """400 (a BadRequest raised by a page, e.g. a cursor it did not write): JSON under /api/, the styled page elsewhere."""
+    detail = str(exception) if exception else "Bad request."
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": detail}, status=400)
+    return error_page(request, 400, detail=detail)
 
 
 def permission_denied(request, exception=None):
@@ -161,14 +173,14 @@ def search_page(request):
 def trail_page(request):
     """Every entry of every ledger that refers to an id (correlation, run, blueprint, …), in time order."""
     text = request.GET.get("id", "")
-    context = {"query": text.strip(), "entries": [], "problem": None, "next": None}
+    context = {"query": text.strip(), "entries": [], "problem": None, "page": None}
     if not text.strip():
         context["problem"] = "Name an id to follow: /trail/?id=… (a correlation id, run id, blueprint id, issue id, …)."
         return render(request, "ledger/trail.html", context)
     try:
-        context["entries"], context["next"] = trail(request.user, text, after=request.GET.get("after"))
+        page = trail(request, text)
     except SearchError as exc:
         context["problem"] = str(exc)
         return render(request, "ledger/trail.html", context, status=400)
-    context["paged"] = bool(request.GET.get("after"))
+    context.update(entries=page.rows, page=page)
     return render(request, "ledger/trail.html", context)

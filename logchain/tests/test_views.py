@@ -66,24 +66,33 @@ def test_the_relative_window_counts_back_from_now(reader_client, make_log):
     assert lines_of(reader_client.get(URL, {"window": "1h"})) == [(100, 2)]
 
 
-def test_bad_filters_are_reported_and_ignored_not_a_500(reader_client, make_log):
+def test_bad_filters_are_refused_with_a_400_naming_them_not_ignored(reader_client, make_log):
     make_log(seq=1)
     response = reader_client.get(URL, {"node": "alpha", "min_level": "Loud", "since": "yesterday"})
-    assert lines_of(response) == [(100, 1)]
+    assert response.status_code == 400 and response.context["lines"] == []
     html = response.content.decode()
     assert 'data-testid="filter-errors"' in html and "node" in html
 
 
-def test_it_pages_back_to_older_lines(reader_client, make_log, monkeypatch):
-    monkeypatch.setattr("logchain.views.PAGE_LINES", 3)
+def test_it_pages_back_to_older_lines_and_forward_again(reader_client, make_log):
     for seq in range(1, 8):
         make_log(node_id=1, seq=seq)
-    first = reader_client.get(URL)
-    assert lines_of(first) == [(1, 5), (1, 6), (1, 7)] and first.context["has_older"]
-    older = reader_client.get(URL + "?" + first.context["older_query"])
+    first = reader_client.get(URL + "?page_size=3")
+    assert lines_of(first) == [(1, 5), (1, 6), (1, 7)] and first.context["page"].next_query
+    older = reader_client.get(URL + first.context["page"].next_query)
     assert lines_of(older) == [(1, 2), (1, 3), (1, 4)]
-    oldest = reader_client.get(URL + "?" + older.context["older_query"])
-    assert lines_of(oldest) == [(1, 1)] and not oldest.context["has_older"]
+    oldest = reader_client.get(URL + older.context["page"].next_query)
+    assert lines_of(oldest) == [(1, 1)] and oldest.context["page"].next_query is None
+    newer = reader_client.get(URL + oldest.context["page"].previous_query)
+    assert lines_of(newer) == [(1, 2), (1, 3), (1, 4)]
+
+
+def test_it_keeps_the_viewers_window_and_node_filters_through_the_filterset(reader_client, make_log):
+    make_log(node_id=1, seq=1)
+    make_log(node_id=2, seq=1)
+    assert lines_of(reader_client.get(URL, {"node": "2"})) == [(2, 1)]
+    assert lines_of(reader_client.get(URL, {"node_id": "1"})) == [(1, 1)]
+    assert reader_client.get(URL, {"window": "1y"}).status_code == 400
 
 
 def test_it_marks_lines_that_were_pending(reader_client, make_log):

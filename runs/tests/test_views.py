@@ -58,10 +58,20 @@ def test_the_run_list_filters_by_status_agent_and_spec(browser_client, make_run,
         return {str(run.run_id)[:8] for run in (running, done) if str(run.run_id)[:8] in html}
 
     assert listed("status=COMPLETED") == {str(done.run_id)[:8]}
-    assert listed("status=running") == {str(running.run_id)[:8]}
+    assert listed("status=RUNNING") == {str(running.run_id)[:8]}
     assert listed("agent_name=planner") == {str(running.run_id)[:8]}
     assert listed(f"spec_digest={other}") == {str(done.run_id)[:8]}
     assert listed("spec_digest=not-a-digest") == set()
+
+
+def test_it_refuses_a_status_the_api_refuses_with_a_400_naming_it(browser_client, make_run):
+    make_run(agent_name="planner")
+    response = browser_client.get("/runs/?status=running")
+    assert response.status_code == 400
+    assert 'data-testid="filter-errors"' in response.content.decode() and "<code>status</code>" in (
+        response.content.decode()
+    )
+    assert response.context["runs"] == []
 
 
 def test_the_run_list_pages_older_runs_by_cursor(browser_client, make_run, settings):
@@ -69,8 +79,8 @@ def test_the_run_list_pages_older_runs_by_cursor(browser_client, make_run, setti
 
     runs = [make_run() for _ in range(views.PAGE_SIZE + 2)]
     first = browser_client.get("/runs/").content.decode()
-    cursor = re.search(r'after=([^"&]+)"', first).group(1)
-    second = browser_client.get(f"/runs/?after={cursor}").content.decode()
+    cursor = re.search(r'cursor=([^"&]+)" rel="next"', first).group(1)
+    second = browser_client.get(f"/runs/?cursor={cursor}").content.decode()
     assert str(runs[0].run_id)[:8] in second and str(runs[0].run_id)[:8] not in first
     assert str(runs[-1].run_id)[:8] in first
 

@@ -25,6 +25,11 @@ LEDGER_NAMES = [model.ledger_name for model in ledger_models()]
 def stored(db):
     """Every ledger holds real entries (the apps' demo sets and a few test notes), each signed by a
     checkpoint; returns the markers of stored data (hash prefixes and ids) and route argument values."""
+    return store_world()
+
+
+def store_world():
+    """The body of `stored`, for a fixture that builds the world once for several tests."""
     from enhancelog.models import EnhanceEntry
     from experience.models import ExperienceEvent
     from logchain.models import LogRecord

@@ -1,7 +1,7 @@
 """Search (page and API): every kind of id lands on its entry, scoped to the principal's tenants."""
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from ledgerproject.ledger.search import MIN_PREFIX, search
 from ledgerproject.ledger.tests.tenant_world import build_world
@@ -133,15 +133,23 @@ def test_a_principal_with_no_role_cannot_search(make_user, client_for):
     assert client.get("/search/", {"q": "anything"}).status_code == 403
 
 
+def _trail(user, value, query=None):
+    """(entries, next query or None) of the trail page a query string names, read as `user`."""
+    request = RequestFactory().get("/trail/" + (query or f"?id={value}"))
+    request.user = user
+    page = trail(request, value)
+    return page.rows, page.next_query
+
+
 def test_the_trail_of_a_run_gathers_its_entries_in_every_ledger_in_time_order(world):
     red, mine, _absent, blue, client = world
-    entries, more = trail(blue, mine.run_id)
+    entries, more = _trail(blue, mine.run_id)
     assert more is None
     assert [e.ledger_name for e in entries] == ["runs", "run_events", "run_outcomes"]
     run = Run.objects.get(run_id=mine.run_id)
     assert entries[0] == run
     # Another tenant's run: nothing, the same as an id nobody used.
-    assert trail(blue, red.run_id) == ([], None)
+    assert _trail(blue, red.run_id) == ([], None)
     page = client.get("/trail/", {"id": mine.run_id})
     assert page.status_code == 200
     assert page.content.decode().count('data-testid="trail-row"') == 3
@@ -149,13 +157,14 @@ def test_the_trail_of_a_run_gathers_its_entries_in_every_ledger_in_time_order(wo
 
 def test_the_trail_is_paged_by_a_cursor_that_never_repeats_a_row(world):
     _red, mine, _absent, blue, client = world
-    seen, after = [], None
-    while True:
-        entries, after = trail(blue, mine.corr, after=after, page_size=1)
+    seen, query = [], f"?id={mine.corr}&page_size=1"
+    while query:
+        entries, query = _trail(blue, mine.corr, query)
         seen += [(e.ledger_name, e.seq) for e in entries]
-        if after is None:
-            break
     assert len(seen) == len(set(seen)) == 3
+    # And back: the previous links walk the same rows in reverse.
+    last_page = client.get("/trail/", {"id": mine.corr, "page_size": 1, "cursor": "x"})
+    assert last_page.status_code == 400
     first = client.get("/trail/", {"id": mine.corr})
     assert first.status_code == 200 and first.content.decode().count('data-testid="trail-row"') == 3
     assert client.get("/trail/", {"id": "ab"}).status_code == 400
