@@ -102,7 +102,11 @@ class ArtifactTransitionSerializer(ExperienceEventSerializer):
 
     tenant_path = "event.tenant_id"
 
+    def accepted_fields(self):
+        return ("artifact_kind", "event", "event_id", "correlation_id")
+
     def to_internal_value(self, data):
+        self.refuse_fields(data)
         try:
             body = _TransitionRequest.validate(data)
         except schema.SchemaError as exc:
