@@ -35,8 +35,9 @@ setup_django()
 
 from django.db import connection  # noqa: E402
 
-from logchain.appender import LedgerLogChainAppender, LedgerLogHandler  # noqa: E402
 from logchain.demo import LINES, NODES, SUBSTRATE, _fill  # noqa: E402
+from logchain.handler import LedgerLogHandler  # noqa: E402
+from logchain.ledger_appender import LedgerLogChainAppender  # noqa: E402
 from logchain.models import LogRecord  # noqa: E402
 
 BATCH = 5000

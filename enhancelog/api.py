@@ -15,7 +15,7 @@ from enhancelog.models import (
     trace_page,
 )
 from enhancelog.serializers import EnhanceEntrySerializer, ReviewSerializer
-from ledgerproject.ledger.api import LedgerViewSet
+from ledgerproject.ledger.api import AppendMixin, LedgerViewSet
 from ledgerproject.ledger.params import parse_int
 from ledgerproject.ledger.tenancy import one_tenant, visible_or_404
 
@@ -92,8 +92,9 @@ class BlueprintTraceView(APIView):
         )
 
 
-class EntryReviewsView(generics.ListCreateAPIView):
-    """Reviews of one rejected entry, oldest first; the last one is its review state. POST needs the reviewer role."""
+class EntryReviewsView(AppendMixin, generics.ListCreateAPIView):
+    """Reviews of one rejected entry, oldest first; the last one is its review state. POST (one review or an
+    array, atomically) needs the reviewer role."""
 
     serializer_class = ReviewSerializer
     permission_model = Review

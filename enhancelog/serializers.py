@@ -3,24 +3,15 @@
 from rest_framework import serializers
 
 from enhancelog.models import EnhanceEntry, Review
-from ledgerproject.ledger.serializers import LedgerSerializer
+from ledgerproject.ledger.serializers import LedgerSerializer, StrictSerializer
 
 
-class VerdictSerializer(serializers.Serializer):
+class VerdictSerializer(StrictSerializer):
     """One verifier axis's verdict: `detail` is the evidence on pass and the reason on deny."""
 
     axis = serializers.CharField(max_length=64)
     status = serializers.ChoiceField(choices=["pass", "deny"])
     detail = serializers.CharField(allow_blank=True, trim_whitespace=False)
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            extra = sorted(set(data) - {"axis", "status", "detail"})
-            if extra:
-                raise serializers.ValidationError(
-                    {name: ["Unknown verdict field; a verdict has axis, status and detail."] for name in extra}
-                )
-        return super().to_internal_value(data)
 
 
 class EnhanceEntrySerializer(LedgerSerializer):
@@ -84,17 +75,11 @@ class ReviewSerializer(LedgerSerializer):
 
     issue_id = serializers.CharField(source="entry.issue_id", read_only=True)
     reviewer = serializers.CharField(source="recorded_by_name", read_only=True)
+    server_owned = {"reviewer": "The reviewer is the authenticated principal and cannot be sent."}
 
     class Meta:
         model = Review
         fields = ["issue_id", "decision", "comment", "reviewer", "ledger"]
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict) and "reviewer" in data:
-            raise serializers.ValidationError(
-                {"reviewer": ["The reviewer is the authenticated principal and cannot be sent."]}
-            )
-        return super().to_internal_value(data)
 
     def to_append_fields(self, validated_data):
         return {**validated_data, "entry": self.context["entry"]}

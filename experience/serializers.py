@@ -29,6 +29,10 @@ class ExperienceEventSerializer(LedgerSerializer):
         model = ExperienceEvent
         fields = ["event_id", "occurred_at", "tenant_id", "correlation_id", "event", "ledger"]
 
+    def accepted_fields(self):
+        # The envelope is parsed by hand below (`event` is its own read shape too).
+        return ENVELOPE_FIELDS
+
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_event(self, obj):
         return {"type": obj.kind, "data": obj.data}
@@ -40,15 +44,8 @@ class ExperienceEventSerializer(LedgerSerializer):
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise _shape_error("non_field_errors", f"expected an event envelope object, got {type(data).__name__}")
-        sent = [name for name in self.server_owned_fields() if name in data]
-        if sent:
-            raise serializers.ValidationError(
-                {name: ["This field is set by the server and cannot be sent."] for name in sent}
-            )
+        self.refuse_fields(data)
         errors = {}
-        for key in data:
-            if key not in ENVELOPE_FIELDS:
-                errors[key] = [f"unknown envelope field; expected {', '.join(ENVELOPE_FIELDS)}"]
         fields = {}
         for name in ("event_id", "tenant_id", "correlation_id"):
             value = data.get(name)
@@ -105,7 +102,11 @@ class ArtifactTransitionSerializer(ExperienceEventSerializer):
 
     tenant_path = "event.tenant_id"
 
+    def accepted_fields(self):
+        return ("artifact_kind", "event", "event_id", "correlation_id")
+
     def to_internal_value(self, data):
+        self.refuse_fields(data)
         try:
             body = _TransitionRequest.validate(data)
         except schema.SchemaError as exc:

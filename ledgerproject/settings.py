@@ -11,7 +11,9 @@ from whitenoise.compress import Compressor
 
 from ledgerproject.env import (
     env_bool,
+    env_choice,
     env_database_urls,
+    env_float,
     env_int,
     env_list,
     env_rate,
@@ -303,7 +305,7 @@ LOGGING = {
 }
 # The application's own warnings and errors also go to the node-log ledger, through an appender that
 # buffers in memory and never raises into (or blocks) the caller.
-LOGGING["handlers"]["logchain"] = {"class": "logchain.appender.LedgerLogHandler", "level": "WARNING"}
+LOGGING["handlers"]["logchain"] = {"class": "logchain.handler.LedgerLogHandler", "level": "WARNING"}
 LOGGING["loggers"] = {
     **{name: {"handlers": ["logchain"]} for name in ["ledgerproject", *LEDGER_APPS]},
     "django.security": {"handlers": ["logchain"]},
@@ -383,3 +385,9 @@ MIDDLEWARE = ["ledgerproject.ledger.metrics.MetricsMiddleware", *MIDDLEWARE]
 # What the application records about itself in logchain is rate-limited: a burst, then a steady rate.
 LOGCHAIN_RATE_BURST = env_int("LOGCHAIN_RATE_BURST", 30, minimum=1)
 LOGCHAIN_RATE_PER_MINUTE = env_int("LOGCHAIN_RATE_PER_MINUTE", 60, minimum=0)
+# Where those records go (logchain/appender.py): the ledger through a background writer, an in-memory
+# buffer, or nowhere; the buffer's size; this server's node id; the writer's flush interval in seconds.
+LOGCHAIN_APPENDER = env_choice("LOGCHAIN_APPENDER", ("ledger", "buffer", "noop"), "ledger")
+LOGCHAIN_APPENDER_CAPACITY = env_int("LOGCHAIN_APPENDER_CAPACITY", 16_384, minimum=1)
+LOGCHAIN_NODE_ID = env_int("LOGCHAIN_NODE_ID", 0, minimum=0, maximum=2**53 - 1)
+LOGCHAIN_FLUSH_INTERVAL = env_float("LOGCHAIN_FLUSH_INTERVAL", 2.0, minimum=0.05)

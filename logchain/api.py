@@ -22,12 +22,6 @@ class LogRecordViewSet(LedgerViewSet):
     filterset_class = LogRecordFilterSet
     cursor_ordering = ("seq",)
 
-    @extend_schema(summary="Append one LogRecord, or an array of them atomically")
-    def create(self, request, *args, **kwargs):
-        if isinstance(request.data, list):
-            return self.batch(request, *args, **kwargs)
-        return super().create(request, *args, **kwargs)
-
     def get_object(self):
         node_id, seq = self.kwargs["node_id"], self.kwargs["seq"]
         if not (node_id.isdecimal() and seq.isdecimal()):

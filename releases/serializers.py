@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ledgerproject.ledger import hashing
-from ledgerproject.ledger.serializers import SERVER_OWNED, LedgerSerializer
+from ledgerproject.ledger.serializers import SERVER_SET, LedgerSerializer, StrictSerializer
 from releases.models import Release
 
 
@@ -33,7 +33,7 @@ def runs_url(digest):
     return f"/api/v1/runs/?spec_digest={digest}"
 
 
-class ReleaseMetadataSerializer(serializers.Serializer):
+class ReleaseMetadataSerializer(StrictSerializer):
     """The seed's ReleaseMetadata: version_label?, promoted_by, notes?."""
 
     version_label = serializers.CharField(max_length=128, required=False, allow_blank=True, allow_null=True)
@@ -111,23 +111,19 @@ def clean_digest(value):
     return value.lower()
 
 
-class RequestBodySerializer(serializers.Serializer):
-    """A promote/rollback body: server-owned and unknown keys are refused, so a typo such as
-    "expected_curent" cannot silently skip the concurrency check."""
+class RequestBodySerializer(StrictSerializer):
+    """A promote/rollback body: server-owned and unknown keys are refused (the kernel's strict body), so a
+    typo such as "expected_curent" cannot silently skip the concurrency check; `name` may repeat the URL's."""
+
+    server_owned = {"created_at": SERVER_SET, "action": SERVER_SET, "supersedes": SERVER_SET}
 
     def to_internal_value(self, data):
-        if isinstance(data, dict):
-            errors = {}
-            for key in data:
-                if key in SERVER_OWNED or key == "created_at":
-                    errors[key] = ["This field is set by the server and cannot be sent."]
-                elif key == "name":
-                    if data[key] != self.context.get("name"):
-                        errors[key] = ["The name is the one in the URL; leave it out of the body or send the same."]
-                elif key not in self.fields:
-                    errors[key] = [f"Unknown field; this request takes {', '.join(sorted(self.fields))}."]
-            if errors:
-                raise serializers.ValidationError(errors)
+        if isinstance(data, dict) and "name" in data:
+            if data["name"] != self.context.get("name"):
+                self.refuse_fields(data)  # every other refused key in the same 400
+                raise serializers.ValidationError(
+                    {"name": ["The name is the one in the URL; leave it out of the body or send the same."]}
+                )
             data = {key: value for key, value in data.items() if key != "name"}
         return super().to_internal_value(data)
 

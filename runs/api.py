@@ -11,7 +11,6 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
 from ledgerproject.ledger.api import LedgerViewSet, StreamingListMixin
-from ledgerproject.ledger.exceptions import BatchValidationError
 from ledgerproject.ledger.tenancy import named_tenant, visible_or_404
 from runs import blobstore
 from runs.filters import OutputFilterSet, RunFilterSet
@@ -233,42 +232,11 @@ class RunEventViewSet(LedgerViewSet):
     def get_queryset(self):
         return super().get_queryset().filter(run=self.get_run())
 
-    @extend_schema(summary="Append one event `{seq?, kind, payload, timestamp?}` or an array of them, atomically")
-    def create(self, request, *args, **kwargs):
-        run = self.get_run()
-        many = isinstance(request.data, list)
-        if many and not request.data:
-            raise DRFValidationError({"non_field_errors": ["An array of events needs at least one event."]})
-        serializer = self.get_serializer(data=request.data, many=many)
-        if not serializer.is_valid():
-            if many:
-                errors = serializer.errors
-                pairs = errors.items() if isinstance(errors, dict) else enumerate(errors)
-                raise BatchValidationError([(int(index), messages) for index, messages in pairs if messages])
-            raise DRFValidationError(serializer.errors)
-        rows = serializer.validated_data if many else [serializer.validated_data]
-        first_with = {}
-        repeats = []
-        for index, row in enumerate(rows):
-            seq = row.get("event_seq")
-            if seq is None:
-                continue
-            if seq in first_with:
-                repeats.append((index, {"seq": [f"seq {seq} repeats the seq of item {first_with[seq]} in this array"]}))
-            else:
-                first_with[seq] = index
-        if repeats:
-            raise BatchValidationError(repeats)
-        events = RunEvent.objects.append_events(run, [dict(row) for row in rows], recorded_by=request.user)
-        data = self.get_serializer(events, many=True).data
-        return Response(data if many else data[0], status=status.HTTP_201_CREATED)
-
-    @extend_schema(summary="Append many events atomically (same as POSTing an array)")
-    @action(detail=False, methods=["post"])
-    def batch(self, request, *args, **kwargs):
-        if not isinstance(request.data, list):
-            raise DRFValidationError({"non_field_errors": ["A batch is a JSON array of events."]})
-        return self.create(request, *args, **kwargs)
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if "run_id" in getattr(self, "kwargs", {}) and self.request is not None and self.request.method == "POST":
+            context["run"] = self.get_run()  # the events' run, found through visible_to() (404 otherwise)
+        return context
 
 
 class OutputViewSet(LedgerViewSet):

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from rest_framework import serializers
 
-from ledgerproject.ledger.serializers import LedgerSerializer
+from ledgerproject.ledger.serializers import LedgerSerializer, StrictSerializer
 from runs.models import Blob, Output, Run, RunEvent, RunOutcome, RunStatus, normalize_digest
 
 MAX_JSON_INT = 2**53 - 1
@@ -17,25 +17,6 @@ def _digest_or_error(value):
         return normalize_digest(value)
     except DjangoValidationError as exc:
         raise serializers.ValidationError(exc.messages) from None
-
-
-def _refuse_fields(data, names, why):
-    if isinstance(data, dict):
-        sent = [name for name in names if name in data]
-        if sent:
-            raise serializers.ValidationError({name: [why] for name in sent})
-
-
-def _refuse_unknown(serializer, data, what):
-    """A field this server does not store (the seed's metadata.evaluation, a typo…) is a 400 naming it:
-    silently dropping it would let a client believe the record holds what it sent."""
-    if isinstance(data, dict):
-        unknown = sorted(str(key) for key in data if key not in serializer.fields)
-        if unknown:
-            known = ", ".join(name for name, field in serializer.fields.items() if not field.read_only)
-            raise serializers.ValidationError(
-                {key: [f"unknown {what}; this server stores only {known}."] for key in unknown}
-            )
 
 
 class BlobSerializer(LedgerSerializer):
@@ -50,25 +31,17 @@ class BlobSerializer(LedgerSerializer):
         return bool(blob.is_present)
 
 
-class RunMetadataSerializer(serializers.Serializer):
+class RunMetadataSerializer(StrictSerializer):
     git_sha = serializers.CharField(max_length=64, allow_null=True, required=False, default=None)
     agent_name = serializers.CharField(max_length=256)
     tags = serializers.JSONField(required=False, default=dict)
 
-    def to_internal_value(self, data):
-        _refuse_unknown(self, data, "metadata field")
-        return super().to_internal_value(data)
 
-
-class RunSummarySerializer(serializers.Serializer):
+class RunSummarySerializer(StrictSerializer):
     total_events = serializers.IntegerField(min_value=0, max_value=MAX_JSON_INT)
     final_state_digest = serializers.CharField(allow_null=True, required=False, default=None)
     duration_ms = serializers.IntegerField(min_value=0, max_value=MAX_JSON_INT)
     success = serializers.BooleanField(required=False, allow_null=True, default=None)
-
-    def to_internal_value(self, data):
-        _refuse_unknown(self, data, "RunSummary field")
-        return super().to_internal_value(data)
 
     def validate_final_state_digest(self, value):
         return None if value is None else _digest_or_error(value)
@@ -98,11 +71,10 @@ class RunSerializer(LedgerSerializer):
             "ledger",
         ]
 
-    def to_internal_value(self, data):
-        _refuse_fields(data, ["run_id"], "The run id is minted by the server and cannot be sent.")
-        _refuse_fields(data, ["status", "summary", "completed_at"], "Set by complete/fail/cancel, not on creation.")
-        _refuse_unknown(self, data, "run field")
-        return super().to_internal_value(data)
+    server_owned = {
+        "run_id": "The run id is minted by the server and cannot be sent.",
+        **dict.fromkeys(("status", "summary", "completed_at"), "Set by complete/fail/cancel, not on creation."),
+    }
 
     def validate_spec_digest(self, value):
         return _digest_or_error(value)
@@ -138,6 +110,25 @@ class RunEventSerializer(LedgerSerializer):
     class Meta:
         model = RunEvent
         fields = ["run_id", "seq", "kind", "payload", "timestamp", "ledger"]
+
+    def problems_across(self, items):
+        first_with, repeats = {}, []
+        for index, item in enumerate(items):
+            seq = item.get("event_seq")
+            if seq is None:
+                continue
+            if seq in first_with:
+                repeats.append((index, {"seq": [f"seq {seq} repeats the seq of item {first_with[seq]} in this array"]}))
+            else:
+                first_with[seq] = index
+        return repeats
+
+    def append_rows(self, rows):
+        # The run comes from the URL (the view found it through visible_to()); numbering is the run's.
+        return RunEvent.objects.append_events(self.context["run"], rows, recorded_by=self.principal())
+
+    def create(self, validated_data):
+        return self.append_rows([self.to_append_fields(validated_data)])[0]
 
     def to_representation(self, event):
         data = super().to_representation(event)
@@ -179,9 +170,7 @@ class OutputSerializer(LedgerSerializer):
         model = Output
         fields = ["id", "task_id", "attempt", "producer_agent", "event", "parent_refs", "tenant_id", "ledger"]
 
-    def to_internal_value(self, data):
-        _refuse_fields(data, ["id"], "The output id is minted by the server and cannot be sent.")
-        return super().to_internal_value(data)
+    server_owned = {"id": "The output id is minted by the server and cannot be sent."}
 
     def to_append_fields(self, validated_data):
         from runs.models import mint_output_id

@@ -59,14 +59,55 @@ class StreamingListMixin:
         return super().list(request, *args, **kwargs)
 
 
+def item_errors(errors):
+    """(index, messages) of each refused item, from a list serializer's errors: DRF reports a list
+    aligned with the input, or (newer, and the kernel's own cross-item checks) only the failed indexes."""
+    pairs = errors.items() if isinstance(errors, dict) else enumerate(errors)
+    return [(int(index), messages) for index, messages in pairs if messages]
+
+
+class AppendMixin:
+    """The one create path of every ledger: POST an object (201, the entry) or a JSON array of them
+    (201, the entries in order; atomic: all are stored or none, each refused item named by its index).
+
+    `POST …/batch/` is the same path for arrays only (kept for the clients that use it). What an item
+    is, and how a ledger stores a list of them, is its serializer's business (`LedgerSerializer`).
+    """
+
+    def create(self, request, *args, **kwargs):
+        data = request.data
+        many = isinstance(data, list)
+        if many:
+            if not data:
+                raise ValidationError({"non_field_errors": ["An array of entries needs at least one entry."]})
+            if len(data) > MAX_BATCH:
+                raise ValidationError(
+                    {"non_field_errors": [f"An array holds at most {MAX_BATCH} entries; got {len(data)}."]}
+                )
+        serializer = self.get_serializer(data=data, many=many)
+        if not serializer.is_valid():
+            if many:
+                raise BatchValidationError(item_errors(serializer.errors))
+            raise ValidationError(serializer.errors)
+        entries = serializer.save()
+        return Response(self.get_serializer(entries, many=many).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Append many entries atomically: all are stored, or none (same as POSTing an array)")
+    @action(detail=False, methods=["post"])
+    def batch(self, request, *args, **kwargs):
+        if not isinstance(request.data, list):
+            raise ValidationError({"non_field_errors": ["A batch is a JSON array of entries."]})
+        return self.create(request, *args, **kwargs)
+
+
 class LedgerViewSet(
     StreamingListMixin,
-    mixins.CreateModelMixin,
+    AppendMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    """list / retrieve / create (append) and `POST …/batch/`; PUT, PATCH and DELETE are 405."""
+    """list / retrieve / create (append one or an array) and `POST …/batch/`; PUT, PATCH and DELETE are 405."""
 
     http_method_names = ["get", "post", "head", "options"]
     # One path segment, dots included: the detail route carries every id the URL id rule allows
@@ -84,27 +125,6 @@ class LedgerViewSet(
         entry = visible_or_404(queryset, self.request, what=queryset.model._meta.verbose_name, **lookup)
         self.check_object_permissions(self.request, entry)
         return entry
-
-    @extend_schema(summary="Append many entries atomically: all are stored, or none")
-    @action(detail=False, methods=["post"])
-    def batch(self, request, *args, **kwargs):
-        items = request.data
-        if not isinstance(items, list):
-            raise ValidationError({"non_field_errors": ["A batch is a JSON array of entries."]})
-        if not items:
-            raise ValidationError({"non_field_errors": ["A batch needs at least one entry."]})
-        if len(items) > MAX_BATCH:
-            raise ValidationError(
-                {"non_field_errors": [f"A batch holds at most {MAX_BATCH} entries; got {len(items)}."]}
-            )
-        serializer = self.get_serializer(data=items, many=True)
-        if not serializer.is_valid():
-            errors = serializer.errors
-            # DRF reports a list aligned with the input, or (newer) only the failed indexes.
-            pairs = errors.items() if isinstance(errors, dict) else enumerate(errors)
-            raise BatchValidationError([(int(index), messages) for index, messages in pairs if messages])
-        entries = serializer.save()
-        return Response(self.get_serializer(entries, many=True).data, status=status.HTTP_201_CREATED)
 
 
 def ledger_summary(model, user=None):

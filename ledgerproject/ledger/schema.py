@@ -40,9 +40,16 @@ def app_title(label):
         return label
 
 
+def one_or_many(schema):
+    """An entry, or a non-empty array of entries (the kernel's one create path takes and answers both)."""
+    from ledgerproject.ledger.api import MAX_BATCH
+
+    return {"oneOf": [schema, {"type": "array", "items": schema, "minItems": 1, "maxItems": MAX_BATCH}]}
+
+
 class LedgerAutoSchema(AutoSchema):
     """Each operation tagged by its ledger app; `POST …/batch/` takes and answers a JSON array of the
-    list's entries (201)."""
+    list's entries (201); the kernel's create path (AppendMixin) takes and answers an entry or an array."""
 
     def get_tags(self):
         label = type(self.view).__module__.split(".")[0]
@@ -62,6 +69,26 @@ class LedgerAutoSchema(AutoSchema):
         if self._is_batch():
             return {201: self.view.get_serializer_class()(many=True)}
         return super().get_response_serializers()
+
+    def _is_append(self):
+        from ledgerproject.ledger.api import AppendMixin
+
+        # A viewset names its action; a generic view's POST is its create.
+        action = getattr(self.view, "action", "create" if self.method == "POST" else None)
+        return action == "create" and isinstance(self.view, AppendMixin)
+
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        if self._is_append() and schema:
+            schema = one_or_many(schema)
+        return schema, required
+
+    def _get_response_for_code(self, serializer, status_code, media_types=None, direction="response"):
+        response = super()._get_response_for_code(serializer, status_code, media_types, direction)
+        if self._is_append() and status_code == "201":
+            for content in response.get("content", {}).values():
+                content["schema"] = one_or_many(content["schema"])
+        return response
 
     def _get_paginator(self):
         return None if self._is_batch() else super()._get_paginator()  # a batch answers every entry, unpaged

@@ -1,6 +1,7 @@
-"""Serializer bases: every entry carries its `ledger` block; server-owned fields are refused."""
+"""Serializer bases: every entry carries its `ledger` block; unknown and server-owned body fields are refused."""
 
 import copy
+from collections.abc import Mapping
 
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
@@ -9,6 +10,51 @@ from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 from ledgerproject.ledger.tenancy import writer_tenant
 
 SERVER_OWNED = ("ledger", "seq", "recorded_at", "recorded_by", "prev_entry_hash", "entry_hash", "canonical")
+SERVER_SET = "This field is set by the server and cannot be sent."
+
+
+class StrictBodyMixin:
+    """Refuses every body key the serializer does not take, naming each one and why.
+
+    A key is server-owned when the kernel sets it (SERVER_OWNED), the serializer declares it read-only,
+    or the subclass names it in `server_owned` (name -> why); any other key that is not a writable field
+    is unknown. Silently dropping either would let a client believe the record holds what it sent
+    (a typo such as "expected_curent" would skip a check). Both are one 400, one message per key.
+    """
+
+    # Extra server-owned names with the reason given to the client (e.g. an id the server mints).
+    server_owned = {}
+
+    def accepted_fields(self):
+        """The keys a body may carry: the writable fields (override when the body is parsed by hand)."""
+        return [name for name, field in self.fields.items() if not field.read_only]
+
+    def refused_fields(self, data):
+        """{key: [why]} for each key of `data` this serializer refuses."""
+        accepted = self.accepted_fields()
+        refused = {}
+        for key in data:
+            if key in accepted:
+                continue
+            if key in self.server_owned:
+                refused[key] = [self.server_owned[key]]
+            elif key in SERVER_OWNED or (key in self.fields and self.fields[key].read_only):
+                refused[key] = [SERVER_SET]
+            else:
+                refused[str(key)] = [f"Unknown field; this body takes {', '.join(accepted) or 'no fields'}."]
+        return refused
+
+    def refuse_fields(self, data):
+        if isinstance(data, Mapping) and (refused := self.refused_fields(data)):
+            raise serializers.ValidationError(refused)
+
+    def to_internal_value(self, data):
+        self.refuse_fields(data)
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(StrictBodyMixin, serializers.Serializer):
+    """A request body (or a nested object of one) that refuses unknown and server-owned keys."""
 
 
 class LedgerBlockSerializer(serializers.Serializer):
@@ -22,11 +68,16 @@ class LedgerBlockSerializer(serializers.Serializer):
 
 
 class LedgerListSerializer(serializers.ListSerializer):
-    """A batch: validated item by item, then appended atomically with one lock."""
+    """An array of entries: validated item by item (then across items), appended atomically with one lock."""
 
     def to_internal_value(self, data):
         self._item_index = -1
-        return super().to_internal_value(data)
+        items = super().to_internal_value(data)
+        problems = self.child.problems_across(items)
+        if problems:
+            # Keyed by index, as DRF reports failed items: the view names each one.
+            raise serializers.ValidationError(dict(problems))
+        return items
 
     def run_child_validation(self, data):
         # DRF validates the items in order, one call each: the count is the item's index.
@@ -38,12 +89,10 @@ class LedgerListSerializer(serializers.ListSerializer):
             raise NotFound(f"item {self._item_index}: {exc.detail}") from None
 
     def create(self, validated_data):
-        model = self.child.Meta.model
-        rows = [self.child.to_append_fields(item) for item in validated_data]
-        return model.objects.append_many(rows, recorded_by=self.child.principal())
+        return self.child.append_rows([self.child.to_append_fields(item) for item in validated_data])
 
 
-class LedgerSerializer(serializers.ModelSerializer):
+class LedgerSerializer(StrictBodyMixin, serializers.ModelSerializer):
     """Base for every ledger's serializer.
 
     Subclasses list the seed's fields plus "ledger" in Meta.fields, and may override
@@ -81,19 +130,6 @@ class LedgerSerializer(serializers.ModelSerializer):
     def get_validators(self):
         return [v for v in super().get_validators() if not isinstance(v, UniqueTogetherValidator)]
 
-    def server_owned_fields(self):
-        writable = {name for name, field in self.fields.items() if not field.read_only}
-        return [name for name in SERVER_OWNED if name not in writable]
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            sent = [name for name in self.server_owned_fields() if name in data]
-            if sent:
-                raise serializers.ValidationError(
-                    {name: ["This field is set by the server and cannot be sent."] for name in sent}
-                )
-        return super().to_internal_value(data)
-
     # Where the client names the tenant in its JSON, for error messages (e.g. "event.tenant_id").
     tenant_path = "tenant_id"
 
@@ -115,6 +151,14 @@ class LedgerSerializer(serializers.ModelSerializer):
     def to_append_fields(self, validated_data):
         """Model field values for the append path (override to reshape seed JSON into columns)."""
         return dict(validated_data)
+
+    def problems_across(self, items):
+        """(index, messages) for items refused only in the company of the others (e.g. a repeated key)."""
+        return []
+
+    def append_rows(self, rows):
+        """Append model-field rows atomically, in order (override when the ledger appends through its manager)."""
+        return self.Meta.model.objects.append_many(rows, recorded_by=self.principal())
 
     def create(self, validated_data):
         return self.Meta.model.objects.append(recorded_by=self.principal(), **self.to_append_fields(validated_data))

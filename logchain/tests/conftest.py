@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from logchain import appender as appender_module
-from logchain.appender import BufferingLogChainAppender, NodeLogRecord
+from logchain.appenders import BufferingLogChainAppender, NodeLogRecord
 
 _seqs = itertools.count(1)
 

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from logchain.appender import (
+from logchain.appenders import (
     DEFAULT_LOG_BUFFERING_APPENDER_CAPACITY,
     BufferingLogChainAppender,
     LogAppendError,

@@ -7,7 +7,9 @@ import pytest
 from django.test import RequestFactory
 
 from logchain import appender as appender_module
-from logchain.appender import BufferingLogChainAppender, LedgerLogChainAppender, LedgerLogHandler, TokenBucket
+from logchain.appenders import BufferingLogChainAppender
+from logchain.handler import LedgerLogHandler, TokenBucket
+from logchain.ledger_appender import LedgerLogChainAppender
 from logchain.models import LogRecord
 from tests.ledger_testapp.api import NoteViewSet
 

@@ -111,7 +111,8 @@ def test_verification_and_checkpoint_ages_come_from_the_latest_rows(writer_api, 
 
 
 def test_the_appenders_dropped_records_are_exposed():
-    from logchain.appender import BufferingLogChainAppender, NodeLogRecord, get_appender, set_appender
+    from logchain.appender import get_appender, set_appender
+    from logchain.appenders import BufferingLogChainAppender, NodeLogRecord
 
     previous = get_appender()
     tiny = BufferingLogChainAppender(capacity=2)
