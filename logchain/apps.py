@@ -1,3 +1,5 @@
+"""App config of the node-log ledger (seed 002: per-node log records and the application's own log chain)."""
+
 from django.apps import AppConfig
 
 
