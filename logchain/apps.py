@@ -1,4 +1,5 @@
-"""The node-log app: its LOGCHAIN_* settings are checked when it loads, so a bad one fails at start."""
+"""App config of the node-log ledger (seed 002: per-node log records and the application's own log chain);
+its LOGCHAIN_* settings are checked when it loads, so a bad one fails at start."""
 
 from django.apps import AppConfig
 

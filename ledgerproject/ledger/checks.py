@@ -91,6 +91,7 @@ def check_ledger_models(app_configs=None, **kwargs):
             )
         names[model.ledger_name] = label
         errors.extend(_tenancy_errors(model))
+        errors.extend(_scope_counter_errors(model))
     # Ledgers and the kernel's other append-only tables (checkpoints) alike.
     migrated = _migrated_trigger_models()
     for model in append_only_models():
@@ -148,6 +149,38 @@ def _tenancy_errors(model):
         except Exception:  # noqa: BLE001 - FieldDoesNotExist, reported as the check's error
             return [Error(f"{label}.tenant_field {model.tenant_field!r} names no field", id="ledger.E023", obj=model)]
     return []
+
+
+def _scope_counter_errors(model):
+    """E024: a scope counter (scope_counters) is an integer column, and it and its scope are part of
+    the natural key: the number assigned under the lock is then new for its key by construction."""
+    from django.core.exceptions import FieldDoesNotExist
+    from django.db import models
+
+    label, meta, errors = model._meta.label, model._meta, []
+
+    def field(name):
+        try:
+            return meta.get_field(name)
+        except FieldDoesNotExist:
+            return None
+
+    key = {found.name for name in model.natural_key_fields if (found := field(name)) is not None}
+    for counter, scope in model.scope_counters.items():
+        target = field(counter)
+        if not isinstance(target, models.IntegerField) or target.is_relation:
+            errors.append(Error(f"{label}.scope_counters: {counter!r} is not an integer field", id="ledger.E024"))
+        outside = [name for name in (counter, *scope) if field(name) is None or field(name).name not in key]
+        if outside:
+            errors.append(
+                Error(
+                    f"{label}.scope_counters: {', '.join(outside)} not in natural_key_fields",
+                    hint="a counter and its scope must be part of the natural key, so an assigned number is new",
+                    id="ledger.E024",
+                    obj=model,
+                )
+            )
+    return errors
 
 
 @register(Tags.database)

@@ -132,3 +132,14 @@ def test_concurrent_appends_without_counters_get_gapless_numbers_per_scope():
         numbers = sorted(LogRecord.objects.filter(node_id=node).values_list("node_seq", flat=True))
         assert numbers == list(range(1, workers * per_worker + 1))
     assert verify_chain(LogRecord).ok
+
+
+def test_the_system_check_refuses_a_counter_outside_the_natural_key_or_not_an_integer(monkeypatch):
+    from ledgerproject.ledger.checks import _scope_counter_errors
+
+    assert _scope_counter_errors(LogRecord) == [] and _scope_counter_errors(RunEvent) == []
+    monkeypatch.setattr(LogRecord, "scope_counters", {"node_seq": ("daemon_id",)})
+    assert [error.id for error in _scope_counter_errors(LogRecord)] == ["ledger.E024"]
+    assert "daemon_id" in _scope_counter_errors(LogRecord)[0].msg
+    monkeypatch.setattr(LogRecord, "scope_counters", {"level": ("node_id",)})
+    assert "not an integer field" in _scope_counter_errors(LogRecord)[0].msg
