@@ -92,9 +92,21 @@ def test_a_lone_surrogate_in_a_json_body_is_a_400(root_api):
     _refused(root_api.generic("POST", "/api/v1/notes/", '{"key": "k\\u0000"}', content_type="application/json"))
 
 
-def test_an_unbounded_offset_in_the_review_queue_shows_a_page(root_pages):
-    response = root_pages.get("/admin/enhancelog/enhanceentry/queue/?state=all&offset=99999999999999999999999")
-    assert response.status_code == 200
+def test_the_review_queue_has_no_offset_to_overflow(root_pages):
+    # An ordinary changelist: a parameter it does not know is its own "?e=1" page, never an OFFSET.
+    response = root_pages.get("/admin/enhancelog/unreviewedrejection/?offset=99999999999999999999999")
+    assert response.status_code == 302 and response["Location"].endswith("?e=1")
+    assert root_pages.get(response["Location"]).status_code == 200
+
+
+def test_a_crafted_page_cursor_is_a_400_page_naming_the_cursor(root_pages):
+    import base64
+
+    forged = base64.urlsafe_b64encode(b'{"p":["2026-02-30T00:00:00+00:00",1],"r":0}').decode()
+    for url in ("/runs/?cursor=" + forged, "/events/?cursor=%C2%B2", "/logs/?cursor=" + "A" * 3000):
+        response = root_pages.get(url)
+        assert response.status_code == 400, url
+        assert "Invalid cursor" in response.content.decode()
 
 
 def test_a_huge_id_in_the_review_form_shows_a_page(root_pages):
@@ -145,3 +157,14 @@ def test_an_error_is_json_whatever_format_was_asked(root_api):
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/json")
     assert json.loads(response.content)["detail"]
+
+
+def test_an_api_cursor_whose_position_is_not_a_number_is_a_400_naming_the_cursor(root_api):
+    import base64
+
+    # DRF decodes it (a position is any text), and the database then refuses "abc" for a seq: a 500 before.
+    forged = base64.b64encode(b"p=abc").decode()
+    for url in (f"/api/v1/enhances/?cursor={forged}", f"/api/v1/notes/?cursor={forged}", "/api/v1/runs/?cursor=%C2%B2"):
+        response = root_api.get(url)
+        assert response.status_code == 400, url
+        assert response.json()["detail"] and "cursor" in response.json(), url
