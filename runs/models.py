@@ -394,10 +394,6 @@ class Run(AddressedByRun, LedgerEntry):
         except RunOutcome.DoesNotExist:
             return None
 
-    @property
-    def is_finished(self):
-        return self.status != RunStatus.RUNNING
-
 
 def _refuse_if_finished(run_ids, using, doing):
     """Under the outcome ledger's lock: a run with an outcome accepts nothing more (409)."""

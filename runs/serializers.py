@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from ledgerproject.ledger.serializers import LedgerSerializer, StrictSerializer
-from runs.models import Blob, Output, Run, RunEvent, RunOutcome, RunStatus, normalize_digest
+from runs.models import Blob, Output, Run, RunEvent, RunStatus, normalize_digest
 
 MAX_JSON_INT = 2**53 - 1
 
@@ -136,12 +136,6 @@ class RunEventSerializer(LedgerSerializer):
             # No claimed time: the server's arrival time is the event's time (as the Surreal ledger does).
             data["timestamp"] = serializers.DateTimeField().to_representation(event.recorded_at)
         return data
-
-
-class RunOutcomeSerializer(LedgerSerializer):
-    class Meta:
-        model = RunOutcome
-        fields = ["run_id", "status", "total_events", "final_state_digest", "duration_ms", "success", "ledger"]
 
 
 def outcome_fields(status, summary):
