@@ -54,7 +54,15 @@ class RunSerializer(LedgerSerializer):
     metadata = RunMetadataSerializer(source="*")
     status = serializers.SerializerMethodField()
     summary = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField(required=False)
+    # The seed's name for the run's start as its creator claims it; the trusted time is ledger.recorded_at.
+    created_at = serializers.DateTimeField(
+        required=False,
+        help_text=(
+            "The run's start as the client claims it (the server's arrival time when left out); not a trusted"
+            " time: when the server recorded the run is `ledger.recorded_at`. (On a release, `created_at` is"
+            " the server's time.)"
+        ),
+    )
     completed_at = serializers.SerializerMethodField()
 
     class Meta:
