@@ -53,7 +53,9 @@ class AppenderStatsSerializer(serializers.Serializer):
     rate_limited = serializers.IntegerField(
         help_text="This application's own records dropped over the rate limit (they still reach the console)."
     )
-    config_error = serializers.CharField(allow_blank=True)
+    config_error = serializers.CharField(
+        allow_blank=True, help_text="Always empty: a bad LOGCHAIN_* setting stops the server at start instead."
+    )
 
 
 class AppenderStatsView(APIView):
