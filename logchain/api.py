@@ -1,6 +1,6 @@
 """LogRecordViewSet (append one or an array, query, export) and the appender's health endpoint."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from logchain.models import LogRecord
 from logchain.serializers import LogRecordSerializer
 
 
+@extend_schema_view(create=extend_schema(summary="Append one LogRecord, or an array of them atomically"))
 class LogRecordViewSet(LedgerViewSet):
     """Per-node log records in append order; POST takes one record or an array (atomic)."""
 
