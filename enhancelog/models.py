@@ -153,18 +153,6 @@ class EnhanceEntry(LedgerEntry):
     def search_id(self):
         return self.issue_id
 
-    @property
-    def short_prev_hash(self):
-        return self.prev_hash[:12]
-
-    @property
-    def short_new_hash(self):
-        return self.new_hash[:12]
-
-    @property
-    def denied_axis_list(self):
-        return [axis for axis in self.denied_axes.strip(",").split(",") if axis]
-
     def validate_append(self):
         errors = {}
         verdict_errors = self._verdict_errors()

@@ -40,40 +40,10 @@ def parse_occurred_at(value):
     return moment.astimezone(datetime.UTC)
 
 
-def fields_from_envelope(envelope):
-    """Model fields of an envelope dict; its content is checked by validate_append on the append path."""
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("event"), dict):
-        raise ValidationError({"event": ['an envelope is {"occurred_at", "event": {"type", "data"}, …}']})
-    fields = {
-        "occurred_at": envelope.get("occurred_at"),
-        "tenant_id": envelope.get("tenant_id"),
-        "correlation_id": envelope.get("correlation_id"),
-        "kind": envelope["event"].get("type"),
-        "data": envelope["event"].get("data"),
-    }
-    if envelope.get("event_id") is not None:
-        fields["event_id"] = envelope["event_id"]
-    return fields
-
-
 class ExperienceEventQuerySet(LedgerQuerySet):
-    def of_kinds(self, kinds):
-        return self.filter(kind__in=list(kinds)) if kinds else self
-
     def between(self, since=None, until=None):
         """The seed's TimeRange: inclusive on both ends, on the claimed occurred_at."""
         return self.claimed_between("occurred_at_utc", since, until)
-
-    def matching(self, tenant_id=None, since=None, until=None, kinds=(), correlation_id=None, chain_id=None):
-        """The seed's EventQuery, without its limit (see capped())."""
-        qs = self.of_kinds(kinds).between(since, until)
-        if tenant_id is not None:
-            qs = qs.filter(tenant_id=tenant_id)
-        if correlation_id is not None:
-            qs = qs.filter(correlation_id=correlation_id)
-        if chain_id is not None:
-            qs = qs.filter(chain_id=chain_id)
-        return qs
 
     def capped(self, limit):
         """At most `limit` entries in append order, still a filterable queryset (for cursors and exports)."""
@@ -83,42 +53,6 @@ class ExperienceEventQuerySet(LedgerQuerySet):
             return self.none()
         last = list(self.order_by("seq").values_list("seq", flat=True)[limit - 1 : limit])
         return self.filter(seq__lte=last[0]) if last else self
-
-    def query_events(
-        self, tenant_id=None, since=None, until=None, kinds=(), correlation_id=None, chain_id=None, limit=None
-    ):
-        """The seed's `query_events`: a list in append order."""
-        found = self.matching(tenant_id, since, until, kinds, correlation_id, chain_id).capped(limit)
-        return list(found.order_by("seq"))
-
-    # --- the seed's ExperienceStore trait, by name -------------------------------------------
-
-    def append_event(self, envelope, recorded_by=None):
-        """Append one ExperienceEventEnvelope (a dict in the seed's JSON shape)."""
-        return self.append(recorded_by=recorded_by, **fields_from_envelope(envelope))
-
-    def append_events(self, envelopes, recorded_by=None):
-        """Append many envelopes atomically: all are stored, or none."""
-        return self.append_many([fields_from_envelope(e) for e in envelopes], recorded_by=recorded_by)
-
-    def write_artifact_state_transition(self, artifact_id, artifact_kind, event, recorded_by=None, **envelope):
-        """An ArtifactStateTransitioned event at the lifecycle event's time and tenant (lifecycle enforced)."""
-        data = {"artifact_id": artifact_id, "artifact_kind": artifact_kind, "event": event}
-        tenant = event.get("tenant_id") if isinstance(event, dict) else None
-        occurred_at = event.get("timestamp") if isinstance(event, dict) else None
-        return self.append(
-            recorded_by=recorded_by, kind=TRANSITION, data=data, occurred_at=occurred_at, tenant_id=tenant, **envelope
-        )
-
-    def get_trace_link(self, trace_link_id):
-        """The ReplayTrace first recorded under this id, or None."""
-        data = (
-            self.filter(kind="ReplayTraceRecorded", trace_link_id=trace_link_id)
-            .order_by("seq")
-            .values_list("data", flat=True)
-        )
-        first = data.first()
-        return first["trace_link"] if first else None
 
     def for_chain(self, chain_id):
         return self.filter(chain_id=chain_id)

@@ -1,6 +1,6 @@
 """LogRecordViewSet (append one or an array, query, export) and the appender's health endpoint."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from logchain.models import LogRecord
 from logchain.serializers import LogRecordSerializer
 
 
+@extend_schema_view(create=extend_schema(summary="Append one LogRecord, or an array of them atomically"))
 class LogRecordViewSet(LedgerViewSet):
     """Per-node log records in append order; POST takes one record or an array (atomic)."""
 
@@ -53,7 +54,9 @@ class AppenderStatsSerializer(serializers.Serializer):
     rate_limited = serializers.IntegerField(
         help_text="This application's own records dropped over the rate limit (they still reach the console)."
     )
-    config_error = serializers.CharField(allow_blank=True)
+    config_error = serializers.CharField(
+        allow_blank=True, help_text="Always empty: a bad LOGCHAIN_* setting stops the server at start instead."
+    )
 
 
 class AppenderStatsView(APIView):

@@ -13,7 +13,6 @@ from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
 from ledgerproject.ledger.search import SearchField
 
-NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
 DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 # A promote or rollback that lost a race re-reads the current release and tries again this many times.
 MAX_ATTEMPTS = 20

@@ -47,13 +47,15 @@ class RestoredSerializer(serializers.Serializer):
     seq = serializers.IntegerField()
     spec_digest = serializers.CharField()
     version_label = serializers.SerializerMethodField()
-    created_at = serializers.SerializerMethodField()
+    created_at = serializers.SerializerMethodField(
+        method_name="get_recorded_at", help_text="When the server recorded the restored entry (its recorded_at)."
+    )
 
     def get_version_label(self, obj) -> str | None:
         return obj.version_label or None
 
     @extend_schema_field(OpenApiTypes.DATETIME)
-    def get_created_at(self, obj):
+    def get_recorded_at(self, obj):
         return hashing.format_timestamp(obj.recorded_at)
 
 
@@ -61,7 +63,14 @@ class ReleaseSerializer(LedgerSerializer):
     """A stored release entry (read only: entries are appended through promote and rollback)."""
 
     metadata = serializers.SerializerMethodField()
-    created_at = serializers.SerializerMethodField(help_text="The trusted recorded_at of the entry.")
+    # The seed's ReleaseRecord names the entry's time created_at; here it is always the server's recorded_at.
+    created_at = serializers.SerializerMethodField(
+        method_name="get_recorded_at",
+        help_text=(
+            "When the server recorded this entry: its trusted `recorded_at` (the instant in `ledger.recorded_at`),"
+            " never a client's claim. (On a run, `created_at` is the client's claimed start.)"
+        ),
+    )
     rolled_back_to = RestoredSerializer(read_only=True, allow_null=True)
     supersedes = serializers.SerializerMethodField(help_text="seq of the entry that was current before this one.")
     spec_blob = serializers.SerializerMethodField(help_text="URL of the spec's blob when it is stored, else null.")
@@ -88,7 +97,7 @@ class ReleaseSerializer(LedgerSerializer):
         return {"version_label": obj.version_label or None, "promoted_by": obj.promoted_by, "notes": obj.notes or None}
 
     @extend_schema_field(OpenApiTypes.DATETIME)
-    def get_created_at(self, obj):
+    def get_recorded_at(self, obj):
         return hashing.format_timestamp(obj.recorded_at)
 
     def get_supersedes(self, obj) -> int | None:

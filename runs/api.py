@@ -3,7 +3,7 @@
 from django.http import FileResponse, HttpResponse
 from django.utils.http import quote_etag
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ParseError, UnsupportedMediaType
@@ -213,6 +213,9 @@ class RunViewSet(LedgerViewSet):
         return super().get_permissions()
 
 
+@extend_schema_view(
+    create=extend_schema(summary="Append one event `{seq?, kind, payload, timestamp?}` or an array of them, atomically")
+)
 class RunEventViewSet(LedgerViewSet):
     """A run's events ascending by seq; POST one event or an array (atomic)."""
 

@@ -116,10 +116,6 @@ def receive(stream, limit=None):
         raise
 
 
-def bytes_present(digest):
-    return blob_storage().exists(blob_name(digest))
-
-
 def _write_bytes(digest, incoming):
     storage = blob_storage()
     name = blob_name(digest)

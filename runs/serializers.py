@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from ledgerproject.ledger.serializers import LedgerSerializer, StrictSerializer
-from runs.models import Blob, Output, Run, RunEvent, RunOutcome, RunStatus, normalize_digest
+from runs.models import Blob, Output, Run, RunEvent, RunStatus, normalize_digest
 
 MAX_JSON_INT = 2**53 - 1
 
@@ -54,7 +54,15 @@ class RunSerializer(LedgerSerializer):
     metadata = RunMetadataSerializer(source="*")
     status = serializers.SerializerMethodField()
     summary = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField(required=False)
+    # The seed's name for the run's start as its creator claims it; the trusted time is ledger.recorded_at.
+    created_at = serializers.DateTimeField(
+        required=False,
+        help_text=(
+            "The run's start as the client claims it (the server's arrival time when left out); not a trusted"
+            " time: when the server recorded the run is `ledger.recorded_at`. (On a release, `created_at` is"
+            " the server's time.)"
+        ),
+    )
     completed_at = serializers.SerializerMethodField()
 
     class Meta:
@@ -136,12 +144,6 @@ class RunEventSerializer(LedgerSerializer):
             # No claimed time: the server's arrival time is the event's time (as the Surreal ledger does).
             data["timestamp"] = serializers.DateTimeField().to_representation(event.recorded_at)
         return data
-
-
-class RunOutcomeSerializer(LedgerSerializer):
-    class Meta:
-        model = RunOutcome
-        fields = ["run_id", "status", "total_events", "final_state_digest", "duration_ms", "success", "ledger"]
 
 
 def outcome_fields(status, summary):

@@ -1,7 +1,6 @@
 """Small formatting filters for experience pages (artifact kinds, money, state badges)."""
 
 import functools
-import json
 
 from django import template
 from django.urls import reverse
@@ -36,11 +35,6 @@ def dollars(microdollars):
     if microdollars in (None, ""):
         return "—"
     return f"${microdollars / 1_000_000:,.6f}".rstrip("0").rstrip(".")
-
-
-@register.filter
-def pretty_json(value):
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
 
 
 @register.filter

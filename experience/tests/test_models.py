@@ -5,10 +5,12 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import QueryDict
 from hypothesis import given
 from hypothesis import strategies as st
 
 from experience import schema
+from experience.filters import ExperienceEventFilterSet
 from experience.models import ExperienceEvent, step_summary
 from experience.tests.conftest import REMOTE_TRACE, VALID, envelope, fields_of, valid_data
 from ledgerproject.ledger.exceptions import ConflictError, StateConflictError
@@ -461,6 +463,21 @@ class rolled_back:
         return False
 
 
+def query(tenant_id=None, since=None, until=None, kinds=(), correlation_id=None, chain_id=None, limit=None):
+    """The seed's query_events as the API answers it: the events FilterSet, then the cap, in append order."""
+    params = QueryDict(mutable=True)
+    for name, value in [("tenant_id", tenant_id), ("correlation_id", correlation_id), ("chain_id", chain_id)]:
+        if value is not None:
+            params[name] = value
+    for name, moment in [("since", since), ("until", until)]:
+        if moment is not None:
+            params[name] = moment.isoformat()
+    params.setlist("kind", sorted(kinds))
+    filterset = ExperienceEventFilterSet(params, queryset=ExperienceEvent.objects.all())
+    assert filterset.is_valid(), filterset.errors
+    return list(filterset.qs.capped(limit).order_by("seq"))
+
+
 def store(rows):
     return ExperienceEvent.objects.append_many(rows) if rows else []
 
@@ -479,7 +496,7 @@ def as_envelope(row):
 def test_append_query_roundtrip(rows):
     with rolled_back():
         store(rows)
-        found = ExperienceEvent.objects.query_events()
+        found = query()
         assert [e.envelope for e in found] == [as_envelope(r) for r in rows]
 
 
@@ -488,14 +505,14 @@ def test_ordering_preserved(rows):
     with rolled_back():
         for row in rows:  # one by one, as separate appends
             ExperienceEvent.objects.append(**row)
-        assert [e.event_id for e in ExperienceEvent.objects.query_events()] == [r["event_id"] for r in rows]
+        assert [e.event_id for e in query()] == [r["event_id"] for r in rows]
 
 
 @given(rows=batches, tenant=st.sampled_from(["acme", "globex", "initech"]))
 def test_tenant_isolation(rows, tenant):
     with rolled_back():
         store(rows)
-        found = ExperienceEvent.objects.query_events(tenant_id=tenant)
+        found = query(tenant_id=tenant)
         assert all(e.tenant_id == tenant for e in found)
         assert [e.event_id for e in found] == [r["event_id"] for r in rows if r["tenant_id"] == tenant]
         assert [e.event_id for e in ExperienceEvent.objects.of_tenant(tenant).order_by("seq")] == [
@@ -507,7 +524,7 @@ def test_tenant_isolation(rows, tenant):
 def test_kind_filtering(rows, kinds):
     with rolled_back():
         store(rows)
-        found = ExperienceEvent.objects.query_events(kinds=kinds)
+        found = query(kinds=kinds)
         expected = [r["event_id"] for r in rows if not kinds or r["kind"] in kinds]
         assert [e.event_id for e in found] == expected
 
@@ -516,7 +533,7 @@ def test_kind_filtering(rows, kinds):
 def test_limit_enforced(rows, limit):
     with rolled_back():
         store(rows)
-        found = ExperienceEvent.objects.query_events(limit=limit)
+        found = query(limit=limit)
         assert len(found) == min(limit, len(rows))
         assert [e.event_id for e in found] == [r["event_id"] for r in rows][:limit]
 
@@ -525,7 +542,7 @@ def test_limit_enforced(rows, limit):
 def test_correlation_filtering(rows, correlation):
     with rolled_back():
         store(rows)
-        found = ExperienceEvent.objects.query_events(correlation_id=correlation)
+        found = query(correlation_id=correlation)
         assert [e.event_id for e in found] == [r["event_id"] for r in rows if r["correlation_id"] == correlation]
 
 
@@ -533,7 +550,7 @@ def test_correlation_filtering(rows, correlation):
 def test_chain_filtering_sees_only_kinds_that_carry_a_chain(rows, chain):
     with rolled_back():
         store(rows)
-        found = ExperienceEvent.objects.query_events(chain_id=chain)
+        found = query(chain_id=chain)
         assert [e.event_id for e in found] == [r["event_id"] for r in rows if r["data"].get("chain_id") == chain]
 
 
@@ -542,7 +559,7 @@ def test_time_range_is_inclusive_on_occurred_at(rows, a, b):
     since, until = min(a, b), max(a, b)
     with rolled_back():
         store(rows)
-        found = ExperienceEvent.objects.query_events(since=since, until=until)
+        found = query(since=since, until=until)
         expected = [r["event_id"] for r in rows if since <= datetime.datetime.fromisoformat(r["occurred_at"]) <= until]
         assert [e.event_id for e in found] == expected
 
@@ -554,12 +571,10 @@ def test_time_range_edges_are_inclusive_and_respect_offsets():
     append("OutcomeRecorded", None, event_id="offset", occurred_at="2026-01-21T13:30:00+01:00")
     append("OutcomeRecorded", None, event_id="end", occurred_at="2026-01-21T12:45:00Z")
     append("OutcomeRecorded", None, event_id="after", occurred_at="2026-01-21T12:45:00.000001Z")
-    ids = [
-        e.event_id for e in ExperienceEvent.objects.query_events(since=at, until=at + datetime.timedelta(minutes=45))
-    ]
+    ids = [e.event_id for e in query(since=at, until=at + datetime.timedelta(minutes=45))]
     assert ids == ["start", "offset", "end"]
-    assert [e.event_id for e in ExperienceEvent.objects.query_events(since=at, until=at)] == ["start"]
-    assert ExperienceEvent.objects.query_events(since=at + datetime.timedelta(hours=1), until=at) == []
+    assert [e.event_id for e in query(since=at, until=at)] == ["start"]
+    assert query(since=at + datetime.timedelta(hours=1), until=at) == []
 
 
 # --- chain summaries --------------------------------------------------------------------------
@@ -606,22 +621,6 @@ def test_a_records_own_tenant_must_match_the_envelopes(kind, path, where):
     data[where[0]]["tenant_id"] = "globex"
     assert path in errors_of(kind, data, tenant_id="acme")
     assert append(kind, data, tenant_id="globex").tenant_id == "globex"
-
-
-def test_the_seeds_store_methods_work_by_name():
-    stored = ExperienceEvent.objects.append_event(envelope("ReplayTraceRecorded", event_id="r-1"))
-    assert stored.event_id == "r-1"
-    assert ExperienceEvent.objects.get_trace_link("trace-1")["type"] == "Local"
-    assert ExperienceEvent.objects.get_trace_link("missing") is None
-    both = ExperienceEvent.objects.append_events([envelope(), envelope("BudgetExceeded")])
-    assert [e.kind for e in both] == ["OutcomeRecorded", "BudgetExceeded"]
-    lifecycle = valid_data("ArtifactStateTransitioned")["event"]
-    moved = ExperienceEvent.objects.write_artifact_state_transition("tf-1", "TruthFile", lifecycle)
-    assert moved.occurred_at == lifecycle["timestamp"] and moved.artifact_id == "tf-1"
-    with pytest.raises(StateConflictError):
-        ExperienceEvent.objects.write_artifact_state_transition("tf-1", "TruthFile", lifecycle)
-    with pytest.raises(ValidationError):
-        ExperienceEvent.objects.append_event({"occurred_at": "2026-01-21T12:00:00Z"})
 
 
 def test_an_artifact_keeps_the_kind_of_its_first_transition(transition):

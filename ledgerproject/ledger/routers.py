@@ -54,11 +54,6 @@ class RequestRouting:
 _current = contextvars.ContextVar("ledger_request_routing", default=None)
 
 
-def current_routing():
-    """The routing state of the request being served, or None outside a request."""
-    return _current.get()
-
-
 def replica_readable(model):
     return getattr(model, "replica_reads", False)
 

@@ -122,7 +122,8 @@ class Run(AddressedByRun, LedgerEntry):
     agent_name = models.CharField(max_length=256)
     git_sha = models.CharField(max_length=64, null=True, blank=True)
     tags = models.JSONField(default=dict, blank=True)
-    # The creator's claimed creation time (the server's own is recorded_at).
+    # The run's start as its creator claims it (the seed's RunRecord.created_at; the server's own time is
+    # recorded_at). Not renamed: the entry hash covers column names. A release's `created_at` is server time.
     created_at = models.DateTimeField()
 
     objects = RunQuerySet.as_manager()

@@ -61,7 +61,7 @@ def test_cas_different_content_different_digest(put_blob):
 def test_cas_contains_after_put(put_blob):
     blob = put_blob(b"present")
     assert Blob.objects.present().filter(digest=blob.digest).exists()
-    assert blobstore.bytes_present(blob.digest)
+    assert blobstore.blob_storage().exists(blobstore.blob_name(blob.digest))
 
 
 def test_cas_contains_false_for_missing():

@@ -178,3 +178,16 @@ def test_the_demo_data_loads_once_and_every_page_renders(browser_client):
     output = Output.objects.last()
     assert browser_client.get(f"/runs/tasks/{output.task_id}/{output.attempt}/").status_code == 200
     assert browser_client.get(f"/runs/blobs/{Blob.objects.first().digest}/").status_code == 200
+
+
+def test_the_run_detail_tells_the_claimed_start_from_the_server_time(browser_client, make_run):
+    import datetime
+
+    claimed = datetime.datetime(2020, 5, 4, 3, 2, 1, tzinfo=datetime.UTC)
+    run = make_run(created_at=claimed)
+    html = browser_client.get(f"/runs/{run.run_id}/").content.decode()
+    started = html[html.index("<dt>Started</dt>") : html.index("<dt>Recorded</dt>")]
+    recorded = html[html.index("<dt>Recorded</dt>") : html.index("<dt>Recorded by</dt>")]
+    assert "2020-05-04 03:02:01" in started and "claimed by the client" in started
+    assert run.recorded_at.strftime("%Y-%m-%d %H:%M:%S") in recorded and "server time" in recorded
+    assert "2020-05-04" not in recorded

@@ -46,3 +46,21 @@ def test_a_list_documents_its_json_lines_rows_and_csv(schema):
     content = schema["paths"]["/api/v1/runs/"]["get"]["responses"]["200"]["content"]
     assert content["application/x-ndjson"]["schema"] == {"$ref": "#/components/schemas/Run"}
     assert content["text/csv"]["schema"]["type"] == "string"
+
+
+def test_every_create_route_documents_an_object_or_an_array(schema):
+    for path in ("/api/v1/enhances/", "/api/v1/events/", "/api/v1/logs/", "/api/v1/runs/", "/api/v1/outputs/"):
+        operation = schema["paths"][path]["post"]
+        for body in (
+            operation["requestBody"]["content"]["application/json"]["schema"],
+            operation["responses"]["201"]["content"]["application/json"]["schema"],
+        ):
+            one, many = body["oneOf"]
+            assert "$ref" in one and many["type"] == "array" and many["items"] == one, path
+            assert many["minItems"] == 1
+
+
+def test_created_at_says_whose_time_it_is(schema):
+    components = schema["components"]["schemas"]
+    assert "client claims" in components["Run"]["properties"]["created_at"]["description"]
+    assert "server recorded" in components["Release"]["properties"]["created_at"]["description"]
