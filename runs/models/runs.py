@@ -168,7 +168,3 @@ class Run(AddressedByRun, LedgerEntry):
             return self.outcome
         except RunOutcome.DoesNotExist:
             return None
-
-    @property
-    def is_finished(self):
-        return self.status != RunStatus.RUNNING
