@@ -67,5 +67,7 @@ test-sqlite:
 test-postgres:
 	scripts/with-postgres.sh $(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
 
+## make bench: the append table of issue #12 (Ledger, MLflow, raw psycopg; targets met/MISSED) on a throwaway
+## PostgreSQL; MLflow is installed once under ~/.cache/ledger-bench. BENCH_ARGS passes options (see bench/README.md).
 bench: install-dev
-	scripts/with-postgres.sh $(PY) bench/append.py
+	scripts/with-postgres.sh $(PY) bench/append.py $(BENCH_ARGS)

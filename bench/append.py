@@ -1,20 +1,29 @@
-"""Append throughput of Ledger under gunicorn (2 workers) beside raw psycopg on the same PostgreSQL.
+"""Append throughput of Ledger under gunicorn beside MLflow (gunicorn, 2 workers) and raw psycopg, one PostgreSQL.
 
-Run it against a throwaway server:  scripts/with-postgres.sh .venv/bin/python bench/append.py
-(or with DATABASE_URL pointing at any PostgreSQL you may create databases on). It creates two
-fresh databases (raw baseline and app), migrates the app, starts gunicorn on 127.0.0.1, and prints
-rows/s for each shape and the ratio Ledger / raw, measured in the same run (absolute numbers
-mean little on a shared machine; the ratios are the result).
+Run it against a throwaway server:  make bench  (= scripts/with-postgres.sh .venv/bin/python bench/append.py)
+or with DATABASE_URL pointing at any PostgreSQL you may create databases on. It creates fresh databases (raw
+baseline, app, MLflow), migrates the app, serves it with gunicorn on 127.0.0.1, installs MLflow into a cached
+throwaway virtualenv and serves it on its own database, drives both with the same HTTP client and concurrency,
+and prints one table: each shape's rows/s for Ledger, MLflow and raw psycopg, Ledger ÷ MLflow, Ledger ÷ raw,
+and the issue's target beside each (met / MISSED). Absolute numbers mean little on a shared machine; the ratios
+within one run are the result.
 """
 
 import argparse
+import hashlib
+import shlex
+import statistics
+import sys
 import time
 
 from harness import (
-    APPEND_TARGETS,
-    append_shape_rates,
+    GUNICORN_ARGS,
     enhance_body,
-    print_ratios,
+    p50_p95,
+    raw_copy,
+    raw_executemany,
+    raw_locked_chain,
+    raw_single_inserts,
     recreate_bench_databases,
     require_status,
     running_app,
@@ -22,51 +31,367 @@ from harness import (
     timed_threads,
 )
 
-
-def ledger_single(base, token, count, clients, run):
-    """Rows/s of single-entry POSTs from `clients` threads."""
-    per_client = count // clients
-
-    def work(worker):
-        session = session_for(token)
-        for i in range(per_client):
-            body = enhance_body(worker * per_client + i, run)
-            require_status(session.post(f"{base}/api/v1/enhances/", json=body, timeout=30), 201)
-
-    return per_client * clients / timed_threads(work, clients)
+# The issue's targets (#12): Ledger ÷ MLflow and Ledger ÷ raw for each kind of shape, list p95 in ms.
+SINGLE_VS_MLFLOW = 3.0
+CONCURRENT_VS_MLFLOW, CONCURRENT_VS_RAW = 3.0, 0.5
+BATCH_VS_MLFLOW, BATCH_VS_RAW = 3.0, 0.5
+LIST_P95_MS = 20.0
 
 
-def ledger_batches(base, token, requests_count, size):
-    """Rows/s of batch POSTs of `size` entries, one after another."""
-    session = session_for(token)
-    start = time.perf_counter()
-    for r in range(requests_count):
-        batch = [enhance_body(r * size + i, "batch") for i in range(size)]
-        require_status(session.post(f"{base}/api/v1/enhances/batch/", json=batch, timeout=120), 201)
-    return requests_count * size / (time.perf_counter() - start)
+def digest(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def experience_body(i, run):
+    return {
+        "event_id": f"bench-{run}-{i}",
+        "occurred_at": "2026-01-21T12:00:00Z",
+        "tenant_id": "acme",
+        "correlation_id": f"run-{i % 20}",
+        "event": {
+            "type": "OutcomeRecorded",
+            "data": {
+                "chain_id": f"chain-{i % 50}",
+                "step": "Planning",
+                "passed": True,
+                "stop_reason": None,
+                "latency_ms": 12,
+                "tokens": 42 + i % 1000,
+                "cost_microdollars": 1500,
+                "backend": "local",
+            },
+        },
+    }
+
+
+def run_event_body(i, run):
+    return {
+        "kind": "tool_called",
+        "payload": {"tool": "read_file", "args": {"path": f"src/module_{i % 97}.py"}, "step": i},
+        "timestamp": "2026-01-21T12:00:00Z",
+    }
+
+
+def log_body(i, node):
+    return {
+        "seq": i + 1,
+        "ts_ms": 1_760_000_000_000 + i,
+        "level": "Info",
+        "daemon_id": 7,
+        "node_id": node,
+        "message": f"step {i} finished",
+        "chain_pending": False,
+    }
+
+
+def output_body(i, run):
+    return {
+        "task_id": f"task-{run}-{i}",
+        "attempt": 1,
+        "producer_agent": "bench",
+        "event": {"type": "final", "content": {"kind": "inline", "value": f"answer {i}"}, "ok": True},
+        "parent_refs": [],
+    }
+
+
+def promote_body(i, run):
+    return {"spec_digest": digest(f"{run}-{i}"), "version_label": f"v{i}", "promoted_by": "bench", "notes": "bench"}
+
+
+class Ledger:
+    """Ledger's column: every shape over HTTP with a requests session per client thread."""
+
+    def __init__(self, base, token):
+        self.base, self.token = base, token
+        self.nodes = iter(range(1000, 10**6))
+
+    def new_run(self, session, i=0):
+        body = {"spec_digest": digest("bench spec"), "metadata": {"agent_name": f"bench-{i}", "tags": {}}}
+        response = session.post(f"{self.base}/api/v1/runs/", json=body, timeout=30)
+        require_status(response, 201)
+        return response.json()["run_id"]
+
+    def single_routes(self, name, clients):
+        """(url, body(i)) per client for one single-append shape; each client writes its own keys."""
+        tag = f"{name.replace(' ', '-')}-{clients}-{time.time_ns()}"
+        routes = []
+        for worker in range(clients):
+            run = f"{tag}-{worker}"
+            if name == "enhance entry":
+                routes.append(("/api/v1/enhances/", lambda i, run=run: enhance_body(i, run)))
+            elif name == "experience event":
+                routes.append(("/api/v1/events/", lambda i, run=run: experience_body(i, run)))
+            elif name == "run event":
+                run_id = self.new_run(session_for(self.token), worker)
+                routes.append((f"/api/v1/runs/{run_id}/events/", lambda i, run=run: run_event_body(i, run)))
+            elif name == "log record":
+                node = next(self.nodes)
+                routes.append(("/api/v1/logs/", lambda i, node=node: log_body(i, node)))
+            elif name == "output":
+                routes.append(("/api/v1/outputs/", lambda i, run=run: output_body(i, run)))
+            elif name == "promote":
+                routes.append(
+                    (
+                        f"/api/v1/releases/bench-{worker}-{time.time_ns()}/promote/",
+                        lambda i, run=run: promote_body(i, run),
+                    )
+                )
+            elif name == "create run":
+                routes.append(
+                    (
+                        "/api/v1/runs/",
+                        lambda i, run=run: {
+                            "spec_digest": digest(f"{run}-{i}"),
+                            "metadata": {"agent_name": f"bench-{i % 50}", "tags": {"bp": f"bp-{i % 50}"}},
+                        },
+                    )
+                )
+            else:
+                raise ValueError(name)
+        return routes
+
+    def single_rate(self, name, count, clients=1):
+        """Rows/s of single-entry POSTs of shape `name` from `clients` threads."""
+        routes = self.single_routes(name, clients)
+        per_client = count // clients
+
+        def work(worker):
+            session = session_for(self.token)
+            url, body = routes[worker]
+            for i in range(per_client):
+                require_status(session.post(self.base + url, json=body(i), timeout=30), 201)
+
+        return per_client * clients / timed_threads(work, clients)
+
+    def batch_route(self, name):
+        tag = f"{name.replace(' ', '-')}-{time.time_ns()}"
+        if name == "enhance entries":
+            return "/api/v1/enhances/batch/", lambda i: enhance_body(i, tag)
+        if name == "experience events":
+            return "/api/v1/events/batch/", lambda i: experience_body(i, tag)
+        if name == "run events":
+            run_id = self.new_run(session_for(self.token))
+            return f"/api/v1/runs/{run_id}/events/batch/", lambda i: run_event_body(i, tag)
+        if name == "log records":
+            node = next(self.nodes)
+            return "/api/v1/logs/batch/", lambda i: log_body(i, node)
+        if name == "outputs":
+            return "/api/v1/outputs/batch/", lambda i: output_body(i, tag)
+        raise ValueError(name)
+
+    def batch_rate(self, name, requests_count, size):
+        """Rows/s of `requests_count` batch POSTs of `size` entries of shape `name`, one after another."""
+        url, body = self.batch_route(name)
+        session = session_for(self.token)
+        bodies = [[body(r * size + i) for i in range(size)] for r in range(requests_count)]
+        start = time.perf_counter()
+        for batch in bodies:
+            require_status(session.post(self.base + url, json=batch, timeout=300), 201)
+        return requests_count * size / (time.perf_counter() - start)
+
+    def list_latencies(self, runs):
+        """Milliseconds of `runs` filtered list requests (enhance entries of one blueprint, 100 per page)."""
+        session = session_for(self.token)
+        samples = []
+        for i in range(runs):
+            started = time.perf_counter()
+            require_status(session.get(f"{self.base}/api/v1/enhances/?blueprint_id=bp-{i % 50}", timeout=30), 200)
+            samples.append((time.perf_counter() - started) * 1000)
+        return samples
+
+
+SINGLE_SHAPES = ["enhance entry", "experience event", "run event", "log record", "output", "promote"]
+BATCH_SHAPES = ["enhance entries", "experience events", "run events", "log records", "outputs"]
+
+
+def verdict(checks):
+    """'met' when every (value, minimum) holds, else 'MISSED'."""
+    return "met" if all(value >= minimum for value, minimum in checks) else "MISSED"
+
+
+def fmt(value, unit=""):
+    return "—" if value is None else f"{value:,.0f}{unit}"
+
+
+def ratio(a, b):
+    return None if a is None or b is None else a / b
+
+
+def print_table(rows):
+    header = ("shape", "Ledger", "MLflow", "raw psycopg", "Ledger÷MLflow", "Ledger÷raw", "target", "")
+    widths = (40, 12, 12, 12, 14, 11, 26, 6)
+    print(
+        "  ".join(f"{h:<{w}}" if i == 0 else f"{h:>{w}}" for i, (h, w) in enumerate(zip(header, widths, strict=True)))
+    )
+    for row in rows:
+        cells = [
+            row[0],
+            *row[1:4],
+            "—" if row[4] is None else f"{row[4]:.2f}",
+            "—" if row[5] is None else f"{row[5]:.2f}",
+            row[6],
+            row[7],
+        ]
+        print(
+            "  ".join(
+                f"{c:<{w}}" if i == 0 else f"{c:>{w}}" for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+        )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--single", type=int, default=1000, help="appends for the single-append shapes")
-    parser.add_argument("--batches", type=int, default=5, help="requests of --batch-size entries")
+    parser.add_argument("--single", type=int, default=400, help="appends for each single-append shape")
+    parser.add_argument("--batches", type=int, default=3, help="requests of --batch-size entries per batch shape")
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--list-runs", type=int, default=200, help="requests for the filtered list latencies")
+    parser.add_argument(
+        "--gunicorn",
+        default=" ".join(GUNICORN_ARGS),
+        help=f"gunicorn options serving Ledger (default {' '.join(GUNICORN_ARGS)!r}; e.g. '-w 2 -k gthread --threads 4')",
+    )
+    parser.add_argument("--no-mlflow", action="store_true", help="leave the MLflow column out")
     args = parser.parse_args()
     raw_url, app_url = recreate_bench_databases("ledger_bench")
-    with running_app(app_url) as (_, base, token):
-        ledger_single(base, token, 50, 1, "warmup")
-        results = append_shape_rates(
-            raw_url,
-            args.single,
-            args.batches,
-            args.batch_size,
-            lambda count, clients: ledger_single(base, token, count, clients, "one" if clients == 1 else "eight"),
-            lambda requests_count, size: ledger_batches(base, token, requests_count, size),
+
+    mlflow, mlflow_missing = {}, None
+    if not args.no_mlflow:
+        from mlflow_server import MlflowUnavailable, running_mlflow
+
+        try:
+            with running_mlflow() as mlflow_base:
+                mlflow = measure_mlflow(mlflow_base, args)
+        except MlflowUnavailable as exc:
+            mlflow_missing = str(exc)
+
+    print("raw psycopg baselines…", file=sys.stderr, flush=True)
+    batch_rows = args.batches * args.batch_size
+    raw = {
+        "single": raw_single_inserts(raw_url, args.single, lambda i: enhance_body(i, "raw")),
+        "eight": raw_locked_chain(raw_url, args.single, 8, lambda i: enhance_body(i, "chain")),
+        "many": raw_executemany(raw_url, batch_rows, lambda i: enhance_body(i, "many")),
+        "copy": raw_copy(raw_url, batch_rows, lambda i: enhance_body(i, "copy")),
+    }
+
+    print(f"Ledger (gunicorn {args.gunicorn})…", file=sys.stderr, flush=True)
+    with running_app(app_url, tuple(shlex.split(args.gunicorn))) as (_, base, token):
+        ledger = Ledger(base, token)
+        for name in SINGLE_SHAPES:  # warm every route in both workers
+            ledger.single_rate(name, 20, 2)
+        single = {name: ledger.single_rate(name, args.single) for name in SINGLE_SHAPES}
+        create_run = ledger.single_rate("create run", args.single)
+        eight = ledger.single_rate("enhance entry", args.single, 8)
+        batches = {name: ledger.batch_rate(name, args.batches, args.batch_size) for name in BATCH_SHAPES}
+        list_ms = ledger.list_latencies(args.list_runs)
+
+    rows = []
+    m_single, m_eight, m_batch = mlflow.get("single"), mlflow.get("eight"), mlflow.get("batch")
+    for name, rate in single.items():
+        vs_m = ratio(rate, m_single)
+        rows.append(
+            (
+                f"1 {name} / request, 1 client",
+                fmt(rate),
+                fmt(m_single),
+                fmt(raw["single"]),
+                vs_m,
+                ratio(rate, raw["single"]),
+                f"≥ {SINGLE_VS_MLFLOW:g}× MLflow",
+                verdict([(vs_m or 0, SINGLE_VS_MLFLOW)]),
+            )
         )
-    print_ratios("shape", results, APPEND_TARGETS)
-    print(
-        "raw baselines: autocommit INSERT; advisory lock + read tip + INSERT from 8 connections; executemany in one transaction"
+    vs_m = ratio(create_run, mlflow.get("create_run"))
+    rows.append(
+        (
+            "create run, 1 client",
+            fmt(create_run),
+            fmt(mlflow.get("create_run")),
+            "—",
+            vs_m,
+            None,
+            "≥ 1× MLflow",
+            verdict([(vs_m or 0, 1.0)]),
+        )
     )
+    vs_m, vs_r = ratio(eight, m_eight), ratio(eight, raw["eight"])
+    rows.append(
+        (
+            "1 enhance entry / request, 8 clients",
+            fmt(eight),
+            fmt(m_eight),
+            fmt(raw["eight"]),
+            vs_m,
+            vs_r,
+            f"≥ {CONCURRENT_VS_MLFLOW:g}× MLflow, ≥ {CONCURRENT_VS_RAW:.0%} raw",
+            verdict([(vs_m or 0, CONCURRENT_VS_MLFLOW), (vs_r, CONCURRENT_VS_RAW)]),
+        )
+    )
+    for name, rate in batches.items():
+        vs_m, vs_r = ratio(rate, m_batch), ratio(rate, raw["many"])
+        rows.append(
+            (
+                f"batch of {args.batch_size} {name}",
+                fmt(rate),
+                fmt(m_batch),
+                fmt(raw["many"]),
+                vs_m,
+                vs_r,
+                f"≥ {BATCH_VS_MLFLOW:g}× MLflow, ≥ {BATCH_VS_RAW:.0%} raw",
+                verdict([(vs_m or 0, BATCH_VS_MLFLOW), (vs_r, BATCH_VS_RAW)]),
+            )
+        )
+    l50, l95 = p50_p95(list_ms)
+    search = mlflow.get("search")
+    rows.append(
+        (
+            "filtered list p50 / p95 (ms)",
+            f"{l50:.1f} / {l95:.1f}",
+            "—" if search is None else f"{search[0]:.1f} / {search[1]:.1f}",
+            "—",
+            None if search is None else search[1] / l95,
+            None,
+            f"p95 ≤ {LIST_P95_MS:g} ms",
+            verdict([(-l95, -LIST_P95_MS)]),
+        )
+    )
+    print()
+    print_table(rows)
+    print()
+    print(f"Ledger served by: gunicorn {args.gunicorn}; MLflow {mlflow.get('version', '—')}: gunicorn, 2 workers.")
+    print(
+        "MLflow: log_batch of 1 metric per request (single shapes, 1 and 8 clients on one run), log_batch of "
+        f"{args.batch_size} metrics (batches), create_run, search_runs filtered by a tag (list; ratio = MLflow p95 ÷ Ledger p95)."
+    )
+    print(
+        "raw psycopg: autocommit INSERT (1 client); advisory lock + read tip + INSERT from 8 connections; "
+        f"executemany in one transaction (batches); COPY upper bound {raw['copy']:,.0f} rows/s."
+    )
+    print(
+        f"Same PostgreSQL for all three; {args.single} appends per single shape, {args.batches}×{args.batch_size} per batch shape."
+    )
+    if mlflow_missing:
+        print(f"MLflow column missing: {mlflow_missing}")
+
+
+def measure_mlflow(base, args):
+    """MLflow's figures for every shape, measured once (MLflow has one write path for all of them)."""
+    from mlflow_server import MLFLOW_VERSION, MlflowClient
+
+    print("MLflow…", file=sys.stderr, flush=True)
+    client = MlflowClient(base)
+    client.log_batch_rate(40, 2, 1)  # warm both workers
+    figures = {
+        "version": MLFLOW_VERSION,
+        "single": client.log_batch_rate(args.single, 1, 1),
+        "create_run": client.create_runs_rate(args.single),
+        "eight": client.log_batch_rate(args.single, 8, 1),
+        "batch": client.log_batch_rate(args.batches * args.batch_size, 1, args.batch_size),
+    }
+    client.search_latencies(5)
+    samples = client.search_latencies(args.list_runs)
+    figures["search"] = p50_p95(samples)
+    figures["search_mean"] = statistics.mean(samples)
+    return figures
 
 
 if __name__ == "__main__":

@@ -203,19 +203,25 @@ def free_port():
         return sock.getsockname()[1]
 
 
+# How the benchmarks serve Ledger: 2 workers, as the MLflow column is served (see docs/deployment.md for
+# production's command; append.py --gunicorn replaces these to compare worker classes and counts).
+GUNICORN_ARGS = ("-w", "2")
+
+
 @contextlib.contextmanager
-def running_app(app_url):
-    """Migrate app_url, issue a writer+reader token, serve it with gunicorn (2 workers) on 127.0.0.1 until it
-    answers; yield (server process, base URL, token) and stop the server on the way out."""
+def running_app(app_url, gunicorn_args=GUNICORN_ARGS, env=None):
+    """Migrate app_url, issue a writer+reader token, serve it with gunicorn (2 workers unless gunicorn_args say
+    otherwise) on 127.0.0.1 until it answers; yield (server process, base URL, token) and stop the server on the
+    way out. `env` adds to the app's environment."""
     manage(app_url, "migrate", "-v", "0")
     issued = manage(app_url, "issue_token", "bench", "--role", "writer", "--role", "reader", capture=True)
     token = issued.stdout.strip().splitlines()[-1]
     port = free_port()
     gunicorn = Path(sys.executable).with_name("gunicorn")
     server = subprocess.Popen(
-        [str(gunicorn), "ledgerproject.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+        [str(gunicorn), "ledgerproject.wsgi", *gunicorn_args, "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
         cwd=ROOT,
-        env=app_env(app_url),
+        env={**app_env(app_url), **(env or {})},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -358,6 +364,22 @@ def raw_locked_chain(url, count, clients, body):
                     )
 
     return per_client * clients / timed_threads(work, clients)
+
+
+def raw_copy(url, count, body):
+    """Rows/s of COPY of body(i) for i < count into a jsonb table, in one transaction (the upper bound)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS raw_copy (id bigserial PRIMARY KEY, body jsonb NOT NULL)")
+        conn.commit()
+        rows = [json.dumps(body(i)) for i in range(count)]
+        start = time.perf_counter()
+        with conn.cursor() as cursor, cursor.copy("COPY raw_copy (body) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((row,))
+        conn.commit()
+        return count / (time.perf_counter() - start)
 
 
 def raw_executemany(url, count, body):

@@ -243,7 +243,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["ledgerproject.ledger.filters.LedgerFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "ledgerproject.ledger.pagination.LedgerCursorPagination",
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "ledgerproject.ledger.fastjson.FastJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
         "ledgerproject.ledger.renderers.JSONLinesRenderer",
         "ledgerproject.ledger.renderers.CSVRenderer",
@@ -345,6 +345,9 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
     "ledgerproject.ledger.limits.AnonRateThrottle",
     "ledgerproject.ledger.limits.UserRateThrottle",
 ]
+# Fast ingest: an API token, its user, permissions and tenant scope are remembered per worker for this many
+# seconds (0: looked up on every request); revoking a token or a role takes effect within it (ledger/token_cache.py).
+LEDGER_TOKEN_CACHE_SECONDS = env_int("LEDGER_TOKEN_CACHE_SECONDS", 5, minimum=0)
 
 # Login lockout (django-axes): after LEDGER_LOGIN_FAILURE_LIMIT wrong passwords for one username from one
 # address, that pair is refused (429, registration/lockout.html) on /accounts/login/ and /admin/login/

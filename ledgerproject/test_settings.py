@@ -31,3 +31,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     _test_dir = tempfile.mkdtemp(prefix="ledger-test-")
     atexit.register(shutil.rmtree, _test_dir, ignore_errors=True)
     DATABASES["default"]["TEST"] = {"NAME": str(Path(_test_dir) / "test.sqlite3")}
+# Tests revoke tokens and roles and expect the very next request to see it, also through queryset
+# updates that send no signal: the token memory is off here, and on in its own tests (test_token_cache.py).
+LEDGER_TOKEN_CACHE_SECONDS = 0

@@ -23,3 +23,8 @@ class LedgerConfig(AppConfig):
 
         # Every ledger's appends, counted once here rather than in each app.
         entries_appended.connect(count_append, dispatch_uid="ledger.metrics.count_append")
+
+        from ledgerproject.ledger import token_cache
+
+        # A change made in this process revokes at once here; other workers within the cache's lifetime.
+        token_cache.connect_signals()

@@ -3,8 +3,9 @@
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication, get_authorization_header
 
+from ledgerproject.ledger import token_cache
 from ledgerproject.ledger.limits import FailedTokenThrottle
-from ledgerproject.ledger.models import ApiToken
+from ledgerproject.ledger.models import ApiToken, hash_token_key
 
 
 class TokenAttemptsThrottled(exceptions.Throttled):
@@ -33,9 +34,10 @@ class HashedTokenAuthentication(TokenAuthentication):
 
     def authenticate_credentials(self, key):
         try:
-            token = ApiToken.objects.for_key(key)
+            # Remembered for a few seconds per worker (token_cache): most appends skip this query.
+            token, user = token_cache.lookup(hash_token_key(key), ApiToken.objects.for_key_hash)
         except ApiToken.DoesNotExist:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
-        if not token.user.is_active:
+        if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        return token.user, token
+        return user, token

@@ -187,6 +187,18 @@ def entry_canonical(ledger, seq, recorded_at, recorded_by, content_json):
     )
 
 
+def entry_canonical_for(ledger, recorded_at, recorded_by):
+    """entry_canonical() of entries sharing ledger, time and principal (a batch): a function of (seq,
+    content_json) that writes the shared part's canonical text once, not once per entry."""
+    shared = entry_canonical(ledger, 0, recorded_at, recorded_by, "")
+    head, tail = '{"content":', shared[len('{"content":') : -len("0}")]
+
+    def canonical(seq, content_json):
+        return head + content_json + tail + str(int(seq)) + "}"
+
+    return canonical
+
+
 def entry_hash(prev_entry_hash, canonical):
     """entry_hash = SHA-256(32 raw bytes of prev_entry_hash || UTF-8 canonical text), lowercase hex."""
     return hashlib.sha256(bytes.fromhex(prev_entry_hash) + canonical.encode("utf-8")).hexdigest()

@@ -1,7 +1,12 @@
 """The API's JSON parser: DRF's, plus a clear 400 for JSON too deep or holding text no database stores."""
 
+import io
+
+from django.conf import settings
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
+
+from ledgerproject.ledger import fastjson
 
 # Far deeper than any entry needs, far shallower than the interpreter's recursion limit.
 MAX_DEPTH = 64
@@ -55,8 +60,48 @@ def nesting_depth(value):
     return deepest
 
 
+def _fast_checks(value):
+    """One walk over orjson's result: (depth, whether a float may be an integer orjson could not hold, whether
+    some string may hold NUL). The slow path (the standard library, then the walks above) runs when either is
+    true, so its answers and messages are unchanged; a lone surrogate never gets here (orjson refuses it)."""
+    deepest, suspect, stack = 0, False, [(value, 0)]
+    big = fastjson.BIG_FLOAT
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, depth + 1)
+            for key, member in item.items():
+                if "\x00" in key:
+                    suspect = True
+                stack.append((member, depth + 1))
+        elif isinstance(item, list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((member, depth + 1) for member in item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                suspect = True
+        elif isinstance(item, float) and not -big < item < big:
+            suspect = True
+    return deepest, suspect
+
+
 class LedgerJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        if encoding.lower().replace("-", "") == "utf8":
+            # orjson first (a body is read whole anyway: the request size limit bounds it); any doubt → json.
+            raw = stream.read()
+            parsed, data = fastjson.loads(raw)
+            if parsed:
+                depth, suspect = _fast_checks(data)
+                if depth > MAX_DEPTH:
+                    raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels")
+                if not suspect:
+                    return data
+            stream = io.BytesIO(raw)
+        return self._parse_slowly(stream, media_type, parser_context)
+
+    def _parse_slowly(self, stream, media_type, parser_context):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:

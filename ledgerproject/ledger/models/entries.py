@@ -6,7 +6,7 @@ from django.db import connections, models, router, transaction
 from django.db.models.signals import class_prepared
 from django.dispatch import receiver
 
-from ledgerproject.ledger import clock, hashing, ids
+from ledgerproject.ledger import bulk_insert, clock, hashing, ids
 from ledgerproject.ledger.exceptions import BatchValidationError, ImmutableEntryError
 from ledgerproject.ledger.locking import lock_ledger
 from ledgerproject.ledger.models.append import (
@@ -163,16 +163,18 @@ class LedgerQuerySet(AppendOnlyQuerySet):
             now = clock.now()
             if clock.backdated_moment() is not None:
                 _refuse_going_back_in_time(model, db, now)
+            # Ledger, time and principal are the batch's own: their canonical text is written once.
+            canonical = hashing.entry_canonical_for(model.ledger_name, now, user_name)
             for entry in entries:
                 seq += 1
                 entry.seq = seq
                 entry.recorded_at = now
                 entry.recorded_by_id = user_id
                 entry.recorded_by_name = user_name
-                entry.canonical = hashing.entry_canonical(model.ledger_name, seq, now, user_name, entry._content_json)
+                entry.canonical = canonical(seq, entry._content_json)
                 entry.prev_entry_hash = prev
                 entry.entry_hash = prev = hashing.entry_hash(prev, entry.canonical)
-            models.QuerySet(model, using=db).bulk_create(entries)
+            bulk_insert.insert_entries(model, entries, db)  # one COPY on PostgreSQL
             for entry in entries:
                 entry._state.adding = False
                 entry._state.db = db

@@ -20,10 +20,15 @@ class ApiTokenQuerySet(models.QuerySet):
         """The token of `key` with its user, whose model permissions come back in the same query.
 
         ModelBackend would otherwise read them with two more queries on the first has_perm() of
-        every request. They are read fresh with the token, so a revoked role or permission takes
-        effect on the very next request, exactly as before; superusers keep Django's own path.
+        every request. They are read fresh with the token; the API's authenticator remembers the
+        result for a few seconds (token_cache.py), so a revoked role or permission takes effect
+        within LEDGER_TOKEN_CACHE_SECONDS; superusers keep Django's own path.
         """
-        token = self._with_permissions_by_hash(hash_token_key(key))
+        return self.for_key_hash(hash_token_key(key))
+
+    def for_key_hash(self, key_hash):
+        """for_key() of the key whose SHA-256 is key_hash."""
+        token = self._with_permissions_by_hash(key_hash)
         user = token.user
         if user.is_active and not user.is_superuser:
             # The caches ModelBackend fills on first use (django.contrib.auth.backends._get_permissions).

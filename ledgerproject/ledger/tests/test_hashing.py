@@ -62,3 +62,14 @@ def test_floats_of_magnitude_2_53_or_more_are_refused():
     for number in (2.0**53, -1e21, 1e300):
         with pytest.raises(hashing.CanonicalizationError, match="2\\*\\*53"):
             hashing.canonical_json({"n": number})
+
+
+def test_it_writes_a_batchs_canonical_text_as_entry_canonical_does():
+    import datetime
+
+    from ledgerproject.ledger.hashing import entry_canonical, entry_canonical_for
+
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=datetime.UTC)
+    canonical = entry_canonical_for("enhancelog", moment, "alice ☃")
+    for seq, content in [(1, '{"a":1}'), (10, "{}"), (2**53 - 1, '{"x":"\\u0000"}')]:
+        assert canonical(seq, content) == entry_canonical("enhancelog", seq, moment, "alice ☃", content)

@@ -1,0 +1,106 @@
+"""A batch goes in with one statement (COPY on PostgreSQL) and stores exactly what Django's INSERT stored."""
+
+import json
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from enhancelog.models import EnhanceEntry
+from ledgerproject.ledger import bulk_insert
+from ledgerproject.ledger.chain import verify_ledger
+from runs.models import Run, RunEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def rows(count, start=0):
+    return [
+        {
+            "issue_id": f"copy-{start + i}",
+            "blueprint_id": f"bp-{i % 3}",
+            "prev_hash": "ab" * 32,
+            "new_hash": "" if i % 2 else "cd" * 32,
+            "intent": 'tab\there, quote " back\\slash, newline\n, ☃, \U0001f600',
+            "rationale": "" if i % 2 else "r",
+            "verdicts": [{"axis": "des", "status": "deny", "detail": "x\ty"}] if i % 2 else [],
+            "status": "rejected" if i % 2 else "applied",
+            "reasons": ["a\\b", "c\nd"] if i % 2 else [],
+            "ts_ms": 1_760_000_000_000 + i,
+            "tenant_id": None if i % 3 else f"tenant-{i}",
+        }
+        for i in range(count)
+    ]
+
+
+FIELDS = [f.attname for f in EnhanceEntry._meta.concrete_fields]
+
+
+def stored(model):
+    return list(model._base_manager.order_by("seq").values_list(*[f.attname for f in model._meta.concrete_fields]))
+
+
+def test_it_stores_a_batch_that_verifies_and_reads_back_as_sent():
+    sent = rows(50)
+    appended = EnhanceEntry.objects.append_many(sent, recorded_by="bench")
+    assert [e.seq for e in appended] == list(range(1, 51))
+    back = {e.issue_id: e for e in EnhanceEntry._base_manager.all()}
+    for row in sent:
+        entry = back[row["issue_id"]]
+        assert {name: getattr(entry, name) for name in row} == row
+    result = verify_ledger(EnhanceEntry)
+    assert result.ok and result.checked == 50
+
+
+def test_every_column_holds_what_the_entries_carried():
+    appended = EnhanceEntry.objects.append_many(rows(20), recorded_by="bench")
+    expected = [tuple(getattr(entry, name) for name in FIELDS) for entry in appended]
+    assert stored(EnhanceEntry) == expected
+
+
+def test_a_batch_with_a_foreign_key_and_timestamps_verifies(writer_api):
+    run = writer_api.post(
+        "/api/v1/runs/", {"spec_digest": "a" * 64, "metadata": {"agent_name": "b", "tags": {}}}, format="json"
+    ).json()["run_id"]
+    events = [
+        {"kind": "tool_called", "payload": {"i": i, "s": "\\\t"}, "timestamp": "2026-01-21T12:00:00.123456Z"}
+        for i in range(30)
+    ]
+    response = writer_api.post(f"/api/v1/runs/{run}/events/batch/", events, format="json")
+    assert response.status_code == 201, response.content
+    stored_events = list(RunEvent._base_manager.order_by("seq"))
+    assert [e.payload for e in stored_events] == [e["payload"] for e in events]
+    assert {str(e.run_id) for e in stored_events} == {run}
+    assert stored_events[0].timestamp.microsecond == 123456
+    assert verify_ledger(RunEvent).ok and verify_ledger(Run).ok
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_batch_is_one_copy_not_inserts():
+    with CaptureQueriesContext(connection) as captured:
+        EnhanceEntry.objects.append_many(rows(10), recorded_by="bench")
+    assert EnhanceEntry._base_manager.count() == 10
+    assert not any(q["sql"].lstrip().upper().startswith("INSERT") for q in captured.captured_queries)
+
+
+@pytest.mark.postgres
+def test_copy_writes_the_values_djangos_insert_writes():
+    entries = EnhanceEntry.objects.append_many(rows(10), recorded_by="bench")
+    columns, copied = bulk_insert.copy_rows(EnhanceEntry, entries, connection)
+    fields = [f for f in EnhanceEntry._meta.concrete_fields]
+    assert columns == [f.column for f in fields]
+    for entry, row in zip(entries, copied, strict=True):
+        for field, value in zip(fields, row, strict=True):
+            django_value = field.get_db_prep_save(field.pre_save(entry, True), connection)
+            if hasattr(django_value, "obj"):  # psycopg's Jsonb adapter: compare the JSON it holds
+                assert json.loads(value) == django_value.obj
+            else:
+                assert value == django_value, field.name
+
+
+@pytest.mark.postgres
+def test_a_refused_copy_is_a_django_integrity_error_and_stores_nothing():
+    entries = EnhanceEntry.objects.append_many(rows(2), recorded_by="bench")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk_insert.insert_entries(EnhanceEntry, entries, "default")  # the same seqs again
+    assert EnhanceEntry._base_manager.count() == 2
