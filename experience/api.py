@@ -9,7 +9,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from experience import schema
+from experience import schemas
 from experience.filters import ArtifactFilterSet, ExperienceEventFilterSet, parse_limit
 from experience.models import ExperienceEvent
 from experience.serializers import (
@@ -23,7 +23,7 @@ from ledgerproject.ledger.tenancy import one_tenant
 
 
 def _valid_id_or_404(value, what):
-    if schema.id_problem(value):
+    if schemas.id_problem(value):
         raise NotFound(f"{what} {value!r} not found.")
     return value
 

@@ -3,11 +3,11 @@
 import django_filters
 from django.core.exceptions import ValidationError
 
-from experience import schema
+from experience import schemas
 from experience.models import ExperienceEvent
 
-KIND_CHOICES = [(kind, kind) for kind in schema.KINDS]
-STATE_CHOICES = [(state, state) for state in schema.STATES]
+KIND_CHOICES = [(kind, kind) for kind in schemas.KINDS]
+STATE_CHOICES = [(state, state) for state in schemas.STATES]
 
 
 # Beyond any ledger's size, and within what every database takes as a LIMIT.
@@ -31,7 +31,7 @@ def parse_limit(value):
 
 def validate_id(value):
     """Ids follow the upstream rule; anything else can never match (and NUL would upset PostgreSQL)."""
-    problem = schema.id_problem(value)
+    problem = schemas.id_problem(value)
     if problem:
         raise ValidationError(f"{problem} (got {value!r})")
 
@@ -68,12 +68,12 @@ class ExperienceEventFilterSet(django_filters.FilterSet):
 
 
 def validate_artifact_kind(value):
-    if value in schema.ArtifactKindSchema.UNIT or value == "Other":
+    if value in schemas.ARTIFACT_KIND_UNITS or value == "Other":
         return
     if value.startswith("Other(") and value.endswith(")") and len(value) > 7:
         return
     raise ValidationError(
-        f"unknown artifact kind {value!r}; expected {', '.join(schema.ArtifactKindSchema.UNIT)}, Other or Other(name)"
+        f"unknown artifact kind {value!r}; expected {', '.join(schemas.ARTIFACT_KIND_UNITS)}, Other or Other(name)"
     )
 
 

@@ -4,8 +4,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from experience import schema
+from experience import schemas
 from experience.models import TRANSITION, ExperienceEvent, parse_occurred_at
+from ledgerproject.ledger.payloads import PayloadError, type_name, validate_payload
 from ledgerproject.ledger.serializers import LedgerSerializer
 
 ENVELOPE_FIELDS = ("event_id", "occurred_at", "tenant_id", "correlation_id", "event")
@@ -53,14 +54,14 @@ class ExperienceEventSerializer(LedgerSerializer):
         for name in ("event_id", "tenant_id", "correlation_id"):
             value = data.get(name)
             if value is not None and not isinstance(value, str):
-                errors[name] = [f"expected a string or null, got {schema._type_name(value)}"]
+                errors[name] = [f"expected a string or null, got {type_name(value)}"]
             elif value is not None:
                 fields[name] = value
         occurred_at = data.get("occurred_at")
         if occurred_at is None:
             errors["occurred_at"] = ["this field is required (ISO 8601, e.g. 2026-01-21T12:00:00Z)"]
         elif not isinstance(occurred_at, str):
-            errors["occurred_at"] = [f"expected an ISO 8601 string, got {schema._type_name(occurred_at)}"]
+            errors["occurred_at"] = [f"expected an ISO 8601 string, got {type_name(occurred_at)}"]
         else:
             fields["occurred_at"] = occurred_at
         event = data.get("event")
@@ -69,10 +70,8 @@ class ExperienceEventSerializer(LedgerSerializer):
         else:
             try:
                 # Shape and kind only; the data's schema is the model's job (see class docstring).
-                schema.AdjacentlyTagged(
-                    "event kind", {kind: schema.Any() for kind in schema.KINDS}, tag="type", content="data"
-                ).validate(event, "event")
-            except schema.SchemaError as exc:
+                schemas.check_event_shape(event)
+            except PayloadError as exc:
                 errors.update(exc.errors)
             else:
                 fields["kind"] = event["type"]
@@ -87,15 +86,6 @@ class ExperienceEventSerializer(LedgerSerializer):
         return super().validate(attrs)
 
 
-_TransitionRequest = schema.Struct(
-    "ArtifactTransition",
-    schema.Field("artifact_kind", schema.ArtifactKindSchema()),
-    schema.Field("event", schema.LifecycleEvent),
-    schema.Field("event_id", schema.Opt(schema.Str(identifier=True))),
-    schema.Field("correlation_id", schema.Opt(schema.Str(identifier=True))),
-)
-
-
 class ArtifactTransitionSerializer(ExperienceEventSerializer):
     """POST /artifacts/{id}/transitions/ `{artifact_kind, event: LifecycleEvent, event_id?, correlation_id?}`.
 
@@ -107,8 +97,8 @@ class ArtifactTransitionSerializer(ExperienceEventSerializer):
 
     def to_internal_value(self, data):
         try:
-            body = _TransitionRequest.validate(data)
-        except schema.SchemaError as exc:
+            body = validate_payload(schemas.ArtifactTransition, data)
+        except PayloadError as exc:
             raise serializers.ValidationError(exc.errors) from None
         lifecycle = body["event"]
         try:

@@ -6,7 +6,7 @@ import json
 from django import template
 from django.urls import reverse
 
-from experience import schema
+from experience import schemas
 
 register = template.Library()
 
@@ -22,7 +22,7 @@ STATE_BADGES = {
 
 @register.filter
 def artifact_kind(value):
-    return schema.artifact_kind_label(value)
+    return schemas.artifact_kind_label(value)
 
 
 @register.filter
