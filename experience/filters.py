@@ -5,13 +5,10 @@ from django.core.exceptions import ValidationError
 
 from experience import schemas
 from experience.models import ExperienceEvent
+from ledgerproject.ledger.validators import MAX_JSON_INT
 
 KIND_CHOICES = [(kind, kind) for kind in schemas.KINDS]
 STATE_CHOICES = [(state, state) for state in schemas.STATES]
-
-
-# Beyond any ledger's size, and within what every database takes as a LIMIT.
-MAX_LIMIT = 2**53 - 1
 
 
 def parse_limit(value):
@@ -24,8 +21,8 @@ def parse_limit(value):
         raise ValidationError({"limit": [f"expected a positive integer, got {value!r}"]}) from None
     if limit < 1:
         raise ValidationError({"limit": [f"must be at least 1 (got {limit})"]})
-    if limit > MAX_LIMIT:
-        raise ValidationError({"limit": [f"must be at most {MAX_LIMIT} (got {limit})"]})
+    if limit > MAX_JSON_INT:
+        raise ValidationError({"limit": [f"must be at most {MAX_JSON_INT} (got {limit})"]})
     return limit
 
 
@@ -55,7 +52,7 @@ class ExperienceEventFilterSet(django_filters.FilterSet):
     trace_link_id = IdFilter()
     proposal_id = IdFilter()
     limit = django_filters.NumberFilter(
-        method="keep", min_value=1, max_value=MAX_LIMIT, help_text="caps the total number of events"
+        method="keep", min_value=1, max_value=MAX_JSON_INT, help_text="caps the total number of events"
     )
 
     class Meta:
@@ -87,7 +84,7 @@ class ArtifactFilterSet(django_filters.FilterSet):
     )
     state = django_filters.ChoiceFilter(choices=STATE_CHOICES, method="filter_state")
     limit = django_filters.NumberFilter(
-        method="keep", min_value=1, max_value=MAX_LIMIT, help_text="caps the number of artifacts"
+        method="keep", min_value=1, max_value=MAX_JSON_INT, help_text="caps the number of artifacts"
     )
 
     class Meta:

@@ -19,7 +19,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 
-from logchain.levels import MAX_JSON_INT, MAX_MESSAGE_CHARS, from_python
+from ledgerproject.ledger.validators import MAX_JSON_INT
+from logchain.levels import MAX_MESSAGE_CHARS, from_python
 
 DEFAULT_LOG_BUFFERING_APPENDER_CAPACITY = 16_384
 DEFAULT_FLUSH_INTERVAL = 2.0

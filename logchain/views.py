@@ -8,8 +8,9 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from ledgerproject.ledger.access import requires_permission
+from ledgerproject.ledger.validators import MAX_JSON_INT
 from logchain.appender import appender_stats
-from logchain.levels import LEVELS, MAX_JSON_INT
+from logchain.levels import LEVELS
 from logchain.models import LogRecord
 
 PAGE_LINES = 500

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from ledgerproject.ledger import hashing
 from ledgerproject.ledger.serializers import SERVER_OWNED, LedgerSerializer
+from ledgerproject.ledger.validators import sha256_problem
 from releases.models import Release
 
 
@@ -106,8 +107,9 @@ class ReleaseSerializer(LedgerSerializer):
 
 def clean_digest(value):
     """The seed's ContentDigest: 64 hex characters, stored lowercase (as its TryFrom does)."""
-    if not isinstance(value, str) or len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
-        raise serializers.ValidationError(f"{value!r} is not a SHA-256 digest: expected 64 hexadecimal characters.")
+    problem = sha256_problem(value)
+    if problem:
+        raise serializers.ValidationError(f"{problem}.")
     return value.lower()
 
 

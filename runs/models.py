@@ -1,6 +1,5 @@
 """Content-addressed blobs, runs with their events and outcomes, and task outputs: six append-only ledgers."""
 
-import re
 import secrets
 import uuid
 
@@ -15,23 +14,13 @@ from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.locking import lock_ledger
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
 from ledgerproject.ledger.search import SearchField
+from ledgerproject.ledger.validators import is_sha256, normalize_sha256
+from runs.schemas import output_event_fields
 
-DIGEST_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 U32_MAX = 2**32 - 1
 # Every path that takes more than one of these ledgers' locks takes them in this order, so two
 # writers never wait on each other in a cycle (an event append holds run_events, then run_outcomes).
 LOCK_ORDER = ("run_events", "run_outcomes", "runs", "outputs", "blobs", "blob_changes")
-
-
-def normalize_digest(value):
-    """A ContentDigest: 64 hex characters, stored lowercase; anything else is a ValidationError."""
-    if not isinstance(value, str) or not DIGEST_RE.match(value):
-        raise ValidationError(f"{value!r} is not a SHA-256 digest (64 hexadecimal characters)")
-    return value.lower()
-
-
-def is_digest(value):
-    return isinstance(value, str) and bool(DIGEST_RE.match(value))
 
 
 def digests_in(value):
@@ -44,7 +33,7 @@ def digests_in(value):
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-        elif is_digest(item):
+        elif is_sha256(item):
             found.add(item.lower())
     return sorted(found)
 
@@ -129,7 +118,7 @@ class Blob(LedgerEntry):
     objects = BlobQuerySet.as_manager()
 
     def validate_append(self):
-        self.digest = normalize_digest(self.digest)
+        self.digest = normalize_sha256(self.digest)
 
     def __str__(self):
         return f"blob {self.digest[:12]}… ({self.size} bytes)"
@@ -373,7 +362,7 @@ class Run(AddressedByRun, LedgerEntry):
 
     def validate_append(self):
         try:
-            self.spec_digest = normalize_digest(self.spec_digest)
+            self.spec_digest = normalize_sha256(self.spec_digest)
         except ValidationError as exc:
             raise ValidationError({"spec_digest": exc.messages}) from None
         if not self.agent_name.strip():
@@ -551,7 +540,7 @@ class RunOutcome(AddressedByRun, LedgerEntry):
     def validate_append(self):
         if self.final_state_digest is not None:
             try:
-                self.final_state_digest = normalize_digest(self.final_state_digest)
+                self.final_state_digest = normalize_sha256(self.final_state_digest)
             except ValidationError as exc:
                 raise ValidationError({"final_state_digest": exc.messages}) from None
         expected = self.status == RunStatus.COMPLETED
@@ -583,9 +572,6 @@ def mint_output_id():
     # Short and prefixed like the seed's OutputRef ("out-" + hex), but 80 random bits from the
     # OS's CSPRNG instead of a counter, so one id tells nothing about the next.
     return "out-" + secrets.token_hex(10)
-
-
-OUTPUT_EVENT_TYPES = ("progress", "partial", "artifact", "final")
 
 
 class OutputQuerySet(LedgerQuerySet):
@@ -686,7 +672,7 @@ class Output(LedgerEntry):
     def validate_append(self):
         if self.attempt > U32_MAX:
             raise ValidationError({"attempt": [f"attempt is a u32 (at most {U32_MAX})"]})
-        self.event_type, self.blob_digest = validate_output_event(self.event)
+        self.event, self.event_type, self.blob_digest = output_event_fields(self.event)
         refs = self.parent_refs
         if not isinstance(refs, list) or not all(isinstance(ref, str) and ref for ref in refs):
             raise ValidationError({"parent_refs": ["parent_refs is a list of output ids"]})
@@ -723,72 +709,3 @@ class Output(LedgerEntry):
     def content_ref(self):
         event = self.event or {}
         return event.get("content") or event.get("chunk")
-
-
-def _validate_content_ref(ref, where):
-    """ContentRef: inline{value} or blob{digest, mime?, size_hint?} (a blob digest replaces file_ref's path)."""
-    if not isinstance(ref, dict):
-        raise ValidationError({"event": [f"{where} must be a ContentRef object with a 'kind'"]})
-    kind = ref.get("kind")
-    if kind == "inline":
-        if "value" not in ref:
-            raise ValidationError({"event": [f"{where}: an inline ContentRef needs a 'value'"]})
-        _only(ref, {"kind", "value"}, where)
-        return None
-    if kind == "blob":
-        _only(ref, {"kind", "digest", "mime", "size_hint"}, where)
-        try:
-            digest = normalize_digest(ref.get("digest"))
-        except ValidationError as exc:
-            raise ValidationError({"event": [f"{where}.digest: {msg}" for msg in exc.messages]}) from None
-        ref["digest"] = digest
-        if ref.get("mime") is not None and not isinstance(ref["mime"], str):
-            raise ValidationError({"event": [f"{where}.mime must be a string or null"]})
-        size_hint = ref.get("size_hint")
-        if size_hint is not None and (isinstance(size_hint, bool) or not isinstance(size_hint, int) or size_hint < 0):
-            raise ValidationError({"event": [f"{where}.size_hint must be a non-negative integer or null"]})
-        return digest
-    if kind == "file_ref":
-        raise ValidationError(
-            {
-                "event": [
-                    f"{where}: file_ref paths mean nothing to the server; upload the bytes to /api/v1/blobs/ "
-                    "and send {'kind': 'blob', 'digest': …} instead"
-                ]
-            }
-        )
-    raise ValidationError({"event": [f"{where}.kind must be 'inline' or 'blob', not {kind!r}"]})
-
-
-def _only(obj, allowed, where):
-    extra = sorted(set(obj) - allowed)
-    if extra:
-        raise ValidationError({"event": [f"{where} has unknown fields: {', '.join(extra)}"]})
-
-
-def validate_output_event(event):
-    """Check an OutputEvent (tagged by `type`); returns (type, blob digest or None)."""
-    if not isinstance(event, dict):
-        raise ValidationError({"event": ["event must be an OutputEvent object with a 'type'"]})
-    kind = event.get("type")
-    if kind == "progress":
-        _only(event, {"type", "stage", "note"}, "event")
-        if not isinstance(event.get("stage"), str):
-            raise ValidationError({"event": ["a progress event needs a string 'stage'"]})
-        if event.get("note") is not None and not isinstance(event["note"], str):
-            raise ValidationError({"event": ["a progress event's 'note' is a string or null"]})
-        return kind, None
-    if kind == "partial":
-        _only(event, {"type", "chunk"}, "event")
-        return kind, _validate_content_ref(event.get("chunk"), "event.chunk")
-    if kind == "artifact":
-        _only(event, {"type", "name", "content"}, "event")
-        if not isinstance(event.get("name"), str) or not event["name"]:
-            raise ValidationError({"event": ["an artifact event needs a non-empty string 'name'"]})
-        return kind, _validate_content_ref(event.get("content"), "event.content")
-    if kind == "final":
-        _only(event, {"type", "content", "ok"}, "event")
-        if not isinstance(event.get("ok"), bool):
-            raise ValidationError({"event": ["a final event needs a boolean 'ok'"]})
-        return kind, _validate_content_ref(event.get("content"), "event.content")
-    raise ValidationError({"event": [f"event.type must be one of {', '.join(OUTPUT_EVENT_TYPES)}, not {kind!r}"]})

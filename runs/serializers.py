@@ -7,14 +7,13 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from ledgerproject.ledger.serializers import LedgerSerializer
-from runs.models import Blob, Output, Run, RunEvent, RunOutcome, RunStatus, normalize_digest
-
-MAX_JSON_INT = 2**53 - 1
+from ledgerproject.ledger.validators import MAX_JSON_INT, normalize_sha256
+from runs.models import Blob, Output, Run, RunEvent, RunOutcome, RunStatus
 
 
 def _digest_or_error(value):
     try:
-        return normalize_digest(value)
+        return normalize_sha256(value)
     except DjangoValidationError as exc:
         raise serializers.ValidationError(exc.messages) from None
 

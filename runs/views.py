@@ -10,8 +10,9 @@ from django.utils import timezone
 from ledgerproject.ledger.access import requires_permission
 from ledgerproject.ledger.params import parse_instant, parse_int
 from ledgerproject.ledger.tenancy import visible_or_404
+from ledgerproject.ledger.validators import is_sha256
 from runs import blobstore, lineage
-from runs.models import Blob, BlobChange, Output, Run, RunStatus, blob_references, is_digest, release_model_or_none
+from runs.models import Blob, BlobChange, Output, Run, RunStatus, blob_references, release_model_or_none
 
 PAGE_SIZE = 50
 EVENT_LIMIT = 1000
@@ -63,7 +64,7 @@ def run_list(request):
     }
     runs = Run.objects.visible_to(request.user).with_status().with_event_count().newest_first()
     if filters["spec_digest"]:
-        runs = runs.for_spec(filters["spec_digest"]) if is_digest(filters["spec_digest"]) else runs.none()
+        runs = runs.for_spec(filters["spec_digest"]) if is_sha256(filters["spec_digest"]) else runs.none()
     if filters["agent_name"]:
         runs = runs.for_agent(filters["agent_name"])
     if filters["status"] in RunStatus.values:
@@ -244,7 +245,7 @@ def _indented_json(text):
 
 @requires_permission("runs.view_blob")
 def blob_detail(request, digest):
-    if not is_digest(digest):
+    if not is_sha256(digest):
         raise Http404("Not a SHA-256 digest.")
     digest = digest.lower()
     blob = visible_or_404(Blob.objects.with_presence(), request, what="blob", digest=digest)

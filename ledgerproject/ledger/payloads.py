@@ -11,7 +11,17 @@ import types
 import typing
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, Tag, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    RootModel,
+    Tag,
+    ValidationError,
+)
 from pydantic.json_schema import WithJsonSchema
 from typing_extensions import TypeAliasType
 
@@ -149,10 +159,10 @@ def variants(enum):
 # --- errors ------------------------------------------------------------------------------------
 
 
-def validate_payload(model, value, path=""):
-    """`value` as `model` normalized to JSON (by alias, defaults filled), or PayloadError."""
+def validate_payload(model, value, path="", exclude_unset=False):
+    """`value` as `model` normalized to JSON (by alias, defaults filled unless `exclude_unset`), or PayloadError."""
     try:
-        return model.model_validate(value).model_dump(by_alias=True)
+        return model.model_validate(value).model_dump(by_alias=True, exclude_unset=exclude_unset)
     except ValidationError as exc:
         raise PayloadError(errors_by_path(model, exc, path)) from None
 
@@ -175,7 +185,10 @@ def errors_by_path(root, exc, path=""):
 
 def _unwrap(annotation):
     while True:
-        if isinstance(annotation, TypeAliasType):
+        if isinstance(annotation, type) and issubclass(annotation, RootModel):
+            field = annotation.model_fields["root"]
+            annotation = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+        elif isinstance(annotation, TypeAliasType):
             annotation = annotation.__value__
         elif typing.get_origin(annotation) is Annotated:
             annotation = typing.get_args(annotation)[0]

@@ -24,7 +24,7 @@ URL_ID_PATTERN = r"^(?!\.{1,2}$)[^/\\]+$"
 
 def is_sha256(value):
     """True for a string of 64 hex characters (either case)."""
-    return isinstance(value, str) and _SHA256.match(value) is not None and len(value) == 64
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
 
 
 def sha256_problem(value):
@@ -38,6 +38,11 @@ def normalize_sha256(value):
     if problem:
         raise ValidationError(problem, code="sha256")
     return value.lower()
+
+
+def validate_sha256(value):
+    """Django field validator: a SHA-256 digest in either case (the append path stores it lowercase)."""
+    normalize_sha256(value)
 
 
 def url_id_problem(value):
@@ -61,17 +66,6 @@ def validate_url_id(value):
         raise ValidationError(f"{problem}.", code="url_id")
 
 
-def json_int_problem(value, minimum=None, maximum=MAX_JSON_INT):
-    """Why `value` is not an integer within [minimum, maximum] (JSON-safe by default), or None."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        return "must be an integer"
-    if minimum is not None and value < minimum:
-        return f"must be at least {minimum} (got {value})"
-    if maximum is not None and value > maximum:
-        return f"must be at most {maximum} (got {value})"
-    return None
-
-
 # --- the same rules as pydantic types (request bodies validated by pydantic models) ------------
 
 
@@ -88,7 +82,7 @@ def _url_id_checked(value):
     return value
 
 
-# The patterns are what the OpenAPI schema shows; the after-validators give the message and the case.
-Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN, min_length=64, max_length=64), AfterValidator(_sha256_lowered)]
-UrlId = Annotated[str, Field(pattern=URL_ID_PATTERN, min_length=1), AfterValidator(_url_id_checked)]
-JsonUInt = Annotated[int, Field(ge=0, le=MAX_JSON_INT)]
+# The patterns are what the OpenAPI schema shows; the validators enforce them with the messages above
+# (and give the digest its lowercase).
+Sha256 = Annotated[str, AfterValidator(_sha256_lowered), Field(json_schema_extra={"pattern": SHA256_PATTERN})]
+UrlId = Annotated[str, AfterValidator(_url_id_checked), Field(json_schema_extra={"pattern": URL_ID_PATTERN})]
