@@ -14,7 +14,6 @@ from experience.filters import ArtifactFilterSet, ExperienceEventFilterSet, pars
 from experience.models import ExperienceEvent
 from experience.serializers import (
     ArtifactSerializer,
-    ArtifactTransitionRequest,
     ArtifactTransitionSerializer,
     ExperienceEventSerializer,
 )
@@ -128,7 +127,7 @@ class ArtifactTransitionsView(APIView):
             }
         )
 
-    @extend_schema(request=ArtifactTransitionRequest, responses={201: ExperienceEventSerializer})
+    @extend_schema(request=schemas.ArtifactTransition, responses={201: ExperienceEventSerializer})
     def post(self, request, artifact_id):
         # Artifact ids are per tenant: the transition lands in the writer's tenant (a new artifact
         # there when only another tenant has one of that id), and its state rules are that tenant's.

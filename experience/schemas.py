@@ -7,9 +7,11 @@ OpenAPI schema shows for each kind.
 """
 
 import re
+import typing
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Discriminator, Field
+from pydantic import AfterValidator, ConfigDict, Discriminator, Field, RootModel, create_model
+from pydantic.json_schema import WithJsonSchema
 
 from ledgerproject.ledger.payloads import (
     Enum,
@@ -54,7 +56,7 @@ def _id_checked(value):
 Id = Annotated[
     str,
     AfterValidator(_id_checked),
-    Field(json_schema_extra={"pattern": ID_PATTERN_TEXT, "minLength": 1, "maxLength": ID_MAX}),
+    WithJsonSchema({"type": "string", "pattern": ID_PATTERN_TEXT, "minLength": 1, "maxLength": ID_MAX}),
 ]
 
 
@@ -425,6 +427,26 @@ EVENT_DATA = {
     )
 }
 KINDS = tuple(EVENT_DATA)
+
+
+def _event_model(kind, data):
+    return create_model(
+        f"{kind}Event",
+        __base__=Payload,
+        __doc__=f"An event of kind {kind}: its data is a {kind}.",
+        type=(Literal[kind], ...),
+        data=(data, ...),
+    )
+
+
+# One union of the twelve `{"type": kind, "data": …}` shapes, told apart by "type" (typing.Union: built from a tuple).
+_EventUnion = typing.Union[tuple(_event_model(kind, model) for kind, model in EVENT_DATA.items())]  # noqa: UP007
+
+
+class ExperienceEventBody(RootModel[Annotated[_EventUnion, Field(discriminator="type")]]):
+    """The envelope's `event`: `{"type": <kind>, "data": {...}}`, one of the seed's twelve kinds."""
+
+    model_config = ConfigDict(strict=True)
 
 
 def kind_problem(kind):

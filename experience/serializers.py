@@ -1,15 +1,26 @@
 """Envelope JSON in and out (the seed's serde shape), artifact transitions and artifact rows."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from experience import schemas
-from experience.models import TRANSITION, ExperienceEvent, parse_occurred_at
-from ledgerproject.ledger.payloads import PayloadError, type_name, validate_payload
+from experience.models import OCCURRED_AT_MAX, TRANSITION, ExperienceEvent, parse_occurred_at
+from ledgerproject.ledger.payloads import PayloadError, PayloadField, type_name, validate_payload
 from ledgerproject.ledger.serializers import LedgerSerializer
 
 ENVELOPE_FIELDS = ("event_id", "occurred_at", "tenant_id", "correlation_id", "event")
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": schemas.ID_PATTERN_TEXT, "minLength": 1, "maxLength": schemas.ID_MAX}
+)
+class SeedIdField(serializers.CharField):
+    """An id under the seed's rule (documented; the model enforces it)."""
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "maxLength": OCCURRED_AT_MAX})
+class ZonedTimestampField(serializers.CharField):
+    """A zoned ISO 8601 timestamp kept as the client wrote it (documented; the model enforces it)."""
 
 
 def _shape_error(path, message):
@@ -23,16 +34,18 @@ class ExperienceEventSerializer(LedgerSerializer):
     model on the append path, so every writer (API, batch, demo) gets the same rules.
     """
 
-    event = serializers.SerializerMethodField()
+    # Declared for the schema (the kernel's id and time rules, the twelve kinds); to_internal_value
+    # reads the body itself and the model validates it on the append path.
+    event_id = SeedIdField(required=False, help_text="minted (ULID) when absent")
+    occurred_at = ZonedTimestampField(help_text="ISO 8601 with a zone (Z or ±hh:mm), kept as claimed")
+    tenant_id = SeedIdField(required=False, allow_null=True)
+    correlation_id = SeedIdField(required=False, allow_null=True)
+    event = PayloadField(schemas.ExperienceEventBody)
     tenant_path = "tenant_id"
 
     class Meta:
         model = ExperienceEvent
         fields = ["event_id", "occurred_at", "tenant_id", "correlation_id", "event", "ledger"]
-
-    @extend_schema_field(OpenApiTypes.OBJECT)
-    def get_event(self, obj):
-        return {"type": obj.kind, "data": obj.data}
 
     def to_representation(self, obj):
         # The envelope is already plain JSON; skipping DRF's per-field machinery halves list and export time.
@@ -119,17 +132,6 @@ class ArtifactTransitionSerializer(ExperienceEventSerializer):
         if body["event_id"] is not None:
             fields["event_id"] = body["event_id"]
         return fields
-
-
-class ArtifactTransitionRequest(serializers.Serializer):
-    """The documented request body of POST /artifacts/{id}/transitions/ (validated by ArtifactTransitionSerializer)."""
-
-    artifact_kind = serializers.JSONField(help_text='Adapter, Pack, Policy, TruthFile, EvalSuite or {"Other": "…"}')
-    event = serializers.JSONField(
-        help_text="LifecycleEvent {from_state, to_state, timestamp, actor, reason, ticket_ref?, tenant_id?}"
-    )
-    event_id = serializers.CharField(required=False, help_text="minted (ULID) when absent")
-    correlation_id = serializers.CharField(required=False)
 
 
 class _LastTransitionSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ledgerproject.ledger import hashing
+from ledgerproject.ledger.payloads import Sha256Field
 from ledgerproject.ledger.serializers import SERVER_OWNED, LedgerSerializer
 from ledgerproject.ledger.validators import sha256_problem
 from releases.models import Release
@@ -149,14 +150,11 @@ class ExpectationMixin(RequestBodySerializer):
 class PromoteSerializer(ExpectationMixin):
     """POST /releases/{name}/promote/: flat fields, or the seed's nested `metadata` object."""
 
-    spec_digest = serializers.CharField()
+    spec_digest = Sha256Field()
     version_label = serializers.CharField(max_length=128, required=False, allow_blank=True, allow_null=True)
     promoted_by = serializers.CharField(max_length=150, required=False)
     notes = serializers.CharField(max_length=10000, required=False, allow_blank=True, allow_null=True)
     metadata = ReleaseMetadataSerializer(required=False)
-
-    def validate_spec_digest(self, value):
-        return clean_digest(value)
 
     def validate(self, attrs):
         nested = attrs.pop("metadata", None)

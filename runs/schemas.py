@@ -15,14 +15,14 @@ FILE_REF_PROBLEM = (
 )
 
 
-class InlineContent(Payload):
+class InlineContentRef(Payload):
     """ContentRef::Inline: the content itself, any JSON."""
 
     kind: Literal["inline"]
     value: Annotated[Any, WithJsonSchema({})]
 
 
-class BlobContent(Payload):
+class BlobContentRef(Payload):
     """ContentRef::Blob: bytes stored at /api/v1/blobs/ (replaces the seed's file_ref path); the digest is stored lowercase."""
 
     kind: Literal["blob"]
@@ -38,27 +38,27 @@ def _no_file_ref(value):
     return value
 
 
-ContentRef = Annotated[InlineContent | BlobContent, Field(discriminator="kind"), BeforeValidator(_no_file_ref)]
+ContentRef = Annotated[InlineContentRef | BlobContentRef, Field(discriminator="kind"), BeforeValidator(_no_file_ref)]
 
 
-class Progress(Payload):
+class ProgressOutput(Payload):
     type: Literal["progress"]
     stage: str
     note: str | None = None
 
 
-class Partial(Payload):
+class PartialOutput(Payload):
     type: Literal["partial"]
     chunk: ContentRef
 
 
-class Artifact(Payload):
+class ArtifactOutput(Payload):
     type: Literal["artifact"]
     name: NonEmptyStr
     content: ContentRef
 
 
-class Final(Payload):
+class FinalOutput(Payload):
     """Exactly one per attempt, emitted last; `ok` is a transport flag (domain verdicts live in `content`)."""
 
     type: Literal["final"]
@@ -66,7 +66,9 @@ class Final(Payload):
     ok: bool
 
 
-class OutputEvent(RootModel[Annotated[Progress | Partial | Artifact | Final, Field(discriminator="type")]]):
+class OutputEvent(
+    RootModel[Annotated[ProgressOutput | PartialOutput | ArtifactOutput | FinalOutput, Field(discriminator="type")]]
+):
     """OutputEvent, tagged by `type`: progress, partial, artifact or final."""
 
     model_config = ConfigDict(strict=True)

@@ -2,20 +2,14 @@
 
 import uuid
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from rest_framework import serializers
 
+from ledgerproject.ledger.payloads import PayloadField, Sha256Field
 from ledgerproject.ledger.serializers import LedgerSerializer
-from ledgerproject.ledger.validators import MAX_JSON_INT, normalize_sha256
+from ledgerproject.ledger.validators import MAX_JSON_INT
 from runs.models import Blob, Output, Run, RunEvent, RunOutcome, RunStatus
-
-
-def _digest_or_error(value):
-    try:
-        return normalize_sha256(value)
-    except DjangoValidationError as exc:
-        raise serializers.ValidationError(exc.messages) from None
+from runs.schemas import OutputEvent
 
 
 def _refuse_fields(data, names, why):
@@ -61,7 +55,7 @@ class RunMetadataSerializer(serializers.Serializer):
 
 class RunSummarySerializer(serializers.Serializer):
     total_events = serializers.IntegerField(min_value=0, max_value=MAX_JSON_INT)
-    final_state_digest = serializers.CharField(allow_null=True, required=False, default=None)
+    final_state_digest = Sha256Field(allow_null=True, required=False, default=None)
     duration_ms = serializers.IntegerField(min_value=0, max_value=MAX_JSON_INT)
     success = serializers.BooleanField(required=False, allow_null=True, default=None)
 
@@ -69,14 +63,12 @@ class RunSummarySerializer(serializers.Serializer):
         _refuse_unknown(self, data, "RunSummary field")
         return super().to_internal_value(data)
 
-    def validate_final_state_digest(self, value):
-        return None if value is None else _digest_or_error(value)
-
 
 class RunSerializer(LedgerSerializer):
     """RunRecord: {run_id, spec_digest, metadata, status, summary, created_at, completed_at}."""
 
     run_id = serializers.UUIDField(read_only=True)
+    spec_digest = Sha256Field()
     metadata = RunMetadataSerializer(source="*")
     status = serializers.SerializerMethodField()
     summary = serializers.SerializerMethodField()
@@ -102,9 +94,6 @@ class RunSerializer(LedgerSerializer):
         _refuse_fields(data, ["status", "summary", "completed_at"], "Set by complete/fail/cancel, not on creation.")
         _refuse_unknown(self, data, "run field")
         return super().to_internal_value(data)
-
-    def validate_spec_digest(self, value):
-        return _digest_or_error(value)
 
     def get_status(self, run) -> str:
         return str(run.status)
@@ -171,7 +160,7 @@ class OutputSerializer(LedgerSerializer):
 
     id = serializers.CharField(source="output_id", read_only=True)
     attempt = serializers.IntegerField(min_value=0, max_value=2**32 - 1)
-    event = serializers.JSONField()
+    event = PayloadField(OutputEvent)
     parent_refs = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
 
     class Meta:

@@ -11,21 +11,26 @@ import types
 import typing
 from typing import Annotated, Literal, Union
 
+from annotated_types import Ge, Le, MinLen
+from drf_spectacular.contrib.pydantic import PydanticExtension
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.utils import extend_schema_field
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Field,
     PlainValidator,
     RootModel,
     Tag,
     ValidationError,
 )
-from pydantic.json_schema import WithJsonSchema
+from pydantic.json_schema import GenerateJsonSchema, WithJsonSchema
+from rest_framework import serializers
 from typing_extensions import TypeAliasType
 
-from ledgerproject.ledger.validators import MAX_JSON_INT
+from ledgerproject.ledger.validators import MAX_JSON_INT, SHA256_PATTERN, sha256_problem
 
 NUL_PROBLEM = "must not contain NUL (\\u0000) characters"
 NUMBER_PROBLEM = f"numbers must lie within ±{MAX_JSON_INT}; send larger values as strings"
@@ -110,13 +115,13 @@ def _check_json(value):
 
 
 Str = Annotated[str, AfterValidator(_no_nul)]
-NonEmptyStr = Annotated[str, Field(min_length=1), AfterValidator(_no_nul)]
+NonEmptyStr = Annotated[str, MinLen(1), AfterValidator(_no_nul)]
 Json = Annotated[typing.Any, AfterValidator(_check_json), WithJsonSchema({})]
 
 
 def UInt(maximum=MAX_JSON_INT):  # noqa: N802 - a type factory reads like a type
     """u64/usize/u32 within JSON's exact range (the ledger hashes RFC 8785 JSON)."""
-    return Annotated[int, BeforeValidator(_integral), Field(ge=0, le=maximum)]
+    return Annotated[int, Ge(0), Le(maximum), BeforeValidator(_integral)]
 
 
 def Number(minimum=None, maximum=None):  # noqa: N802
@@ -301,3 +306,80 @@ def _message(error, leaf, parent):
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     return error["msg"]
+
+
+# --- the API side: a serializer field whose OpenAPI schema is the payload's model -----------------
+
+
+class PayloadField(serializers.JSONField):
+    """A JSON field of a serializer documented as `model` in OpenAPI (validation stays on the append path).
+
+    The field takes and gives JSON as JSONField does; the model's rules are enforced where every
+    writer passes (the entry's validate_append), and shown here so a client sees them.
+    """
+
+    def __init__(self, model, **kwargs):
+        self.model = model
+        super().__init__(**kwargs)
+
+
+class PayloadFieldExtension(OpenApiSerializerFieldExtension):
+    """drf-spectacular: a PayloadField is a $ref to its pydantic model's component."""
+
+    target_class = PayloadField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        component = auto_schema.resolve_serializer(self.target.model, direction)
+        return component.ref
+
+
+class OpenApi30JsonSchema(GenerateJsonSchema):
+    """pydantic writes JSON Schema 2020-12; the published schema is OpenAPI 3.0, which spells
+    "or null" as `nullable: true`, a single value as a one-element `enum`, and has no propertyNames."""
+
+    def nullable_schema(self, schema):
+        inner = self.generate_inner(schema["schema"])
+        if "$ref" in inner:
+            return {"allOf": [inner], "nullable": True}
+        return {**inner, "nullable": True}
+
+    def dict_schema(self, schema):
+        # OpenAPI 3.0 has no propertyNames; an x- extension keeps the key rule visible.
+        result = super().dict_schema(schema)
+        if "propertyNames" in result:
+            result["x-propertyNames"] = result.pop("propertyNames")
+        return result
+
+    def literal_schema(self, schema):
+        result = super().literal_schema(schema)
+        if "const" in result:
+            result["enum"] = [result.pop("const")]
+        return result
+
+
+class PayloadModelExtension(PydanticExtension):
+    """drf-spectacular's pydantic support, writing OpenAPI 3.0 (see OpenApi30JsonSchema)."""
+
+    priority = 1
+
+    def map_serializer(self, auto_schema, direction):
+        schema = self.target.model_json_schema(
+            ref_template="#/components/schemas/{model}", mode="serialization", schema_generator=OpenApi30JsonSchema
+        )
+        for name, sub_schema in schema.pop("$defs", {}).items():
+            component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name, schema=sub_schema)
+            auto_schema.registry.register_on_missing(component)
+        return schema
+
+
+@extend_schema_field({"type": "string", "pattern": SHA256_PATTERN})
+class Sha256Field(serializers.CharField):
+    """A SHA-256 digest in a request body: either case in, lowercase out (validators.py's one rule)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        problem = sha256_problem(value)
+        if problem:
+            raise serializers.ValidationError(f"{problem}.")
+        return value.lower()

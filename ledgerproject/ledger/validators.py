@@ -4,7 +4,8 @@ import re
 from typing import Annotated
 
 from django.core.exceptions import ValidationError
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator
+from pydantic.json_schema import WithJsonSchema
 
 # The largest integer RFC 8785 JSON (IEEE doubles) and every engine's BIGINT hold exactly: the
 # ledger hashes canonical JSON, so a larger number would not hash back to what the client sent.
@@ -84,5 +85,7 @@ def _url_id_checked(value):
 
 # The patterns are what the OpenAPI schema shows; the validators enforce them with the messages above
 # (and give the digest its lowercase).
-Sha256 = Annotated[str, AfterValidator(_sha256_lowered), Field(json_schema_extra={"pattern": SHA256_PATTERN})]
-UrlId = Annotated[str, AfterValidator(_url_id_checked), Field(json_schema_extra={"pattern": URL_ID_PATTERN})]
+Sha256 = Annotated[str, AfterValidator(_sha256_lowered), WithJsonSchema({"type": "string", "pattern": SHA256_PATTERN})]
+UrlId = Annotated[
+    str, AfterValidator(_url_id_checked), WithJsonSchema({"type": "string", "pattern": URL_ID_PATTERN, "minLength": 1})
+]
