@@ -12,12 +12,11 @@ from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_uniq
 from ledgerproject.ledger.pagination import KeysetPager
 from ledgerproject.ledger.params import parse_int
 from ledgerproject.ledger.search import SearchField
+from ledgerproject.ledger.validators import MAX_JSON_INT, is_sha256
 
-HEX64 = re.compile(r"[0-9a-f]{64}")
 AXIS_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 KNOWN_AXES = ("des", "canonical", "noop", "agent-ref")
 VERDICT_KEYS = {"axis", "status", "detail"}
-MAX_TS_MS = 2**53 - 1  # RFC 8785 keeps integers exact only up to here
 
 
 def axes_marker(axes):
@@ -160,14 +159,23 @@ class EnhanceEntry(LedgerEntry):
             errors["verdicts"] = verdict_errors
         if not isinstance(self.reasons, list) or not all(isinstance(r, str) and r.strip() for r in self.reasons):
             errors["reasons"] = ['reasons must be a list of non-empty strings ("axis: reason")']
-        if not HEX64.fullmatch(self.prev_hash or ""):
-            errors["prev_hash"] = [f"prev_hash must be 64 lowercase hex characters; got {self.prev_hash!r}"]
-        if not 0 <= (self.ts_ms if isinstance(self.ts_ms, int) else -1) <= MAX_TS_MS:
-            errors["ts_ms"] = [f"ts_ms must be epoch milliseconds between 0 and {MAX_TS_MS}"]
-        if self.status == self.APPLIED and not HEX64.fullmatch(self.new_hash or ""):
-            errors["new_hash"] = [
-                f"an applied entry's new_hash must be 64 lowercase hex characters; got {self.new_hash!r}"
+        # Hashes are SHA-256 digests in either case, stored as 64 lowercase hex (one rule: validators.py).
+        if is_sha256(self.prev_hash):
+            self.prev_hash = self.prev_hash.lower()
+        else:
+            errors["prev_hash"] = [
+                f"prev_hash must be a SHA-256 digest (stored as 64 lowercase hex); got {self.prev_hash!r}"
             ]
+        if not 0 <= (self.ts_ms if isinstance(self.ts_ms, int) else -1) <= MAX_JSON_INT:
+            errors["ts_ms"] = [f"ts_ms must be epoch milliseconds between 0 and {MAX_JSON_INT}"]
+        if self.status == self.APPLIED:
+            if is_sha256(self.new_hash):
+                self.new_hash = self.new_hash.lower()
+            else:
+                errors["new_hash"] = [
+                    f"an applied entry's new_hash must be a SHA-256 digest (stored as 64 lowercase hex); "
+                    f"got {self.new_hash!r}"
+                ]
         if self.status == self.REJECTED:
             if self.new_hash != "":
                 errors["new_hash"] = ['a rejected entry has no new version: new_hash must be ""']

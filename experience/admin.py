@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from experience import schema
+from experience import schemas
 from experience.models import ExperienceEvent
 from ledgerproject.ledger.admin import ReadOnlyLedgerAdmin
 
@@ -14,7 +14,7 @@ class KindFilter(admin.SimpleListFilter):
     parameter_name = "kind"
 
     def lookups(self, request, model_admin):
-        return [(kind, kind) for kind in schema.KINDS]
+        return [(kind, kind) for kind in schemas.KINDS]
 
     def queryset(self, request, queryset):
         return queryset.filter(kind=self.value()) if self.value() else queryset

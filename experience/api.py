@@ -9,12 +9,11 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from experience import schema
+from experience import schemas
 from experience.filters import ArtifactFilterSet, ExperienceEventFilterSet, parse_limit
 from experience.models import ExperienceEvent
 from experience.serializers import (
     ArtifactSerializer,
-    ArtifactTransitionRequest,
     ArtifactTransitionSerializer,
     ExperienceEventSerializer,
 )
@@ -23,7 +22,7 @@ from ledgerproject.ledger.tenancy import one_tenant
 
 
 def _valid_id_or_404(value, what):
-    if schema.id_problem(value):
+    if schemas.id_problem(value):
         raise NotFound(f"{what} {value!r} not found.")
     return value
 
@@ -128,7 +127,7 @@ class ArtifactTransitionsView(APIView):
             }
         )
 
-    @extend_schema(request=ArtifactTransitionRequest, responses={201: ExperienceEventSerializer})
+    @extend_schema(request=schemas.ArtifactTransition, responses={201: ExperienceEventSerializer})
     def post(self, request, artifact_id):
         # Artifact ids are per tenant: the transition lands in the writer's tenant (a new artifact
         # there when only another tenant has one of that id), and its state rules are that tenant's.

@@ -3,15 +3,12 @@
 import django_filters
 from django.core.exceptions import ValidationError
 
-from experience import schema
+from experience import schemas
 from experience.models import ExperienceEvent
+from ledgerproject.ledger.validators import MAX_JSON_INT
 
-KIND_CHOICES = [(kind, kind) for kind in schema.KINDS]
-STATE_CHOICES = [(state, state) for state in schema.STATES]
-
-
-# Beyond any ledger's size, and within what every database takes as a LIMIT.
-MAX_LIMIT = 2**53 - 1
+KIND_CHOICES = [(kind, kind) for kind in schemas.KINDS]
+STATE_CHOICES = [(state, state) for state in schemas.STATES]
 
 
 def parse_limit(value):
@@ -24,14 +21,14 @@ def parse_limit(value):
         raise ValidationError({"limit": [f"expected a positive integer, got {value!r}"]}) from None
     if limit < 1:
         raise ValidationError({"limit": [f"must be at least 1 (got {limit})"]})
-    if limit > MAX_LIMIT:
-        raise ValidationError({"limit": [f"must be at most {MAX_LIMIT} (got {limit})"]})
+    if limit > MAX_JSON_INT:
+        raise ValidationError({"limit": [f"must be at most {MAX_JSON_INT} (got {limit})"]})
     return limit
 
 
 def validate_id(value):
     """Ids follow the upstream rule; anything else can never match (and NUL would upset PostgreSQL)."""
-    problem = schema.id_problem(value)
+    problem = schemas.id_problem(value)
     if problem:
         raise ValidationError(f"{problem} (got {value!r})")
 
@@ -55,7 +52,7 @@ class ExperienceEventFilterSet(django_filters.FilterSet):
     trace_link_id = IdFilter()
     proposal_id = IdFilter()
     limit = django_filters.NumberFilter(
-        method="keep", min_value=1, max_value=MAX_LIMIT, help_text="caps the total number of events"
+        method="keep", min_value=1, max_value=MAX_JSON_INT, help_text="caps the total number of events"
     )
 
     class Meta:
@@ -68,12 +65,12 @@ class ExperienceEventFilterSet(django_filters.FilterSet):
 
 
 def validate_artifact_kind(value):
-    if value in schema.ArtifactKindSchema.UNIT or value == "Other":
+    if value in schemas.ARTIFACT_KIND_UNITS or value == "Other":
         return
     if value.startswith("Other(") and value.endswith(")") and len(value) > 7:
         return
     raise ValidationError(
-        f"unknown artifact kind {value!r}; expected {', '.join(schema.ArtifactKindSchema.UNIT)}, Other or Other(name)"
+        f"unknown artifact kind {value!r}; expected {', '.join(schemas.ARTIFACT_KIND_UNITS)}, Other or Other(name)"
     )
 
 
@@ -87,7 +84,7 @@ class ArtifactFilterSet(django_filters.FilterSet):
     )
     state = django_filters.ChoiceFilter(choices=STATE_CHOICES, method="filter_state")
     limit = django_filters.NumberFilter(
-        method="keep", min_value=1, max_value=MAX_LIMIT, help_text="caps the number of artifacts"
+        method="keep", min_value=1, max_value=MAX_JSON_INT, help_text="caps the number of artifacts"
     )
 
     class Meta:

@@ -8,13 +8,14 @@ from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from ulid import ULID
 
-from experience import schema
+from experience import schemas
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
+from ledgerproject.ledger.payloads import PayloadError
 from ledgerproject.ledger.search import SearchField
 
-KIND_CHOICES = [(kind, kind) for kind in schema.KINDS]
+KIND_CHOICES = [(kind, kind) for kind in schemas.KINDS]
 TRANSITION = "ArtifactStateTransitioned"
 ROLLBACK = "ArtifactRollbackRecorded"
 OCCURRED_AT_MAX = 64
@@ -188,7 +189,7 @@ class ExperienceEvent(LedgerEntry):
             value = getattr(self, name)
             if value is None and name != "event_id":
                 continue
-            problem = schema.id_problem(value) if isinstance(value, str) else "expected a string"
+            problem = schemas.id_problem(value) if isinstance(value, str) else "expected a string"
             if problem:
                 errors[name] = [problem]
         try:
@@ -196,12 +197,11 @@ class ExperienceEvent(LedgerEntry):
         except ValueError as exc:
             errors["occurred_at"] = [str(exc)]
         try:
-            event = schema.ExperienceEventSchema.validate({"type": self.kind, "data": self.data}, "event")
-        except schema.SchemaError as exc:
+            self.data = schemas.validate_event(self.kind, self.data)
+        except PayloadError as exc:
             errors.update(exc.errors)
         else:
-            self.data = event["data"]
-            for column, value in schema.extracted_ids(self.kind, self.data).items():
+            for column, value in schemas.extracted_ids(self.kind, self.data).items():
                 setattr(self, column, value)
             inner = {
                 TRANSITION: ("event", "event.data.event.tenant_id"),
@@ -242,16 +242,16 @@ class ExperienceEvent(LedgerEntry):
             problem = None
             if kind != first_kind:
                 problem = (
-                    f"artifact {entry.artifact_id!r} is recorded as {schema.artifact_kind_label(first_kind)}, "
-                    f"not {schema.artifact_kind_label(kind)}"
+                    f"artifact {entry.artifact_id!r} is recorded as {schemas.artifact_kind_label(first_kind)}, "
+                    f"not {schemas.artifact_kind_label(kind)}"
                 )
             elif lifecycle["from_state"] != state:
                 problem = (
                     f"artifact {entry.artifact_id!r} is {state}, not {lifecycle['from_state']}: "
                     "from_state must be the current state"
                 )
-            elif not schema.transition_allowed(state, lifecycle["to_state"]):
-                allowed = ", ".join(schema.TRANSITIONS[state]) or "nothing (terminal state)"
+            elif not schemas.transition_allowed(state, lifecycle["to_state"]):
+                allowed = ", ".join(schemas.TRANSITIONS[state]) or "nothing (terminal state)"
                 problem = (
                     f"{state} → {lifecycle['to_state']} is not in the artifact lifecycle; "
                     f"from {state} allowed: {allowed}"
@@ -299,7 +299,7 @@ def step_summary(events):
     """
     groups = {}
     for event in events:
-        step = event.step if event.step in schema.DecisionStep.variants else None
+        step = event.step if event.step in schemas.STEPS else None
         group = groups.setdefault(
             step,
             {

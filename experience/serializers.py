@@ -1,14 +1,26 @@
 """Envelope JSON in and out (the seed's serde shape), artifact transitions and artifact rows."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from experience import schema
-from experience.models import TRANSITION, ExperienceEvent, parse_occurred_at
+from experience import schemas
+from experience.models import OCCURRED_AT_MAX, TRANSITION, ExperienceEvent, parse_occurred_at
+from ledgerproject.ledger.payloads import PayloadError, PayloadField, type_name, validate_payload
 from ledgerproject.ledger.serializers import LedgerSerializer
 
 ENVELOPE_FIELDS = ("event_id", "occurred_at", "tenant_id", "correlation_id", "event")
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": schemas.ID_PATTERN_TEXT, "minLength": 1, "maxLength": schemas.ID_MAX}
+)
+class SeedIdField(serializers.CharField):
+    """An id under the seed's rule (documented; the model enforces it)."""
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "maxLength": OCCURRED_AT_MAX})
+class ZonedTimestampField(serializers.CharField):
+    """A zoned ISO 8601 timestamp kept as the client wrote it (documented; the model enforces it)."""
 
 
 def _shape_error(path, message):
@@ -22,7 +34,13 @@ class ExperienceEventSerializer(LedgerSerializer):
     model on the append path, so every writer (API, batch, demo) gets the same rules.
     """
 
-    event = serializers.SerializerMethodField()
+    # Declared for the schema (the kernel's id and time rules, the twelve kinds); to_internal_value
+    # reads the body itself and the model validates it on the append path.
+    event_id = SeedIdField(required=False, help_text="minted (ULID) when absent")
+    occurred_at = ZonedTimestampField(help_text="ISO 8601 with a zone (Z or ±hh:mm), kept as claimed")
+    tenant_id = SeedIdField(required=False, allow_null=True)
+    correlation_id = SeedIdField(required=False, allow_null=True)
+    event = PayloadField(schemas.ExperienceEventBody)
     tenant_path = "tenant_id"
 
     class Meta:
@@ -30,12 +48,8 @@ class ExperienceEventSerializer(LedgerSerializer):
         fields = ["event_id", "occurred_at", "tenant_id", "correlation_id", "event", "ledger"]
 
     def accepted_fields(self):
-        # The envelope is parsed by hand below (`event` is its own read shape too).
+        # The envelope is parsed by hand below.
         return ENVELOPE_FIELDS
-
-    @extend_schema_field(OpenApiTypes.OBJECT)
-    def get_event(self, obj):
-        return {"type": obj.kind, "data": obj.data}
 
     def to_representation(self, obj):
         # The envelope is already plain JSON; skipping DRF's per-field machinery halves list and export time.
@@ -50,14 +64,14 @@ class ExperienceEventSerializer(LedgerSerializer):
         for name in ("event_id", "tenant_id", "correlation_id"):
             value = data.get(name)
             if value is not None and not isinstance(value, str):
-                errors[name] = [f"expected a string or null, got {schema._type_name(value)}"]
+                errors[name] = [f"expected a string or null, got {type_name(value)}"]
             elif value is not None:
                 fields[name] = value
         occurred_at = data.get("occurred_at")
         if occurred_at is None:
             errors["occurred_at"] = ["this field is required (ISO 8601, e.g. 2026-01-21T12:00:00Z)"]
         elif not isinstance(occurred_at, str):
-            errors["occurred_at"] = [f"expected an ISO 8601 string, got {schema._type_name(occurred_at)}"]
+            errors["occurred_at"] = [f"expected an ISO 8601 string, got {type_name(occurred_at)}"]
         else:
             fields["occurred_at"] = occurred_at
         event = data.get("event")
@@ -66,10 +80,8 @@ class ExperienceEventSerializer(LedgerSerializer):
         else:
             try:
                 # Shape and kind only; the data's schema is the model's job (see class docstring).
-                schema.AdjacentlyTagged(
-                    "event kind", {kind: schema.Any() for kind in schema.KINDS}, tag="type", content="data"
-                ).validate(event, "event")
-            except schema.SchemaError as exc:
+                schemas.check_event_shape(event)
+            except PayloadError as exc:
                 errors.update(exc.errors)
             else:
                 fields["kind"] = event["type"]
@@ -82,15 +94,6 @@ class ExperienceEventSerializer(LedgerSerializer):
         # The kernel gives the entry the writer's tenant (artifact ids, like event ids, are per
         # tenant: a transition never needs to know whether another tenant used the same id).
         return super().validate(attrs)
-
-
-_TransitionRequest = schema.Struct(
-    "ArtifactTransition",
-    schema.Field("artifact_kind", schema.ArtifactKindSchema()),
-    schema.Field("event", schema.LifecycleEvent),
-    schema.Field("event_id", schema.Opt(schema.Str(identifier=True))),
-    schema.Field("correlation_id", schema.Opt(schema.Str(identifier=True))),
-)
 
 
 class ArtifactTransitionSerializer(ExperienceEventSerializer):
@@ -108,8 +111,8 @@ class ArtifactTransitionSerializer(ExperienceEventSerializer):
     def to_internal_value(self, data):
         self.refuse_fields(data)
         try:
-            body = _TransitionRequest.validate(data)
-        except schema.SchemaError as exc:
+            body = validate_payload(schemas.ArtifactTransition, data)
+        except PayloadError as exc:
             raise serializers.ValidationError(exc.errors) from None
         lifecycle = body["event"]
         try:
@@ -130,17 +133,6 @@ class ArtifactTransitionSerializer(ExperienceEventSerializer):
         if body["event_id"] is not None:
             fields["event_id"] = body["event_id"]
         return fields
-
-
-class ArtifactTransitionRequest(serializers.Serializer):
-    """The documented request body of POST /artifacts/{id}/transitions/ (validated by ArtifactTransitionSerializer)."""
-
-    artifact_kind = serializers.JSONField(help_text='Adapter, Pack, Policy, TruthFile, EvalSuite or {"Other": "…"}')
-    event = serializers.JSONField(
-        help_text="LifecycleEvent {from_state, to_state, timestamp, actor, reason, ticket_ref?, tenant_id?}"
-    )
-    event_id = serializers.CharField(required=False, help_text="minted (ULID) when absent")
-    correlation_id = serializers.CharField(required=False)
 
 
 class _LastTransitionSerializer(serializers.Serializer):

@@ -3,7 +3,7 @@
 from django.http import Http404
 from django.shortcuts import render
 
-from experience import schema
+from experience import schemas
 from experience.api import recorded_trace
 from experience.filters import ArtifactFilterSet, ExperienceEventFilterSet
 from experience.models import ROLLBACK, ExperienceEvent, step_summary
@@ -23,7 +23,7 @@ def _visible(request):
 
 
 def _id_or_404(value):
-    if schema.id_problem(value):
+    if schemas.id_problem(value):
         raise Http404("not found")
     return value
 
@@ -44,7 +44,7 @@ def timeline(request):
             "events": page.rows,
             "page": page,
             "errors": filterset.errors,
-            "kinds": [(kind, kind in chosen) for kind in schema.KINDS],
+            "kinds": [(kind, kind in chosen) for kind in schemas.KINDS],
             "params": request.GET,
             "tenants": sorted(tenant_scope(request.user) or []),
         },
@@ -110,7 +110,7 @@ def artifacts(request):
     return render(
         request,
         "experience/artifacts.html",
-        {"rows": rows, "errors": errors, "params": request.GET, "states": schema.STATES},
+        {"rows": rows, "errors": errors, "params": request.GET, "states": schemas.STATES},
     )
 
 
@@ -131,10 +131,10 @@ def artifact_detail(request, artifact_id):
             "artifact_kind": transitions[-1].data["artifact_kind"] if transitions else None,
             "tenant_id": history[-1].tenant_id,
             "state": state,
-            "next_states": schema.TRANSITIONS[state],
+            "next_states": schemas.TRANSITIONS[state],
             "transitions": transitions,
             "rollbacks": rollbacks,
-            "states": schema.STATES,
+            "states": schemas.STATES,
             "reached": {e.data["event"]["to_state"] for e in transitions} | {"Draft"},
         },
     )

@@ -21,6 +21,7 @@ from ledgerproject.env import (
     env_str,
     env_url,
 )
+from ledgerproject.ledger.validators import MAX_JSON_INT
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LEDGER_VAR_DIR", str(BASE_DIR / "var")))
@@ -392,5 +393,5 @@ LOGCHAIN_RATE_PER_MINUTE = env_int("LOGCHAIN_RATE_PER_MINUTE", 60, minimum=0)
 # buffer, or nowhere; the buffer's size; this server's node id; the writer's flush interval in seconds.
 LOGCHAIN_APPENDER = env_choice("LOGCHAIN_APPENDER", ("ledger", "buffer", "noop"), "ledger")
 LOGCHAIN_APPENDER_CAPACITY = env_int("LOGCHAIN_APPENDER_CAPACITY", 16_384, minimum=1)
-LOGCHAIN_NODE_ID = env_int("LOGCHAIN_NODE_ID", 0, minimum=0, maximum=2**53 - 1)
+LOGCHAIN_NODE_ID = env_int("LOGCHAIN_NODE_ID", 0, minimum=0, maximum=MAX_JSON_INT)
 LOGCHAIN_FLUSH_INTERVAL = env_float("LOGCHAIN_FLUSH_INTERVAL", 2.0, minimum=0.05)

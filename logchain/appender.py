@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
 
+from ledgerproject.ledger.validators import MAX_JSON_INT
 from logchain.appenders import (
     DEFAULT_LOG_BUFFERING_APPENDER_CAPACITY,
     BufferingLogChainAppender,
@@ -33,7 +34,6 @@ from logchain.handler import (
     counters,
 )
 from logchain.ledger_appender import DEFAULT_FLUSH_INTERVAL, LedgerLogChainAppender
-from logchain.levels import MAX_JSON_INT
 
 __all__ = [
     "BufferingLogChainAppender",

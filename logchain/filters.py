@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 import django_filters
 from django import forms
 
-from logchain.levels import LEVELS, MAX_JSON_INT
+from ledgerproject.ledger.validators import MAX_JSON_INT
+from logchain.levels import LEVELS
 from logchain.models import LogRecord
 
 LEVEL_CHOICES = [(name, name) for name in LEVELS]

@@ -6,8 +6,6 @@ import logging
 LEVELS = ("Trace", "Debug", "Info", "Warn", "Error")
 RANK = {name: rank for rank, name in enumerate(LEVELS)}
 
-# JSON integers must fit RFC 8785's exact range; the seed's u64 ids, seqs and timestamps do in practice.
-MAX_JSON_INT = 2**53 - 1
 # Far above any real log line; keeps one record from filling a request body or a page.
 MAX_MESSAGE_CHARS = 65_536
 

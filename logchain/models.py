@@ -7,7 +7,8 @@ from django.db import models
 from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
 from ledgerproject.ledger.search import SearchField
-from logchain.levels import LEVELS, MAX_JSON_INT, MAX_MESSAGE_CHARS, at_least
+from ledgerproject.ledger.validators import MAX_JSON_INT
+from logchain.levels import LEVELS, MAX_MESSAGE_CHARS, at_least
 
 
 class LogRecordQuerySet(LedgerQuerySet):

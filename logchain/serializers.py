@@ -3,7 +3,8 @@
 from rest_framework import serializers
 
 from ledgerproject.ledger.serializers import LedgerSerializer
-from logchain.levels import LEVELS, MAX_JSON_INT, MAX_MESSAGE_CHARS
+from ledgerproject.ledger.validators import MAX_JSON_INT
+from logchain.levels import LEVELS, MAX_MESSAGE_CHARS
 from logchain.models import LogRecord
 
 

@@ -1,7 +1,5 @@
 """Release: the append-only release registry per agent name (promote, rollback by re-append, current, history)."""
 
-import re
-
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -12,8 +10,8 @@ from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
 from ledgerproject.ledger.search import SearchField
+from ledgerproject.ledger.validators import validate_sha256
 
-DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 # A promote or rollback that lost a race re-reads the current release and tries again this many times.
 MAX_ATTEMPTS = 20
 
@@ -21,7 +19,6 @@ validate_name = RegexValidator(
     r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,256}$",
     "A release name is 1–256 characters of letters, digits, '.', '_' or '-' (and not '.' or '..').",
 )
-validate_digest = RegexValidator(r"^[0-9a-f]{64}$", "A spec digest is a SHA-256: 64 lowercase hex characters.")
 
 
 class StaleCurrentError(StateConflictError):
@@ -171,7 +168,7 @@ class Release(LedgerEntry):
         ROLLBACK = "rollback", "rollback"
 
     name = models.CharField(max_length=256, validators=[validate_name])
-    spec_digest = models.CharField(max_length=64, validators=[validate_digest])
+    spec_digest = models.CharField(max_length=64, validators=[validate_sha256])
     version_label = models.CharField(max_length=128, blank=True)
     # Claimed by the client (the seed's ReleaseMetadata.promoted_by); who really asked is recorded_by.
     promoted_by = models.CharField(max_length=150)
@@ -250,6 +247,8 @@ class Release(LedgerEntry):
         super().clean_fields(exclude={*(exclude or ()), "supersedes", "rolled_back_to"})
 
     def validate_append(self):
+        # full_clean() has checked the digest (validate_sha256); it is stored, compared and linked lowercase.
+        self.spec_digest = self.spec_digest.lower()
         if not self.promoted_by.strip():
             raise ValidationError({"promoted_by": ["promoted_by must say who or what promoted this release."]})
         if self.action == self.Action.PROMOTE and self.rolled_back_to_id is not None:

@@ -6,7 +6,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ledgerproject.ledger import hashing
+from ledgerproject.ledger.payloads import Sha256Field
 from ledgerproject.ledger.serializers import SERVER_SET, LedgerSerializer, StrictSerializer
+from ledgerproject.ledger.validators import sha256_problem
 from releases.models import Release
 
 
@@ -115,8 +117,9 @@ class ReleaseSerializer(LedgerSerializer):
 
 def clean_digest(value):
     """The seed's ContentDigest: 64 hex characters, stored lowercase (as its TryFrom does)."""
-    if not isinstance(value, str) or len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
-        raise serializers.ValidationError(f"{value!r} is not a SHA-256 digest: expected 64 hexadecimal characters.")
+    problem = sha256_problem(value)
+    if problem:
+        raise serializers.ValidationError(f"{problem}.")
     return value.lower()
 
 
@@ -152,14 +155,11 @@ class ExpectationMixin(RequestBodySerializer):
 class PromoteSerializer(ExpectationMixin):
     """POST /releases/{name}/promote/: flat fields, or the seed's nested `metadata` object."""
 
-    spec_digest = serializers.CharField()
+    spec_digest = Sha256Field()
     version_label = serializers.CharField(max_length=128, required=False, allow_blank=True, allow_null=True)
     promoted_by = serializers.CharField(max_length=150, required=False)
     notes = serializers.CharField(max_length=10000, required=False, allow_blank=True, allow_null=True)
     metadata = ReleaseMetadataSerializer(required=False)
-
-    def validate_spec_digest(self, value):
-        return clean_digest(value)
 
     def validate(self, attrs):
         nested = attrs.pop("metadata", None)

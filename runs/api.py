@@ -12,9 +12,10 @@ from rest_framework.response import Response
 
 from ledgerproject.ledger.api import LedgerViewSet, StreamingListMixin
 from ledgerproject.ledger.tenancy import named_tenant, visible_or_404
+from ledgerproject.ledger.validators import is_sha256
 from runs import blobstore
 from runs.filters import OutputFilterSet, RunFilterSet
-from runs.models import Blob, Output, Run, RunEvent, RunOutcome, RunStatus, is_digest
+from runs.models import Blob, Output, Run, RunEvent, RunOutcome, RunStatus
 from runs.serializers import (
     BlobSerializer,
     OutputSerializer,
@@ -44,7 +45,7 @@ class IntegrityFailure(APIException):
 
 
 def _checked_digest(digest):
-    if not is_digest(digest):
+    if not is_sha256(digest):
         raise DRFValidationError({"digest": [f"{digest!r} is not a SHA-256 digest (64 hexadecimal characters)."]})
     return digest.lower()
 

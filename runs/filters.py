@@ -3,7 +3,8 @@
 import django_filters
 from django.core.exceptions import ValidationError
 
-from runs.models import Output, Run, RunStatus, normalize_digest
+from ledgerproject.ledger.validators import normalize_sha256
+from runs.models import Output, Run, RunStatus
 
 
 class RunFilterSet(django_filters.FilterSet):
@@ -19,7 +20,7 @@ class RunFilterSet(django_filters.FilterSet):
 
     def filter_spec_digest(self, queryset, name, value):
         try:
-            return queryset.for_spec(normalize_digest(value))
+            return queryset.for_spec(normalize_sha256(value))
         except ValidationError:
             return queryset.none()
 

@@ -2,21 +2,14 @@
 
 import uuid
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from rest_framework import serializers
 
+from ledgerproject.ledger.payloads import PayloadField, Sha256Field
 from ledgerproject.ledger.serializers import LedgerSerializer, StrictSerializer
-from runs.models import Blob, Output, Run, RunEvent, RunStatus, normalize_digest
-
-MAX_JSON_INT = 2**53 - 1
-
-
-def _digest_or_error(value):
-    try:
-        return normalize_digest(value)
-    except DjangoValidationError as exc:
-        raise serializers.ValidationError(exc.messages) from None
+from ledgerproject.ledger.validators import MAX_JSON_INT
+from runs.models import Blob, Output, Run, RunEvent, RunStatus
+from runs.schemas import OutputEvent
 
 
 class BlobSerializer(LedgerSerializer):
@@ -39,18 +32,16 @@ class RunMetadataSerializer(StrictSerializer):
 
 class RunSummarySerializer(StrictSerializer):
     total_events = serializers.IntegerField(min_value=0, max_value=MAX_JSON_INT)
-    final_state_digest = serializers.CharField(allow_null=True, required=False, default=None)
+    final_state_digest = Sha256Field(allow_null=True, required=False, default=None)
     duration_ms = serializers.IntegerField(min_value=0, max_value=MAX_JSON_INT)
     success = serializers.BooleanField(required=False, allow_null=True, default=None)
-
-    def validate_final_state_digest(self, value):
-        return None if value is None else _digest_or_error(value)
 
 
 class RunSerializer(LedgerSerializer):
     """RunRecord: {run_id, spec_digest, metadata, status, summary, created_at, completed_at}."""
 
     run_id = serializers.UUIDField(read_only=True)
+    spec_digest = Sha256Field()
     metadata = RunMetadataSerializer(source="*")
     status = serializers.SerializerMethodField()
     summary = serializers.SerializerMethodField()
@@ -83,9 +74,6 @@ class RunSerializer(LedgerSerializer):
         "run_id": "The run id is minted by the server and cannot be sent.",
         **dict.fromkeys(("status", "summary", "completed_at"), "Set by complete/fail/cancel, not on creation."),
     }
-
-    def validate_spec_digest(self, value):
-        return _digest_or_error(value)
 
     def get_status(self, run) -> str:
         return str(run.status)
@@ -165,7 +153,7 @@ class OutputSerializer(LedgerSerializer):
 
     id = serializers.CharField(source="output_id", read_only=True)
     attempt = serializers.IntegerField(min_value=0, max_value=2**32 - 1)
-    event = serializers.JSONField()
+    event = PayloadField(OutputEvent)
     parent_refs = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
 
     class Meta:

@@ -11,9 +11,10 @@ from ledgerproject.ledger.access import requires_permission
 from ledgerproject.ledger.filters import page_filterset, page_rows, page_status
 from ledgerproject.ledger.pagination import KeysetPager
 from ledgerproject.ledger.tenancy import visible_or_404
+from ledgerproject.ledger.validators import is_sha256
 from runs import blobstore, lineage
 from runs.filters import RunFilterSet
-from runs.models import Blob, BlobChange, Output, Run, RunStatus, blob_references, is_digest, release_model_or_none
+from runs.models import Blob, BlobChange, Output, Run, RunStatus, blob_references, release_model_or_none
 
 PAGE_SIZE = 50
 EVENT_LIMIT = 1000
@@ -223,7 +224,7 @@ def _indented_json(text):
 
 @requires_permission("runs.view_blob")
 def blob_detail(request, digest):
-    if not is_digest(digest):
+    if not is_sha256(digest):
         raise Http404("Not a SHA-256 digest.")
     digest = digest.lower()
     blob = visible_or_404(Blob.objects.with_presence(), request, what="blob", digest=digest)

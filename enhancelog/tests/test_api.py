@@ -84,7 +84,7 @@ def test_a_rejected_entry_keeps_its_reasons_and_empty_new_hash(writer_api):
         ({"status": "merged"}, "status", "not a valid choice"),
         ({"verdicts": [{"axis": "des", "status": "ok", "detail": ""}]}, "verdicts", "not a valid choice"),
         ({"new_hash": "abc"}, "new_hash", "64 lowercase hex"),
-        ({"new_hash": "F" * 64}, "new_hash", "64 lowercase hex"),
+        ({"new_hash": "F" * 63 + "G"}, "new_hash", "64 lowercase hex"),
         ({"prev_hash": ""}, "prev_hash", "blank"),
         ({"status": "rejected", "new_hash": "ab" * 32, "reasons": ["des: x"]}, "new_hash", "new_hash must be"),
         ({"status": "rejected", "new_hash": "", "verdicts": [], "reasons": []}, "non_field_errors", "deny verdict"),

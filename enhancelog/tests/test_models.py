@@ -86,7 +86,8 @@ def test_entries_survive_closing_every_database_connection(make_enhance):
     ("overrides", "field", "message"),
     [
         ({"new_hash": "ab" * 31}, "new_hash", "64 lowercase hex"),
-        ({"new_hash": "AB" * 32}, "new_hash", "64 lowercase hex"),
+        ({"new_hash": "ab" * 31 + "a\n"}, "new_hash", "64 lowercase hex"),
+        ({"ts_ms": 2**53}, "ts_ms", "epoch milliseconds"),
         ({"prev_hash": "zz" * 32}, "prev_hash", "64 lowercase hex"),
         (
             {"status": "rejected", "new_hash": "", "verdicts": [], "reasons": []},
@@ -111,6 +112,13 @@ def test_it_rejects_entries_that_break_the_rules(overrides, field, message):
         EnhanceEntry.objects.append(**entry_json("bad", **overrides))
     assert message in " ".join(caught.value.message_dict[field])
     assert not EnhanceEntry.objects.exists()
+
+
+def test_it_stores_hashes_sent_in_uppercase_as_lowercase_hex():
+    # One digest rule for every ledger (ledger/validators.py): either case in, lowercase stored.
+    entry = EnhanceEntry.objects.append(**entry_json("upper", prev_hash="AB" * 32, new_hash="CD" * 32))
+    assert (entry.prev_hash, entry.new_hash) == ("ab" * 32, "cd" * 32)
+    assert EnhanceEntry.objects.get(issue_id="upper").new_hash == "cd" * 32
 
 
 def test_it_derives_the_axis_columns_from_the_verdicts_not_from_the_caller(make_enhance):

@@ -5,7 +5,7 @@ import functools
 from django import template
 from django.urls import reverse
 
-from experience import schema
+from experience import schemas
 
 register = template.Library()
 
@@ -21,7 +21,7 @@ STATE_BADGES = {
 
 @register.filter
 def artifact_kind(value):
-    return schema.artifact_kind_label(value)
+    return schemas.artifact_kind_label(value)
 
 
 @register.filter

@@ -9,7 +9,7 @@ from django.http import QueryDict
 from hypothesis import given
 from hypothesis import strategies as st
 
-from experience import schema
+from experience import schemas
 from experience.filters import ExperienceEventFilterSet
 from experience.models import ExperienceEvent, step_summary
 from experience.tests.conftest import REMOTE_TRACE, VALID, envelope, fields_of, valid_data
@@ -31,7 +31,7 @@ def errors_of(kind, data, **overrides):
 # --- one valid payload per kind --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", schema.KINDS)
+@pytest.mark.parametrize("kind", schemas.KINDS)
 def test_it_stores_a_valid_event_of_every_kind_unchanged(kind):
     event = append(kind, valid_data(kind))
     stored = ExperienceEvent.objects.get(seq=event.seq)
@@ -40,8 +40,8 @@ def test_it_stores_a_valid_event_of_every_kind_unchanged(kind):
 
 
 def test_there_are_exactly_the_seeds_twelve_kinds():
-    assert len(schema.KINDS) == 12
-    assert set(schema.KINDS) == set(VALID)
+    assert len(schemas.KINDS) == 12
+    assert set(schemas.KINDS) == set(VALID)
 
 
 # --- several invalid payloads per kind (path of the bad field in the message) ----------------
@@ -162,7 +162,7 @@ def test_every_kind_has_several_invalid_cases():
     covered = {}
     for kind, _, _ in INVALID:
         covered[kind] = covered.get(kind, 0) + 1
-    assert set(covered) == set(schema.KINDS)
+    assert set(covered) == set(schemas.KINDS)
     assert min(covered.values()) >= 3
 
 
@@ -348,7 +348,7 @@ ALLOWED = {
     ("Quarantined", "RolledBack"),
     ("Quarantined", "Deprecated"),
 }
-PAIRS = [(a, b) for a in schema.STATES for b in schema.STATES]
+PAIRS = [(a, b) for a in schemas.STATES for b in schemas.STATES]
 
 
 @pytest.mark.parametrize(("from_state", "to_state"), PAIRS, ids=[f"{a}->{b}" for a, b in PAIRS])
@@ -367,7 +367,7 @@ def test_the_lifecycle_table_decides_every_transition(transition, from_state, to
 
 
 def test_the_table_matches_the_seed():
-    assert {(a, b) for a, targets in schema.TRANSITIONS.items() for b in targets} == ALLOWED
+    assert {(a, b) for a, targets in schemas.TRANSITIONS.items() for b in targets} == ALLOWED
 
 
 def test_a_new_artifact_starts_in_draft(transition):
@@ -637,7 +637,7 @@ def test_the_chain_verifies_after_appends_whose_payload_got_serde_defaults():
     data = valid_data("RecallExecuted")
     del data["provenance"]["signature"], data["trace_link_id"]
     append("RecallExecuted", data)
-    for kind in schema.KINDS:
+    for kind in schemas.KINDS:
         if kind != "ArtifactStateTransitioned":
             append(kind, valid_data(kind))
     result = verify_chain(ExperienceEvent)

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.test import Client
 
-from experience import demo, schema
+from experience import demo, schemas
 from experience.models import ExperienceEvent
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def text(response):
 
 def test_demo_data_covers_all_twelve_kinds_across_two_tenants(demo_data):
     assert "12 kinds across 2 tenants" in demo_data
-    assert set(ExperienceEvent.objects.values_list("kind", flat=True)) == set(schema.KINDS)
+    assert set(ExperienceEvent.objects.values_list("kind", flat=True)) == set(schemas.KINDS)
     assert set(ExperienceEvent.objects.values_list("tenant_id", flat=True)) == {"acme-legal", "globex-support"}
     assert demo.load(seed=7) == "already has entries, left as it is"
 
@@ -49,12 +49,12 @@ def test_pages_need_a_login(client):
 
 
 def test_the_timeline_renders_every_kind_readably(reader, demo_data):
-    page = text(reader.get("/events/?" + "&".join(f"kind={k}" for k in schema.KINDS[:6])))
+    page = text(reader.get("/events/?" + "&".join(f"kind={k}" for k in schemas.KINDS[:6])))
     assert "confidence" in page and "pass" in page  # a proposal: kind, confidence, contract results
     page = text(reader.get("/events/?kind=BudgetExceeded"))
     assert re.search(r"observed <strong>\d+s?</strong> against a limit of <strong>", page)
     assert "ProposalCreated" not in page.split('data-testid="timeline"')[1]
-    for kind in schema.KINDS:
+    for kind in schemas.KINDS:
         body = text(reader.get(f"/events/?kind={kind}")).split('data-testid="timeline"')[1]
         assert f'data-kind="{kind}"' in body
         assert "{&quot;" not in body and '{"' not in body  # no raw JSON dumps

@@ -5,6 +5,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from ledgerproject.ledger import hashing
+from ledgerproject.ledger.validators import MAX_JSON_INT
 
 BATCH = 5000
 
@@ -46,7 +47,7 @@ def verify_ledger(model, using=None, progress=None, links_only=False):
 def _integral_float(text):
     # RFC 8785 writes 1.0 as 1: parse integral floats as ints so both sides spell numbers alike.
     value = float(text)
-    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    return int(value) if value.is_integer() and abs(value) <= MAX_JSON_INT else value
 
 
 def _encode_other(value):

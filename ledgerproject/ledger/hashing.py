@@ -8,6 +8,8 @@ import uuid
 
 import rfc8785
 
+from ledgerproject.ledger.validators import MAX_JSON_INT
+
 GENESIS_HASH = "0" * 64
 
 
@@ -39,9 +41,6 @@ def format_timestamp(moment):
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-MAX_EXACT_INTEGER = 2**53 - 1
-
-
 def _json_dumps_is_canonical(value):
     """True when json.dumps with sorted keys writes exactly the RFC 8785 bytes of `value`.
 
@@ -56,7 +55,7 @@ def _json_dumps_is_canonical(value):
         if kind is str or kind is bool or item is None:
             continue
         if kind is int:
-            if -MAX_EXACT_INTEGER <= item <= MAX_EXACT_INTEGER:
+            if -MAX_JSON_INT <= item <= MAX_JSON_INT:
                 continue
             return False
         if kind is dict:
@@ -76,7 +75,7 @@ def _has_inexact_float(value):
     stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, float) and abs(item) >= 2**53:
+        if isinstance(item, float) and abs(item) > MAX_JSON_INT:
             return True
         if isinstance(item, dict):
             stack.extend(item.values())

@@ -3,30 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.urls import NoReverseMatch, reverse
 
-# What one `<str:…>` path segment cannot carry: a "/" ends the segment, and a browser rewrites
-# "\" to "/" and resolves "." and ".." segments before the request is ever sent.
-URL_ID_RULE = "an id used in URLs must not be empty, contain '/' or '\\', or be '.' or '..'"
-
-
-def url_id_problem(value):
-    """Why `value` cannot be one URL path segment, or None when it can."""
-    if value is None:
-        return None
-    text = str(value)
-    if not text:
-        return "must not be empty"
-    if "/" in text or "\\" in text:
-        return "must not contain '/' or '\\': the id is one segment of this entry's URLs"
-    if text in (".", ".."):
-        return "must not be '.' or '..': browsers resolve those segments away"
-    return None
-
-
-def validate_url_id(value):
-    """Django field validator: refuse what a URL path segment cannot carry."""
-    problem = url_id_problem(value)
-    if problem:
-        raise ValidationError(f"{problem}.", code="url_id")
+# The rule itself (url_id_problem, validate_url_id) lives with the other shared field rules.
+from ledgerproject.ledger.validators import url_id_problem
 
 
 def check_url_ids(entry):

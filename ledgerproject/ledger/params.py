@@ -11,13 +11,13 @@ from datetime import UTC
 
 from django.utils.dateparse import parse_datetime
 
+from ledgerproject.ledger.validators import MAX_JSON_INT
+
 # ASCII digits only: str.isdigit() accepts "²" and int() then refuses it.
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
-# The largest integer every engine's BIGINT and a JSON number hold exactly (RFC 8785).
-MAX_SAFE_INTEGER = 2**53 - 1
 
 
-def parse_int(text, minimum=None, maximum=MAX_SAFE_INTEGER):
+def parse_int(text, minimum=None, maximum=MAX_JSON_INT):
     """An integer written in ASCII digits within [minimum, maximum], else None."""
     text = (text or "").strip() if isinstance(text, str) else ""
     if not _INTEGER.fullmatch(text):

@@ -212,11 +212,17 @@ def test_it_accepts_names_of_letters_digits_dots_dashes_and_underscores(db, name
     assert Release.objects.promote(name, D1, promoted_by="ci").name == name
 
 
-@pytest.mark.parametrize("bad", ["", "abc", D1.upper(), D1[:-1] + "g", D1 + "0"])
-def test_it_rejects_a_spec_digest_that_is_not_64_lowercase_hex(db, bad):
+@pytest.mark.parametrize("bad", ["", "abc", D1[:-1] + "g", D1 + "0", D1 + "\n"])
+def test_it_rejects_a_spec_digest_that_is_not_64_hex(db, bad):
     with pytest.raises(ValidationError) as caught:
         Release.objects.promote("agent", bad, promoted_by="ci")
     assert "spec_digest" in caught.value.message_dict
+
+
+def test_it_stores_a_spec_digest_sent_in_uppercase_as_lowercase(db):
+    # One digest rule for every ledger (ledger/validators.py), on every write path, not only the API's.
+    assert Release.objects.promote("agent", D1.upper(), promoted_by="ci").spec_digest == D1
+    assert Release.objects.get(name="agent").spec_digest == D1
 
 
 def test_it_rejects_a_blank_promoted_by(db):

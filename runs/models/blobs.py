@@ -6,7 +6,7 @@ from django.db.models import ExpressionWrapper, OuterRef, Q, Subquery
 from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
 from ledgerproject.ledger.search import SearchField
-from runs.models.digests import normalize_digest
+from ledgerproject.ledger.validators import normalize_sha256
 
 
 class BlobQuerySet(LedgerQuerySet):
@@ -77,7 +77,7 @@ class Blob(LedgerEntry):
     objects = BlobQuerySet.as_manager()
 
     def validate_append(self):
-        self.digest = normalize_digest(self.digest)
+        self.digest = normalize_sha256(self.digest)
 
     def __str__(self):
         return f"blob {self.digest[:12]}… ({self.size} bytes)"

@@ -10,7 +10,9 @@ from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
 from ledgerproject.ledger.search import SearchField
 from runs.models.blobs import Blob
-from runs.models.validation import U32_MAX, validate_output_event
+from runs.schemas import output_event_fields
+
+U32_MAX = 2**32 - 1
 
 
 def mint_output_id():
@@ -117,7 +119,7 @@ class Output(LedgerEntry):
     def validate_append(self):
         if self.attempt > U32_MAX:
             raise ValidationError({"attempt": [f"attempt is a u32 (at most {U32_MAX})"]})
-        self.event_type, self.blob_digest = validate_output_event(self.event)
+        self.event, self.event_type, self.blob_digest = output_event_fields(self.event)
         refs = self.parent_refs
         if not isinstance(refs, list) or not all(isinstance(ref, str) and ref for ref in refs):
             raise ValidationError({"parent_refs": ["parent_refs is a list of output ids"]})

@@ -6,7 +6,7 @@ from django.db import models
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.models import LedgerEntry
 from ledgerproject.ledger.search import SearchField
-from runs.models.digests import normalize_digest
+from ledgerproject.ledger.validators import normalize_sha256
 from runs.models.runs import TERMINAL_STATUSES, AddressedByRun, Run, RunStatus
 
 
@@ -58,7 +58,7 @@ class RunOutcome(AddressedByRun, LedgerEntry):
     def validate_append(self):
         if self.final_state_digest is not None:
             try:
-                self.final_state_digest = normalize_digest(self.final_state_digest)
+                self.final_state_digest = normalize_sha256(self.final_state_digest)
             except ValidationError as exc:
                 raise ValidationError({"final_state_digest": exc.messages}) from None
         expected = self.status == RunStatus.COMPLETED

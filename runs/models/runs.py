@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
 from ledgerproject.ledger.search import SearchField
-from runs.models.digests import normalize_digest
+from ledgerproject.ledger.validators import normalize_sha256
 
 
 class RunStatus(models.TextChoices):
@@ -146,7 +146,7 @@ class Run(AddressedByRun, LedgerEntry):
 
     def validate_append(self):
         try:
-            self.spec_digest = normalize_digest(self.spec_digest)
+            self.spec_digest = normalize_sha256(self.spec_digest)
         except ValidationError as exc:
             raise ValidationError({"spec_digest": exc.messages}) from None
         if not self.agent_name.strip():
