@@ -21,7 +21,8 @@ from django.db.models import Q
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 
-from ledgerproject.ledger.params import MAX_SAFE_INTEGER, parse_instant, parse_int
+from ledgerproject.ledger.params import parse_instant, parse_int
+from ledgerproject.ledger.validators import MAX_JSON_INT
 
 CURSOR_PARAM = "cursor"
 PAGE_SIZE_PARAM = "page_size"
@@ -205,7 +206,7 @@ class KeysetPager:
         return reduce(or_, clauses) if clauses else Q(pk__in=[])
 
     def _page_size(self, request):
-        size = parse_int(request.GET.get(PAGE_SIZE_PARAM), minimum=1, maximum=MAX_SAFE_INTEGER)
+        size = parse_int(request.GET.get(PAGE_SIZE_PARAM), minimum=1, maximum=MAX_JSON_INT)
         return min(size, self.max_page_size) if size else self.page_size
 
     def _query(self, request, token):

@@ -6,6 +6,7 @@ from django.db.models import Max
 from ledgerproject.ledger import hashing
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError
 from ledgerproject.ledger.locking import lock_ledger_then_fetch
+from ledgerproject.ledger.validators import MAX_JSON_INT
 
 
 def _principal(recorded_by):
@@ -178,8 +179,8 @@ def _assign_scope_counters(model, entries, db):
                 continue
             if counter in entry._pending_counters:
                 highest[key] += 1
-                if highest[key] > hashing.MAX_EXACT_INTEGER:
-                    problems.append((index, {counter: [f"{counter} would pass {hashing.MAX_EXACT_INTEGER}"]}))
+                if highest[key] > MAX_JSON_INT:
+                    problems.append((index, {counter: [f"{counter} would pass {MAX_JSON_INT}"]}))
                 setattr(entry, counter, highest[key])
             elif (given := getattr(entry, counter)) is not None:
                 highest[key] = max(highest[key], given)
