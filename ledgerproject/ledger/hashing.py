@@ -125,17 +125,16 @@ def canonical_parts(content, holes):
     RFC 8785 writes each member on its own and in key order, so the runs are exactly the text the
     whole object would have around those members; only the holes' values are left to compute.
     """
-    holes = sorted(holes, key=_utf16)
-    bounds = [None, *(_utf16(key) for key in holes), None]
-    parts = []
-    for low, high in zip(bounds, bounds[1:], strict=False):
-        run = {
-            key: value
-            for key, value in content.items()
-            if key not in holes and (low is None or _utf16(key) > low) and (high is None or _utf16(key) < high)
-        }
-        parts.append(canonical_json(run)[1:-1])
-    return parts
+    holes = set(holes)
+    runs, run = [], {}
+    for key in sorted(content.keys() | holes, key=_utf16):
+        if key in holes:
+            runs.append(run)
+            run = {}
+        else:
+            run[key] = content[key]
+    runs.append(run)
+    return [canonical_json(run)[1:-1] for run in runs]
 
 
 def fill_parts(parts, values):
