@@ -423,7 +423,7 @@ class Review(LedgerEntry):
 
 class UnreviewedRejectionManager(models.Manager.from_queryset(EnhanceEntryQuerySet)):
     def get_queryset(self):
-        return super().get_queryset().rejected().reviewed(False)
+        return super().get_queryset().review_queue()
 
 
 class UnreviewedRejection(EnhanceEntry):
