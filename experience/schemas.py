@@ -291,10 +291,8 @@ class RollbackRecord(Payload):
 # --- experience_store.rs -----------------------------------------------------------------------
 
 
-class ContractResultSnapshot(Payload):
-    name: Str
-    passed: bool
-    failure_reason: Str | None = None
+class ContractResultSnapshot(ContractResult):
+    """experience_store.rs's copy of ContractResult: the same fields under its own name."""
 
 
 class KernelPolicySnapshot(Payload):

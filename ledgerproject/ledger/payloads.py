@@ -182,10 +182,10 @@ def variants(enum):
 # --- errors ------------------------------------------------------------------------------------
 
 
-def validate_payload(model, value, path="", exclude_unset=False):
-    """`value` as `model` normalized to JSON (by alias, defaults filled unless `exclude_unset`), or PayloadError."""
+def validate_payload(model, value, path=""):
+    """`value` as `model` normalized to JSON (by alias, defaults filled in), or PayloadError."""
     try:
-        return model.model_validate(value).model_dump(by_alias=True, exclude_unset=exclude_unset)
+        return model.model_validate(value).model_dump(by_alias=True)
     except ValidationError as exc:
         raise PayloadError(errors_by_path(model, exc, path)) from None
 
