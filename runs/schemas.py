@@ -82,7 +82,7 @@ def output_event_fields(event):
     Fields the client left out stay out (the event is stored as sent, digests in lowercase).
     """
     try:
-        model = _OUTPUT_EVENT.validate_python(event)
+        model = _OUTPUT_EVENT.validator.validate_python(event)
     except PydanticValidationError as exc:
         errors = errors_by_path(OutputEvent, exc, "event")
         for path in [p for p in errors if p.endswith(".kind")]:
