@@ -10,8 +10,7 @@ import re
 import typing
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Discriminator, Field, RootModel, create_model
-from pydantic.json_schema import WithJsonSchema
+from pydantic import ConfigDict, Discriminator, Field, RootModel, create_model
 
 from ledgerproject.ledger.payloads import (
     Enum,
@@ -22,6 +21,7 @@ from ledgerproject.ledger.payloads import (
     PayloadError,
     Str,
     Tag,
+    Text,
     UInt,
     validate_payload,
     variants,
@@ -45,19 +45,13 @@ def id_problem(value):
     return None
 
 
-def _id_checked(value):
-    problem = id_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-# The schema shows the rule; the validator gives the message.
-Id = Annotated[
-    str,
-    AfterValidator(_id_checked),
-    WithJsonSchema({"type": "string", "pattern": ID_PATTERN_TEXT, "minLength": 1, "maxLength": ID_MAX}),
-]
+Id = Text(
+    ID_PATTERN_TEXT,
+    "may contain only letters, digits, '.', '_' and '-'",
+    min_length=1,
+    max_length=ID_MAX,
+    schema={"type": "string", "pattern": ID_PATTERN_TEXT, "minLength": 1, "maxLength": ID_MAX},
+)
 
 
 # --- kernel_boundary.rs ------------------------------------------------------------------------
@@ -297,10 +291,8 @@ class RollbackRecord(Payload):
 # --- experience_store.rs -----------------------------------------------------------------------
 
 
-class ContractResultSnapshot(Payload):
-    name: Str
-    passed: bool
-    failure_reason: Str | None = None
+class ContractResultSnapshot(ContractResult):
+    """experience_store.rs's copy of ContractResult: the same fields under its own name."""
 
 
 class KernelPolicySnapshot(Payload):

@@ -3,10 +3,11 @@
 from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError
-from pydantic import BeforeValidator, ConfigDict, Field, RootModel
+from pydantic import ConfigDict, Field, RootModel, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
 from pydantic.json_schema import WithJsonSchema
 
-from ledgerproject.ledger.payloads import NonEmptyStr, Payload, PayloadError, UInt, validate_payload
+from ledgerproject.ledger.payloads import NonEmptyStr, Payload, UInt, errors_by_path
 from ledgerproject.ledger.validators import Sha256
 
 FILE_REF_PROBLEM = (
@@ -31,14 +32,7 @@ class BlobContentRef(Payload):
     size_hint: UInt() | None = None
 
 
-def _no_file_ref(value):
-    # The seed's third variant names a path on the writer's disk: say what to send instead.
-    if isinstance(value, dict) and value.get("kind") == "file_ref":
-        raise ValueError(FILE_REF_PROBLEM)
-    return value
-
-
-ContentRef = Annotated[InlineContentRef | BlobContentRef, Field(discriminator="kind"), BeforeValidator(_no_file_ref)]
+ContentRef = Annotated[InlineContentRef | BlobContentRef, Field(discriminator="kind")]
 
 
 class ProgressOutput(Payload):
@@ -66,15 +60,20 @@ class FinalOutput(Payload):
     ok: bool
 
 
-class OutputEvent(
-    RootModel[Annotated[ProgressOutput | PartialOutput | ArtifactOutput | FinalOutput, Field(discriminator="type")]]
-):
+_OutputEventUnion = Annotated[
+    ProgressOutput | PartialOutput | ArtifactOutput | FinalOutput, Field(discriminator="type")
+]
+
+
+class OutputEvent(RootModel[_OutputEventUnion]):
     """OutputEvent, tagged by `type`: progress, partial, artifact or final."""
 
     model_config = ConfigDict(strict=True)
 
 
 OUTPUT_EVENT_TYPES = ("progress", "partial", "artifact", "final")
+# Validating the union directly skips building a RootModel around every event.
+_OUTPUT_EVENT = TypeAdapter(_OutputEventUnion, config=OutputEvent.model_config)
 
 
 def output_event_fields(event):
@@ -83,8 +82,17 @@ def output_event_fields(event):
     Fields the client left out stay out (the event is stored as sent, digests in lowercase).
     """
     try:
-        stored = validate_payload(OutputEvent, event, "event", exclude_unset=True)
-    except PayloadError as exc:
-        raise ValidationError(exc.errors) from None
-    ref = stored.get("content") or stored.get("chunk") or {}
-    return stored, stored["type"], ref.get("digest") if ref.get("kind") == "blob" else None
+        model = _OUTPUT_EVENT.validator.validate_python(event)
+    except PydanticValidationError as exc:
+        errors = errors_by_path(OutputEvent, exc, "event")
+        for path in [p for p in errors if p.endswith(".kind")]:
+            if any(isinstance(e["input"], dict) and e["input"].get("kind") == "file_ref" for e in exc.errors()):
+                # The seed's third variant names a path on the writer's disk: say what to send instead.
+                errors[path] = [FILE_REF_PROBLEM]
+        raise ValidationError(errors) from None
+    # Valid: store it as sent (no defaults added), with the one normalization the model made.
+    ref_field = "chunk" if model.type == "partial" else "content"
+    ref = getattr(model, ref_field, None)
+    if isinstance(ref, BlobContentRef):
+        return {**event, ref_field: {**event[ref_field], "digest": ref.digest}}, model.type, ref.digest
+    return event, model.type, None

@@ -6,12 +6,13 @@ fields as null) or raises `PayloadError` whose `errors` name every bad field by 
 ("event.data.proposal.confidence"), the shape the API's 400 `detail` has always used.
 """
 
+import functools
 import math
 import types
 import typing
 from typing import Annotated, Literal, Union
 
-from annotated_types import Ge, Le, MinLen
+from annotated_types import Ge, Le
 from drf_spectacular.contrib.pydantic import PydanticExtension
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
@@ -23,6 +24,7 @@ from pydantic import (
     ConfigDict,
     PlainValidator,
     RootModel,
+    StringConstraints,
     Tag,
     ValidationError,
 )
@@ -114,8 +116,24 @@ def _check_json(value):
     return value
 
 
-Str = Annotated[str, AfterValidator(_no_nul)]
-NonEmptyStr = Annotated[str, MinLen(1), AfterValidator(_no_nul)]
+# Checked in pydantic-core (Rust) rather than by a Python call per string: most of a payload is strings.
+# A pattern's message is the one registered here; the schema shows the rule only where it is a client's concern.
+PATTERN_PROBLEMS = {}
+_NO_NUL = "^[^\x00]*$"
+PATTERN_PROBLEMS[_NO_NUL] = NUL_PROBLEM
+
+
+def Text(pattern=_NO_NUL, problem=None, min_length=None, max_length=None, schema=None):  # noqa: N802
+    """A string checked by `pattern` (NUL refused by default), whose mismatch reads `problem`."""
+    if problem is not None:
+        PATTERN_PROBLEMS[pattern] = problem
+    documented = schema if schema is not None else {"type": "string"}
+    constraints = StringConstraints(pattern=pattern, min_length=min_length, max_length=max_length)
+    return Annotated[str, constraints, WithJsonSchema(documented)]
+
+
+Str = Text()
+NonEmptyStr = Text(min_length=1, schema={"type": "string", "minLength": 1})
 Json = Annotated[typing.Any, AfterValidator(_check_json), WithJsonSchema({})]
 
 
@@ -164,10 +182,14 @@ def variants(enum):
 # --- errors ------------------------------------------------------------------------------------
 
 
-def validate_payload(model, value, path="", exclude_unset=False):
-    """`value` as `model` normalized to JSON (by alias, defaults filled unless `exclude_unset`), or PayloadError."""
+def validate_payload(model, value, path=""):
+    """`value` as `model` normalized to JSON (by alias, defaults filled in), or PayloadError."""
     try:
-        return model.model_validate(value).model_dump(by_alias=True, exclude_unset=exclude_unset)
+        # pydantic-core directly: model_validate/model_dump add a Python layer that costs more than
+        # the validation of a small payload.
+        return model.__pydantic_serializer__.to_python(
+            model.__pydantic_validator__.validate_python(value), by_alias=True
+        )
     except ValidationError as exc:
         raise PayloadError(errors_by_path(model, exc, path)) from None
 
@@ -176,7 +198,8 @@ def errors_by_path(root, exc, path=""):
     """{dotted path: [messages]} for a pydantic ValidationError raised validating `root`."""
     errors = {}
     for error in exc.errors(include_url=False):
-        parts, leaf, parent = _walk(root, error["loc"])
+        parts, leaf, parent = _walk(root, tuple(error["loc"]))
+        parts = list(parts)
         discriminator = (error.get("ctx") or {}).get("discriminator", "")
         if error["type"] in ("union_tag_not_found", "union_tag_invalid") and discriminator.startswith("'"):
             parts.append(discriminator.strip("'"))  # the tag field is what is missing or wrong
@@ -221,6 +244,7 @@ def _members(annotation):
             yield tag, member
 
 
+@functools.lru_cache(maxsize=4096)
 def _walk(root, loc):
     """The loc without pydantic's union tags and key markers, the type at its end, and its model."""
     parts, annotation, parent = [], root, None
@@ -250,7 +274,7 @@ def _walk(root, loc):
         else:
             annotation = None
         parts.append(part)
-    return parts, annotation, parent
+    return tuple(parts), annotation, parent
 
 
 def _enum_of(annotation):
@@ -303,6 +327,8 @@ def _message(error, leaf, parent):
         return "must not be empty" if ctx.get("min_length") == 1 else f"must be at least {ctx['min_length']} characters"
     if kind == "string_too_long":
         return f"must be at most {ctx['max_length']} characters (got {len(value)})"
+    if kind == "string_pattern_mismatch":
+        return PATTERN_PROBLEMS.get(ctx.get("pattern"), error["msg"])
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     return error["msg"]

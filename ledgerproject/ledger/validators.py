@@ -20,7 +20,6 @@ SHA256_PROBLEM = "is not a SHA-256 digest (64 hexadecimal characters)"
 # What one `<str:…>` path segment cannot carry: a "/" ends the segment, and a browser rewrites
 # "\" to "/" and resolves "." and ".." segments before the request is ever sent.
 URL_ID_RULE = "an id used in URLs must not be empty, contain '/' or '\\', or be '.' or '..'"
-URL_ID_PATTERN = r"^(?!\.{1,2}$)[^/\\]+$"
 
 
 def is_sha256(value):
@@ -76,16 +75,6 @@ def _sha256_lowered(value):
     return value.lower()
 
 
-def _url_id_checked(value):
-    problem = url_id_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-# The patterns are what the OpenAPI schema shows; the validators enforce them with the messages above
-# (and give the digest its lowercase).
+# The pattern is what the OpenAPI schema shows; the validator enforces it with the message above
+# (and gives the digest its lowercase).
 Sha256 = Annotated[str, AfterValidator(_sha256_lowered), WithJsonSchema({"type": "string", "pattern": SHA256_PATTERN})]
-UrlId = Annotated[
-    str, AfterValidator(_url_id_checked), WithJsonSchema({"type": "string", "pattern": URL_ID_PATTERN, "minLength": 1})
-]
