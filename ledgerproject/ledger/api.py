@@ -10,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ledgerproject.ledger import rollups
 from ledgerproject.ledger.access import LEDGER_READ
 from ledgerproject.ledger.chain import record_check, verify_ledger
 from ledgerproject.ledger.exceptions import BatchValidationError
@@ -107,6 +108,14 @@ class LedgerViewSet(
         return Response(self.get_serializer(entries, many=True).data, status=status.HTTP_201_CREATED)
 
 
+def visible_size(model, user):
+    """The entries of `model` this tenant-bound principal may see, from the rollups (a ledger
+    whose visibility is its own rule, not a tenant column, is counted through it)."""
+    if model.tenant_field is None:
+        return model._base_manager.visible_to(user).count()
+    return rollups.sizes(user, [model.ledger_name])[model.ledger_name]
+
+
 def ledger_summary(model, user=None):
     """A ledger's size, head and checks; for a tenant-bound principal only the count of what it
     can see (no head seq or hash, whose gaps and growth would show other tenants' volume)."""
@@ -114,7 +123,7 @@ def ledger_summary(model, user=None):
         return {
             "name": model.ledger_name,
             "model": model._meta.label,
-            "size": model._base_manager.visible_to(user).count(),
+            "size": visible_size(model, user),
             "head_seq": None,
             "head_entry_hash": None,
             "last_check": None,

@@ -15,6 +15,8 @@ from django.utils import timezone
 from ledgerproject.ledger import clock, hashing, ids
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError, ImmutableEntryError
 from ledgerproject.ledger.locking import lock_ledger, lock_ledger_then_fetch
+from ledgerproject.ledger.rollups import Rollup  # noqa: F401 (registers the model)
+from ledgerproject.ledger.rollups import record as record_rollups
 from ledgerproject.ledger.signals import entries_appended
 
 KERNEL_FIELDS = ("seq", "recorded_at", "recorded_by", "recorded_by_name", "prev_entry_hash", "entry_hash", "canonical")
@@ -157,6 +159,7 @@ class LedgerQuerySet(AppendOnlyQuerySet):
                 entry.prev_entry_hash = prev
                 entry.entry_hash = prev = hashing.entry_hash(prev, entry.canonical)
             models.QuerySet(model, using=db).bulk_create(entries)
+            record_rollups(model, entries, db)  # the pages' counts: one UPSERT, same transaction
             for entry in entries:
                 entry._state.adding = False
                 entry._state.db = db
@@ -334,6 +337,8 @@ class LedgerEntry(models.Model):
     search_fields = ()
     # Indexed lookups whose value is an id this entry refers to: its trail (ledger/trail.py).
     trail_fields = ()
+    # The counts pages show, beyond the kernel's entries per (tenant, day): Dimension()s (ledger/rollups.py).
+    rollups = ()
 
     seq = models.PositiveBigIntegerField(primary_key=True, editable=False)
     recorded_at = models.DateTimeField(editable=False, db_index=True)
