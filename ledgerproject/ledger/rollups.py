@@ -98,9 +98,17 @@ def _tenants(model, entries, db):
         return [getattr(entry, field) or NO_TENANT for entry in entries]
     relation, rest = field.split("__", 1)
     fk = model._meta.get_field(relation)
-    wanted = {getattr(entry, fk.attname) for entry in entries} - {None}
-    target = fk.target_field.attname
-    found = dict(fk.related_model._base_manager.using(db).filter(**{f"{target}__in": wanted}).values_list(target, rest))
+    found = {}
+    for entry in entries:  # a parent the caller passed in (run events get their run): no query
+        if fk.is_cached(entry) and (parent := fk.get_cached_value(entry)) is not None:
+            for part in rest.split("__"):
+                parent = getattr(parent, part, None)
+            found[getattr(entry, fk.attname)] = parent
+    wanted = {getattr(entry, fk.attname) for entry in entries} - {None} - set(found)
+    if wanted:
+        target = fk.target_field.attname
+        parents = fk.related_model._base_manager.using(db).filter(**{f"{target}__in": wanted})
+        found.update(parents.values_list(target, rest))
     return [found.get(getattr(entry, fk.attname)) or NO_TENANT for entry in entries]
 
 
