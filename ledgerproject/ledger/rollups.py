@@ -42,23 +42,17 @@ LAST_DAY_NUMBER = (datetime.date.max - EPOCH).days
 
 
 class Dimension:
-    """One grouping a page shows: `key(entry)` gives a key (str), several (an iterable of str) or
-    None (the entry is not counted); `day(entry)` the day it counts on (default: recorded_day)."""
+    """One grouping a page shows: `key(entry)` gives a key, several (a list, tuple or set) or None
+    (the entry is not counted); keys are stored as text. `day(entry)` is the day it counts on
+    (default: recorded_day)."""
 
     def __init__(self, name, key, day=recorded_day):
         self.name = name
         self.key = key if callable(key) else (lambda entry, field=key: getattr(entry, field))
         self.day = day
 
-    def keys(self, entry):
-        value = self.key(entry)
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            return (value,)
-        return tuple(value)
 
-
+MANY = (list, tuple, set, frozenset)  # a key function may give several keys
 KERNEL_DIMENSIONS = (Dimension(ENTRIES, lambda entry: ""),)
 
 
@@ -118,14 +112,26 @@ def counts(model, entries, db):
     if prepare is not None:
         prepare(entries, using=db)
     found = Counter()
-    dims = dimensions(model)
-    for entry, tenant in zip(entries, _tenants(model, entries, db), strict=True):
-        for dim in dims:
-            keys = dim.keys(entry)
-            if keys:
-                day = dim.day(entry)
-                for key in keys:
-                    found[(dim.name, day, tenant, key)] += 1
+    tenants = _tenants(model, entries, db)
+    days_recorded = {}  # a batch shares one recorded_at: its day is computed once
+    for dim in dimensions(model):
+        name, key_of, day_of = dim.name, dim.key, dim.day
+        for entry, tenant in zip(entries, tenants, strict=True):
+            value = key_of(entry)
+            if value is None:
+                continue
+            if day_of is recorded_day:
+                at = entry.recorded_at
+                day = days_recorded.get(at)
+                if day is None:
+                    day = days_recorded[at] = recorded_day(entry)
+            else:
+                day = day_of(entry)
+            if type(value) in MANY:
+                for key in value:
+                    found[(name, day, tenant, str(key))] += 1
+            else:
+                found[(name, day, tenant, str(value))] += 1
     return found
 
 
