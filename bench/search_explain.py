@@ -205,7 +205,7 @@ def read_figures(client, target, runs, seq_scans):
     """Filtered lists and dashboard pages: p95 each, with the EXPLAIN of every query they run."""
     from ledgerproject.ledger import rollups
     from ledgerproject.ledger.registry import ledger_models
-    from tests.test_dashboard_queries import DASHBOARD_PAGES
+    from tests.dashboard_pages import DASHBOARD_PAGES
 
     for model in ledger_models():  # the bench's COPY keeps rollups; say if any ledger's drifted
         if model._base_manager.count() <= 200_000 and rollups.check(model):
