@@ -9,7 +9,7 @@ from ledgerproject.ledger.access import requires_permission
 from ledgerproject.ledger.params import parse_int
 from ledgerproject.ledger.tenancy import named_tenant
 from releases.asof import parse_as_of
-from releases.models import Release, validate_name
+from releases.models import Release, release_stats, validate_name
 from releases.serializers import blob_digests
 
 NAMES_PER_PAGE = 100
@@ -25,7 +25,7 @@ def index(request):
         currents = currents.filter(name__icontains=query)
     page = Paginator(currents, NAMES_PER_PAGE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
-    stats = visible.stats_by_name(row.name for row in rows)
+    stats = release_stats(request.user, {row.name for row in rows})
     blobs = blob_digests(row.spec_digest for row in rows)
     for row in rows:
         row.stats = stats.get(row.name, {"entries": 0, "rollbacks": 0})
@@ -76,7 +76,7 @@ def history(request, name):
         "name": name,
         "entries": entries,
         "latest": latest,
-        "stats": mine.stats_by_name([name]).get(name, {"entries": 0, "rollbacks": 0}),
+        "stats": release_stats(request.user, [name], tenant=named_tenant(request))[name],
         "older": older,
         "as_of": as_of,
         "as_of_text": as_of_text,

@@ -220,11 +220,22 @@ def _scoped(queryset, scope):
     return queryset.filter(tenant__in=sorted(scope))
 
 
-def rows(user, ledgers, dimension, since=None, until=None):
-    """Rollup rows of `ledgers` (names) under `dimension` in [since, until) the user may see."""
+ANY_TENANT = object()
+
+
+def rows(user, ledgers, dimension, since=None, until=None, keys=None, tenant=ANY_TENANT):
+    """Rollup rows of `ledgers` (names) under `dimension` (or several) in [since, until) the user may see;
+    only those of `keys` when given, and of one `tenant` (None: no tenant) when given."""
     from ledgerproject.ledger.models import tenant_scope
 
-    queryset = Rollup.objects.filter(ledger__in=list(ledgers), dimension=dimension)
+    if isinstance(dimension, str):
+        queryset = Rollup.objects.filter(ledger__in=list(ledgers), dimension=dimension)
+    else:  # several dimensions in one query (group by "dimension")
+        queryset = Rollup.objects.filter(ledger__in=list(ledgers), dimension__in=list(dimension))
+    if keys is not None:
+        queryset = queryset.filter(key__in=sorted(keys))
+    if tenant is not ANY_TENANT:
+        queryset = queryset.filter(tenant=tenant or NO_TENANT)
     if since is not None:
         queryset = queryset.filter(day__gte=since)
     if until is not None:
@@ -232,9 +243,12 @@ def rows(user, ledgers, dimension, since=None, until=None):
     return _scoped(queryset, tenant_scope(user))
 
 
-def totals(user, ledgers, dimension, since=None, until=None, by=("key",)):
-    """{tuple of `by` values (one value: the value itself): summed n}, in one grouped query."""
-    grouped = rows(user, ledgers, dimension, since, until).order_by().values(*by).annotate(total=models.Sum("n"))
+def totals(user, ledgers, dimension, since=None, until=None, by=("key",), **narrow):
+    """{tuple of `by` values (one value: the value itself): summed n}, in one grouped query
+    (`narrow`: keys=, tenant= as rows() takes them)."""
+    grouped = (
+        rows(user, ledgers, dimension, since, until, **narrow).order_by().values(*by).annotate(total=models.Sum("n"))
+    )
     result = {}
     for row in grouped:
         key = row[by[0]] if len(by) == 1 else tuple(row[name] for name in by)

@@ -175,3 +175,23 @@ def test_the_integrity_view_shows_a_tenant_bound_principal_its_tenants_size(clie
     html = client.get("/ledgers/").content.decode()
     card = html.split('<article data-ledger="enhancelog">')[1].split("</article>")[0]
     assert "3 entries" in card
+
+
+def test_the_release_pages_counts_per_name_come_from_rollups_and_match_the_table(client, make_user):
+    from releases.models import Release, release_stats
+
+    for tenant in (None, "acme"):
+        for version in ("1", "2", "3"):
+            Release.objects.promote("roll-agent", spec_digest=version * 64, promoted_by="p", tenant_id=tenant)
+        Release.objects.rollback("roll-agent", promoted_by="p", tenant_id=tenant)
+    Release.objects.promote("other-agent", spec_digest="4" * 64, promoted_by="p", tenant_id="acme")
+    everyone = make_user("rel-all", roles=["reader"], all_tenants=True)
+    acme = make_user("rel-acme", roles=["reader"], tenants=["acme"])
+    table = Release.objects.stats_by_name()
+    assert release_stats(everyone, table) == table
+    assert release_stats(acme, ["roll-agent"]) == {"roll-agent": {"entries": 4, "rollbacks": 1}}
+    assert release_stats(everyone, ["roll-agent"], tenant=None) == {"roll-agent": {"entries": 4, "rollbacks": 1}}
+    assert rollups.check(Release) == []
+    client.force_login(acme)
+    html = client.get("/releases/roll-agent/").content.decode()
+    assert "4 entries" in html and "1 rollback" in html
