@@ -1,6 +1,8 @@
 """API bases shared by every ledger (append-only viewset, streaming exports) and the kernel's endpoints."""
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
+from django.db.models.expressions import RawSQL
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -12,9 +14,9 @@ from rest_framework.views import APIView
 
 from ledgerproject.ledger import rollups
 from ledgerproject.ledger.access import LEDGER_READ
-from ledgerproject.ledger.chain import record_check, verify_ledger
+from ledgerproject.ledger.chain import pg_timestamp_text, record_check, timestamp_text, verify_ledger
 from ledgerproject.ledger.exceptions import BatchValidationError
-from ledgerproject.ledger.models import ChainCheck, Checkpoint, LedgerEntry, sees_all_tenants
+from ledgerproject.ledger.models import ChainCheck, Checkpoint, sees_all_tenants
 from ledgerproject.ledger.permissions import LedgerRolePermission
 from ledgerproject.ledger.registry import get_ledger, ledger_models
 from ledgerproject.ledger.renderers import csv_columns, stream_csv, stream_jsonl
@@ -31,9 +33,18 @@ EXPORT_CHUNK = 2000
 class PlainRow:
     """A row of a ledger's columns with the kernel's `ledger` block: what a serializer that reads
     only columns (`reads_plain_rows = True`) is handed on exports instead of a model instance,
-    whose construction cost more than everything else an exported row needs."""
+    whose construction cost more than everything else an exported row needs. Its recorded_at is
+    the text the API shows (PostgreSQL writes it: no datetime is parsed per row)."""
 
-    ledger_block = LedgerEntry.ledger_block
+    @property
+    def ledger_block(self):
+        return {
+            "seq": self.seq,
+            "recorded_at": timestamp_text(self.recorded_at),
+            "recorded_by": self.recorded_by_name,
+            "prev_entry_hash": self.prev_entry_hash,
+            "entry_hash": self.entry_hash,
+        }
 
 
 def plain_rows(queryset, serializer):
@@ -42,9 +53,13 @@ def plain_rows(queryset, serializer):
     if not getattr(serializer, "reads_plain_rows", False):
         return queryset.iterator(chunk_size=EXPORT_CHUNK)
     names = [field.attname for field in queryset.model._meta.concrete_fields]
+    columns = list(names)
+    if connections[queryset.db].vendor == "postgresql":
+        queryset = queryset.annotate(recorded_at_text=RawSQL(pg_timestamp_text(queryset.model), []))
+        columns[names.index("recorded_at")] = "recorded_at_text"
 
     def rows():
-        for values in queryset.values_list(*names).iterator(chunk_size=EXPORT_CHUNK):
+        for values in queryset.values_list(*columns).iterator(chunk_size=EXPORT_CHUNK):
             row = PlainRow()
             row.__dict__ = dict(zip(names, values, strict=True))
             yield row

@@ -137,7 +137,7 @@ def verify_chain(model, using=None, progress=None):
     if connections[alias].vendor == "postgresql":
         # The database spells recorded_at as format_timestamp() does: no datetime parsed per row
         # (Django's time zone loader for psycopg is pure Python, the costliest column to read).
-        manager = manager.annotate(recorded_at_text=RawSQL(PG_TIMESTAMP_TEXT, []))
+        manager = manager.annotate(recorded_at_text=RawSQL(pg_timestamp_text(model), []))
         columns[1] = "recorded_at_text"
     rows = manager.order_by("seq").values_list(*columns).iterator(chunk_size=BATCH)
     expected_seq, prev, checked = 1, hashing.GENESIS_HASH, 0
@@ -163,7 +163,7 @@ def verify_chain(model, using=None, progress=None):
         if sha256(fromhex(prev) + canonical.encode()).hexdigest() != this_hash:
             return bad(seq, "entry_hash does not match SHA-256(prev_entry_hash || canonical)")
         if recorded_at != last_at:  # a batch shares one recorded_at: format it once
-            last_at, last_at_text = recorded_at, _timestamp_text(recorded_at)
+            last_at, last_at_text = recorded_at, timestamp_text(recorded_at)
         if recorded_by != last_by:
             last_by, last_by_json = recorded_by, canonical_json(recorded_by)
         content = {k: (v if k in plain else jsonable(v)) for k, v in zip(keys, row[6:], strict=True)}
@@ -192,10 +192,13 @@ def verify_chain(model, using=None, progress=None):
     return VerifyResult(name, True, checked)
 
 
-PG_TIMESTAMP_TEXT = """to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+def pg_timestamp_text(model):
+    """SQL giving `model`'s recorded_at as format_timestamp() spells it (PostgreSQL), qualified by
+    its table so a join never makes the column ambiguous."""
+    return f"""to_char("{model._meta.db_table}"."recorded_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 
 
-def _timestamp_text(recorded_at):
+def timestamp_text(recorded_at):
     """recorded_at as hashed: the database's text of it (PostgreSQL), or formatted here."""
     return recorded_at if isinstance(recorded_at, str) else hashing.format_timestamp(recorded_at)
 
@@ -211,6 +214,7 @@ PLAIN_COLUMN_TYPES = {
     "SmallIntegerField",
     "PositiveSmallIntegerField",
     "BooleanField",
+    "JSONField",  # parsed by json.loads: plain JSON values already
 }
 
 
@@ -226,7 +230,7 @@ def _compare_slowly(model, name, keys, row, seq, recorded_at, recorded_by, canon
     if (
         hashed.get("ledger") != name
         or hashed.get("seq") != seq
-        or hashed.get("recorded_at") != _timestamp_text(recorded_at)
+        or hashed.get("recorded_at") != timestamp_text(recorded_at)
         or hashed.get("recorded_by") != recorded_by
     ):
         return "ledger, seq, recorded_at or recorded_by differ from what was hashed"
