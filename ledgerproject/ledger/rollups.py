@@ -73,6 +73,8 @@ class Rollup(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["ledger", "dimension", "day", "tenant", "key"], name="ledger_rollup_unique")
         ]
+        # Counts of given keys over all days (the release pages: entries per name of one page).
+        indexes = [models.Index(fields=["ledger", "dimension", "key"], name="ledger_rollup_key")]
 
     def __str__(self):
         return f"{self.ledger}/{self.dimension}/{self.key or '-'} {self.day} [{self.tenant or 'no tenant'}]: {self.n}"

@@ -21,6 +21,7 @@ class Migration(migrations.Migration):
                 ("n", models.BigIntegerField(default=0)),
             ],
             options={
+                "indexes": [models.Index(fields=["ledger", "dimension", "key"], name="ledger_rollup_key")],
                 "constraints": [
                     models.UniqueConstraint(
                         fields=("ledger", "dimension", "day", "tenant", "key"), name="ledger_rollup_unique"
