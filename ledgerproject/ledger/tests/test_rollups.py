@@ -195,3 +195,36 @@ def test_the_release_pages_counts_per_name_come_from_rollups_and_match_the_table
     client.force_login(acme)
     html = client.get("/releases/roll-agent/").content.decode()
     assert "4 entries" in html and "1 rollback" in html
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_from_separate_connections_lose_no_count():
+    import threading
+
+    from django.db import connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("separate connections appending at once: PostgreSQL")
+    writers, barrier, errors = 8, threading.Barrier(8), []
+
+    def write(index):
+        try:
+            barrier.wait(timeout=30)
+            for n in range(3):
+                Note.objects.append_many(
+                    [{"key": f"conc-{index}-{n}-{i}", "tenant_id": ("acme", "")[i % 2]} for i in range(5)]
+                )
+        except Exception as exc:  # noqa: BLE001 - collected and asserted on below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sum(r.n for r in Rollup.objects.filter(ledger="testnotes", dimension="entries")) == writers * 15
+    assert rollups.check(Note) == []
