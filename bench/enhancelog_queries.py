@@ -82,13 +82,14 @@ def copy_rows(model, dicts, user_name="bench"):
     """PostgreSQL COPY of entries with the kernel's own content rules and chain hashes, under its lock.
 
     The same rows append_many would write (validate_append fills the derived columns; canonical
-    bytes and entry hashes come from ledgerproject.ledger.hashing, so `verify` passes), minus the
+    bytes and entry hashes come from ledgerproject.ledger.hashing, so `verify` passes; the rollups
+    pages read are kept as append_many keeps them), minus the
     per-row ORM overhead that makes loading a million rows take an hour on a small machine.
     """
     from django.db import transaction
     from django.utils import timezone
 
-    from ledgerproject.ledger import hashing
+    from ledgerproject.ledger import hashing, rollups
     from ledgerproject.ledger.locking import lock_ledger
 
     entries = []
@@ -123,6 +124,8 @@ def copy_rows(model, dicts, user_name="bench"):
                             for value in (getattr(entry, f.attname) for f in model._meta.concrete_fields)
                         ]
                     )
+        # The pages' rollups, as append_many keeps them: one UPSERT for the batch, same transaction.
+        rollups.record(model, [entry for entry, _ in entries], connection.alias)
 
 
 def append(model, batch, fast):

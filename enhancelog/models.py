@@ -11,6 +11,7 @@ from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
 from ledgerproject.ledger.pagination import KeysetPager
 from ledgerproject.ledger.params import parse_int
+from ledgerproject.ledger.rollups import Dimension, ms_day
 from ledgerproject.ledger.search import SearchField
 from ledgerproject.ledger.validators import MAX_JSON_INT, is_sha256
 
@@ -22,6 +23,15 @@ VERDICT_KEYS = {"axis", "status", "detail"}
 def axes_marker(axes):
     """ ",des,noop," — a delimited column so one LIKE finds an axis on SQLite and PostgreSQL alike."""
     return "," + ",".join(axes) + "," if axes else ""
+
+
+def split_axes(marker):
+    """The axes of a marker (",des,noop," → ["des", "noop"])."""
+    return [axis for axis in (marker or "").strip(",").split(",") if axis]
+
+
+def claimed_day(entry):
+    return ms_day(entry.ts_ms)
 
 
 class EnhanceEntryQuerySet(LedgerQuerySet):
@@ -100,6 +110,17 @@ class EnhanceEntry(LedgerEntry):
     omit_when_empty = ("tenant_id",)
     url_id_fields = ("issue_id", "blueprint_id")
     append_role = "writer"
+    # The dashboard's figures, per claimed day (ts_ms): its windows and the entry list agree.
+    rollups = (
+        Dimension("status", "status", day=claimed_day),
+        Dimension("axis", lambda entry: split_axes(entry.axes), day=claimed_day),
+        Dimension("denied_axis", lambda entry: split_axes(entry.denied_axes), day=claimed_day),
+        Dimension(
+            "rejected_blueprint",
+            lambda entry: entry.blueprint_id if entry.status == EnhanceEntry.REJECTED else None,
+            day=claimed_day,
+        ),
+    )
 
     APPLIED, REJECTED = "applied", "rejected"
     STATUS_CHOICES = [(APPLIED, "applied"), (REJECTED, "rejected")]
@@ -370,6 +391,8 @@ class Review(LedgerEntry):
     append_role = "reviewer"
     # A review belongs to its entry's tenant.
     tenant_field = "entry__tenant_id"
+    # The dashboard's "reviewed" figure counts entries with a review: only an entry's first one.
+    rollups = (Dimension("reviewed_entry", lambda review: "" if review._first_review else None),)
 
     ACKNOWLEDGED, FALSE_POSITIVE, NEEDS_FOLLOWUP, WONT_FIX = (
         "acknowledged",
@@ -406,6 +429,21 @@ class Review(LedgerEntry):
     @property
     def reviewer(self):
         return self.recorded_by_name
+
+    @classmethod
+    def prepare_rollups(cls, reviews, using):
+        """Mark each review that is its entry's first (none stored before it, none earlier in the batch)."""
+        first_seq = min(review.seq for review in reviews)
+        wanted = {review.entry_id for review in reviews}
+        seen = set(
+            cls._base_manager.using(using)
+            .filter(entry_id__in=wanted, seq__lt=first_seq)
+            .values_list("entry_id", flat=True)
+            .distinct()
+        )
+        for review in reviews:
+            review._first_review = review.entry_id not in seen
+            seen.add(review.entry_id)
 
     @classmethod
     def check_append_allowed(cls, entries, using):

@@ -42,6 +42,9 @@ class EnhanceEntrySerializer(LedgerSerializer):
             "ledger",
         ]
 
+    # to_representation reads columns only: exports hand it plain rows (ledger/api.py plain_rows).
+    reads_plain_rows = True
+
     def to_representation(self, instance):
         # Lists stream thousands of rows: build the seed's shape directly instead of walking
         # the nested field tree per row (the stored JSON values are already plain JSON).

@@ -8,7 +8,7 @@ from ledgerproject.ledger.access import requires_permission
 from ledgerproject.ledger.pagination import KeysetPager
 from ledgerproject.ledger.tenancy import named_tenant
 from releases.asof import parse_as_of
-from releases.models import Release, validate_name
+from releases.models import Release, release_stats, validate_name
 from releases.serializers import blob_digests
 
 NAMES_PER_PAGE = 100
@@ -26,7 +26,7 @@ def index(request):
         currents = currents.filter(name__icontains=query)
     page = INDEX_PAGER.paginate(request, currents)
     rows = page.rows
-    stats = visible.stats_by_name(row.name for row in rows)
+    stats = release_stats(request.user, {row.name for row in rows})
     blobs = blob_digests(row.spec_digest for row in rows)
     for row in rows:
         row.stats = stats.get(row.name, {"entries": 0, "rollbacks": 0})
@@ -75,7 +75,7 @@ def history(request, name):
         "name": name,
         "entries": entries,
         "latest": latest,
-        "stats": mine.stats_by_name([name]).get(name, {"entries": 0, "rollbacks": 0}),
+        "stats": release_stats(request.user, [name], tenant=named_tenant(request))[name],
         "page": page,
         "as_of": as_of,
         "as_of_text": as_of_text,

@@ -2,6 +2,7 @@
 
 import datetime
 import decimal
+import functools
 import hashlib
 import json
 import uuid
@@ -34,8 +35,10 @@ def jsonable(value):
     return value
 
 
+@functools.lru_cache(maxsize=1024)
 def format_timestamp(moment):
-    """UTC ISO 8601 with microseconds and a Z: the one textual form of recorded_at."""
+    """UTC ISO 8601 with microseconds and a Z: the one textual form of recorded_at. Cached: the
+    entries of a batch share one recorded_at, and exports and verification format it per row."""
     if moment.tzinfo is None:
         raise CanonicalizationError("timestamps in ledger entries must be timezone-aware")
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -10,11 +10,11 @@ from datetime import timedelta
 from importlib import import_module
 
 from django.conf import settings
-from django.db.models import Count, Max, Subquery
-from django.db.models.functions import TruncDate
+from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
+from ledgerproject.ledger import rollups
 from ledgerproject.ledger.models import ChainCheck, Checkpoint, sees_all_tenants
 
 ATTENTION_CAP = 100
@@ -91,48 +91,19 @@ def _day_bounds(now):
 
 
 def activity(user, models, now=None):
-    """{ledger: [entries per day]} over the last ACTIVITY_DAYS days, one query per ledger.
-
-    For a principal who sees every tenant, a day's count is the difference of the first seq
-    recorded at or after each midnight (seq is dense and grows with recorded_at): a probe of the
-    recorded_at index per day, whatever the ledger's size. A tenant-bound principal's counts are
-    of its visible entries (a seq difference would reveal other tenants' volume): a count over the
-    window's index range.
+    """{ledger: [entries per day]} over the last ACTIVITY_DAYS days: one query over the rollups
+    (ledger/rollups.py) of every ledger, counting only the tenants this principal may see; and the
+    ledgers that hold any entry (all time), in a second.
     """
     now = now or timezone.now()
     bounds = _day_bounds(now)
-    days = [bound.date().isoformat() for bound in bounds[:-1]]
-    result, nonempty = {}, []
-    for model in models:
-        manager = model._base_manager
-        if sees_all_tenants(user):
-            probes = {
-                f"b{i}": Subquery(
-                    manager.filter(recorded_at__gte=bound).order_by("recorded_at", "seq").values("seq")[:1]
-                )
-                for i, bound in enumerate(bounds)
-            }
-            # One row (the head, by the primary key) carrying every probe: one query per ledger.
-            row = manager.order_by("-seq").annotate(**probes).values("seq", *probes).first()
-            if row is None:
-                result[model.ledger_name] = [0] * ACTIVITY_DAYS
-                continue
-            nonempty.append(model.ledger_name)
-            after_head = row["seq"] + 1
-            firsts = [row[f"b{i}"] or after_head for i in range(len(bounds))]
-            result[model.ledger_name] = [max(0, firsts[i + 1] - firsts[i]) for i in range(ACTIVITY_DAYS)]
-        else:
-            counts = dict(
-                model.objects.visible_to(user)
-                .filter(recorded_at__gte=bounds[0])
-                .annotate(day=TruncDate("recorded_at"))
-                .order_by()
-                .values("day")
-                .annotate(n=Count("pk"))
-                .values_list("day", "n")
-            )
-            result[model.ledger_name] = [counts.get(bound.date(), 0) for bound in bounds[:-1]]
-    return {"days": days, "ledgers": result, "nonempty": nonempty}
+    first, days = bounds[0].date(), [bound.date() for bound in bounds[:-1]]
+    names = [model.ledger_name for model in models]
+    counts = rollups.totals(user, names, rollups.ENTRIES, since=first, until=bounds[-1].date(), by=("ledger", "day"))
+    result = {name: [counts.get((name, day), 0) for day in days] for name in names}
+    sizes = rollups.sizes(user, names)
+    nonempty = [name for name in names if sizes[name]]
+    return {"days": [day.isoformat() for day in days], "ledgers": result, "nonempty": nonempty}
 
 
 def home_context(user, models):

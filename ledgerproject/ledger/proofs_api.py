@@ -2,6 +2,7 @@
 
 import json
 
+import orjson
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
@@ -276,16 +277,20 @@ def export_lines(model, checkpoint, using=None, progress=None, unsigned_after=0)
         .values_list("seq", "recorded_at", "recorded_by_name", "prev_entry_hash", "entry_hash", "canonical")
         .iterator(chunk_size=2000)
     )
+    last_at = last_at_text = None
     for seq, recorded_at, recorded_by, prev, this, canonical in rows:
+        if recorded_at != last_at:  # a batch shares one recorded_at: format it once
+            last_at, last_at_text = recorded_at, format_timestamp(recorded_at)
         line = {
             "seq": seq,
-            "recorded_at": format_timestamp(recorded_at),
+            "recorded_at": last_at_text,
             "recorded_by": recorded_by,
             "prev_entry_hash": prev,
             "entry_hash": this,
             "canonical": canonical,
         }
-        yield json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
+        # orjson (C): the same JSON as json.dumps, several times faster on a whole-ledger export.
+        yield orjson.dumps(line).decode() + "\n"
         if progress is not None:
             progress(1)
 

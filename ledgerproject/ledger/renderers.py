@@ -10,12 +10,21 @@ import csv
 import io
 import json
 
+import orjson
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
 # DRF's encoder: datetimes, decimals and UUIDs come out as they do in JSON responses.
-_encode = JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_drf_encoder = JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_encode = _drf_encoder.encode
+
+
+def encode_line(row):
+    """One JSON Lines row as UTF-8 bytes, by orjson (C, several times json's speed on exports);
+    what orjson would spell otherwise than DRF (datetimes, decimals, anything else) goes through
+    DRF's encoder, so a streamed row reads as the same row of a JSON response."""
+    return orjson.dumps(row, default=_drf_encoder.default, option=orjson.OPT_PASSTHROUGH_DATETIME)
 
 
 class JSONLinesRenderer(BaseRenderer):
@@ -112,15 +121,15 @@ class CSVRenderer(BaseRenderer):
 
 
 def stream_jsonl(rows, rows_per_chunk=500):
-    """JSON Lines in chunks of a few hundred rows: one chunk per row would cost more than the rows."""
+    """JSON Lines in chunks of a few hundred rows (bytes): one chunk per row would cost more than the rows."""
     lines = []
     for row in rows:
-        lines.append(_encode(row))
+        lines.append(encode_line(row))
         if len(lines) >= rows_per_chunk:
-            yield "\n".join(lines) + "\n"
+            yield b"\n".join(lines) + b"\n"
             lines.clear()
     if lines:
-        yield "\n".join(lines) + "\n"
+        yield b"\n".join(lines) + b"\n"
 
 
 def stream_csv(rows, columns):

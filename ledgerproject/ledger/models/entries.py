@@ -20,6 +20,8 @@ from ledgerproject.ledger.models.append import (
     _refuse_repeats_within,
 )
 from ledgerproject.ledger.models.tenancy import ALL_TENANTS, tenant_scope
+from ledgerproject.ledger.rollups import Rollup  # noqa: F401 (registers the model)
+from ledgerproject.ledger.rollups import record as record_rollups
 from ledgerproject.ledger.signals import entries_appended
 
 KERNEL_FIELDS = ("seq", "recorded_at", "recorded_by", "recorded_by_name", "prev_entry_hash", "entry_hash", "canonical")
@@ -175,6 +177,7 @@ class LedgerQuerySet(AppendOnlyQuerySet):
                 entry.prev_entry_hash = prev
                 entry.entry_hash = prev = hashing.entry_hash(prev, entry.canonical)
             bulk_insert.insert_entries(model, entries, db)  # one COPY on PostgreSQL
+            record_rollups(model, entries, db)  # the pages' counts: one UPSERT, same transaction
             for entry in entries:
                 entry._state.adding = False
                 entry._state.db = db
@@ -225,6 +228,8 @@ class LedgerEntry(models.Model):
     search_fields = ()
     # Indexed lookups whose value is an id this entry refers to: its trail (ledger/trail.py).
     trail_fields = ()
+    # The counts pages show, beyond the kernel's entries per (tenant, day): Dimension()s (ledger/rollups.py).
+    rollups = ()
     # Per-scope counters, {counter field: (scope fields, ...)}: an entry appended with the counter
     # left None gets one above the highest of its scope (stored, or earlier in the batch), assigned
     # under the ledger's lock so concurrent writers never pick the same number. The counter and its

@@ -1,9 +1,11 @@
-"""Re-walks every ledger's hash chain (or the named ones) and compares it with the signed checkpoints;
-records each result and exits non-zero if any ledger fails."""
+"""Re-walks every ledger's hash chain (or the named ones) and compares it with the signed checkpoints
+(with --rollups, also the pages' rollups with a count over the table); records each result and
+exits non-zero if any ledger fails."""
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from ledgerproject.ledger import rollups
 from ledgerproject.ledger.chain import record_check, verify_ledger
 from ledgerproject.ledger.registry import get_ledger, ledger_models
 
@@ -18,6 +20,12 @@ class Command(BaseCommand):
             "--links-only",
             action="store_true",
             help="only re-hash the stored canonical forms (fast); skip comparing them with the columns",
+        )
+
+        parser.add_argument(
+            "--rollups",
+            action="store_true",
+            help="also compare the rollups pages read with a count over each table (rebuild_rollups repairs them)",
         )
 
     def handle(self, *names, ledgers=(), no_progress=False, links_only=False, **options):
@@ -42,6 +50,24 @@ class Command(BaseCommand):
                 if result.bad_checkpoint is not None:
                     where += f" (checkpoint @{result.bad_checkpoint})"
                 self.stdout.write(f"{model.ledger_name}: BROKEN{where}: {result.reason}")
+        stale = self._check_rollups(models) if options.get("rollups") else []
         if broken:
             raise CommandError(f"broken chain in: {', '.join(broken)}")
+        if stale:
+            raise CommandError(f"rollups differ from the table in: {', '.join(stale)} (run rebuild_rollups)")
         self.stdout.write(f"verified {len(models)} ledgers: all chains intact and consistent with their checkpoints")
+
+    def _check_rollups(self, models):
+        stale = []
+        for model in models:
+            differences = rollups.check(model)
+            if not differences:
+                self.stdout.write(f"{model.ledger_name}: rollups match the table")
+                continue
+            stale.append(model.ledger_name)
+            for dimension, day, tenant, key, kept, counted in differences[:10]:
+                self.stdout.write(
+                    f"{model.ledger_name}: rollup {dimension}/{key or '-'} on {day} "
+                    f"(tenant {tenant or 'none'}): stored {kept}, counted {counted}"
+                )
+        return stale

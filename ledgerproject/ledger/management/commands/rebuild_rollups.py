@@ -1,0 +1,22 @@
+"""Recomputes the rollups (the counts pages show) of every ledger, or the named ones, from their tables."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ledgerproject.ledger import rollups
+from ledgerproject.ledger.registry import get_ledger, ledger_models
+
+
+class Command(BaseCommand):
+    help = "Rebuild the rollups of every ledger (or the named ones) from a count over each table."
+
+    def add_arguments(self, parser):
+        parser.add_argument("ledgers", nargs="*", help="ledger names (default: all)")
+
+    def handle(self, *args, ledgers=(), **options):
+        try:
+            models = [get_ledger(name) for name in ledgers] if ledgers else ledger_models()
+        except LookupError as exc:
+            raise CommandError(str(exc)) from None
+        for model in models:
+            counted = rollups.rebuild(model)
+            self.stdout.write(f"{model.ledger_name}: rollups rebuilt from {counted} entries")

@@ -1,0 +1,279 @@
+"""Rollups: the counts pages show (per ledger, tenant, dimension, key and day), kept on append.
+
+Pages never count a ledger table at request time: they sum Rollup rows, whose number grows with
+days and distinct keys, never with entries. Every ledger has the dimension `entries` (key "", day
+of recorded_at: ledger sizes and activity); a ledger model adds its own in `rollups`, a tuple of
+Dimension. append_many() calls record() inside the appending transaction, under the ledger's lock,
+after the insert: one UPSERT statement per batch (the counts are summed in Python first), so a
+batch that rolls back leaves its rollups unchanged, and concurrent appends never lose an update.
+
+Rollup rows are derived state, not ledger entries: `rebuild_rollups` recomputes them from the
+table, and `verify_ledgers --rollups` (check()) compares them with a count over the table.
+"""
+
+import datetime
+from collections import Counter
+
+from django.db import connections, models, router, transaction
+
+from ledgerproject.ledger.locking import lock_ledger
+
+ENTRIES = "entries"
+NO_TENANT = ""
+REBUILD_CHUNK = 5000
+
+
+def recorded_day(entry):
+    """The UTC day the entry was recorded (the kernel's day)."""
+    return entry.recorded_at.astimezone(datetime.UTC).date()
+
+
+def ms_day(ms):
+    """The UTC day of a millisecond timestamp (a claimed time such as enhancelog's ts_ms); a claim
+    past the calendar (year 9999) counts on its last day."""
+    days = ms // 86_400_000
+    if days > LAST_DAY_NUMBER:
+        return datetime.date.max
+    return EPOCH + datetime.timedelta(days=days)
+
+
+EPOCH = datetime.date(1970, 1, 1)
+LAST_DAY_NUMBER = (datetime.date.max - EPOCH).days
+
+
+class Dimension:
+    """One grouping a page shows: `key(entry)` gives a key, several (a list, tuple or set) or None
+    (the entry is not counted); keys are stored as text. `day(entry)` is the day it counts on
+    (default: recorded_day)."""
+
+    def __init__(self, name, key, day=recorded_day):
+        self.name = name
+        self.key = key if callable(key) else (lambda entry, field=key: getattr(entry, field))
+        self.day = day
+
+
+MANY = (list, tuple, set, frozenset)  # a key function may give several keys
+KERNEL_DIMENSIONS = (Dimension(ENTRIES, lambda entry: ""),)
+
+
+class Rollup(models.Model):
+    """How many entries of `ledger` (tenant "" = no tenant) counted under (dimension, key) on `day`."""
+
+    replica_reads = True  # shown on pages; see ledger/routers.py
+
+    ledger = models.CharField(max_length=64)
+    dimension = models.CharField(max_length=64)
+    day = models.DateField()
+    tenant = models.CharField(max_length=256, blank=True)
+    key = models.CharField(max_length=512, blank=True)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        app_label = "ledger"
+        constraints = [
+            models.UniqueConstraint(fields=["ledger", "dimension", "day", "tenant", "key"], name="ledger_rollup_unique")
+        ]
+        # Counts of given keys over all days (the release pages: entries per name of one page).
+        indexes = [models.Index(fields=["ledger", "dimension", "key"], name="ledger_rollup_key")]
+
+    def __str__(self):
+        return f"{self.ledger}/{self.dimension}/{self.key or '-'} {self.day} [{self.tenant or 'no tenant'}]: {self.n}"
+
+
+def dimensions(model):
+    return (*KERNEL_DIMENSIONS, *getattr(model, "rollups", ()))
+
+
+def _tenants(model, entries, db):
+    """Each entry's tenant id ("" for none), in order: its own column, or its parent's read in
+    one query per batch (run events: the run's; reviews: the entry's)."""
+    field = model.tenant_field
+    if not field:
+        return [NO_TENANT] * len(entries)
+    if "__" not in field:
+        return [getattr(entry, field) or NO_TENANT for entry in entries]
+    relation, rest = field.split("__", 1)
+    fk = model._meta.get_field(relation)
+    found = {}
+    for entry in entries:  # a parent the caller passed in (run events get their run): no query
+        if fk.is_cached(entry) and (parent := fk.get_cached_value(entry)) is not None:
+            for part in rest.split("__"):
+                parent = getattr(parent, part, None)
+            found[getattr(entry, fk.attname)] = parent
+    wanted = {getattr(entry, fk.attname) for entry in entries} - {None} - set(found)
+    if wanted:
+        target = fk.target_field.attname
+        parents = fk.related_model._base_manager.using(db).filter(**{f"{target}__in": wanted})
+        found.update(parents.values_list(target, rest))
+    return [found.get(getattr(entry, fk.attname)) or NO_TENANT for entry in entries]
+
+
+def counts(model, entries, db):
+    """Counter of (dimension, day, tenant, key) → n for these entries (seq and recorded_at set)."""
+    prepare = getattr(model, "prepare_rollups", None)
+    if prepare is not None:
+        prepare(entries, using=db)
+    found = Counter()
+    tenants = _tenants(model, entries, db)
+    days_recorded = {}  # a batch shares one recorded_at: its day is computed once
+    for dim in dimensions(model):
+        name, key_of, day_of = dim.name, dim.key, dim.day
+        for entry, tenant in zip(entries, tenants, strict=True):
+            value = key_of(entry)
+            if value is None:
+                continue
+            if day_of is recorded_day:
+                at = entry.recorded_at
+                day = days_recorded.get(at)
+                if day is None:
+                    day = days_recorded[at] = recorded_day(entry)
+            else:
+                day = day_of(entry)
+            if type(value) in MANY:
+                for key in value:
+                    found[(name, day, tenant, str(key))] += 1
+            else:
+                found[(name, day, tenant, str(value))] += 1
+    return found
+
+
+def record(model, entries, db):
+    """Add these just-inserted entries to their rollups: one UPSERT for the batch. Call it inside
+    the appending transaction, under the ledger's lock."""
+    _upsert(model.ledger_name, counts(model, entries, db), db)
+
+
+def _upsert(ledger, found, db):
+    if not found:
+        return
+    connection = connections[db]
+    table = connection.ops.quote_name(Rollup._meta.db_table)
+    day_field = Rollup._meta.get_field("day")
+    rows, params = [], []
+    for (dimension, day, tenant, key), n in sorted(found.items()):
+        rows.append("(%s, %s, %s, %s, %s, %s)")
+        params += [ledger, dimension, day_field.get_db_prep_value(day, connection), tenant, key, n]
+    sql = (
+        f"INSERT INTO {table} (ledger, dimension, day, tenant, key, n) VALUES {', '.join(rows)} "
+        f"ON CONFLICT (ledger, dimension, day, tenant, key) DO UPDATE SET n = {table}.n + excluded.n"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def count_table(model, using=None, source=None):
+    """The rollups of `model` recomputed from its table, in seq order (Counter, as counts() gives).
+
+    `source` is the manager to read the rows through (a migration passes its historical model's).
+    """
+    db = using or router.db_for_read(model)
+    manager = source if source is not None else model._base_manager
+    total, last = Counter(), 0
+    while True:
+        chunk = list(manager.using(db).filter(seq__gt=last).order_by("seq")[:REBUILD_CHUNK])
+        if not chunk:
+            return total
+        total.update(counts(model, chunk, db))
+        last = chunk[-1].seq
+
+
+def stored(ledger, using=None):
+    db = using or router.db_for_read(Rollup)
+    rows = Rollup.objects.using(db).filter(ledger=ledger, n__gt=0)
+    return Counter({(r.dimension, r.day, r.tenant, r.key): r.n for r in rows})
+
+
+def rebuild(model, using=None, source=None):
+    """Replace the ledger's rollups with a count over its table (under its lock: no append in between)."""
+    db = using or router.db_for_write(model)
+    with transaction.atomic(using=db):
+        lock_ledger(connections[db], model.ledger_name)
+        Rollup.objects.using(db).filter(ledger=model.ledger_name).delete()
+        found = count_table(model, db, source)
+        _upsert_chunked(model.ledger_name, found, db)
+    return sum(n for (dimension, *_), n in found.items() if dimension == ENTRIES)
+
+
+def _upsert_chunked(ledger, found, db, size=500):
+    items = sorted(found.items())
+    for start in range(0, len(items), size):
+        _upsert(ledger, Counter(dict(items[start : start + size])), db)
+
+
+def check(model, using=None):
+    """The differences between the stored rollups and a count over the table: a list of
+    (dimension, day, tenant, key, stored, counted); empty when they agree."""
+    db = using or router.db_for_read(model)
+    counted, kept = count_table(model, db), stored(model.ledger_name, db)
+    return [(*k, kept.get(k, 0), counted.get(k, 0)) for k in sorted(set(counted) | set(kept)) if kept[k] != counted[k]]
+
+
+# Reads: every page's aggregates come through these.
+
+
+def _scoped(queryset, scope):
+    """Rows of the tenants in `scope` (None: every tenant, and no tenant)."""
+    from ledgerproject.ledger.models import ALL_TENANTS
+
+    if scope is ALL_TENANTS:
+        return queryset
+    if not scope:
+        return queryset.none()
+    return queryset.filter(tenant__in=sorted(scope))
+
+
+ANY_TENANT = object()
+
+
+def rows(user, ledgers, dimension, since=None, until=None, keys=None, tenant=ANY_TENANT):
+    """Rollup rows of `ledgers` (names) under `dimension` (or several) in [since, until) the user may see;
+    only those of `keys` when given, and of one `tenant` (None: no tenant) when given."""
+    from ledgerproject.ledger.models import tenant_scope
+
+    if isinstance(dimension, str):
+        queryset = Rollup.objects.filter(ledger__in=list(ledgers), dimension=dimension)
+    else:  # several dimensions in one query (group by "dimension")
+        queryset = Rollup.objects.filter(ledger__in=list(ledgers), dimension__in=list(dimension))
+    if keys is not None:
+        queryset = queryset.filter(key__in=sorted(keys))
+    if tenant is not ANY_TENANT:
+        queryset = queryset.filter(tenant=tenant or NO_TENANT)
+    if since is not None:
+        queryset = queryset.filter(day__gte=since)
+    if until is not None:
+        queryset = queryset.filter(day__lt=until)
+    return _scoped(queryset, tenant_scope(user))
+
+
+def totals(user, ledgers, dimension, since=None, until=None, by=("key",), **narrow):
+    """{tuple of `by` values (one value: the value itself): summed n}, in one grouped query
+    (`narrow`: keys=, tenant= as rows() takes them)."""
+    grouped = (
+        rows(user, ledgers, dimension, since, until, **narrow).order_by().values(*by).annotate(total=models.Sum("n"))
+    )
+    result = {}
+    for row in grouped:
+        key = row[by[0]] if len(by) == 1 else tuple(row[name] for name in by)
+        result[key] = row["total"]
+    return result
+
+
+def sizes(user, ledgers, dimension=ENTRIES):
+    """{ledger name: entries this user may see (or counted under `dimension`)}, one query for all."""
+    found = totals(user, ledgers, dimension, by=("ledger",))
+    return {name: found.get(name, 0) for name in ledgers}
+
+
+def backfill(*labels):
+    """The migration operation that fills the rollups of the named ledger models ("app.Model")
+    from their tables: rows read through the migration's historical model, counted by the live one."""
+    from django.db import migrations
+
+    def forwards(apps, schema_editor):
+        from django.apps import apps as live
+
+        for label in labels:
+            source = apps.get_model(label)._base_manager
+            rebuild(live.get_model(label), using=schema_editor.connection.alias, source=source)
+
+    return migrations.RunPython(forwards, migrations.RunPython.noop, elidable=True)

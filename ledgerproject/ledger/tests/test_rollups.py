@@ -1,0 +1,230 @@
+"""Rollups: kept on append in the appending transaction, equal to a count over the table, per tenant."""
+
+import random
+import uuid
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from enhancelog.models import EnhanceEntry, Review
+from enhancelog.stats import dashboard_stats
+from ledgerproject.ledger import rollups
+from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError
+from ledgerproject.ledger.rollups import Rollup
+from runs.models import Run, RunEvent
+from tests.ledger_testapp.models import Note
+
+pytestmark = pytest.mark.django_db
+
+DAY_MS = 86_400_000
+TENANTS = (None, "acme", "globex")
+AXES = ("des", "canonical", "noop", "agent-ref")
+
+
+def enhance_row(rng, n, tenant=None):
+    verdicts = [
+        {"axis": axis, "status": rng.choice(["pass", "deny"]), "detail": ""}
+        for axis in rng.sample(AXES, rng.randint(0, 3))
+    ]
+    rejected = any(v["status"] == "deny" for v in verdicts) or rng.random() < 0.2
+    return {
+        "issue_id": f"ISS-roll-{n}",
+        "blueprint_id": f"bp-{rng.randint(1, 4)}",
+        "prev_hash": "a" * 64,
+        "new_hash": "" if rejected else "b" * 64,
+        "status": EnhanceEntry.REJECTED if rejected else EnhanceEntry.APPLIED,
+        "reasons": ["denied"] if rejected else [],
+        "verdicts": verdicts,
+        "ts_ms": 1_700_000_000_000 + rng.randint(0, 9) * DAY_MS + rng.randint(0, DAY_MS - 1),
+        "tenant_id": tenant,
+    }
+
+
+def new_run(tenant):
+    return Run.objects.append(
+        run_id=uuid.uuid4(),
+        spec_digest="c" * 64,
+        agent_name="roll",
+        tags={},
+        created_at=timezone.now(),
+        tenant_id=tenant,
+    )
+
+
+def random_appends(rng):
+    """Single appends, batches, a batch rolled back after its insert, a refused batch and a conflict."""
+    n = 0
+    for _ in range(6):
+        tenant = rng.choice(TENANTS)
+        size = rng.choice([1, 1, 3, 17])
+        EnhanceEntry.objects.append_many([enhance_row(rng, n + i, tenant) for i in range(size)])
+        n += size
+    with pytest.raises(RuntimeError), transaction.atomic():
+        EnhanceEntry.objects.append_many([enhance_row(rng, n + i, "acme") for i in range(9)])
+        raise RuntimeError("the surrounding transaction fails after the batch was inserted")
+    bad = [enhance_row(rng, n + 100), {**enhance_row(rng, n + 101), "prev_hash": "not hex"}]
+    with pytest.raises(BatchValidationError):
+        EnhanceEntry.objects.append_many(bad)
+    with pytest.raises(ConflictError):
+        first = EnhanceEntry.objects.order_by("seq").first()
+        repeat = {**enhance_row(rng, 0), "issue_id": first.issue_id, "tenant_id": first.tenant_id}
+        EnhanceEntry.objects.append_many([enhance_row(rng, n + 200, "globex"), repeat])
+    rejected = list(EnhanceEntry.objects.rejected())
+    for entry in rng.sample(rejected, min(4, len(rejected))):
+        Review.objects.append_many(
+            [{"entry": entry, "decision": Review.ACKNOWLEDGED, "comment": ""}] * rng.randint(1, 2)
+        )
+    for tenant in TENANTS:
+        run = new_run(tenant)
+        RunEvent.objects.append_events(run, [{"kind": "step"} for _ in range(rng.randint(1, 5))])
+    for i in range(5):
+        Note.objects.append(key=f"note-roll-{i}", topic="t", body={}, tenant_id=rng.choice(TENANTS) or "")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_it_matches_a_count_over_the_table_after_random_appends_batches_and_a_failed_batch(seed):
+    random_appends(random.Random(seed))
+    for model in (EnhanceEntry, Review, Run, RunEvent, Note):
+        assert rollups.check(model) == [], model.ledger_name
+    # And the figures pages read are the counts over the table, per tenant.
+    for tenant in TENANTS:
+        kept = Rollup.objects.filter(ledger="enhancelog", tenant=tenant or "")
+        by_status = {s: sum(r.n for r in kept.filter(dimension="status", key=s)) for s in ("applied", "rejected")}
+        entries = EnhanceEntry.objects.of_tenant(tenant)
+        assert by_status == {s: entries.filter(status=s).count() for s in ("applied", "rejected")}
+        assert sum(r.n for r in kept.filter(dimension="entries")) == entries.count()
+        events = (
+            RunEvent.objects.filter(run__tenant_id=tenant) if tenant else RunEvent.objects.filter(run__tenant_id=None)
+        )
+        assert sum(r.n for r in Rollup.objects.filter(ledger="run_events", tenant=tenant or "")) == events.count()
+    reviewed = EnhanceEntry.objects.filter(reviews__isnull=False).distinct().count()
+    assert sum(r.n for r in Rollup.objects.filter(ledger="enhancelog-reviews", dimension="reviewed_entry")) == reviewed
+    assert not EnhanceEntry.objects.filter(issue_id__startswith=f"ISS-roll-{10**6}").exists()
+
+
+def test_a_batch_costs_one_rollup_statement_whatever_its_size():
+    rng = random.Random(3)
+    with CaptureQueriesContext(connection) as captured:
+        EnhanceEntry.objects.append_many([enhance_row(rng, i, rng.choice(TENANTS)) for i in range(200)])
+    touching = [q["sql"] for q in captured.captured_queries if Rollup._meta.db_table in q["sql"]]
+    assert len(touching) == 1 and touching[0].startswith("INSERT")
+    assert rollups.check(EnhanceEntry) == []
+
+
+def test_run_events_take_their_tenant_from_the_run_passed_in_without_a_query():
+    run = new_run("acme")
+    with CaptureQueriesContext(connection) as captured:
+        RunEvent.objects.append_events(run, [{"kind": "a", "event_seq": 1}, {"kind": "b", "event_seq": 2}])
+    tenant_column = f'"{Run._meta.db_table}"."tenant_id"'
+    assert not any(tenant_column in q["sql"] for q in captured.captured_queries)
+    assert Rollup.objects.get(ledger="run_events", dimension="entries", tenant="acme").n == 2
+
+
+def test_rebuild_rollups_repairs_what_verify_ledgers_rollups_reports():
+    random_appends(random.Random(4))
+    Rollup.objects.filter(ledger="enhancelog", dimension="status").delete()
+    Rollup.objects.filter(ledger="enhancelog", dimension="entries").update(n=999)
+    out = StringIO()
+    with pytest.raises(CommandError, match="rollups differ from the table in: enhancelog"):
+        call_command("verify_ledgers", "enhancelog", "--rollups", "--no-progress", stdout=out)
+    assert "rollup entries/- on" in out.getvalue() and "stored 999" in out.getvalue()
+    call_command("rebuild_rollups", "enhancelog", stdout=StringIO())
+    assert rollups.check(EnhanceEntry) == []
+    out = StringIO()
+    call_command("verify_ledgers", "enhancelog", "--rollups", "--no-progress", stdout=out)
+    assert "enhancelog: rollups match the table" in out.getvalue()
+
+
+def test_the_migration_backfills_entries_stored_before_rollups_existed():
+    from django.apps import apps
+
+    random_appends(random.Random(5))
+    Rollup.objects.all().delete()
+    operation = rollups.backfill("enhancelog.EnhanceEntry", "enhancelog.Review", "runs.RunEvent")
+    operation.code(apps, connection.schema_editor())
+    for model in (EnhanceEntry, Review, RunEvent):
+        assert rollups.check(model) == []
+        assert Rollup.objects.filter(ledger=model.ledger_name).exists()
+
+
+def test_a_tenant_bound_principal_sees_only_its_tenants_aggregates(make_user):
+    rng = random.Random(6)
+    EnhanceEntry.objects.append_many([enhance_row(rng, i, "acme") for i in range(5)])
+    EnhanceEntry.objects.append_many([enhance_row(rng, 10 + i, "globex") for i in range(7)])
+    EnhanceEntry.objects.append_many([enhance_row(rng, 20 + i, None) for i in range(2)])
+    acme = make_user("roll-acme", roles=["reader"], tenants=["acme"])
+    everyone = make_user("roll-all", roles=["reader"], all_tenants=True)
+    nobody = make_user("roll-none", roles=["reader"], all_tenants=False)
+    assert dashboard_stats("all", acme)["totals"]["all"] == 5
+    assert dashboard_stats("all", everyone)["totals"]["all"] == 14
+    assert dashboard_stats("all", nobody)["totals"]["all"] == 0
+    assert rollups.sizes(acme, ["enhancelog"]) == {"enhancelog": 5}
+    acme_rejected = EnhanceEntry.objects.of_tenant("acme").rejected().count()
+    assert dashboard_stats("all", acme)["backlog"]["rejected"] == acme_rejected
+
+
+def test_the_integrity_view_shows_a_tenant_bound_principal_its_tenants_size(client, make_user):
+    rng = random.Random(7)
+    EnhanceEntry.objects.append_many([enhance_row(rng, i, "acme") for i in range(3)])
+    EnhanceEntry.objects.append_many([enhance_row(rng, 10 + i, "globex") for i in range(4)])
+    client.force_login(make_user("roll-view", roles=["reader"], tenants=["acme"]))
+    html = client.get("/ledgers/").content.decode()
+    card = html.split('<article data-ledger="enhancelog">')[1].split("</article>")[0]
+    assert "3 entries" in card
+
+
+def test_the_release_pages_counts_per_name_come_from_rollups_and_match_the_table(client, make_user):
+    from releases.models import Release, release_stats
+
+    for tenant in (None, "acme"):
+        for version in ("1", "2", "3"):
+            Release.objects.promote("roll-agent", spec_digest=version * 64, promoted_by="p", tenant_id=tenant)
+        Release.objects.rollback("roll-agent", promoted_by="p", tenant_id=tenant)
+    Release.objects.promote("other-agent", spec_digest="4" * 64, promoted_by="p", tenant_id="acme")
+    everyone = make_user("rel-all", roles=["reader"], all_tenants=True)
+    acme = make_user("rel-acme", roles=["reader"], tenants=["acme"])
+    table = Release.objects.stats_by_name()
+    assert release_stats(everyone, table) == table
+    assert release_stats(acme, ["roll-agent"]) == {"roll-agent": {"entries": 4, "rollbacks": 1}}
+    assert release_stats(everyone, ["roll-agent"], tenant=None) == {"roll-agent": {"entries": 4, "rollbacks": 1}}
+    assert rollups.check(Release) == []
+    client.force_login(acme)
+    html = client.get("/releases/roll-agent/").content.decode()
+    assert "4 entries" in html and "1 rollback" in html
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_from_separate_connections_lose_no_count():
+    import threading
+
+    from django.db import connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("separate connections appending at once: PostgreSQL")
+    writers, barrier, errors = 8, threading.Barrier(8), []
+
+    def write(index):
+        try:
+            barrier.wait(timeout=30)
+            for n in range(3):
+                Note.objects.append_many(
+                    [{"key": f"conc-{index}-{n}-{i}", "tenant_id": ("acme", "")[i % 2]} for i in range(5)]
+                )
+        except Exception as exc:  # noqa: BLE001 - collected and asserted on below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sum(r.n for r in Rollup.objects.filter(ledger="testnotes", dimension="entries")) == writers * 15
+    assert rollups.check(Note) == []
