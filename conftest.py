@@ -29,13 +29,34 @@ CHROMIUM_ARGS = [
 PASSWORD = "correct horse battery staple"
 
 
+# The longest tests (a minute or more each), longest first. They start first: pytest-xdist hands out
+# tests in collection order, one to each worker in turn, so each worker begins with one of them
+# instead of one worker running a two-minute test alone at the end of the run.
+LONG_RUNNING_FIRST = (
+    "tests/test_crawl_browser.py",
+    "ledgerproject/ledger/tests/test_query_fuzz.py",
+    "ledgerproject/ledger/tests/test_schemathesis.py",
+    "ledgerproject/ledger/tests/test_route_walk.py",
+    "ledgerproject/ledger/tests/test_safe_methods.py",
+)
+
+
+def _start_rank(item):
+    """Long modules first, then the browser tests (seconds each), then the rest in collection order."""
+    module = item.nodeid.split("::", 1)[0]
+    if module in LONG_RUNNING_FIRST:
+        return LONG_RUNNING_FIRST.index(module)
+    return len(LONG_RUNNING_FIRST) + (0 if "browser" in item.keywords else 1)
+
+
 def pytest_collection_modifyitems(config, items):
-    """`postgres` tests run only when the suite is pointed at PostgreSQL."""
+    """`postgres` tests run only when the suite is pointed at PostgreSQL; long tests start first."""
     on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
     skip = pytest.mark.skip(reason="needs PostgreSQL (run with DATABASE_URL=postgres://…)")
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip)
+    items.sort(key=_start_rank)  # stable: each module's tests stay together and in order
 
 
 @pytest.fixture(autouse=True)
@@ -53,11 +74,11 @@ def make_user(db):
     from django.contrib.auth.models import Group
 
     from ledgerproject.ledger.models import AllTenantsGrant, TenantBinding
-    from ledgerproject.ledger.roles import ensure_roles
+    from ledgerproject.ledger.tests.roles import ensure_test_roles
 
     def make(username, roles=(), tenants=(), superuser=False, all_tenants=None):
         """all_tenants: None grants every tenant when no tenants are given (as issue_token does)."""
-        ensure_roles()
+        ensure_test_roles()
         user = get_user_model().objects.create_user(
             username, password=PASSWORD, is_superuser=superuser, is_staff=superuser
         )

@@ -146,9 +146,9 @@ def build_tenant(prefix, tenant, writer):
 def make_principal(username, tenant, roles=("reader", "writer", "reviewer", "auditor"), staff=True):
     from django.contrib.auth.models import Group
 
-    from ledgerproject.ledger.roles import ensure_roles
+    from ledgerproject.ledger.tests.roles import ensure_test_roles
 
-    ensure_roles()
+    ensure_test_roles()
     user = get_user_model().objects.create_user(username, password="pw", is_staff=staff)
     user.groups.add(*Group.objects.filter(name__in=roles))
     TenantBinding.objects.create(user=user, tenant_id=tenant)

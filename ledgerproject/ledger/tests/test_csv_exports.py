@@ -7,6 +7,8 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
+from django.test import override_settings
 
 from ledgerproject.ledger.api import StreamingListMixin
 from ledgerproject.ledger.renderers import flatten, nested_prefixes
@@ -48,36 +50,58 @@ def _body(response):
     return b"".join(response.streaming_content).decode()
 
 
+@pytest.fixture(scope="class")
+def demo_loaded(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The demo data, loaded once for a class of tests inside a transaction rolled back after it (each
+    test rolls back its own writes to a savepoint inside it). Class-scoped: the empty-export tests
+    outside the class never see it."""
+    from tests.ledger_testapp.models import Note
+
+    media = tmp_path_factory.mktemp("media")
+    with override_settings(MEDIA_ROOT=str(media)), django_db_blocker.unblock(), transaction.atomic():
+        call_command("load_demo", "--no-progress", stdout=io.StringIO())
+        # The test ledger: rows whose nested body differs, and one whose first row lacks what later ones have.
+        Note.objects.append(key="plain", topic="general", body={})
+        Note.objects.append(
+            key="rich", topic="general", body={"text": "=SUM(A1)", "tags": ["a", "b"], "deep": {"x": 1}}
+        )
+        yield
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def demo(settings, tmp_path, make_note):
-    settings.MEDIA_ROOT = str(tmp_path)
-    call_command("load_demo", "--no-progress", stdout=io.StringIO())
-    # The test ledger: rows whose nested body differs, and one whose first row lacks what later ones have.
-    make_note("plain", body={})
-    make_note("rich", body={"text": "=SUM(A1)", "tags": ["a", "b"], "deep": {"x": 1}})
+def demo(demo_loaded, db):
+    """The demo data in every ledger, and notes whose bodies differ."""
 
 
-@pytest.mark.parametrize("route", CSV_ROUTES)
-def test_csv_has_every_jsonl_field_and_row(route, demo, make_user, client_for):
-    api = client_for(make_user("root", superuser=True))
-    url = _url(route)
-    jsonl = [json.loads(line) for line in _body(api.get(url, {"format": "jsonl"})).splitlines()]
-    text = _body(api.get(url, {"format": "csv"}))
-    reader = csv.DictReader(io.StringIO(text))
-    rows = list(reader)
-    assert jsonl, f"{url}: the demo data should give this list rows"
-    assert len(rows) == len(jsonl)
-    header = reader.fieldnames
-    nested = nested_prefixes(header)
-    for line, row in zip(jsonl, rows, strict=True):
-        flat = flatten(line, nested=nested)
-        missing = set(flat) - set(header)
-        assert not missing, f"{url}: JSONL fields missing from the CSV header: {sorted(missing)}"
-        for column, value in flat.items():
-            # Every value of the JSONL row is in its CSV row (objects and arrays as JSON cells).
-            assert row[column] == ("" if value == "" else str(value)), (url, column)
-            if isinstance(value, str) and value[:1] in ("[", "{"):
-                assert json.loads(row[column]) == json.loads(value)
+class TestWithTheDemo:
+    @pytest.mark.parametrize("route", CSV_ROUTES)
+    def test_csv_has_every_jsonl_field_and_row(self, route, demo, make_user, client_for):
+        api = client_for(make_user("root", superuser=True))
+        url = _url(route)
+        jsonl = [json.loads(line) for line in _body(api.get(url, {"format": "jsonl"})).splitlines()]
+        text = _body(api.get(url, {"format": "csv"}))
+        reader = csv.DictReader(io.StringIO(text))
+        rows = list(reader)
+        assert jsonl, f"{url}: the demo data should give this list rows"
+        assert len(rows) == len(jsonl)
+        header = reader.fieldnames
+        nested = nested_prefixes(header)
+        for line, row in zip(jsonl, rows, strict=True):
+            flat = flatten(line, nested=nested)
+            missing = set(flat) - set(header)
+            assert not missing, f"{url}: JSONL fields missing from the CSV header: {sorted(missing)}"
+            for column, value in flat.items():
+                # Every value of the JSONL row is in its CSV row (objects and arrays as JSON cells).
+                assert row[column] == ("" if value == "" else str(value)), (url, column)
+                if isinstance(value, str) and value[:1] in ("[", "{"):
+                    assert json.loads(row[column]) == json.loads(value)
+
+    def test_the_outputs_csv_keeps_every_event_payload(self, demo, make_user, client_for):
+        """The report that started this: outputs' events differ per row and the CSV dropped them all."""
+        api = client_for(make_user("root", superuser=True))
+        rows = list(csv.DictReader(io.StringIO(_body(api.get("/api/v1/outputs/", {"format": "csv"})))))
+        assert rows and all(json.loads(row["event"]) for row in rows)
 
 
 @pytest.mark.parametrize("route", CSV_ROUTES)
@@ -91,13 +115,6 @@ def test_an_empty_csv_export_still_has_its_header(route, make_user, client_for):
     lines = text.splitlines()
     assert len(lines) == 1 and lines[0], f"{url}: expected a header row alone, got {text!r}"
     assert len(next(csv.reader(lines))) >= 3, lines[0]
-
-
-def test_the_outputs_csv_keeps_every_event_payload(demo, make_user, client_for):
-    """The report that started this: outputs' events differ per row and the CSV dropped them all."""
-    api = client_for(make_user("root", superuser=True))
-    rows = list(csv.DictReader(io.StringIO(_body(api.get("/api/v1/outputs/", {"format": "csv"})))))
-    assert rows and all(json.loads(row["event"]) for row in rows)
 
 
 def test_the_ledger_summary_csv_keeps_fields_the_first_row_lacks(make_user, client_for, make_note):

@@ -17,7 +17,7 @@ from django.http import QueryDict
 from django.test import Client, RequestFactory
 
 from ledgerproject.ledger.access import PUBLIC, declaration_of, iter_routes
-from ledgerproject.ledger.tests.test_route_walk import real_path, stored  # noqa: F401 (a fixture)
+from ledgerproject.ledger.tests.test_route_walk import real_path, stored, stored_world  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 

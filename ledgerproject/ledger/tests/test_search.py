@@ -1,7 +1,8 @@
 """Search (page and API): every kind of id lands on its entry, scoped to the principal's tenants."""
 
 import pytest
-from django.test import Client, RequestFactory
+from django.db import transaction
+from django.test import Client, RequestFactory, override_settings
 
 from ledgerproject.ledger.search import MIN_PREFIX, search
 from ledgerproject.ledger.tests.tenant_world import build_world
@@ -11,10 +12,19 @@ from runs.models import Run
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(scope="module")
+def built_world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Built once for the module, inside a transaction rolled back after (each test rolls back its own
+    writes to a savepoint inside it)."""
+    media = tmp_path_factory.mktemp("media")
+    with override_settings(MEDIA_ROOT=str(media)), django_db_blocker.unblock(), transaction.atomic():
+        yield build_world()
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def world(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    red, mine, absent, blue = build_world()
+def world(built_world, db):
+    red, mine, absent, blue = built_world
     client = Client()
     client.force_login(blue)
     return red, mine, absent, blue, client
