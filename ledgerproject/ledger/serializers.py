@@ -5,12 +5,46 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
+from rest_framework.validators import (
+    ProhibitSurrogateCharactersValidator,
+    UniqueTogetherValidator,
+    UniqueValidator,
+)
 
 from ledgerproject.ledger.tenancy import writer_tenant
 
 SERVER_OWNED = ("ledger", "seq", "recorded_at", "recorded_by", "prev_entry_hash", "entry_hash", "canonical")
 SERVER_SET = "This field is set by the server and cannot be sent."
+
+
+class FastSurrogateValidator(ProhibitSurrogateCharactersValidator):
+    """DRF's surrogate check with the same message, without a Python loop over every character.
+
+    DRF walks each string character by character (a fifth of a batch's validation); encoding to
+    UTF-8 is done in C and fails only on a surrogate, and only then is the offending one named.
+    """
+
+    def __call__(self, value):
+        try:
+            str(value).encode("utf-8")
+        except UnicodeEncodeError:
+            super().__call__(value)
+
+
+def speed_up_fields(fields):
+    """Swap DRF's per-character surrogate check for FastSurrogateValidator in `fields` (and in
+    list fields' children), in place. Nested serializers swap their own when they build fields."""
+    for field in fields.values():
+        for one in (field, getattr(field, "child", None)):
+            if one is None or isinstance(one, serializers.BaseSerializer):
+                continue
+            validators = one.validators
+            if validators and any(type(v) is ProhibitSurrogateCharactersValidator for v in validators):
+                one.validators = [
+                    FastSurrogateValidator() if type(v) is ProhibitSurrogateCharactersValidator else v
+                    for v in validators
+                ]
+    return fields
 
 
 class StrictBodyMixin:
@@ -28,6 +62,9 @@ class StrictBodyMixin:
     def accepted_fields(self):
         """The keys a body may carry: the writable fields (override when the body is parsed by hand)."""
         return [name for name, field in self.fields.items() if not field.read_only]
+
+    def get_fields(self):
+        return speed_up_fields(super().get_fields())
 
     def refused_fields(self, data):
         """{key: [why]} for each key of `data` this serializer refuses."""
@@ -125,7 +162,7 @@ class LedgerSerializer(StrictBodyMixin, serializers.ModelSerializer):
         # (Filtered on every copy: a field's deepcopy is rebuilt from its constructor arguments.)
         for field in fields.values():
             field.validators = [v for v in field.validators if not isinstance(v, UniqueValidator)]
-        return fields
+        return speed_up_fields(fields)
 
     def get_validators(self):
         return [v for v in super().get_validators() if not isinstance(v, UniqueTogetherValidator)]
