@@ -193,9 +193,20 @@ class StrictBodyMixin:
     def get_fields(self):
         return speed_up_fields(super().get_fields())
 
+    def _accepted(self):
+        # Once per serializer instance, not per item of an array: walking the field mapping for
+        # every item cost more than validating most of its fields.
+        cached = self.__dict__.get("_accepted_fields")
+        if cached is None:
+            accepted = list(self.accepted_fields())
+            cached = self._accepted_fields = (accepted, frozenset(accepted))
+        return cached
+
     def refused_fields(self, data):
         """{key: [why]} for each key of `data` this serializer refuses."""
-        accepted = self.accepted_fields()
+        accepted, known = self._accepted()
+        if all(key in known for key in data):
+            return {}
         refused = {}
         for key in data:
             if key in accepted:

@@ -11,6 +11,7 @@ from enhancelog.models import EnhanceEntry
 from enhancelog.serializers import EnhanceEntrySerializer
 from enhancelog.tests.conftest import entry_json
 from experience.serializers import ExperienceEventSerializer
+from ledgerproject.ledger.api import item_errors
 from ledgerproject.ledger.serializers import FastSurrogateValidator
 from logchain.serializers import LogRecordSerializer
 from runs.serializers import OutputSerializer, RunEventSerializer
@@ -126,3 +127,22 @@ def test_it_still_appends_a_batch_of_ordinary_text_with_the_fast_checks(writer_a
     response = writer_api.post(URL, items, format="json")
     assert response.status_code == 201, response.content[:300]
     assert [e.intent for e in EnhanceEntry.objects.order_by("seq")] == ["naïve café ✓ 𝄞"] * 3
+
+
+def test_it_reads_the_accepted_body_keys_once_per_array_not_per_item(monkeypatch):
+    calls = []
+    original = EnhanceEntrySerializer.accepted_fields
+
+    def counting(self):
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(EnhanceEntrySerializer, "accepted_fields", counting)
+    items = [{**entry_json(f"k{i}"), "sneaky": i} for i in range(50)]
+    serializer = EnhanceEntrySerializer(data=items, many=True)
+    assert not serializer.is_valid()
+    # Still named per item, with the same message listing what the body takes.
+    refused = item_errors(serializer.errors)
+    assert [index for index, _ in refused] == list(range(50))
+    assert all(errors["sneaky"][0].startswith("Unknown field; this body takes issue_id") for _, errors in refused)
+    assert len(calls) == 1
