@@ -193,6 +193,15 @@ class StrictBodyMixin:
     def get_fields(self):
         return speed_up_fields(super().get_fields())
 
+    @property
+    def _writable_fields(self):
+        # DRF walks its field mapping (a Python-level Mapping) for every item it validates; the
+        # writable fields are fixed once built, so list them once per serializer instance.
+        cached = self.__dict__.get("_writable_field_list")
+        if cached is None:
+            cached = self._writable_field_list = tuple(field for field in self.fields.values() if not field.read_only)
+        return cached
+
     def _accepted(self):
         # Once per serializer instance, not per item of an array: walking the field mapping for
         # every item cost more than validating most of its fields.

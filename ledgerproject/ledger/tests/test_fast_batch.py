@@ -146,3 +146,13 @@ def test_it_reads_the_accepted_body_keys_once_per_array_not_per_item(monkeypatch
     assert [index for index, _ in refused] == list(range(50))
     assert all(errors["sneaky"][0].startswith("Unknown field; this body takes issue_id") for _, errors in refused)
     assert len(calls) == 1
+
+
+def test_it_lists_the_writable_fields_once_per_serializer_not_per_item():
+    serializer = EnhanceEntrySerializer()
+    first = serializer._writable_fields
+    assert first is serializer._writable_fields
+    assert [field.field_name for field in first] == [
+        name for name, field in serializer.fields.items() if not field.read_only
+    ]
+    assert "ledger" not in [field.field_name for field in first]
