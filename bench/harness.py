@@ -203,14 +203,15 @@ def free_port():
         return sock.getsockname()[1]
 
 
-# How the benchmarks serve Ledger: 2 workers, as the MLflow column is served (see docs/deployment.md for
-# production's command; append.py --gunicorn replaces these to compare worker classes and counts).
-GUNICORN_ARGS = ("-w", "2")
+# How the benchmarks serve Ledger: production's command (docs/deployment.md) at 2 workers, as the MLflow
+# column is served; threads overlap one request's database round trips with another's Python.
+# append.py --gunicorn replaces these to compare worker classes and counts.
+GUNICORN_ARGS = ("-w", "2", "-k", "gthread", "--threads", "4")
 
 
 @contextlib.contextmanager
 def running_app(app_url, gunicorn_args=GUNICORN_ARGS, env=None):
-    """Migrate app_url, issue a writer+reader token, serve it with gunicorn (2 workers unless gunicorn_args say
+    """Migrate app_url, issue a writer+reader token, serve it with gunicorn (GUNICORN_ARGS unless gunicorn_args say
     otherwise) on 127.0.0.1 until it answers; yield (server process, base URL, token) and stop the server on the
     way out. `env` adds to the app's environment."""
     manage(app_url, "migrate", "-v", "0")

@@ -37,7 +37,10 @@ STEPS = [
         ],
     ),
     ("  lock + conflicts + tip (1 query)", [("ledger/models.py", "_refuse_conflicts_and_read_tip")]),
-    ("  INSERT (bulk_create)", [("django/db/models/query.py", "bulk_create")]),
+    (
+        "  INSERT (bulk_create) / COPY",
+        [("django/db/models/query.py", "bulk_create"), ("ledger/bulk_insert.py", "insert_entries")],
+    ),
     ("  COMMIT", [("django/db/backends/base/base.py", "commit")]),
     ("render (serializer.data)", [("rest_framework/serializers.py", "data")]),
     ("render (JSON bytes)", [("rest_framework/response.py", "rendered_content")]),

@@ -20,6 +20,9 @@ class CanonicalizationError(ValueError):
 
 def jsonable(value):
     """Turn a model field value into the plain JSON value that is hashed."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool or kind is float:
+        return value  # already plain JSON (most values): no isinstance chain
     if isinstance(value, datetime.datetime):
         return format_timestamp(value)
     if isinstance(value, (datetime.date, datetime.time)):

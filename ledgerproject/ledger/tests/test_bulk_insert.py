@@ -84,6 +84,13 @@ def test_on_postgres_a_batch_is_one_copy_not_inserts():
 
 
 @pytest.mark.postgres
+def test_on_postgres_a_single_entry_is_one_insert_not_a_copy():
+    with CaptureQueriesContext(connection) as captured:
+        EnhanceEntry.objects.append_many(rows(1), recorded_by="bench")
+    assert sum(q["sql"].lstrip().upper().startswith("INSERT") for q in captured.captured_queries) == 1
+
+
+@pytest.mark.postgres
 def test_copy_writes_the_values_djangos_insert_writes():
     entries = EnhanceEntry.objects.append_many(rows(10), recorded_by="bench")
     columns, copied = bulk_insert.copy_rows(EnhanceEntry, entries, connection)
@@ -100,7 +107,7 @@ def test_copy_writes_the_values_djangos_insert_writes():
 
 @pytest.mark.postgres
 def test_a_refused_copy_is_a_django_integrity_error_and_stores_nothing():
-    entries = EnhanceEntry.objects.append_many(rows(2), recorded_by="bench")
+    entries = EnhanceEntry.objects.append_many(rows(bulk_insert.COPY_MIN_ROWS), recorded_by="bench")
     with pytest.raises(IntegrityError), transaction.atomic():
         bulk_insert.insert_entries(EnhanceEntry, entries, "default")  # the same seqs again
-    assert EnhanceEntry._base_manager.count() == 2
+    assert EnhanceEntry._base_manager.count() == bulk_insert.COPY_MIN_ROWS

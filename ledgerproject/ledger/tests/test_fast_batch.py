@@ -1,0 +1,158 @@
+"""The fast per-item path of arrays: cheaper checks with the same answers (issue #12, batches)."""
+
+import pytest
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.fields import SkipField, empty
+from rest_framework.serializers import BaseSerializer
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
+
+from enhancelog.models import EnhanceEntry
+from enhancelog.serializers import EnhanceEntrySerializer
+from enhancelog.tests.conftest import entry_json
+from experience.serializers import ExperienceEventSerializer
+from ledgerproject.ledger.api import item_errors
+from ledgerproject.ledger.serializers import FastSurrogateValidator
+from logchain.serializers import LogRecordSerializer
+from runs.serializers import OutputSerializer, RunEventSerializer
+
+URL = "/api/v1/enhances/"
+
+
+def _string_checks(serializer):
+    """Every validator of every field (nested serializers and list children included)."""
+    found = []
+    for field in serializer.fields.values():
+        if field.read_only:  # never validated
+            continue
+        child = getattr(field, "child", None)
+        for one in (field, child):
+            if one is None:
+                continue
+            if isinstance(one, BaseSerializer):
+                if one is child or not hasattr(one, "child"):
+                    found.extend(_string_checks(one))
+                continue
+            found.extend(one.validators)
+    return found
+
+
+BATCH_SERIALIZERS = [
+    EnhanceEntrySerializer,
+    ExperienceEventSerializer,
+    RunEventSerializer,
+    LogRecordSerializer,
+    OutputSerializer,
+]
+SIMPLE = (serializers.CharField, serializers.IntegerField, serializers.ChoiceField)
+SAMPLES = [
+    *("", " ", "  x  ", "x", "a" * 64, "a" * 65, "7", "-3", "x" * 5000, "\x00", "ok\x00", "\ud800", "ok\udfff"),
+    *("pass", "deny", "applied", "rejected", "info", "error", "started", "naïve ✓ 𝄞"),
+    *(0, -1, 1, 64, 2**53 - 1, 2**53, 2**63, 2**70, -(2**70)),
+    *(1.0, 1.5, True, False, None, empty, [], {}, ["x"], {"a": 1}),
+]
+
+
+def _simple_fields(serializer):
+    """The writable string, integer and choice fields of a serializer, nested ones included."""
+    found = []
+    for field in serializer.fields.values():
+        if field.read_only:
+            continue
+        for one in (field, getattr(field, "child", None)):
+            if isinstance(one, BaseSerializer):
+                if not hasattr(one, "child"):
+                    found.extend(_simple_fields(one))
+            elif type(one) in SIMPLE:
+                found.append(one)
+    return found
+
+
+def _outcome(run, value):
+    try:
+        return ("ok", run(value))
+    except SkipField:
+        return ("skip",)
+    except ValidationError as exc:
+        return ("error", exc.detail)
+
+
+# Experience's fields are its own CharField subclasses and a pydantic payload: DRF validates them.
+@pytest.mark.parametrize("serializer_class", [s for s in BATCH_SERIALIZERS if s is not ExperienceEventSerializer])
+def test_its_one_call_field_validation_answers_exactly_as_drf(serializer_class):
+    fields = _simple_fields(serializer_class())
+    assert fields
+    for field in fields:
+        # Installed on the instance: what the serializer calls for each item.
+        assert "run_validation" in vars(field), field.field_name
+        drf = type(field).run_validation.__get__(field)
+        for sample in SAMPLES:
+            assert _outcome(field.run_validation, sample) == _outcome(drf, sample), (field.field_name, sample)
+
+
+@pytest.mark.parametrize("serializer_class", BATCH_SERIALIZERS)
+def test_it_checks_strings_for_surrogates_without_walking_each_character(serializer_class):
+    checks = _string_checks(serializer_class())
+    assert any(isinstance(check, ProhibitSurrogateCharactersValidator) for check in checks)
+    # DRF's own walks every character in Python: a fifth of a batch's validation.
+    assert not [check for check in checks if type(check) is ProhibitSurrogateCharactersValidator]
+
+
+def test_its_surrogate_check_gives_drfs_message_and_passes_other_text():
+    for text in ("plain", "naïve café ✓ 𝄞", "", 42):
+        FastSurrogateValidator()(text)
+    for text, point in (("a\ud800b", "D800"), ("\udfff", "DFFF"), ("ok \udc00 \ud800", "DC00")):
+        with pytest.raises(ValidationError) as refused:
+            FastSurrogateValidator()(text)
+        # DRF's words and code, naming the first surrogate (what clients of form bodies see).
+        assert refused.value.detail == [f"Surrogate characters are not allowed: U+{point}."]
+        assert refused.value.get_codes() == ["surrogate_characters_not_allowed"]
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_batch_with_a_lone_surrogate_naming_the_item_and_storing_nothing(writer_api):
+    import json
+
+    items = [entry_json("s0"), entry_json("s1", intent="\ud800")]
+    body = json.dumps(items)  # \ud800 escapes: refused by the parser, before any field is validated
+    response = writer_api.generic("POST", URL, body, content_type="application/json")
+    assert response.status_code == 400, response.content[:300]
+    assert "1.intent" in response.json()["detail"]
+    assert not EnhanceEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_still_appends_a_batch_of_ordinary_text_with_the_fast_checks(writer_api):
+    items = [entry_json(f"t{i}", intent="naïve café ✓ 𝄞") for i in range(3)]
+    response = writer_api.post(URL, items, format="json")
+    assert response.status_code == 201, response.content[:300]
+    assert [e.intent for e in EnhanceEntry.objects.order_by("seq")] == ["naïve café ✓ 𝄞"] * 3
+
+
+def test_it_reads_the_accepted_body_keys_once_per_array_not_per_item(monkeypatch):
+    calls = []
+    original = EnhanceEntrySerializer.accepted_fields
+
+    def counting(self):
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(EnhanceEntrySerializer, "accepted_fields", counting)
+    items = [{**entry_json(f"k{i}"), "sneaky": i} for i in range(50)]
+    serializer = EnhanceEntrySerializer(data=items, many=True)
+    assert not serializer.is_valid()
+    # Still named per item, with the same message listing what the body takes.
+    refused = item_errors(serializer.errors)
+    assert [index for index, _ in refused] == list(range(50))
+    assert all(errors["sneaky"][0].startswith("Unknown field; this body takes issue_id") for _, errors in refused)
+    assert len(calls) == 1
+
+
+def test_it_lists_the_writable_fields_once_per_serializer_not_per_item():
+    serializer = EnhanceEntrySerializer()
+    first = serializer._writable_fields
+    assert first is serializer._writable_fields
+    assert [field.field_name for field in first] == [
+        name for name, field in serializer.fields.items() if not field.read_only
+    ]
+    assert "ledger" not in [field.field_name for field in first]
