@@ -3,6 +3,7 @@
 from django.urls import reverse
 
 from enhancelog.models import EnhanceEntry
+from ledgerproject.ledger.home import Attention, Card, attention_of, bounded_count, cards_of
 
 
 def review_queue_url(user):
@@ -12,32 +13,27 @@ def review_queue_url(user):
     return f"{reverse('enhancelog:list')}?status=rejected&reviewed=false"
 
 
-def attention(user):
-    from ledgerproject.ledger.home import bounded_count
-
-    if not user.has_perm("enhancelog.view_enhanceentry"):
-        return []
-    count = bounded_count(EnhanceEntry.objects.visible_to(user).review_queue())
-    return [
-        {
-            "key": "unreviewed-rejections",
-            "title": "Rejected enhances nobody has reviewed",
-            "count": count,
-            "detail": "the review queue",
-            "url": review_queue_url(user),
-            "severity": "bad",
-        }
-    ]
+def _review_queue(user):
+    return {"count": bounded_count(EnhanceEntry.objects.visible_to(user).review_queue()), "url": review_queue_url(user)}
 
 
-def cards(user):
-    if not user.has_perm("enhancelog.view_enhanceentry"):
-        return []
-    return [
-        {
-            "title": "Enhances",
-            "text": "Verifier verdicts per day, the deny rate per axis, the review backlog and blueprint traces.",
-            "url": reverse("enhancelog:dashboard"),
-            "ledger": "enhancelog",
-        }
-    ]
+attention = attention_of(
+    Attention(
+        permission="enhancelog.view_enhanceentry",
+        key="unreviewed-rejections",
+        title="Rejected enhances nobody has reviewed",
+        severity="bad",
+        detail="the review queue",
+        measure=_review_queue,
+    )
+)
+
+cards = cards_of(
+    Card(
+        permission="enhancelog.view_enhanceentry",
+        title="Enhances",
+        text="Verifier verdicts per day, the deny rate per axis, the review backlog and blueprint traces.",
+        url_name="enhancelog:dashboard",
+        ledger="enhancelog",
+    )
+)

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 
 from experience import schemas
 from experience.models import ExperienceEvent
+from ledgerproject.ledger.filters import CapFilter
 from ledgerproject.ledger.validators import MAX_JSON_INT
 
 KIND_CHOICES = [(kind, kind) for kind in schemas.KINDS]
@@ -51,17 +52,11 @@ class ExperienceEventFilterSet(django_filters.FilterSet):
     artifact_id = IdFilter()
     trace_link_id = IdFilter()
     proposal_id = IdFilter()
-    limit = django_filters.NumberFilter(
-        method="keep", min_value=1, max_value=MAX_JSON_INT, help_text="caps the total number of events"
-    )
+    limit = CapFilter(help_text="caps the total number of events")
 
     class Meta:
         model = ExperienceEvent
         fields = []
-
-    def keep(self, queryset, name, value):
-        # Applied by the view after every other filter: a cap must count only matching events.
-        return queryset
 
 
 def validate_artifact_kind(value):
@@ -83,16 +78,11 @@ class ArtifactFilterSet(django_filters.FilterSet):
         help_text="Adapter, Pack, Policy, TruthFile, EvalSuite, Other or Other(name)",
     )
     state = django_filters.ChoiceFilter(choices=STATE_CHOICES, method="filter_state")
-    limit = django_filters.NumberFilter(
-        method="keep", min_value=1, max_value=MAX_JSON_INT, help_text="caps the number of artifacts"
-    )
+    limit = CapFilter(help_text="caps the number of artifacts")
 
     class Meta:
         model = ExperienceEvent
         fields = []
-
-    def keep(self, queryset, name, value):
-        return queryset
 
     def filter_kind(self, queryset, name, value):
         return queryset.of_artifact_kind(value)

@@ -1,16 +1,13 @@
 """What the experience ledger puts on the home page: its dashboards."""
 
-from django.urls import reverse
+from ledgerproject.ledger.home import Card, cards_of
 
-
-def cards(user):
-    if not user.has_perm("experience.view_experienceevent"):
-        return []
-    return [
-        {
-            "title": "Events",
-            "text": "The experience timeline: decision chains, correlations, artifacts and replay trace links.",
-            "url": reverse("experience:timeline"),
-            "ledger": "experience",
-        }
-    ]
+cards = cards_of(
+    Card(
+        permission="experience.view_experienceevent",
+        title="Events",
+        text="The experience timeline: decision chains, correlations, artifacts and replay trace links.",
+        url_name="experience:timeline",
+        ledger="experience",
+    )
+)

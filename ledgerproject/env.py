@@ -25,14 +25,21 @@ def env_bool(name, default=False):
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean; use one of 1/0, true/false, yes/no, on/off")
 
 
-def env_int(name, default, minimum=None, maximum=None):
+def _number(name, parse, what):
+    """NAME read by `parse` (int, float), or None when unset or empty; a value it refuses fails naming NAME."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
-        return default
+        return None
     try:
-        value = int(raw)
+        return parse(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number") from None
+        raise ImproperlyConfigured(f"{name}={raw!r} is not {what}") from None
+
+
+def env_int(name, default, minimum=None, maximum=None):
+    value = _number(name, int, "a whole number")
+    if value is None:
+        return default
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} is below the minimum {minimum}")
     if maximum is not None and value > maximum:
@@ -42,15 +49,11 @@ def env_int(name, default, minimum=None, maximum=None):
 
 def env_float(name, default, minimum=None):
     """A finite number from NAME ("2", "0.5"); unset or empty gives `default`."""
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
+    value = _number(name, float, "a number")
+    if value is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
     if not math.isfinite(value):
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number")
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r} is not a finite number")
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value:g} is below the minimum {minimum:g}")
     return value

@@ -1,16 +1,13 @@
 """What the node-log ledger puts on the home page: its viewer."""
 
-from django.urls import reverse
+from ledgerproject.ledger.home import Card, cards_of
 
-
-def cards(user):
-    if not user.has_perm("logchain.view_logrecord"):
-        return []
-    return [
-        {
-            "title": "Logs",
-            "text": "Node logs, hash-chained as they arrive: filter by node, daemon, level and time.",
-            "url": reverse("logchain:viewer"),
-            "ledger": "logchain",
-        }
-    ]
+cards = cards_of(
+    Card(
+        permission="logchain.view_logrecord",
+        title="Logs",
+        text="Node logs, hash-chained as they arrive: filter by node, daemon, level and time.",
+        url_name="logchain:viewer",
+        ledger="logchain",
+    )
+)

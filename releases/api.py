@@ -24,6 +24,14 @@ AS_OF = OpenApiParameter(
 )
 
 
+def _rollback(name, **fields):
+    """Release.objects.rollback, with "nothing to roll back to" as a 404."""
+    try:
+        return Release.objects.rollback(name, **fields)
+    except Release.DoesNotExist as exc:
+        raise NotFound(str(exc)) from None
+
+
 def checked_name(name):
     """The name from the URL, or a 400 saying what a name may be."""
     try:
@@ -122,13 +130,7 @@ class ReleaseViewSet(LedgerViewSet):
     )
     @action(detail=True, methods=["post"], filterset_class=None)
     def promote(self, request, name=None):
-        name = checked_name(name)
-        body = PromoteSerializer(data=request.data, context={"name": name})
-        body.is_valid(raise_exception=True)
-        entry = Release.objects.promote(
-            name, recorded_by=request.user, tenant_id=named_tenant(request), **body.validated_data
-        )
-        return Response(self.get_serializer(entry).data, status=status.HTTP_201_CREATED)
+        return self._append_to(request, name, PromoteSerializer, request.data, Release.objects.promote)
 
     @extend_schema(
         summary="Roll back: re-append the release before the current one",
@@ -137,13 +139,12 @@ class ReleaseViewSet(LedgerViewSet):
     )
     @action(detail=True, methods=["post"], filterset_class=None)
     def rollback(self, request, name=None):
+        return self._append_to(request, name, RollbackSerializer, request.data if request.data else {}, _rollback)
+
+    def _append_to(self, request, name, body_class, data, append):
+        """A name's action that appends one release: its body validated, then `append(name, ...)` (201)."""
         name = checked_name(name)
-        body = RollbackSerializer(data=request.data if request.data else {}, context={"name": name})
+        body = body_class(data=data, context={"name": name})
         body.is_valid(raise_exception=True)
-        try:
-            entry = Release.objects.rollback(
-                name, recorded_by=request.user, tenant_id=named_tenant(request), **body.validated_data
-            )
-        except Release.DoesNotExist as exc:
-            raise NotFound(str(exc)) from None
+        entry = append(name, recorded_by=request.user, tenant_id=named_tenant(request), **body.validated_data)
         return Response(self.get_serializer(entry).data, status=status.HTTP_201_CREATED)

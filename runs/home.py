@@ -5,38 +5,35 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
+from ledgerproject.ledger.home import Attention, Card, attention_of, bounded_count, cards_of
 from runs.models import RunOutcome, RunStatus
 
 RECENT = timedelta(days=7)
 
 
-def attention(user):
-    from ledgerproject.ledger.home import bounded_count
-
-    if not user.has_perm("runs.view_runoutcome"):
-        return []
+def _failed_runs(user):
     since = timezone.now() - RECENT
     failed = RunOutcome.objects.visible_to(user).filter(status=RunStatus.FAILED, recorded_at__gte=since)
-    return [
-        {
-            "key": "failed-runs",
-            "title": "Runs that failed in the last 7 days",
-            "count": bounded_count(failed),
-            "detail": "the failed runs",
-            "url": f"{reverse('runs:run-list')}?status={RunStatus.FAILED}",
-            "severity": "bad",
-        }
-    ]
+    return {"count": bounded_count(failed), "url": f"{reverse('runs:run-list')}?status={RunStatus.FAILED}"}
 
 
-def cards(user):
-    if not user.has_perm("runs.view_run"):
-        return []
-    return [
-        {
-            "title": "Runs",
-            "text": "Agent runs with their events and outcome; task outputs with their lineage; stored blobs.",
-            "url": reverse("runs:run-list"),
-            "ledger": "runs",
-        }
-    ]
+attention = attention_of(
+    Attention(
+        permission="runs.view_runoutcome",
+        key="failed-runs",
+        title="Runs that failed in the last 7 days",
+        severity="bad",
+        detail="the failed runs",
+        measure=_failed_runs,
+    )
+)
+
+cards = cards_of(
+    Card(
+        permission="runs.view_run",
+        title="Runs",
+        text="Agent runs with their events and outcome; task outputs with their lineage; stored blobs.",
+        url_name="runs:run-list",
+        ledger="runs",
+    )
+)

@@ -1,11 +1,14 @@
 """The home page for people: what needs attention, activity per ledger, and a card for each dashboard.
 
 Each ledger app may offer a `home` module with `attention(user)` (items needing a person: a title,
-a count, where to act) and `cards(user)` (its dashboards); the kernel adds the integrity items it
-owns (chains or checkpoints not verified lately) and the activity per ledger. Every count is
+a count, where to act) and `cards(user)` (its dashboards), declared through `Card` / `cards_of` and
+`Attention` / `attention_of` below; the kernel adds the integrity items it owns (chains or
+checkpoints not verified lately) and the activity per ledger. Every count is
 bounded (COUNT over at most ATTENTION_CAP rows) and the number of queries does not grow with the data.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from importlib import import_module
 
@@ -26,6 +29,68 @@ STALE_AFTER = timedelta(days=7)
 def bounded_count(queryset, cap=ATTENTION_CAP):
     """COUNT over at most `cap` rows (an index range stopped early, never the whole table)."""
     return queryset.order_by().values("pk")[:cap].count()
+
+
+@dataclass(frozen=True)
+class Card:
+    """A dashboard card on the home page, shown to those who hold `permission`."""
+
+    permission: str
+    title: str
+    text: str
+    url_name: str  # the dashboard's route name
+    ledger: str
+
+    def for_user(self, user):
+        if not user.has_perm(self.permission):
+            return None
+        return {"title": self.title, "text": self.text, "url": reverse(self.url_name), "ledger": self.ledger}
+
+
+def cards_of(*declared):
+    """An app's `cards(user)`: its declared cards this user may see, in order."""
+
+    def cards(user):
+        return [card for card in (c.for_user(user) for c in declared) if card is not None]
+
+    return cards
+
+
+@dataclass(frozen=True)
+class Attention:
+    """An item needing a person, shown to those who hold `permission`. `measure(user)` answers the
+    item's counted part (`count`, `url`, and `detail` unless declared here; `more` when capped), or
+    None when there is nothing to show."""
+
+    permission: str
+    key: str
+    title: str
+    severity: str
+    measure: Callable
+    detail: str | None = None
+
+    def for_user(self, user):
+        if not user.has_perm(self.permission):
+            return None
+        measured = self.measure(user)
+        if measured is None:
+            return None
+        item = {"key": self.key, "title": self.title, "count": measured["count"]}
+        if "more" in measured:
+            item["more"] = measured["more"]
+        item["detail"] = measured["detail"] if self.detail is None else self.detail
+        item["url"] = measured["url"]
+        item["severity"] = self.severity
+        return item
+
+
+def attention_of(*declared):
+    """An app's `attention(user)`: its declared items this user may see, in order."""
+
+    def attention(user):
+        return [item for item in (a.for_user(user) for a in declared) if item is not None]
+
+    return attention
 
 
 def _app_homes():

@@ -135,6 +135,17 @@ def _signed_size(ledger, param, size, latest):
         )
 
 
+def _proof_sizes(request, ledger, required, signed):
+    """What both proofs read first, in this order: the ledger (readable), the `required` number, the latest
+    signed checkpoint, and the `signed` tree size (default: the latest's), which must be a signed checkpoint's."""
+    model = _readable_ledger(request, ledger)
+    value = _size_param(request, required)
+    latest = _latest_or_400(model.ledger_name)
+    size = _size_param(request, signed, required=False) or latest.tree_size
+    _signed_size(ledger, signed, size, latest)
+    return model, latest, value, size
+
+
 class CheckpointView(APIView):
     """GET: the latest signed checkpoint. POST (auditor): sign a new one if the ledger grew."""
 
@@ -173,11 +184,7 @@ class InclusionProofView(APIView):
         responses=INCLUSION_SCHEMA,
     )
     def get(self, request, ledger):
-        model = _readable_ledger(request, ledger)
-        seq = _size_param(request, "seq")
-        latest = _latest_or_400(model.ledger_name)
-        size = _size_param(request, "tree_size", required=False) or latest.tree_size
-        _signed_size(ledger, "tree_size", size, latest)
+        model, latest, seq, size = _proof_sizes(request, ledger, "seq", "tree_size")
         if seq > size:
             raise ValidationError({"seq": [f"seq {seq} is beyond tree_size {size}: that tree does not hold it yet."]})
         entry = _visible(model, request.user).filter(seq=seq).values("entry_hash").first()
@@ -200,11 +207,7 @@ class ConsistencyProofView(APIView):
         responses=CONSISTENCY_SCHEMA,
     )
     def get(self, request, ledger):
-        model = _readable_ledger(request, ledger)
-        first = _size_param(request, "first")
-        latest = _latest_or_400(model.ledger_name)
-        second = _size_param(request, "second", required=False) or latest.tree_size
-        _signed_size(ledger, "second", second, latest)
+        model, latest, first, second = _proof_sizes(request, ledger, "first", "second")
         _signed_size(ledger, "first", first, latest)
         if first > second:
             raise ValidationError({"first": [f"first ({first}) must not exceed second ({second})."]})

@@ -27,13 +27,18 @@ def encode_line(row):
     return orjson.dumps(row, default=_drf_encoder.default, option=orjson.OPT_PASSTHROUGH_DATETIME)
 
 
+def as_rows(data):
+    """What an export renderer writes: a list response row by row, an object (one entry, an error) as one row."""
+    return data if isinstance(data, list) else [data]
+
+
 class JSONLinesRenderer(BaseRenderer):
     media_type = "application/x-ndjson"
     format = "jsonl"
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        rows = data if isinstance(data, list) else [data]
+        rows = as_rows(data)
         return "".join(_encode(row) + "\n" for row in rows).encode()
 
 
@@ -98,7 +103,7 @@ class CSVRenderer(BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        rows = data if isinstance(data, list) else [data]
+        rows = as_rows(data)
         view = (renderer_context or {}).get("view")
         declared = getattr(view, "get_csv_columns", None)
         response = (renderer_context or {}).get("response")

@@ -166,3 +166,36 @@ def test_no_home_page_query_needs_a_scan_of_a_ledger_table_on_postgresql(client,
     assert checked >= 1  # the bounded attention counts at least
     # Activity and sizes come from the rollups, not from the ledger tables.
     assert any('"ledger_rollup"' in query["sql"] for query in captured.captured_queries)
+
+
+class _Holder:
+    """A principal holding exactly `perms` (the helpers ask nothing else of it)."""
+
+    def __init__(self, *perms):
+        self.perms = set(perms)
+
+    def has_perm(self, perm):
+        return perm in self.perms
+
+
+def test_it_shows_a_declared_card_only_to_holders_of_its_permission():
+    from ledgerproject.ledger.home import Card, cards_of
+
+    cards = cards_of(Card(permission="runs.view_run", title="Runs", text="t", url_name="runs:run-list", ledger="runs"))
+    assert cards(_Holder()) == []
+    assert cards(_Holder("runs.view_run")) == [{"title": "Runs", "text": "t", "url": "/runs/", "ledger": "runs"}]
+
+
+def test_it_leaves_out_a_declared_attention_item_without_the_permission_or_with_nothing_measured():
+    from ledgerproject.ledger.home import Attention, attention_of
+
+    def measure(user):
+        return {"count": 3, "url": "/x/"} if "show" in user.perms else None
+
+    item = Attention(permission="p.view", key="k", title="T", severity="bad", detail="the queue", measure=measure)
+    attention = attention_of(item)
+    assert attention(_Holder("show")) == []
+    assert attention(_Holder("p.view")) == []
+    assert attention(_Holder("p.view", "show")) == [
+        {"key": "k", "title": "T", "count": 3, "detail": "the queue", "url": "/x/", "severity": "bad"}
+    ]
