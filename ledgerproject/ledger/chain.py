@@ -215,6 +215,7 @@ def raw_rows(queryset, alias, chunk=BATCH):
     with only the converters a column needs: Django's iterator() runs every converter of every row
     through a generic loop and parses JSON with the json module, which cost more than the walk itself.
     Other engines use the queryset's own iterator."""
+    from django.core.exceptions import EmptyResultSet
     from django.db import connections
     from django.db.models import JSONField
 
@@ -223,7 +224,10 @@ def raw_rows(queryset, alias, chunk=BATCH):
         yield from queryset.iterator(chunk_size=chunk)
         return
     compiler = queryset.query.get_compiler(using=alias)
-    sql, params = compiler.as_sql()
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # .none(), or a filter no row can match: there is no SQL to run
+        return
     width = len(compiler.select)
     converters = []
     for position, (convs, expression) in compiler.get_converters([col for col, _, _ in compiler.select]).items():
