@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Count, F, Max, Q, Subquery, Value
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from ledgerproject.ledger import rollups
@@ -44,8 +44,27 @@ class ReleaseQuerySet(LedgerQuerySet):
         return self.history(name).filter(recorded_at__lte=moment).first()
 
     def currents(self):
-        """Each name's current release: the entries no later entry has superseded."""
-        return self.filter(superseded_by__isnull=True)
+        """Each name's current release: its newest entry per tenant (the one no later entry has superseded).
+
+        Read without a pass over the table: the (tenant, name) pairs come from the rollups (one row per
+        name and day), and each pair's newest entry from the (name, -seq) index, one probe per name.
+        "No later entry supersedes it" would be an anti-join over every entry of every name.
+        """
+        newest = (
+            Release.objects.alias(tenant_key=Coalesce("tenant_id", Value("")))
+            .filter(name=OuterRef("key"), tenant_key=OuterRef("tenant"))
+            .order_by("-seq")
+            .values("seq")[:1]
+        )
+        names = (
+            rollups.Rollup.objects.filter(ledger=Release.ledger_name, dimension="name")
+            .order_by()
+            .values("tenant", "key")
+            .distinct()
+            .annotate(current=Subquery(newest))
+            .values("current")
+        )
+        return self.filter(seq__in=names)
 
     def rollbacks(self):
         return self.filter(action=Release.Action.ROLLBACK)
@@ -207,6 +226,10 @@ class Release(LedgerEntry):
             # whose default-collation B-tree above cannot serve a prefix (varchar_pattern_ops can).
             models.Index(fields=["version_label"], name="releases_version_label"),
             models.Index(fields=["spec_digest"], name="releases_spec_like", opclasses=["varchar_pattern_ops"]),
+            # The home page's recent rollbacks: action = 'rollback' AND recorded_at >= since, newest first.
+            models.Index(fields=["action", "recorded_at"], name="releases_action_recorded"),
+            # GET /releases/?promoted_by=: the current releases one promoter made.
+            models.Index(fields=["promoted_by"], name="releases_promoted_by"),
         ]
         constraints = [
             # Backstop for the ledger lock: each name has a single first release.

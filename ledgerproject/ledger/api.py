@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from ledgerproject.ledger import rollups
 from ledgerproject.ledger.access import LEDGER_READ
-from ledgerproject.ledger.chain import pg_timestamp_text, record_check, timestamp_text, verify_ledger
+from ledgerproject.ledger.chain import pg_timestamp_text, raw_rows, record_check, timestamp_text, verify_ledger
 from ledgerproject.ledger.exceptions import BatchValidationError
 from ledgerproject.ledger.models import ChainCheck, Checkpoint, sees_all_tenants
 from ledgerproject.ledger.permissions import LedgerRolePermission
@@ -59,7 +59,7 @@ def plain_rows(queryset, serializer):
         columns[names.index("recorded_at")] = "recorded_at_text"
 
     def rows():
-        for values in queryset.values_list(*columns).iterator(chunk_size=EXPORT_CHUNK):
+        for values in raw_rows(queryset.values_list(*columns), queryset.db, EXPORT_CHUNK):
             row = PlainRow()
             row.__dict__ = dict(zip(names, values, strict=True))
             yield row
