@@ -28,14 +28,17 @@ def loads(raw):
         return False, None
 
 
-def dumps(data):
-    """Compact UTF-8 JSON of `data` as DRF's JSONRenderer writes it, or None when only DRF's encoder may."""
+def dumps(data, escape_line_separators=True):
+    """Compact UTF-8 JSON of `data` as DRF's JSONRenderer writes it, or None when only DRF's encoder may.
+
+    Without `escape_line_separators`, U+2028/U+2029 stay as they are, as DRF's JSONEncoder (not its
+    renderer) writes them: the JSON Lines exports' spelling."""
     try:
         rendered = orjson.dumps(data, default=_ENCODER.default, option=_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):
         return None
     # DRF escapes the two line separators JavaScript source cannot hold (UTF-8 E2 80 A8/A9 are only ever they).
-    if b"\xe2\x80\xa8" in rendered or b"\xe2\x80\xa9" in rendered:
+    if escape_line_separators and (b"\xe2\x80\xa8" in rendered or b"\xe2\x80\xa9" in rendered):
         rendered = rendered.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
     return rendered
 
