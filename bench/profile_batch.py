@@ -1,0 +1,140 @@
+"""Per-row cost of a batch POST, in process: cProfile on the view (parse, validate, append, render) for each batch ledger.
+
+    scripts/with-postgres.sh .venv/bin/python bench/profile_batch.py --size 1000 --rounds 3
+
+No HTTP server and no other process: the array is POSTed through Django's test client (token authentication,
+the real middleware and view), so the figures do not depend on what else the machine runs as much as
+bench/append.py's. Prints, per batch ledger, the wall time per row without the profiler, the Python function
+calls per row (load-independent), and the cumulative time per row of the append path's steps under cProfile.
+--sqlite runs on a scratch SQLite file instead (no COPY: Django's bulk INSERT).
+"""
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import tempfile
+import time
+
+from append import experience_body, log_body, output_body, run_event_body
+from harness import enhance_body, setup_django
+
+STEPS = [
+    ("parse JSON", [("rest_framework/request.py", "_parse")]),
+    ("serializer is_valid", [("rest_framework/serializers.py", "is_valid")]),
+    ("fast path: validate", [("ledger/fast_batch.py", "validate_items")]),
+    ("append_many (all)", [("ledger/models/entries.py", "append_many")]),
+    ("  Model.__init__", [("django/db/models/base.py", "__init__")]),
+    ("  full_clean", [("django/db/models/base.py", "full_clean")]),
+    ("  validate_append", [("models.py", "validate_append"), ("models/run_events.py", "validate_append")]),
+    ("  validate_append", [("models/outputs.py", "validate_append")]),
+    ("  ledger_content", [("ledger/models/entries.py", "ledger_content")]),
+    ("  canonical JSON", [("ledger/hashing.py", "canonical_json")]),
+    ("  entry hash", [("ledger/hashing.py", "entry_hash")]),
+    ("  lock + conflicts + tip", [("ledger/models/append.py", "_refuse_conflicts_and_read_tip")]),
+    ("  scope counters", [("ledger/models/append.py", "_assign_scope_counters")]),
+    ("  COPY / INSERT", [("ledger/bulk_insert.py", "insert_entries")]),
+    ("  rollups", [("ledger/rollups.py", "record")]),
+    ("render", [("rest_framework/response.py", "rendered_content")]),
+]
+
+
+def step_costs(stats):
+    costs = {}
+    for label, functions in STEPS:
+        total = costs.get(label, 0.0)
+        for (path, _line, name), (_cc, _nc, _tt, cumulative, _callers) in stats.stats.items():
+            if any(path.endswith(suffix) and name == function for suffix, function in functions):
+                total += cumulative
+        costs[label] = total
+    return costs
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=1000, help="entries per batch")
+    parser.add_argument("--rounds", type=int, default=3, help="batches per ledger (timed and profiled each)")
+    parser.add_argument("--sqlite", action="store_true", help="a scratch SQLite file instead of DATABASE_URL")
+    parser.add_argument("--only", help="one ledger: enhance, experience, run_events, logs, outputs")
+    parser.add_argument("--top", type=int, default=0, help="also print the top N functions by own time")
+    args = parser.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="ledger-profile-batch-")
+    os.environ["LEDGER_VAR_DIR"] = workdir
+    if args.sqlite:
+        os.environ["DATABASE_URL"] = f"sqlite:///{workdir}/bench.sqlite3"
+    elif "DATABASE_URL" not in os.environ:
+        raise SystemExit("set DATABASE_URL (scripts/with-postgres.sh) or pass --sqlite")
+    else:
+        from harness import recreate_database, require_postgres_url
+
+        os.environ["DATABASE_URL"] = recreate_database(require_postgres_url(), "profile_batch")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "profile-batch-" + "x" * 40)
+    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
+    setup_django()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+
+    call_command("migrate", verbosity=0)
+    from ledgerproject.ledger.models import ApiToken
+
+    user = get_user_model().objects.create_superuser("bench", password="x")
+    client = Client(HTTP_AUTHORIZATION=f"Token {ApiToken.objects.issue(user, 'bench')[1]}")
+
+    def run_url():
+        response = client.post(
+            "/api/v1/runs/",
+            json.dumps({"spec_digest": "a" * 64, "metadata": {"agent_name": "bench", "tags": {}}}),
+            content_type="application/json",
+        )
+        assert response.status_code == 201, response.content[:300]
+        return f"/api/v1/runs/{response.json()['run_id']}/events/"
+
+    nodes = iter(range(1000, 10**6))
+
+    def log_route(node):
+        return "/api/v1/logs/", lambda i: log_body(i, node)
+
+    shapes = {
+        "enhance": lambda tag: ("/api/v1/enhances/", lambda i: enhance_body(i, tag)),
+        "experience": lambda tag: ("/api/v1/events/", lambda i: experience_body(i, tag)),
+        "run_events": lambda tag: (run_url(), lambda i: run_event_body(i, tag)),
+        "logs": lambda tag: log_route(next(nodes)),
+        "outputs": lambda tag: ("/api/v1/outputs/", lambda i: output_body(i, tag)),
+    }
+    print(f"{args.size} entries per batch, {args.rounds} batches per ledger; {os.environ['DATABASE_URL'][:10]}…")
+    for name, shape in shapes.items():
+        if args.only and name != args.only:
+            continue
+        walls, profile = [], cProfile.Profile()
+        for round_ in range(args.rounds * 2):
+            url, body = shape(f"{name}-{round_}-{time.time_ns()}")
+            payload = json.dumps([body(i) for i in range(args.size)])
+            profiled = round_ % 2 == 1
+            started = time.perf_counter()
+            if profiled:
+                profile.enable()
+            response = client.post(url, payload, content_type="application/json")
+            if profiled:
+                profile.disable()
+            else:
+                walls.append(time.perf_counter() - started)
+            assert response.status_code == 201, (name, response.status_code, response.content[:500])
+        stats = pstats.Stats(profile)
+        rows = args.rounds * args.size
+        best = min(walls) / args.size * 1e6
+        print(
+            f"\n{name}: {best:,.0f} µs/row without the profiler (best of {args.rounds}), "
+            f"{stats.total_calls / rows:,.0f} function calls/row"
+        )
+        for label, seconds in step_costs(stats).items():
+            if seconds:
+                print(f"  {label:<28} {seconds / rows * 1e6:8.1f} µs/row (profiled)")
+        if args.top:
+            stats.sort_stats("tottime").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()

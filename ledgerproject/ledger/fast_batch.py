@@ -1,0 +1,303 @@
+"""The fast path of arrays (issue #12, batches): the same checks and rows as DRF and full_clean, without their per-item machinery.
+
+Every decision here is taken by the project's own rules, called directly: each serializer field's
+`run_validation`, the serializer's `validate` (the tenant rule), each model field's validators and
+`clean`, the model's `clean`, `validate_append` and `ledger_content`. What is left out is the
+framework's per-item bookkeeping around them (DRF's run_validation/to_internal_value wrappers,
+`Model.__init__`'s keyword walk, `full_clean`'s error collection). The fast path only ever accepts:
+the first sign of a refusal (any exception, any value a field would change in a way not followed
+here) sends the item — or, on the serializer side, the whole array — back to the framework's own
+path, which then answers with its own words. `ledger/tests/test_fast_batch.py` proves, for every
+batch ledger of the registry, that both paths store byte-identical rows or both refuse.
+"""
+
+import operator
+
+from django.core import validators as dj_validators
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from django.db.models.base import ModelState
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
+from rest_framework import serializers
+from rest_framework.fields import SkipField, empty
+
+
+class Refused(Exception):
+    """The fast path does not vouch for this input: use the framework's path (which answers)."""
+
+
+# --- serializer side: one array item ------------------------------------------------------------
+
+
+def _stock(cls, name, *bases):
+    """Whether `cls` takes method `name` from one of `bases` (not overridden below them)."""
+    found = getattr(cls, name)
+    return any(found is getattr(base, name) for base in bases)
+
+
+def _list_validator(field):
+    """A lean run_validation of a nested `many=True` serializer field, or None when it is not stock."""
+    if not isinstance(field, serializers.ListSerializer) or type(field) is not serializers.ListSerializer:
+        return None
+    if field.validators or field.max_length is not None or field.min_length is not None:
+        return None
+    if not _stock(type(field), "validate", serializers.ListSerializer):
+        return None
+    item = item_validator(field.child)
+    if item is None:
+        return None
+    slow = field.run_validation
+    allow_empty = field.allow_empty
+
+    def run_validation(data=empty):
+        if data is empty or data is None:
+            return slow(data)  # missing or null: DRF's defaults and messages
+        if type(data) is not list or (not data and not allow_empty):
+            raise Refused
+        return [item(one) for one in data]
+
+    return run_validation
+
+
+def item_validator(child):
+    """item → validated data as DRF's `child.run_validation(item)` returns it, raising Refused where
+    DRF might refuse. None when the serializer's validation is not the stock shape this follows."""
+    cls = type(child)
+    from ledgerproject.ledger.serializers import StrictBodyMixin
+
+    if not _stock(cls, "run_validation", serializers.Serializer):
+        return None
+    if not _stock(cls, "run_validators", serializers.Serializer):
+        return None
+    lean_fields = _stock(cls, "to_internal_value", StrictBodyMixin)
+    set_value = child.set_value
+    has_validators = bool(child.validators)
+    validate = child.validate
+    if lean_fields:
+        plan = []
+        for field in child._writable_fields:
+            run = _list_validator(field) or field.run_validation
+            method = getattr(child, "validate_" + field.field_name, None)
+            # A plain source is one key: set directly (what set_value does with one key).
+            key = (
+                field.source_attrs[0]
+                if len(field.source_attrs) == 1 and _stock(cls, "set_value", serializers.Serializer)
+                else None
+            )
+            plan.append((field.get_value, run, method, key, field.source_attrs))
+        refused_fields = child.refused_fields
+
+    def validate_item(item):
+        if type(item) is not dict:
+            raise Refused
+        if lean_fields:
+            if refused_fields(item):
+                raise Refused
+            value = {}
+            for get_value, run, method, key, source_attrs in plan:
+                try:
+                    validated = run(get_value(item))
+                except SkipField:
+                    continue
+                if method is not None:
+                    validated = method(validated)
+                if key is not None:
+                    value[key] = validated
+                else:
+                    set_value(value, source_attrs, validated)
+        else:
+            value = child.to_internal_value(item)
+        if has_validators:
+            child.run_validators(value)
+        value = validate(value)
+        if value is None:
+            raise Refused
+        return value
+
+    return validate_item
+
+
+def validate_items(child, items):
+    """The validated data of every item, or None when the fast path does not vouch for all of them
+    (then DRF's own path validates the array and names every refusal)."""
+    validate = item_validator(child)
+    if validate is None:
+        return None
+    try:
+        return [validate(item) for item in items]
+    except Exception:  # noqa: BLE001 - any refusal, in whatever form: DRF's path answers it
+        return None
+
+
+# --- model side: one entry ----------------------------------------------------------------------
+
+_TEXT = (models.CharField, models.TextField)
+_INTEGER = (
+    models.IntegerField,
+    models.BigIntegerField,
+    models.PositiveBigIntegerField,
+    models.PositiveIntegerField,
+    models.SmallIntegerField,
+    models.PositiveSmallIntegerField,
+)
+
+
+def _field_check(field):
+    """value → whether `field.clean(value, entry)` returns `value` itself without raising, answered
+    from the field's own validators (compared inline when they are the plain kinds); None for a
+    field whose clean() is called as it is."""
+    kind = type(field)
+    if kind in _TEXT:
+        wanted = str
+    elif kind in _INTEGER:
+        wanted = int
+    elif kind is models.BooleanField:
+        wanted = bool
+    else:
+        return None
+    if kind.clean is not models.Field.clean or kind.validate is not models.Field.validate:
+        return None
+    low, high, longest, others = None, None, None, []
+    nul = False
+    for validator in field.validators:
+        limit = getattr(validator, "limit_value", None)
+        if type(validator) is dj_validators.MaxLengthValidator and type(limit) is int:
+            longest = limit if longest is None else min(longest, limit)
+        elif type(validator) is dj_validators.MaxValueValidator and type(limit) is int:
+            high = limit if high is None else min(high, limit)
+        elif type(validator) is dj_validators.MinValueValidator and type(limit) is int:
+            low = limit if low is None else max(low, limit)
+        elif type(validator) is dj_validators.ProhibitNullCharactersValidator:
+            nul = True
+        else:
+            others.append(validator)
+    choices = {value for value, _label in field.flatchoices} if field.choices else None
+    blank, editable = field.blank, field.editable
+
+    def check(value):
+        if type(value) is not wanted:
+            return False
+        if editable:
+            if choices is not None and value not in choices:
+                return False
+            if not blank and value in field.empty_values:
+                return False
+        if longest is not None and len(value) > longest:
+            return False
+        if high is not None and value > high:
+            return False
+        if low is not None and value < low:
+            return False
+        if nul and "\x00" in value:
+            return False
+        for validator in others:
+            validator(value)
+        return True
+
+    return check
+
+
+class RowPlan:
+    """One ledger model's fast construction, field checks, content and COPY values, built once per model."""
+
+    def __init__(self, model):
+        meta = model._meta
+        self.model = model
+        concrete = [field for field in meta.concrete_fields if not getattr(field, "generated", False)]
+        # Model(**fields) with only these: every value lands in __dict__ through no descriptor.
+        self.plain = {
+            field.name
+            for field in concrete
+            if not field.is_relation and type(model.__dict__.get(field.attname)) is DeferredAttribute
+        }
+        self.relations = {field.name: field for field in concrete if field.is_relation}
+        self.defaults = [(field.attname, field) for field in concrete]
+        self.can_build = (
+            type(model).__call__ is type.__call__  # no metaclass wrapping construction
+            and model.__init__ is models.Model.__init__
+            and not pre_init.has_listeners(model)
+            and not post_init.has_listeners(model)
+            and len(concrete) == len(meta.concrete_fields)
+        )
+        self.checks = [(field.name, field.attname, field, _field_check(field)) for field in meta.fields]
+        self.stock_clean = model.clean is models.Model.clean
+        from ledgerproject.ledger.models.entries import LedgerEntry
+
+        self.stock_content = model.ledger_content is LedgerEntry.ledger_content
+        self.content_attnames = [field.attname for field in model.content_fields()]
+
+    def build(self, fields):
+        """Model(**fields), built without Model.__init__'s keyword walk when the fields allow it."""
+        if not self.can_build:
+            return self.model(**fields)
+        plain, relations = self.plain, self.relations
+        related = []
+        for name, value in fields.items():
+            if name in plain:
+                continue
+            field = relations.get(name)
+            if field is None or not isinstance(value, field.related_model):
+                return self.model(**fields)  # an attname, a property, an unknown key: Django decides
+            related.append((name, value))
+        entry = self.model.__new__(self.model)
+        entry._state = ModelState()
+        values = entry.__dict__
+        for attname, field in self.defaults:
+            if attname in fields:
+                values[attname] = fields[attname]
+            elif field.name not in fields:
+                values[attname] = field.get_default()
+        for name, value in related:
+            setattr(entry, name, value)  # the descriptor sets the id and caches the object, as __init__ does
+        return entry
+
+    def clean(self, entry, exclude):
+        """entry.full_clean(exclude, validate_unique=False, validate_constraints=False), answered by
+        the same field rules; the first value a field would refuse or change runs full_clean itself."""
+        values = entry.__dict__
+        cleaned = []
+        try:
+            for name, attname, field, check in self.checks:
+                if name in exclude:
+                    continue
+                raw = values[attname]
+                if field.blank and raw in field.empty_values:
+                    continue
+                if check is not None:
+                    if not check(raw):
+                        raise Refused
+                else:
+                    cleaned.append((attname, field.clean(raw, entry)))
+            if not self.stock_clean:
+                raise Refused
+        except (Refused, DjangoValidationError, KeyError):
+            entry.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+            return
+        for attname, value in cleaned:
+            values[attname] = value
+
+    def content(self, entry):
+        """entry.ledger_content(), reading the columns once listed."""
+        if not self.stock_content:
+            return entry.ledger_content()
+        from ledgerproject.ledger import hashing
+
+        jsonable, values = hashing.jsonable, entry.__dict__
+        return self.model.hashable_content({attname: jsonable(values[attname]) for attname in self.content_attnames})
+
+
+def row_plan(model):
+    plan = model.__dict__.get("_ledger_row_plan")
+    if plan is None:
+        plan = RowPlan(model)
+        model._ledger_row_plan = plan
+    return plan
+
+
+def attribute_getter(attnames):
+    """entry → tuple of its attributes `attnames` (one C call)."""
+    if len(attnames) == 1:
+        get = operator.attrgetter(attnames[0])
+        return lambda entry: (get(entry),)
+    return operator.attrgetter(*attnames)
