@@ -36,6 +36,16 @@ def _stock(cls, name, *bases):
     return any(found is getattr(base, name) for base in bases)
 
 
+# get_value implementations that, for a dict that is not HTML input and a serializer that is not partial,
+# are dictionary.get(field_name, empty) (DRF's Field, ListField and ListSerializer).
+_PLAIN_GET_VALUE = (
+    serializers.Field.get_value,
+    serializers.Serializer.get_value,
+    serializers.ListField.get_value,
+    serializers.ListSerializer.get_value,
+)
+
+
 def _list_validator(field):
     """A lean run_validation of a nested `many=True` serializer field, or None when it is not stock."""
     if not isinstance(field, serializers.ListSerializer) or type(field) is not serializers.ListSerializer:
@@ -85,7 +95,11 @@ def item_validator(child):
                 if len(field.source_attrs) == 1 and _stock(cls, "set_value", serializers.Serializer)
                 else None
             )
-            plan.append((field.get_value, run, method, key, field.source_attrs))
+            # A JSON object is never HTML form input: the stock get_value is then item.get(name, empty).
+            plain_get = type(field).get_value in _PLAIN_GET_VALUE and not getattr(child.root, "partial", False)
+            plan.append(
+                (field.field_name if plain_get else None, field.get_value, run, method, key, field.source_attrs)
+            )
         refused_fields = child.refused_fields
 
     def validate_item(item):
@@ -95,9 +109,9 @@ def item_validator(child):
             if refused_fields(item):
                 raise Refused
             value = {}
-            for get_value, run, method, key, source_attrs in plan:
+            for name, get_value, run, method, key, source_attrs in plan:
                 try:
-                    validated = run(get_value(item))
+                    validated = run(item.get(name, empty) if name is not None else get_value(item))
                 except SkipField:
                     continue
                 if method is not None:
@@ -283,8 +297,13 @@ class RowPlan:
             return entry.ledger_content()
         from ledgerproject.ledger import hashing
 
-        jsonable, values = hashing.jsonable, entry.__dict__
-        return self.model.hashable_content({attname: jsonable(values[attname]) for attname in self.content_attnames})
+        jsonable, values, content = hashing.jsonable, entry.__dict__, {}
+        for attname in self.content_attnames:
+            value = values[attname]
+            kind = type(value)
+            # What jsonable() returns as it is, without the call.
+            content[attname] = value if kind is str or kind is int or value is None else jsonable(value)
+        return self.model.hashable_content(content)
 
 
 def row_plan(model):

@@ -60,29 +60,31 @@ def nesting_depth(value):
     return deepest
 
 
-def _fast_checks(value):
-    """One walk over orjson's result: (depth, whether a float may be an integer orjson could not hold, whether
-    some string may hold NUL). The slow path (the standard library, then the walks above) runs when either is
-    true, so its answers and messages are unchanged; a lone surrogate never gets here (orjson refuses it)."""
-    deepest, suspect, stack = 0, False, [(value, 0)]
+def _fast_checks(value, raw):
+    """(depth, suspect) of orjson's result of `raw`: suspect when a float may be an integer orjson could not
+    hold or some string may hold NUL. The slow path (the standard library, then the walks above) runs when
+    either is true, so its answers and messages are unchanged; a lone surrogate never gets here (orjson
+    refuses it).
+
+    A parsed string can hold NUL only where the body spells it \\u0000 (JSON forbids a raw control
+    character, and orjson refuses one), so that is one search of the bytes; the walk then visits only
+    containers and floats, one level at a time (an array of a thousand entries has some ten thousand scalars).
+    """
+    suspect = b"\\u0000" in raw
     big = fastjson.BIG_FLOAT
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            deepest = max(deepest, depth + 1)
-            for key, member in item.items():
-                if "\x00" in key:
+    depth, level = 0, [value] if type(value) in (dict, list) else []
+    while level:
+        depth += 1
+        deeper = []
+        for item in level:
+            for member in item.values() if type(item) is dict else item:
+                kind = type(member)
+                if kind is dict or kind is list:
+                    deeper.append(member)
+                elif kind is float and not -big < member < big:
                     suspect = True
-                stack.append((member, depth + 1))
-        elif isinstance(item, list):
-            deepest = max(deepest, depth + 1)
-            stack.extend((member, depth + 1) for member in item)
-        elif isinstance(item, str):
-            if "\x00" in item:
-                suspect = True
-        elif isinstance(item, float) and not -big < item < big:
-            suspect = True
-    return deepest, suspect
+        level = deeper
+    return depth, suspect
 
 
 class LedgerJSONParser(JSONParser):
@@ -93,7 +95,7 @@ class LedgerJSONParser(JSONParser):
             raw = stream.read()
             parsed, data = fastjson.loads(raw)
             if parsed:
-                depth, suspect = _fast_checks(data)
+                depth, suspect = _fast_checks(data, raw)
                 if depth > MAX_DEPTH:
                     raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels")
                 if not suspect:

@@ -116,3 +116,30 @@ def test_the_api_answers_through_orjson(writer_api, monkeypatch):
     monkeypatch.setattr(fastjson, "dumps", lambda data: calls.append(data) or real(data))
     response = writer_api.post("/api/v1/notes/", {"key": "k", "count": 1}, format="json")
     assert response.status_code == 201 and calls and response.json()["key"] == "k"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"5",
+        b'"x"',
+        b"[]",
+        b"{}",
+        b'[{"a": [1, {"b": []}]}, 2]',
+        b'{"a": {"b": {"c": [[[]]]}}, "d": 1.5}',
+        b"[[], [[]]]",
+    ],
+)
+def test_its_fast_depth_is_the_nesting_depth(raw):
+    from ledgerproject.ledger.parsers import _fast_checks, nesting_depth
+
+    data = json.loads(raw)
+    assert _fast_checks(data, raw)[0] == nesting_depth(data)
+
+
+def test_it_names_a_key_that_holds_nul_and_keeps_an_escaped_backslash_u0000_as_text():
+    with pytest.raises(ValidationError) as caught:
+        parse(b'[{"ok": 1}, {"k\\u0000": 1}]')
+    assert "1" in caught.value.detail
+    # "\\u0000" in JSON is a backslash followed by u0000: six characters of ordinary text.
+    assert parse(b'{"a": "\\\\u0000"}') == {"a": "\\u0000"}
