@@ -261,6 +261,11 @@ def main():
         help=f"gunicorn options serving Ledger (default {' '.join(GUNICORN_ARGS)!r}; e.g. '-w 2 -k gthread --threads 4')",
     )
     parser.add_argument("--no-mlflow", action="store_true", help="leave the MLflow column out")
+    parser.add_argument(
+        "--only-batches",
+        action="store_true",
+        help="measure only the batch shapes (and raw executemany/COPY): no single appends, 8 clients or list",
+    )
     args = parser.parse_args()
     raw_url, app_url = recreate_bench_databases("ledger_bench")
 
@@ -276,9 +281,15 @@ def main():
 
     print("raw psycopg baselines…", file=sys.stderr, flush=True)
     batch_rows = args.batches * args.batch_size
-    raw = {
-        "single": raw_single_inserts(raw_url, args.single, lambda i: enhance_body(i, "raw")),
-        "eight": raw_locked_chain(raw_url, args.single, 8, lambda i: enhance_body(i, "chain")),
+    raw = (
+        {}
+        if args.only_batches
+        else {
+            "single": raw_single_inserts(raw_url, args.single, lambda i: enhance_body(i, "raw")),
+            "eight": raw_locked_chain(raw_url, args.single, 8, lambda i: enhance_body(i, "chain")),
+        }
+    )
+    raw |= {
         "many": raw_executemany(raw_url, batch_rows, lambda i: enhance_body(i, "many")),
         "copy": raw_copy(raw_url, batch_rows, lambda i: enhance_body(i, "copy")),
     }
@@ -288,45 +299,51 @@ def main():
         ledger = Ledger(base, token)
         for name in SINGLE_SHAPES:  # warm every route in both workers
             ledger.single_rate(name, 20, 2)
-        single = {name: ledger.single_rate(name, args.single) for name in SINGLE_SHAPES}
-        create_run = ledger.single_rate("create run", args.single)
-        eight = ledger.single_rate("enhance entry", args.single, 8)
+        if args.only_batches:
+            single, create_run, eight, list_ms = {}, None, None, None
+        else:
+            single = {name: ledger.single_rate(name, args.single) for name in SINGLE_SHAPES}
+            create_run = ledger.single_rate("create run", args.single)
+            eight = ledger.single_rate("enhance entry", args.single, 8)
         batches = {name: ledger.batch_rate(name, args.batches, args.batch_size) for name in BATCH_SHAPES}
-        list_ms = ledger.list_latencies(args.list_runs)
+        if not args.only_batches:
+            list_ms = ledger.list_latencies(args.list_runs)
 
     rows = []
     m_single, m_eight, m_batch = mlflow.get("single"), mlflow.get("eight"), mlflow.get("batch")
     for name, rate in single.items():
         rows.append(rate_row(f"1 {name} / request, 1 client", rate, m_single, raw["single"], SINGLE_VS_MLFLOW))
-    rows.append(rate_row("create run, 1 client", create_run, mlflow.get("create_run"), None, 1.0))
-    rows.append(
-        rate_row(
-            "1 enhance entry / request, 8 clients",
-            eight,
-            m_eight,
-            raw["eight"],
-            CONCURRENT_VS_MLFLOW,
-            CONCURRENT_VS_RAW,
+    if not args.only_batches:
+        rows.append(rate_row("create run, 1 client", create_run, mlflow.get("create_run"), None, 1.0))
+        rows.append(
+            rate_row(
+                "1 enhance entry / request, 8 clients",
+                eight,
+                m_eight,
+                raw["eight"],
+                CONCURRENT_VS_MLFLOW,
+                CONCURRENT_VS_RAW,
+            )
         )
-    )
     for name, rate in batches.items():
         rows.append(
             rate_row(f"batch of {args.batch_size} {name}", rate, m_batch, raw["many"], BATCH_VS_MLFLOW, BATCH_VS_RAW)
         )
-    l50, l95 = p50_p95(list_ms)
     search = mlflow.get("search")
-    rows.append(
-        (
-            "filtered list p50 / p95 (ms)",
-            f"{l50:.1f} / {l95:.1f}",
-            "—" if search is None else f"{search[0]:.1f} / {search[1]:.1f}",
-            "—",
-            None if search is None else search[1] / l95,
-            None,
-            f"p95 ≤ {LIST_P95_MS:g} ms",
-            verdict([(-l95, -LIST_P95_MS)]),
+    if list_ms:
+        l50, l95 = p50_p95(list_ms)
+        rows.append(
+            (
+                "filtered list p50 / p95 (ms)",
+                f"{l50:.1f} / {l95:.1f}",
+                "—" if search is None else f"{search[0]:.1f} / {search[1]:.1f}",
+                "—",
+                None if search is None else search[1] / l95,
+                None,
+                f"p95 ≤ {LIST_P95_MS:g} ms",
+                verdict([(-l95, -LIST_P95_MS)]),
+            )
         )
-    )
     print()
     print_table(rows)
     print()
