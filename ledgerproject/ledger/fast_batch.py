@@ -320,3 +320,92 @@ def attribute_getter(attnames):
         get = operator.attrgetter(attnames[0])
         return lambda entry: (get(entry),)
     return operator.attrgetter(*attnames)
+
+
+# --- serializer side: the answer's rows ---------------------------------------------------------
+
+
+def _identity_types(field):
+    """The value types whose representation by `field` is the value itself (None: any type; () none),
+    read from the field's own to_representation, which must be DRF's stock one for its class."""
+    rep = type(field).to_representation
+    if rep is serializers.CharField.to_representation:
+        return (str,)  # str(value)
+    if rep is serializers.IntegerField.to_representation:
+        return (int,)  # int(value)
+    if rep is serializers.BooleanField.to_representation:
+        return (bool,)  # True/False stay as they are
+    if rep is serializers.JSONField.to_representation and not field.binary:
+        return None  # the value as it is
+    return ()
+
+
+def representer(serializer):
+    """instance → DRF's `Serializer.to_representation(serializer, instance)`, with each plain field (one
+    source attribute, DRF's stock get_attribute, a value whose representation is itself) read directly,
+    and a nested plain serializer (the ledger block) likewise; every other field, and every value of
+    another type, goes through the field's own get_attribute and to_representation."""
+    from django.db.models import Model
+    from rest_framework.fields import get_attribute  # noqa: F401 (what Field.get_attribute calls)
+    from rest_framework.relations import PKOnlyObject
+
+    def compile_fields(owner):
+        plan = []
+        for field in owner._readable_fields:
+            simple = (
+                len(field.source_attrs) == 1
+                and type(field).get_attribute is serializers.Field.get_attribute
+                and not isinstance(field, serializers.BaseSerializer)
+            )
+            nested = None
+            if (
+                isinstance(field, serializers.Serializer)
+                and len(field.source_attrs) == 1
+                and type(field).get_attribute is serializers.Field.get_attribute
+                and type(field).to_representation is serializers.Serializer.to_representation
+            ):
+                nested = compile_fields(field)
+            types = _identity_types(field) if simple else ()
+            plan.append((field.field_name, field, field.source_attrs[0] if field.source_attrs else None, types, nested))
+        return plan
+
+    plan = compile_fields(serializer)
+
+    def slow_field(field, instance):
+        try:
+            attribute = field.get_attribute(instance)
+        except SkipField:
+            return empty
+        check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+        return None if check_for_none is None else field.to_representation(attribute)
+
+    def represent(fields, instance, is_mapping):
+        ret = {}
+        for name, field, attr, types, nested in fields:
+            if types != () or nested is not None:
+                try:
+                    value = instance[attr] if is_mapping else getattr(instance, attr)
+                except Exception:  # noqa: BLE001 - missing, related, …: the field's own path decides
+                    value = empty
+                if value is not empty and not callable(value):
+                    if value is None:
+                        ret[name] = None
+                        continue
+                    if nested is not None:
+                        if type(value) is dict:
+                            ret[name] = represent(nested, value, True)
+                            continue
+                    elif types is None or type(value) in types:
+                        ret[name] = value
+                        continue
+            value = slow_field(field, instance)
+            if value is not empty:
+                ret[name] = value
+        return ret
+
+    def represent_instance(instance):
+        if not isinstance(instance, Model) and hasattr(instance, "__getitem__"):
+            return serializers.Serializer.to_representation(serializer, instance)
+        return represent(plan, instance, False)
+
+    return represent_instance

@@ -8,6 +8,7 @@ import pytest
 from django.db import transaction
 from django.urls import get_resolver
 from django.utils import timezone
+from rest_framework import serializers
 
 from ledgerproject.ledger import clock, fast_batch
 from ledgerproject.ledger.access import iter_routes
@@ -304,6 +305,9 @@ def _outcome(api, url, array, model, moment, monkeypatch, fast):
     else:
         monkeypatch.setattr(fast_batch, "validate_items", lambda child, items: None)
         monkeypatch.setattr(fast_batch, "row_plan", lambda model: None)
+        monkeypatch.setattr(
+            fast_batch, "representer", lambda s: lambda instance: serializers.Serializer.to_representation(s, instance)
+        )
     try:
         with transaction.atomic(), clock.backdated(moment):
             before = model._base_manager.order_by("-seq").values_list("seq", flat=True).first() or 0
