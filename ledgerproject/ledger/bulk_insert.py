@@ -35,6 +35,23 @@ def _overrides_pre_save(field):
 def _column_value(field, connection):
     """entry → the value COPY writes for `field`'s column."""
     attname = field.attname
+    if (
+        type(field).pre_save is models.DateTimeField.pre_save
+        and not field.auto_now
+        and not field.auto_now_add
+        and type(field).get_db_prep_save is models.Field.get_db_prep_save
+    ):
+        # pre_save is then a read of the attribute; the entries of a batch share one recorded_at,
+        # so its conversion is made once for each distinct datetime object in a row.
+        last = [object(), None]
+
+        def datetime_value(entry):
+            value = getattr(entry, attname)
+            if value is not last[0]:
+                last[0], last[1] = value, field.get_db_prep_save(value, connection)
+            return last[1]
+
+        return datetime_value
     if _overrides_pre_save(field):
         return lambda entry: field.get_db_prep_save(field.pre_save(entry, True), connection)
     if isinstance(field, models.JSONField) and field.encoder is None:

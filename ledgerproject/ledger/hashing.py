@@ -52,29 +52,41 @@ def _json_dumps_is_canonical(value):
 
     That holds for plain JSON without floats (whose spelling differs), without integers beyond
     2**53, and whose keys sort alike by code point and by UTF-16 unit (RFC 8785's order): keys
-    with no character above U+D7FF. String escaping is the same in both.
+    with no character above U+D7FF. String escaping is the same in both. Scalars inside objects
+    and arrays are judged where they are met, without a trip through the stack (an entry is
+    mostly strings and integers).
     """
     stack = [value]
     while stack:
         item = stack.pop()
         kind = type(item)
-        if kind is str or kind is bool or item is None:
-            continue
-        if kind is int:
-            if -MAX_JSON_INT <= item <= MAX_JSON_INT:
-                continue
-            return False
         if kind is dict:
+            members = []
             for key, member in item.items():
                 if type(key) is not str or not (key.isascii() or max(key) <= "\ud7ff"):
                     return False
+                members.append(member)
+        elif kind is list:
+            members = item
+        else:
+            members = (item,)
+        for member in members:
+            kind = type(member)
+            if kind is str or member is None or kind is bool:
+                continue
+            if kind is int:
+                if -MAX_JSON_INT <= member <= MAX_JSON_INT:
+                    continue
+                return False
+            if kind is dict or kind is list:
                 stack.append(member)
-            continue
-        if kind is list:
-            stack.extend(item)
-            continue
-        return False
+                continue
+            return False
     return True
+
+
+# json.dumps builds an encoder per call from its keyword arguments: build the canonical one once.
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _has_inexact_float(value):
@@ -97,7 +109,7 @@ def canonical_json(value):
     many times faster than the pure-Python RFC 8785 encoder, which handles the rest.
     """
     if _json_dumps_is_canonical(value):
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = _CANONICAL_ENCODER.encode(value)
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
@@ -143,13 +155,21 @@ def canonical_parts(content, holes):
     return [canonical_json(run)[1:-1] for run in runs]
 
 
+@functools.lru_cache(maxsize=256)
+def _key_text(key):
+    return canonical_json(key)
+
+
 def fill_parts(parts, values):
     """canonical_json(content) from canonical_parts(content, values.keys()) and the holes' integers."""
     members = []
     for part, key in zip(parts, sorted(values, key=_utf16), strict=False):
         if part:
             members.append(part)
-        members.append(canonical_json(key) + ":" + canonical_json(int(values[key])))
+        number = values[key]
+        # An integer within ±(2**53-1) is written as its decimal digits (canonical_json's own answer).
+        digits = str(number) if type(number) is int and -MAX_JSON_INT <= number <= MAX_JSON_INT else None
+        members.append(_key_text(key) + ":" + (digits or canonical_json(int(number))))
     if parts[-1]:
         members.append(parts[-1])
     return "{" + ",".join(members) + "}"

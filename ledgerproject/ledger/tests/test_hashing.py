@@ -73,3 +73,23 @@ def test_it_writes_a_batchs_canonical_text_as_entry_canonical_does():
     canonical = entry_canonical_for("enhancelog", moment, "alice ☃")
     for seq, content in [(1, '{"a":1}'), (10, "{}"), (2**53 - 1, '{"x":"\\u0000"}')]:
         assert canonical(seq, content) == entry_canonical("enhancelog", seq, moment, "alice ☃", content)
+
+
+@given(
+    st.dictionaries(keys, values, max_size=5),
+    st.dictionaries(
+        st.sampled_from(["node_seq", "event_seq", "n", "\U0001f600"]), st.integers(-(2**53) + 1, 2**53 - 1)
+    ),
+)
+def test_a_content_cut_around_its_counters_and_filled_is_its_canonical_text(content, counters):
+    content = {key: value for key, value in content.items() if key not in counters}
+    parts = hashing.canonical_parts(content, counters)
+    assert hashing.fill_parts(parts, counters) == rfc8785.dumps({**content, **counters}).decode()
+
+
+def test_integers_beyond_2_53_are_refused_wherever_they_nest():
+    import pytest
+
+    for value in ({"a": [1, {"b": 2**53}]}, [[-(2**53)]], {"x": {"y": {"z": 2**60}}}):
+        with pytest.raises(hashing.CanonicalizationError):
+            hashing.canonical_json(value)
