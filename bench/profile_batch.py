@@ -36,7 +36,9 @@ STEPS = [
     ("  scope counters", [("ledger/models/append.py", "_assign_scope_counters")]),
     ("  COPY / INSERT", [("ledger/bulk_insert.py", "insert_entries")]),
     ("  rollups", [("ledger/rollups.py", "record")]),
-    ("render", [("rest_framework/response.py", "rendered_content")]),
+    ("answer rows (ListSerializer.to_representation)", [("rest_framework/serializers.py", "to_representation", 728)]),
+    ("render JSON", [("rest_framework/response.py", "rendered_content")]),
+    ("whole view (AppendMixin.create)", [("ledger/api.py", "create")]),
 ]
 
 
@@ -44,9 +46,10 @@ def step_costs(stats):
     costs = {}
     for label, functions in STEPS:
         total = costs.get(label, 0.0)
-        for (path, _line, name), (_cc, _nc, _tt, cumulative, _callers) in stats.stats.items():
-            if any(path.endswith(suffix) and name == function for suffix, function in functions):
-                total += cumulative
+        for (path, line, name), (_cc, _nc, _tt, cumulative, _callers) in stats.stats.items():
+            for suffix, function, *at in functions:
+                if path.endswith(suffix) and name == function and (not at or at[0] == line):
+                    total += cumulative
         costs[label] = total
     return costs
 
@@ -131,7 +134,7 @@ def main():
         )
         for label, seconds in step_costs(stats).items():
             if seconds:
-                print(f"  {label:<28} {seconds / rows * 1e6:8.1f} µs/row (profiled)")
+                print(f"  {label:<48} {seconds / rows * 1e6:8.1f} µs/row (profiled)")
         if args.top:
             stats.sort_stats("tottime").print_stats(args.top)
 
