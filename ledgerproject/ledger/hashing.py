@@ -32,10 +32,17 @@ def jsonable(value):
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).hex()
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {
+            (k if type(k) is str else str(k)): (v if type(v) in _PLAIN_SCALARS else jsonable(v))
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
+        return [v if type(v) in _PLAIN_SCALARS else jsonable(v) for v in value]
     return value
+
+
+# Values jsonable() returns as they are (checked by exact type, as its first line does).
+_PLAIN_SCALARS = frozenset((str, int, bool, float, type(None)))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -61,11 +68,10 @@ def _json_dumps_is_canonical(value):
         item = stack.pop()
         kind = type(item)
         if kind is dict:
-            members = []
-            for key, member in item.items():
+            for key in item:
                 if type(key) is not str or not (key.isascii() or max(key) <= "\ud7ff"):
                     return False
-                members.append(member)
+            members = item.values()
         elif kind is list:
             members = item
         else:

@@ -93,3 +93,16 @@ def test_integers_beyond_2_53_are_refused_wherever_they_nest():
     for value in ({"a": [1, {"b": 2**53}]}, [[-(2**53)]], {"x": {"y": {"z": 2**60}}}):
         with pytest.raises(hashing.CanonicalizationError):
             hashing.canonical_json(value)
+
+
+def test_jsonable_turns_nested_values_into_plain_json_and_keeps_plain_ones():
+    import datetime
+    import uuid
+
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=datetime.UTC)
+    value = {1: (b"\x01", uuid.UUID(int=1)), "a": [moment, {"b": None, 2: 1.5}], "s": "x"}
+    assert hashing.jsonable(value) == {
+        "1": ["01", "00000000-0000-0000-0000-000000000001"],
+        "a": ["2026-01-02T03:04:05.000006Z", {"b": None, "2": 1.5}],
+        "s": "x",
+    }
