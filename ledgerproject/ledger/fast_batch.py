@@ -7,7 +7,7 @@ framework's per-item bookkeeping around them (DRF's run_validation/to_internal_v
 `Model.__init__`'s keyword walk, `full_clean`'s error collection). The fast path only ever accepts:
 the first sign of a refusal (any exception, any value a field would change in a way not followed
 here) sends the item — or, on the serializer side, the whole array — back to the framework's own
-path, which then answers with its own words. `ledger/tests/test_fast_batch.py` proves, for every
+path, which then answers with its own words. `ledger/tests/test_fast_batch_equivalence.py` proves, for every
 batch ledger of the registry, that both paths store byte-identical rows or both refuse.
 """
 
