@@ -261,7 +261,18 @@ def main():
         help=f"gunicorn options serving Ledger (default {' '.join(GUNICORN_ARGS)!r}; e.g. '-w 2 -k gthread --threads 4')",
     )
     parser.add_argument("--no-mlflow", action="store_true", help="leave the MLflow column out")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[*SINGLE_SHAPES, "create run", "8 clients", *BATCH_SHAPES, "list"],
+        help="measure only this shape (repeatable); the others are left out of the table",
+    )
     args = parser.parse_args()
+    wanted = set(args.only or [])
+
+    def measured(name):
+        return not wanted or name in wanted
+
     raw_url, app_url = recreate_bench_databases("ledger_bench")
 
     mlflow, mlflow_missing = {}, None
@@ -288,45 +299,52 @@ def main():
         ledger = Ledger(base, token)
         for name in SINGLE_SHAPES:  # warm every route in both workers
             ledger.single_rate(name, 20, 2)
-        single = {name: ledger.single_rate(name, args.single) for name in SINGLE_SHAPES}
-        create_run = ledger.single_rate("create run", args.single)
-        eight = ledger.single_rate("enhance entry", args.single, 8)
-        batches = {name: ledger.batch_rate(name, args.batches, args.batch_size) for name in BATCH_SHAPES}
-        list_ms = ledger.list_latencies(args.list_runs)
+        single = {name: ledger.single_rate(name, args.single) for name in SINGLE_SHAPES if measured(name)}
+        create_run = ledger.single_rate("create run", args.single) if measured("create run") else None
+        eight = ledger.single_rate("enhance entry", args.single, 8) if measured("8 clients") else None
+        batches = {
+            name: ledger.batch_rate(name, args.batches, args.batch_size) for name in BATCH_SHAPES if measured(name)
+        }
+        if measured("list") and not any(measured(name) for name in ("enhance entry", "8 clients", "enhance entries")):
+            ledger.batch_rate("enhance entries", 2, args.batch_size)  # entries for the list to filter
+        list_ms = ledger.list_latencies(args.list_runs) if measured("list") else None
 
     rows = []
     m_single, m_eight, m_batch = mlflow.get("single"), mlflow.get("eight"), mlflow.get("batch")
     for name, rate in single.items():
         rows.append(rate_row(f"1 {name} / request, 1 client", rate, m_single, raw["single"], SINGLE_VS_MLFLOW))
-    rows.append(rate_row("create run, 1 client", create_run, mlflow.get("create_run"), None, 1.0))
-    rows.append(
-        rate_row(
-            "1 enhance entry / request, 8 clients",
-            eight,
-            m_eight,
-            raw["eight"],
-            CONCURRENT_VS_MLFLOW,
-            CONCURRENT_VS_RAW,
+    if create_run is not None:
+        rows.append(rate_row("create run, 1 client", create_run, mlflow.get("create_run"), None, 1.0))
+    if eight is not None:
+        rows.append(
+            rate_row(
+                "1 enhance entry / request, 8 clients",
+                eight,
+                m_eight,
+                raw["eight"],
+                CONCURRENT_VS_MLFLOW,
+                CONCURRENT_VS_RAW,
+            )
         )
-    )
     for name, rate in batches.items():
         rows.append(
             rate_row(f"batch of {args.batch_size} {name}", rate, m_batch, raw["many"], BATCH_VS_MLFLOW, BATCH_VS_RAW)
         )
-    l50, l95 = p50_p95(list_ms)
-    search = mlflow.get("search")
-    rows.append(
-        (
-            "filtered list p50 / p95 (ms)",
-            f"{l50:.1f} / {l95:.1f}",
-            "—" if search is None else f"{search[0]:.1f} / {search[1]:.1f}",
-            "—",
-            None if search is None else search[1] / l95,
-            None,
-            f"p95 ≤ {LIST_P95_MS:g} ms",
-            verdict([(-l95, -LIST_P95_MS)]),
+    if list_ms is not None:
+        l50, l95 = p50_p95(list_ms)
+        search = mlflow.get("search")
+        rows.append(
+            (
+                "filtered list p50 / p95 (ms)",
+                f"{l50:.1f} / {l95:.1f}",
+                "—" if search is None else f"{search[0]:.1f} / {search[1]:.1f}",
+                "—",
+                None if search is None else search[1] / l95,
+                None,
+                f"p95 ≤ {LIST_P95_MS:g} ms",
+                verdict([(-l95, -LIST_P95_MS)]),
+            )
         )
-    )
     print()
     print_table(rows)
     print()
