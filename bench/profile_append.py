@@ -36,10 +36,17 @@ STEPS = [
             ("ledger/hashing.py", "entry_hash"),
         ],
     ),
-    ("  lock + conflicts + tip (1 query)", [("ledger/models/append.py", "_refuse_conflicts_and_read_tip")]),
     (
-        "  INSERT (bulk_create) / COPY",
-        [("django/db/models/query.py", "bulk_create"), ("ledger/bulk_insert.py", "insert_entries")],
+        "  lock + conflicts + tip (1 query) + state rules",
+        [("ledger/models/append.py", "_refuse_conflicts_and_read_tip")],
+    ),
+    (
+        "  INSERT (bulk_create) / COPY / one entry's INSERT + rollups",
+        [
+            ("django/db/models/query.py", "bulk_create"),
+            ("ledger/bulk_insert.py", "insert_entries"),
+            ("ledger/models/append.py", "_insert_one_with_rollups"),
+        ],
     ),
     ("  COMMIT", [("django/db/backends/base/base.py", "commit")]),
     ("render (serializer.data)", [("rest_framework/serializers.py", "data")]),
@@ -82,11 +89,11 @@ def profiled(app_url, shape, profile_dir):
 def report(title, stats, requests_count, rows):
     costs = step_costs(stats)
     print(f"\n{title}: {requests_count} requests, {rows} rows")
-    print(f"{'step':<42} {'ms / request':>13} {'µs / row':>10} {'share':>7}")
+    print(f"{'step':<56} {'ms / request':>13} {'µs / row':>10} {'share':>7}")
     whole = costs["whole request (WSGIHandler)"] or 1
     for label, seconds in costs.items():
         print(
-            f"{label:<42} {seconds * 1000 / requests_count:>13.2f} {seconds * 1e6 / rows:>10.1f} {seconds / whole:>7.0%}"
+            f"{label:<56} {seconds * 1000 / requests_count:>13.2f} {seconds * 1e6 / rows:>10.1f} {seconds / whole:>7.0%}"
         )
 
 
