@@ -305,8 +305,9 @@ def main():
         batches = {
             name: ledger.batch_rate(name, args.batches, args.batch_size) for name in BATCH_SHAPES if measured(name)
         }
-        if measured("list") and not any(measured(name) for name in ("enhance entry", "8 clients", "enhance entries")):
-            ledger.batch_rate("enhance entries", 2, args.batch_size)  # entries for the list to filter
+        if measured("list") and not measured("enhance entries"):
+            # The entries the list filters, as many as a full run's batches leave (pages as full as there).
+            ledger.batch_rate("enhance entries", args.batches, args.batch_size)
         list_ms = ledger.list_latencies(args.list_runs) if measured("list") else None
 
     rows = []
