@@ -281,3 +281,17 @@ def test_a_single_append_takes_at_most_its_budget_of_queries(route, alice, clien
     sqlite, postgres = QUERY_BUDGETS.get(route, (0, 0))
     budget = postgres if connection.vendor == "postgresql" else sqlite
     assert counted <= budget, f"{route}: {counted} queries, budget {budget}:\n{statements}"
+
+
+@pytest.mark.postgres
+def test_it_sends_a_single_entrys_insert_and_its_rollups_in_one_message(writer_api):
+    from ledgerproject.ledger import rollups
+
+    writer_api.post("/api/v1/notes/", {"key": "first", "count": 1}, format="json")
+    response, statements = _post_note(writer_api, "second")
+    assert response.status_code == 201
+    inserts = [sql for sql in statements if 'INSERT INTO "ledger_testapp_note"' in sql]
+    assert len(inserts) == 1 and 'INSERT INTO "ledger_rollup"' in inserts[0]
+    assert not any(sql.startswith('INSERT INTO "ledger_rollup"') for sql in statements)
+    # Both statements ran: the stored counts are a count over the table.
+    assert rollups.stored(Note.ledger_name) == rollups.count_table(Note)
