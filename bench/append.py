@@ -262,11 +262,22 @@ def main():
     )
     parser.add_argument("--no-mlflow", action="store_true", help="leave the MLflow column out")
     parser.add_argument(
+        "--only",
+        action="append",
+        choices=[*SINGLE_SHAPES, "create run", "8 clients", *BATCH_SHAPES, "list"],
+        help="measure only this shape (repeatable); the others are left out of the table",
+    )
+    parser.add_argument(
         "--only-batches",
         action="store_true",
-        help="measure only the batch shapes (and raw executemany/COPY): no single appends, 8 clients or list",
+        help="measure only the batch shapes (and raw executemany/COPY): the same as --only for each of them",
     )
     args = parser.parse_args()
+    wanted = set(args.only or []) | (set(BATCH_SHAPES) if args.only_batches else set())
+
+    def measured(name):
+        return not wanted or name in wanted
+
     raw_url, app_url = recreate_bench_databases("ledger_bench")
 
     mlflow, mlflow_missing = {}, None
@@ -299,22 +310,24 @@ def main():
         ledger = Ledger(base, token)
         for name in SINGLE_SHAPES:  # warm every route in both workers
             ledger.single_rate(name, 20, 2)
-        if args.only_batches:
-            single, create_run, eight, list_ms = {}, None, None, None
-        else:
-            single = {name: ledger.single_rate(name, args.single) for name in SINGLE_SHAPES}
-            create_run = ledger.single_rate("create run", args.single)
-            eight = ledger.single_rate("enhance entry", args.single, 8)
-        batches = {name: ledger.batch_rate(name, args.batches, args.batch_size) for name in BATCH_SHAPES}
-        if not args.only_batches:
-            list_ms = ledger.list_latencies(args.list_runs)
+        single = {name: ledger.single_rate(name, args.single) for name in SINGLE_SHAPES if measured(name)}
+        create_run = ledger.single_rate("create run", args.single) if measured("create run") else None
+        eight = ledger.single_rate("enhance entry", args.single, 8) if measured("8 clients") else None
+        batches = {
+            name: ledger.batch_rate(name, args.batches, args.batch_size) for name in BATCH_SHAPES if measured(name)
+        }
+        if measured("list") and not measured("enhance entries"):
+            # The entries the list filters, as many as a full run's batches leave (pages as full as there).
+            ledger.batch_rate("enhance entries", args.batches, args.batch_size)
+        list_ms = ledger.list_latencies(args.list_runs) if measured("list") else None
 
     rows = []
     m_single, m_eight, m_batch = mlflow.get("single"), mlflow.get("eight"), mlflow.get("batch")
     for name, rate in single.items():
         rows.append(rate_row(f"1 {name} / request, 1 client", rate, m_single, raw["single"], SINGLE_VS_MLFLOW))
-    if not args.only_batches:
+    if create_run is not None:
         rows.append(rate_row("create run, 1 client", create_run, mlflow.get("create_run"), None, 1.0))
+    if eight is not None:
         rows.append(
             rate_row(
                 "1 enhance entry / request, 8 clients",
@@ -329,9 +342,9 @@ def main():
         rows.append(
             rate_row(f"batch of {args.batch_size} {name}", rate, m_batch, raw["many"], BATCH_VS_MLFLOW, BATCH_VS_RAW)
         )
-    search = mlflow.get("search")
-    if list_ms:
+    if list_ms is not None:
         l50, l95 = p50_p95(list_ms)
+        search = mlflow.get("search")
         rows.append(
             (
                 "filtered list p50 / p95 (ms)",

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import time
 
-from append import Ledger
+from append import SINGLE_SHAPES, Ledger
 from harness import ROOT, recreate_bench_databases, running_app
 
 # (label, [(path suffix, function name), ...]): the step's time is the sum of those functions' cumulative time.
@@ -26,7 +26,7 @@ STEPS = [
     ("throttles", [("rest_framework/views.py", "check_throttles")]),
     ("parse JSON (request.data)", [("rest_framework/request.py", "_parse")]),
     ("serializer is_valid (DRF fields)", [("rest_framework/serializers.py", "is_valid")]),
-    ("append_many (all of it)", [("ledger/models.py", "append_many")]),
+    ("append_many (all of it)", [("ledger/models/entries.py", "append_many")]),
     ("  full_clean", [("django/db/models/base.py", "full_clean")]),
     (
         "  hashing (canonical JSON, entry hash)",
@@ -36,10 +36,17 @@ STEPS = [
             ("ledger/hashing.py", "entry_hash"),
         ],
     ),
-    ("  lock + conflicts + tip (1 query)", [("ledger/models.py", "_refuse_conflicts_and_read_tip")]),
     (
-        "  INSERT (bulk_create) / COPY",
-        [("django/db/models/query.py", "bulk_create"), ("ledger/bulk_insert.py", "insert_entries")],
+        "  lock + conflicts + tip (1 query) + state rules",
+        [("ledger/models/append.py", "_refuse_conflicts_and_read_tip")],
+    ),
+    (
+        "  INSERT (bulk_create) / COPY / one entry's INSERT + rollups",
+        [
+            ("django/db/models/query.py", "bulk_create"),
+            ("ledger/bulk_insert.py", "insert_entries"),
+            ("ledger/models/append.py", "_insert_one_with_rollups"),
+        ],
     ),
     ("  COMMIT", [("django/db/backends/base/base.py", "commit")]),
     ("render (serializer.data)", [("rest_framework/serializers.py", "data")]),
@@ -82,17 +89,23 @@ def profiled(app_url, shape, profile_dir):
 def report(title, stats, requests_count, rows):
     costs = step_costs(stats)
     print(f"\n{title}: {requests_count} requests, {rows} rows")
-    print(f"{'step':<42} {'ms / request':>13} {'µs / row':>10} {'share':>7}")
+    print(f"{'step':<56} {'ms / request':>13} {'µs / row':>10} {'share':>7}")
     whole = costs["whole request (WSGIHandler)"] or 1
     for label, seconds in costs.items():
         print(
-            f"{label:<42} {seconds * 1000 / requests_count:>13.2f} {seconds * 1e6 / rows:>10.1f} {seconds / whole:>7.0%}"
+            f"{label:<56} {seconds * 1000 / requests_count:>13.2f} {seconds * 1e6 / rows:>10.1f} {seconds / whole:>7.0%}"
         )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=500)
+    parser.add_argument(
+        "--shape",
+        action="append",
+        choices=SINGLE_SHAPES,
+        help="single-append shape to profile (repeatable; default: enhance entry)",
+    )
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--dump", help="keep the .prof files in this directory")
@@ -102,17 +115,21 @@ def main():
     profile_dir = tempfile.mkdtemp(prefix="ledger-profile-")
     try:
         # Warm-up requests (imports, first queries) are in the profile too: kept small beside the runs.
-        def single(ledger):
-            ledger.single_rate("enhance entry", args.single)
-            return args.single
+        for shape in args.shape or ["enhance entry"]:
 
-        stats, count = profiled(app_url, single, profile_dir)
-        report("single enhance entry / request", stats, count, args.single)
-        if args.dump:
-            os.makedirs(args.dump, exist_ok=True)
-            stats.dump_stats(os.path.join(args.dump, "single.prof"))
-        if args.top:
-            stats.sort_stats("tottime").print_stats(args.top)
+            def single(ledger, shape=shape):
+                ledger.single_rate(shape, args.single)
+                return args.single
+
+            stats, count = profiled(app_url, single, profile_dir)
+            report(f"single {shape} / request", stats, count, args.single)
+            if args.dump:
+                os.makedirs(args.dump, exist_ok=True)
+                stats.dump_stats(os.path.join(args.dump, f"single-{shape.replace(' ', '-')}.prof"))
+            if args.top:
+                stats.sort_stats("tottime").print_stats(args.top)
+        if not args.batches:
+            return
 
         def batches(ledger):
             ledger.batch_rate("enhance entries", args.batches, args.batch_size)

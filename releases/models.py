@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import connections, models
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -38,6 +38,19 @@ class ReleaseQuerySet(LedgerQuerySet):
     def current(self, name):
         """The name's newest entry, or None."""
         return self.history(name).first()
+
+    def newest(self, name, tenant_id):
+        """current(name) of one tenant (None or "": no tenant) in a query written by hand: a promote
+        reads it twice, before the lock and under it, and the ORM took longer to build it than to run it."""
+        connection = connections[self.db]
+        quote = connection.ops.quote_name
+        meta = self.model._meta
+        tenant = f"{quote('tenant_id')} = %s" if tenant_id else f"{quote('tenant_id')} IS NULL"
+        sql = (
+            f"SELECT {', '.join(quote(field.column) for field in meta.concrete_fields)} FROM {quote(meta.db_table)} "
+            f"WHERE {quote('name')} = %s AND {tenant} ORDER BY {quote('seq')} DESC LIMIT 1"
+        )
+        return next(iter(self.raw(sql, [name, tenant_id] if tenant_id else [name])), None)
 
     def current_as_of(self, name, moment):
         """The entry of `name` that was current at `moment` (on the trusted recorded_at), or None."""
@@ -105,7 +118,9 @@ class ReleaseQuerySet(LedgerQuerySet):
             "action": Release.Action.PROMOTE,
             "tenant_id": tenant_id,
         }
-        return self._append_on_current(name, expected_current, recorded_by, lambda current: fields, tenant_id)
+        return self._append_on_current(
+            name, expected_current, recorded_by, lambda current: fields, tenant_id, restores=False
+        )
 
     def rollback(self, name, promoted_by=None, notes=None, expected_current=None, recorded_by=None, tenant_id=None):
         """Re-append the entry before the current one as the new current release.
@@ -136,12 +151,16 @@ class ReleaseQuerySet(LedgerQuerySet):
 
         return self._append_on_current(name, expected_current, recorded_by, build, tenant_id)
 
-    def _append_on_current(self, name, expected_current, recorded_by, build, tenant_id=None):
+    def _append_on_current(self, name, expected_current, recorded_by, build, tenant_id=None, restores=True):
         """Compare-and-append: build the entry on the current release, and append it only if that
-        release is still current under the ledger lock; a lost race re-reads and tries again."""
+        release is still current under the ledger lock; a lost race re-reads and tries again.
+        restores: the entry is built from the release before the current one (a rollback), read with it."""
         for attempt in range(MAX_ATTEMPTS):
             # Names are per tenant: the current release is this tenant's (None: no tenant).
-            current = self.of_tenant(tenant_id).select_related("supersedes").history(name).first()
+            if restores:
+                current = self.of_tenant(tenant_id).select_related("supersedes").history(name).first()
+            else:
+                current = self.newest(name, tenant_id)
             _check_expected(name, current, expected_current)
             fields = build(current)
             try:
@@ -294,11 +313,18 @@ class Release(LedgerEntry):
         keys = [(entry.tenant_id, entry.name) for entry in entries]
         if len(set(keys)) != len(keys):
             raise StateConflictError("Append one release per name at a time: each is built on the one before.")
-        names = [entry.name for entry in entries]
-        # Each (tenant, name)'s newest entry, for the whole batch in one query.
         rows = cls._base_manager.using(using)
-        newest = rows.filter(name__in=names).values("tenant_id", "name").annotate(newest=Max("seq")).values("newest")
-        heads = {(head.tenant_id, head.name): head for head in rows.filter(seq__in=Subquery(newest))}
+        if len(entries) == 1:
+            # One name: its newest entry through the (name, -seq) index, a query quicker to build and run.
+            current = rows.newest(keys[0][1], keys[0][0])
+            heads = {keys[0]: current} if current is not None else {}
+        else:
+            # Each (tenant, name)'s newest entry, for the whole batch in one query.
+            names = [entry.name for entry in entries]
+            newest = (
+                rows.filter(name__in=names).values("tenant_id", "name").annotate(newest=Max("seq")).values("newest")
+            )
+            heads = {(head.tenant_id, head.name): head for head in rows.filter(seq__in=Subquery(newest))}
         for entry in entries:
             current = heads.get((entry.tenant_id, entry.name))
             current_seq = current.seq if current is not None else None

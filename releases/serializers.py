@@ -21,10 +21,10 @@ def blob_digests(digests):
         blob = apps.get_model("runs", "Blob")
     except LookupError:
         return set()
-    rows = blob._default_manager.filter(digest__in=digests)
-    if hasattr(rows, "present"):  # the runs app records deletions of a blob's bytes: only link stored ones
-        rows = rows.present()
-    return set(rows.values_list("digest", flat=True))
+    rows = blob._default_manager.all()
+    if hasattr(rows, "present_digests"):  # the runs app records deletions of a blob's bytes: only link stored ones
+        return rows.present_digests(digests)
+    return set(rows.filter(digest__in=digests).values_list("digest", flat=True))
 
 
 def blob_url(digest):

@@ -69,6 +69,30 @@ def test_it_lists_everything_ascending_by_ts_across_pages(writer_api):
     assert seen == ["e", "b", "c", "d", "a"]
 
 
+def test_it_lists_each_entry_exactly_as_its_own_page_shows_it(writer_api, reader_api):
+    for issue, ts in [("p1", 300), ("p2", 100), ("p3", 200)]:
+        body = {**entry_json(issue, "bp-p", ts), "reasons": ["a", "b"], "rationale": "why\u00e9"}
+        assert writer_api.post(URL, body, format="json").status_code == 201
+    listed = reader_api.get(URL, {"blueprint_id": "bp-p", "page_size": 2}).json()
+    rows = listed["results"] + reader_api.get(listed["next"]).json()["results"]
+    assert rows == [reader_api.get(f"{URL}{row['issue_id']}/").json() for row in rows]
+    assert [row["issue_id"] for row in rows] == ["p2", "p3", "p1"]
+
+
+def test_a_list_page_builds_no_model_instances(reader_api, make_enhance, monkeypatch):
+    for issue in ("m1", "m2"):
+        make_enhance(issue_id=issue, blueprint_id="bp-m")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a list page built an EnhanceEntry")
+
+    # The serializer reads columns only: the page's rows are plain rows, as an export's are.
+    monkeypatch.setattr(EnhanceEntry, "from_db", classmethod(refuse))
+    response = reader_api.get(URL, {"blueprint_id": "bp-m"})
+    assert response.status_code == 200
+    assert [row["issue_id"] for row in response.json()["results"]] == ["m1", "m2"]
+
+
 def test_a_rejected_entry_keeps_its_reasons_and_empty_new_hash(writer_api):
     sent = entry_json("ir", "bp-r", 400, status="rejected", reasons=["des: blueprint.id missing", "noop: ..."])
     assert writer_api.post(URL, sent, format="json").status_code == 201

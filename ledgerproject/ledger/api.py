@@ -3,6 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.models.expressions import RawSQL
+from django.db.models.query import ValuesListIterable
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -45,6 +46,33 @@ class PlainRow:
             "prev_entry_hash": self.prev_entry_hash,
             "entry_hash": self.entry_hash,
         }
+
+    @property
+    def pk(self):
+        return self.seq
+
+
+class PlainRowIterable(ValuesListIterable):
+    """A values_list() queryset's rows as PlainRow objects, named by its fields (recorded_at_text is
+    recorded_at): slicing, ordering and the cursor pager keep working on it as on any queryset."""
+
+    def __iter__(self):
+        names = ["recorded_at" if name == "recorded_at_text" else name for name in self.queryset._fields]
+        for values in super().__iter__():
+            row = PlainRow()
+            row.__dict__ = dict(zip(names, values, strict=True))
+            yield row
+
+
+def plain_row_queryset(queryset):
+    """`queryset` yielding PlainRow objects of every column (recorded_at as text on PostgreSQL)."""
+    columns = [field.attname for field in queryset.model._meta.concrete_fields]
+    if connections[queryset.db].vendor == "postgresql":
+        queryset = queryset.annotate(recorded_at_text=RawSQL(pg_timestamp_text(queryset.model), []))
+        columns[columns.index("recorded_at")] = "recorded_at_text"
+    queryset = queryset.values_list(*columns)
+    queryset._iterable_class = PlainRowIterable
+    return queryset
 
 
 def plain_rows(queryset, serializer):
@@ -100,6 +128,17 @@ class StreamingListMixin:
             queryset = self.filter_queryset(self.get_queryset()).order_by(*self.cursor_ordering)
             return self.stream_response(queryset)
         return super().list(request, *args, **kwargs)
+
+    def paginate_queryset(self, queryset):
+        # A page of a serializer that reads only columns is plain rows, as exports are: building its
+        # hundred model instances cost more than serializing them.
+        if (
+            getattr(self.get_serializer_class(), "reads_plain_rows", False)
+            and not queryset.query.select_related
+            and not queryset._prefetch_related_lookups
+        ):
+            queryset = plain_row_queryset(queryset)
+        return super().paginate_queryset(queryset)
 
 
 def item_errors(errors):

@@ -40,14 +40,33 @@ def lock_ledgers(connection, names, holding=None):
     its own ledger's lock): every lock taken after it must sort after it, or a writer taking the
     same locks in the project order could be waiting on us while we wait on it.
     """
+    for name in _in_lock_order(names, holding):
+        lock_ledger(connection, name)
+
+
+def _in_lock_order(names, holding):
     wanted = sorted(set(names))
     early = [name for name in wanted if holding is not None and name < holding]
     if early:
         raise RuntimeError(
             f"holding the lock of {holding!r}, the locks of {early} may not be taken: they come before it"
         )
-    for name in wanted:
-        lock_ledger(connection, name)
+    return wanted
+
+
+def lock_another_ledger_then_fetch(connection, ledger_name, holding, sql, params):
+    """lock_ledgers(connection, [ledger_name], holding) and then the SELECT `sql`, in one round trip where
+    the connection allows it (lock_ledger_then_fetch): the rows it read under that lock."""
+    _in_lock_order([ledger_name], holding)
+    return lock_ledger_then_fetch(connection, ledger_name, sql, params)
+
+
+def sends_statements_together(connection):
+    """Whether `connection` can send several statements, with their parameters, in one message: PostgreSQL
+    with client-side binding (Django's default; server-side binding prepares one statement at a time)."""
+    return connection.vendor == "postgresql" and not connection.settings_dict.get("OPTIONS", {}).get(
+        "server_side_binding"
+    )
 
 
 def lock_ledger_then_fetch(connection, ledger_name, sql, params):
@@ -58,7 +77,7 @@ def lock_ledger_then_fetch(connection, ledger_name, sql, params):
     statements, so the read's snapshot is taken after the lock was granted (READ COMMITTED takes one
     per statement) and sees every append committed before.
     """
-    if connection.vendor != "postgresql" or connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
+    if not sends_statements_together(connection):
         lock_ledger(connection, ledger_name)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

@@ -143,10 +143,15 @@ def record(model, entries, db):
     _upsert(model.ledger_name, counts(model, entries, db), db)
 
 
-def _upsert(ledger, found, db):
+def record_statement(model, entries, db):
+    """(sql, params) of the UPSERT record() would run for these entries, or None when they count nothing:
+    for a caller that sends it in one message with the entries' INSERT."""
+    return _upsert_statement(model.ledger_name, counts(model, entries, db), connections[db])
+
+
+def _upsert_statement(ledger, found, connection):
     if not found:
-        return
-    connection = connections[db]
+        return None
     table = connection.ops.quote_name(Rollup._meta.db_table)
     day_field = Rollup._meta.get_field("day")
     rows, params = [], []
@@ -157,8 +162,16 @@ def _upsert(ledger, found, db):
         f"INSERT INTO {table} (ledger, dimension, day, tenant, key, n) VALUES {', '.join(rows)} "
         f"ON CONFLICT (ledger, dimension, day, tenant, key) DO UPDATE SET n = {table}.n + excluded.n"
     )
+    return sql, params
+
+
+def _upsert(ledger, found, db):
+    connection = connections[db]
+    statement = _upsert_statement(ledger, found, connection)
+    if statement is None:
+        return
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(*statement)
 
 
 def count_table(model, using=None, source=None):

@@ -1,14 +1,13 @@
 """The `run_events` ledger: a run's events, numbered per run."""
 
 from django.core.exceptions import ValidationError
-from django.db import connections, models, router
+from django.db import models, router
 
 from ledgerproject.ledger.exceptions import ConflictError
 from ledgerproject.ledger.ids import safe_reverse
-from ledgerproject.ledger.locking import lock_ledgers
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
 from runs.models.digests import digests_in
-from runs.models.run_outcomes import RunOutcome, _refuse_if_finished
+from runs.models.run_outcomes import _refuse_if_finished
 from runs.models.runs import Run
 
 
@@ -87,8 +86,8 @@ class RunEvent(LedgerEntry):
         # Events and outcomes are separate ledgers: taking the outcome lock here (after our own)
         # makes "no outcome yet" and the insert one step for any concurrent complete/fail/cancel.
         # append_many already holds run_events; run_outcomes sorts after it (the kernel's lock order).
-        lock_ledgers(connections[using], [RunOutcome.ledger_name], holding=cls.ledger_name)
-        _refuse_if_finished({entry.run_id for entry in entries}, using, "events")
+        # The outcome lock and the read under it share one round trip.
+        _refuse_if_finished({entry.run_id for entry in entries}, using, "events", holding=cls.ledger_name)
 
     @property
     def effective_timestamp(self):

@@ -275,6 +275,24 @@ def test_a_finished_run_accepts_no_event_and_no_second_outcome(writer_api):
     assert RunOutcome.objects.count() == 1 and RunEvent.objects.count() == 0
 
 
+def test_it_refuses_a_replayed_event_of_a_finished_run_as_finished(writer_api):
+    # The run's state is checked under the lock before a stored key is reported: the answer says why
+    # nothing more can be appended, not that this one was a harmless replay.
+    run = new_run(writer_api)
+    assert writer_api.post(events_url(run), {"seq": 1, "kind": "step"}, format="json").status_code == 201
+    writer_api.post(f"/api/v1/runs/{run['run_id']}/complete/", {"total_events": 1, "duration_ms": 1}, format="json")
+    replay = writer_api.post(events_url(run), {"seq": 1, "kind": "step"}, format="json")
+    assert replay.status_code == 409 and replay.json()["status"] == "COMPLETED"
+    assert RunEvent.objects.count() == 1
+
+
+def test_it_appends_events_to_a_running_run_numbered_after_the_last(writer_api):
+    run = new_run(writer_api)
+    for kind in ("a", "b", "c"):
+        assert writer_api.post(events_url(run), {"kind": kind}, format="json").status_code == 201
+    assert list(RunEvent.objects.order_by("seq").values_list("event_seq", "kind")) == [(1, "a"), (2, "b"), (3, "c")]
+
+
 def test_a_summary_is_validated(writer_api):
     run = new_run(writer_api)
     url = f"/api/v1/runs/{run['run_id']}/complete/"

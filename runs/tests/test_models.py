@@ -68,6 +68,19 @@ def test_cas_contains_false_for_missing():
     assert not Blob.objects.present().filter(digest=hashlib.sha256(b"x").hexdigest()).exists()
 
 
+def test_it_names_the_present_digests_as_present_does(put_blob):
+    kept, deleted, restored = put_blob(b"kept"), put_blob(b"deleted"), put_blob(b"restored")
+    blobstore.delete_blob(deleted.digest, reason="cleanup")
+    blobstore.delete_blob(restored.digest, reason="cleanup")
+    put_blob(b"restored")
+    missing = hashlib.sha256(b"never stored").hexdigest()
+    asked = [kept.digest, deleted.digest, restored.digest, missing]
+    expected = set(Blob.objects.present().filter(digest__in=asked).values_list("digest", flat=True))
+    assert expected == {kept.digest, restored.digest}
+    assert Blob.objects.present_digests(asked) == expected
+    assert Blob.objects.present_digests([]) == set()
+
+
 def test_cas_delete_removes_content_and_keeps_the_record(put_blob):
     blob = put_blob(b"to delete")
     assert blobstore.delete_blob(blob.digest, reason="cleanup") is True

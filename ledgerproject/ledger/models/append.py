@@ -1,11 +1,12 @@
 """Helpers of the append path: the principal, batch checks, and the one query read under the lock."""
 
 from django.db import connections, models
-from django.db.models import Max
+from django.db.models import sql
 
 from ledgerproject.ledger import hashing
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError
-from ledgerproject.ledger.locking import lock_ledger_then_fetch
+from ledgerproject.ledger.locking import lock_ledger_then_fetch, sends_statements_together
+from ledgerproject.ledger.rollups import record_statement
 from ledgerproject.ledger.validators import MAX_JSON_INT
 
 
@@ -52,10 +53,25 @@ def _name_unhashable_fields(entry, exc):
     return {name: [str(exc)] for name in names} if names else [str(exc)]
 
 
+def _loaded_ledger_entry(entry, field, db):
+    """Whether the entry's `field` holds a ledger entry read from `db` (the run of a run event, the release a
+    promote supersedes): ledger entries are never deleted, so that row exists without asking again."""
+    target = field.get_cached_value(entry, default=None)
+    return (
+        target is not None
+        and getattr(type(target), "ledger_name", None) is not None
+        and not target._state.adding
+        and target._state.db == db
+        and getattr(target, field.target_field.attname) == getattr(entry, field.attname)
+    )
+
+
 def _missing_targets(entries, relations, db):
     """(index, messages) for entries whose foreign keys point at rows that do not exist."""
     problems = []
     for field in relations:
+        if len(entries) == 1 and _loaded_ledger_entry(entries[0], field, db):
+            continue
         wanted = {getattr(entry, field.attname) for entry in entries} - {None}
         if not wanted:
             continue
@@ -76,12 +92,14 @@ def _missing_targets(entries, relations, db):
     return problems
 
 
-def _refuse_conflicts_and_read_tip(model, entries, db, lock=False):
+def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None):
     """Raise ConflictError for a stored natural key; else return the tip's (seq, entry_hash).
 
     Runs under the lock, after it was taken (a statement's snapshot predates the statement, so the
     tip must not be read by the one that locks). Stored keys and the tip come back in one query;
-    with `lock`, the ledger's lock is taken first, in the same round trip.
+    with `lock`, the ledger's lock is taken first, in the same round trip. `then()` runs under the
+    lock once they are read and before a stored key is reported (the ledger's state rules: a finished
+    run refuses a replayed event as finished, as when those rules ran before the read).
     """
     connection = connections[db]
     sql, params = _conflicts_and_tip_sql(model, entries, connection)
@@ -91,6 +109,8 @@ def _refuse_conflicts_and_read_tip(model, entries, db, lock=False):
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
+    if then is not None:
+        then()
     hits = [seq for seq, _, hit in rows if hit]
     if hits:
         # A stored key (the error path): load those entries whole for the 409 and match exactly.
@@ -144,6 +164,32 @@ def _pending_counters(entry):
     return tuple(name for name in entry.scope_counters if getattr(entry, name) is None)
 
 
+def _highest_counters(model, counter, scope, wanted, db):
+    """(scope key, highest stored counter) for the scopes among `wanted` (tuples of the scope fields' values)
+    that have entries: one grouped MAX, written by hand (on every run event the ORM took longer to build it
+    than the database to run it). Keys come back as the entries hold them (a run's UUID, not its text)."""
+    connection = connections[db]
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in scope]
+    conditions, params = [], []
+    for i, field in enumerate(fields):
+        values = sorted({key[i] for key in wanted} - {None}, key=str)
+        if not values:  # NULL matches no IN list: no stored scope can hold it
+            return []
+        conditions.append(f"{quote(field.column)} IN ({', '.join(['%s'] * len(values))})")
+        params += [field.get_db_prep_value(value, connection, prepared=False) for value in values]
+    columns = ", ".join(quote(field.column) for field in fields)
+    sql = (
+        f"SELECT {columns}, MAX({quote(model._meta.get_field(counter).column)}) FROM {quote(model._meta.db_table)} "
+        f"WHERE {' AND '.join(conditions)} GROUP BY {columns}"
+    )
+    python = [(field.target_field if field.is_relation else field).to_python for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [(tuple(to_python(value) for to_python, value in zip(python, row, strict=False)), row[-1]) for row in rows]
+
+
 def _assign_scope_counters(model, entries, db):
     """Under the lock: number the entries that left a scope counter empty, then finish their canonical
     content (the rest of it was canonicalized before the lock), and refuse repeats within the batch.
@@ -164,14 +210,10 @@ def _assign_scope_counters(model, entries, db):
             return tuple(getattr(entry, column) for column in columns)
 
         wanted = {scope_of(entry) for entry in pending}
-        stored = models.QuerySet(model, using=db).order_by()
-        for i, column in enumerate(columns):
-            stored = stored.filter(**{f"{column}__in": {key[i] for key in wanted}})
-        rows = stored.values(*columns).annotate(top=Max(counter)).values_list(*columns, "top")
         highest = dict.fromkeys(wanted, 0)
-        for *key, top in rows:
-            if tuple(key) in highest:  # IN lists per column: match the whole scope exactly here
-                highest[tuple(key)] = top or 0
+        for key, top in _highest_counters(model, counter, scope, wanted, db):
+            if key in highest:  # IN lists per column: match the whole scope exactly here
+                highest[key] = top or 0
         problems = []
         for index, entry in enumerate(entries):
             key = scope_of(entry)
@@ -192,3 +234,21 @@ def _assign_scope_counters(model, entries, db):
             entry._content_json = hashing.fill_parts(entry._content_parts, values)
             entry._pending_counters = ()
     _refuse_repeats_within(entries)
+
+
+def _insert_one_with_rollups(model, entries, db):
+    """One entry's INSERT and its rollups' UPSERT in one message (one round trip, and the ledger's lock
+    held that much shorter) where the connection can send them together; True when done, False to
+    leave it to the batch path (several entries, or SQLite / server-side binding)."""
+    connection = connections[db]
+    if len(entries) != 1 or not sends_statements_together(connection):
+        return False
+    query = sql.InsertQuery(model)
+    query.insert_values([f for f in model._meta.concrete_fields if not f.generated], entries)
+    [(insert, params)] = query.get_compiler(using=db).as_sql()
+    upsert = record_statement(model, entries, db)
+    if upsert is not None:
+        insert, params = f"{insert}; {upsert[0]}", [*params, *upsert[1]]
+    with connection.cursor() as cursor:
+        cursor.execute(insert, params)
+    return True

@@ -2,15 +2,15 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connections, models, router, transaction
+from django.db import models, router, transaction
 from django.db.models.signals import class_prepared
 from django.dispatch import receiver
 
 from ledgerproject.ledger import bulk_insert, clock, fast_batch, hashing, ids
 from ledgerproject.ledger.exceptions import BatchValidationError, ImmutableEntryError
-from ledgerproject.ledger.locking import lock_ledger
 from ledgerproject.ledger.models.append import (
     _assign_scope_counters,
+    _insert_one_with_rollups,
     _missing_targets,
     _name_unhashable_fields,
     _pending_counters,
@@ -157,15 +157,12 @@ class LedgerQuerySet(AppendOnlyQuerySet):
         _refuse_repeats_within(entries)
         if not entries:
             return []
-        connection = connections[db]
         with transaction.atomic(using=db):
-            if model.check_append_allowed.__func__ is LedgerEntry.check_append_allowed.__func__:
-                # No state rules to run between: the lock and the read share one round trip.
-                seq, prev = _refuse_conflicts_and_read_tip(model, entries, db, lock=True)
-            else:
-                lock_ledger(connection, model.ledger_name)
-                model.check_append_allowed(entries, using=db)
-                seq, prev = _refuse_conflicts_and_read_tip(model, entries, db)
+            # The lock and the read share one round trip; the ledger's state rules run under the lock after it.
+            rules = None
+            if model.check_append_allowed.__func__ is not LedgerEntry.check_append_allowed.__func__:
+                rules = lambda: model.check_append_allowed(entries, using=db)  # noqa: E731
+            seq, prev = _refuse_conflicts_and_read_tip(model, entries, db, lock=True, then=rules)
             if model.scope_counters:
                 _assign_scope_counters(model, entries, db)
             now = clock.now()
@@ -182,8 +179,9 @@ class LedgerQuerySet(AppendOnlyQuerySet):
                 entry.canonical = canonical(seq, entry._content_json)
                 entry.prev_entry_hash = prev
                 entry.entry_hash = prev = hashing.entry_hash(prev, entry.canonical)
-            bulk_insert.insert_entries(model, entries, db)  # one COPY on PostgreSQL
-            record_rollups(model, entries, db)  # the pages' counts: one UPSERT, same transaction
+            if not _insert_one_with_rollups(model, entries, db):  # a single entry: one round trip for both
+                bulk_insert.insert_entries(model, entries, db)  # one COPY on PostgreSQL
+                record_rollups(model, entries, db)  # the pages' counts: one UPSERT, same transaction
             for entry in entries:
                 entry._state.adding = False
                 entry._state.db = db

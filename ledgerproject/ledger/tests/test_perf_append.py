@@ -106,3 +106,192 @@ def test_a_narrowed_token_queryset_still_narrows_the_lookup(alice, bob):
         ApiToken.objects.filter(user=bob).for_key(key)
     with pytest.raises(ApiToken.DoesNotExist):
         ApiToken.objects.for_key("not-a-key")
+
+
+# --- every single-append route's round trips -------------------------------------------------------
+
+D1, D2 = "1" * 64, "2" * 64
+
+
+def _new_run(api):
+    body = {"spec_digest": D1, "metadata": {"agent_name": "budget", "tags": {}}}
+    response = api.post("/api/v1/runs/", body, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["run_id"]
+
+
+def _promoted(api, name):
+    for digest in (D1, D2):
+        body = {"spec_digest": digest, "promoted_by": "ci"}
+        assert api.post(f"/api/v1/releases/{name}/promote/", body, format="json").status_code == 201
+    return name
+
+
+def _enhance(i):
+    return {
+        "issue_id": f"budget-{i}",
+        "blueprint_id": "bp-1",
+        "prev_hash": "a" * 64,
+        "new_hash": "b" * 64,
+        "intent": "tighten the retry policy",
+        "verdicts": [{"axis": "des", "status": "pass", "detail": ""}],
+        "status": "applied",
+        "reasons": [],
+        "ts_ms": 1_760_000_000_000 + i,
+    }
+
+
+def _experience(i):
+    return {
+        "event_id": f"budget-{i}",
+        "occurred_at": "2026-01-21T12:00:00Z",
+        "tenant_id": "acme",
+        "correlation_id": "run-1",
+        "event": {
+            "type": "OutcomeRecorded",
+            "data": {
+                "chain_id": "c",
+                "step": "Planning",
+                "passed": True,
+                "stop_reason": None,
+                "latency_ms": 1,
+                "tokens": 1,
+                "cost_microdollars": 1,
+                "backend": "local",
+            },
+        },
+    }
+
+
+def _log(i):
+    return {
+        "seq": i + 1,
+        "ts_ms": 1_760_000_000_000 + i,
+        "level": "Info",
+        "daemon_id": 7,
+        "node_id": 3,
+        "message": f"step {i}",
+        "chain_pending": False,
+    }
+
+
+def _output(i):
+    return {
+        "task_id": f"task-{i}",
+        "attempt": 1,
+        "producer_agent": "ci",
+        "event": {"type": "final", "content": {"kind": "inline", "value": "x"}, "ok": True},
+        "parent_refs": [],
+    }
+
+
+def _run_summary(i):
+    return {"total_events": 0, "duration_ms": 1}
+
+
+# route (as the URL resolver spells it) → (url for the i-th append given the writer's client, body(i)).
+# Each is requested twice after a warm-up, so first-use lookups (content types, caches) are not counted.
+SINGLE_APPEND_ROUTES = {
+    "api/v1/^enhances/$": (lambda api, i: "/api/v1/enhances/", _enhance),
+    "api/v1/^events/$": (lambda api, i: "/api/v1/events/", _experience),
+    "api/v1/^runs/$": (
+        lambda api, i: "/api/v1/runs/",
+        lambda i: {"spec_digest": D1, "metadata": {"agent_name": f"a{i}", "tags": {}}},
+    ),
+    "api/v1/^runs/(?P<run_id>[0-9a-fA-F-]{32,36})/events/$": (
+        lambda api, i: f"/api/v1/runs/{api.budget_run}/events/",
+        lambda i: {"kind": "tool_called", "payload": {"step": i}},
+    ),
+    "api/v1/^runs/(?P<run_id>[^/]+)/complete/$": (
+        lambda api, i: f"/api/v1/runs/{_new_run(api)}/complete/",
+        _run_summary,
+    ),
+    "api/v1/^runs/(?P<run_id>[^/]+)/fail/$": (lambda api, i: f"/api/v1/runs/{_new_run(api)}/fail/", _run_summary),
+    "api/v1/^runs/(?P<run_id>[^/]+)/cancel/$": (lambda api, i: f"/api/v1/runs/{_new_run(api)}/cancel/", _run_summary),
+    "api/v1/^outputs/$": (lambda api, i: "/api/v1/outputs/", _output),
+    "api/v1/logs/": (lambda api, i: "/api/v1/logs/", _log),
+    "api/v1/^releases/(?P<name>[^/]+)/promote/$": (
+        lambda api, i: "/api/v1/releases/budget/promote/",
+        lambda i: {"spec_digest": f"{i:064x}", "promoted_by": "ci", "version_label": f"v{i}"},
+    ),
+    "api/v1/^releases/(?P<name>[^/]+)/rollback/$": (
+        lambda api, i: f"/api/v1/releases/{_promoted(api, f'budget-{i}')}/rollback/",
+        lambda i: {},
+    ),
+    "api/v1/^notes/$": (lambda api, i: "/api/v1/notes/", lambda i: {"key": f"budget-{i}", "count": 1}),
+}
+
+# The POST routes of ledger viewsets that append no single entry here (arrays, or no append at all).
+NOT_SINGLE_APPENDS = {"api/v1/^releases/$"}
+
+# Queries per append, counted in a test transaction (SAVEPOINT / RELEASE stand for BEGIN / COMMIT) with
+# the token and tenant lookups that a server's token memory (token_cache.py) usually answers. On
+# PostgreSQL statements sent in one message count once (lock + tip read; INSERT + rollup UPSERT).
+# One more than its budget means a round trip came back: find it before raising the number.
+QUERY_BUDGETS = {
+    # route: (SQLite, PostgreSQL). token, tenant scope, savepoint, lock + conflicts + tip, INSERT, rollups, release:
+    "api/v1/^enhances/$": (7, 6),
+    "api/v1/^events/$": (7, 6),
+    "api/v1/^outputs/$": (7, 6),
+    "api/v1/logs/": (7, 6),
+    "api/v1/^notes/$": (7, 6),
+    # … and the new run's outcome (none) for the answer's status.
+    "api/v1/^runs/$": (8, 7),
+    # … and the run (404 if not yours); under the lock its outcome (with the outcome lock) and the next seq.
+    "api/v1/^runs/(?P<run_id>[0-9a-fA-F-]{32,36})/events/$": (10, 9),
+    # … the run before; under the lock its outcome (none yet); the run with its status for the answer.
+    "api/v1/^runs/(?P<run_id>[^/]+)/complete/$": (10, 9),
+    "api/v1/^runs/(?P<run_id>[^/]+)/fail/$": (10, 9),
+    "api/v1/^runs/(?P<run_id>[^/]+)/cancel/$": (10, 9),
+    # … the name's current release before; under the lock the same again; the spec's blob for the answer.
+    "api/v1/^releases/(?P<name>[^/]+)/promote/$": (10, 9),
+    "api/v1/^releases/(?P<name>[^/]+)/rollback/$": (10, 9),
+}
+
+
+def _post_routes():
+    from ledgerproject.ledger.api import LedgerViewSet
+    from ledgerproject.ledger.tests.routes import all_routes
+
+    for route, pattern in all_routes():
+        cls = getattr(pattern.callback, "cls", None)
+        actions = getattr(pattern.callback, "actions", None) or {}
+        if cls is not None and issubclass(cls, LedgerViewSet) and "post" in actions and actions["post"] != "batch":
+            yield route
+
+
+def test_every_single_append_route_has_a_query_budget():
+    routes = set(_post_routes())
+    assert routes - NOT_SINGLE_APPENDS - set(QUERY_BUDGETS) == set(), "a single-append route without a budget"
+    assert set(QUERY_BUDGETS) <= routes, "a budget for a route that no longer exists"
+
+
+@pytest.mark.parametrize("route", sorted(SINGLE_APPEND_ROUTES))
+def test_a_single_append_takes_at_most_its_budget_of_queries(route, alice, client_for):
+    api = client_for(alice)
+    api.budget_run = _new_run(api)
+    url_for, body = SINGLE_APPEND_ROUTES[route]
+    for i in range(3):
+        url = url_for(api, i)
+        with CaptureQueriesContext(connection) as captured:
+            response = api.post(url, body(i), format="json")
+        assert response.status_code in (200, 201), response.content
+    counted = len(captured.captured_queries)
+    statements = "\n".join(query["sql"][:120] for query in captured.captured_queries)
+    sqlite, postgres = QUERY_BUDGETS.get(route, (0, 0))
+    budget = postgres if connection.vendor == "postgresql" else sqlite
+    assert counted <= budget, f"{route}: {counted} queries, budget {budget}:\n{statements}"
+
+
+@pytest.mark.postgres
+def test_it_sends_a_single_entrys_insert_and_its_rollups_in_one_message(writer_api):
+    from ledgerproject.ledger import rollups
+
+    writer_api.post("/api/v1/notes/", {"key": "first", "count": 1}, format="json")
+    response, statements = _post_note(writer_api, "second")
+    assert response.status_code == 201
+    inserts = [sql for sql in statements if 'INSERT INTO "ledger_testapp_note"' in sql]
+    assert len(inserts) == 1 and 'INSERT INTO "ledger_rollup"' in inserts[0]
+    assert not any(sql.startswith('INSERT INTO "ledger_rollup"') for sql in statements)
+    # Both statements ran: the stored counts are a count over the table.
+    assert rollups.stored(Note.ledger_name) == rollups.count_table(Note)
