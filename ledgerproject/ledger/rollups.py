@@ -39,6 +39,13 @@ def ms_day(ms):
 
 EPOCH = datetime.date(1970, 1, 1)
 LAST_DAY_NUMBER = (datetime.date.max - EPOCH).days
+# The one day of an all-time dimension: its rows are totals per (tenant, key), however many days the
+# entries span, so a page ranking keys over all time reads one row per key, not one per key and day.
+ALL_TIME = EPOCH
+
+
+def all_time(entry):
+    return ALL_TIME
 
 
 class Dimension:
