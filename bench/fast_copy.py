@@ -224,10 +224,10 @@ class ReleaseSpec(Spec):
         supersedes = i + 1 - RELEASE_NAMES if i >= RELEASE_NAMES else None
         if self.is_rollback(i):
             action, back = "rollback", i + 1 - 2 * RELEASE_NAMES
-            keys = (("name", RECORDED, name), ("rollback", RECORDED, name))
+            keys = (("name", RECORDED, name), ("name_all", rollups.ALL_TIME, name), ("rollback", RECORDED, name))
         else:
             action, back = "promote", None
-            keys = (("name", RECORDED, name),)
+            keys = (("name", RECORDED, name), ("name_all", rollups.ALL_TIME, name))
         sup_json, back_json = ("null" if v is None else str(v) for v in (supersedes, back))
         sup_col, back_col = ("\\N" if v is None else str(v) for v in (supersedes, back))
         cols = f"{name}\t{spec}\t{label}\tbench\t\t{action}\t{back_col}\t{sup_col}\t\\N"

@@ -190,7 +190,7 @@ def test_its_migration_sums_the_daily_rows_into_the_all_time_totals(make_enhance
     assert rollups.check(EnhanceEntry) != []
 
     with transaction.atomic():  # what the migration's RunPython gets: its schema editor's connection
-        migration.forwards(apps, SimpleNamespace(connection=connection))
+        migration.SUM_DAYS.forwards(apps, SimpleNamespace(connection=connection))
 
     assert rollups.check(EnhanceEntry) == []
     totals = Rollup.objects.filter(ledger="enhancelog", dimension="rejected_blueprint_all")
