@@ -66,7 +66,8 @@ def dashboard_stats(window=DEFAULT_WINDOW, user=None):
 
     top_blueprints = [
         {"blueprint_id": row["key"], "rejected": row["rejected"]}
-        for row in rollups.rows(user, ledger, "rejected_blueprint", since)
+        # Over all time, the per-blueprint totals (one row each); a window sums its days' rows.
+        for row in rollups.rows(user, ledger, "rejected_blueprint" if since else "rejected_blueprint_all", since)
         .order_by()
         .values("key")
         .annotate(rejected=Sum("n"))

@@ -40,7 +40,12 @@ def IdFilter(**kwargs):  # noqa: N802 - reads like the filter classes beside it
 
 class ExperienceEventFilterSet(django_filters.FilterSet):
     tenant_id = IdFilter()
-    kind = django_filters.MultipleChoiceFilter(choices=KIND_CHOICES, help_text="repeatable: ?kind=A&kind=B")
+    # distinct=False: a column of the event's own row cannot repeat a row, and django-filter's default
+    # SELECT DISTINCT keeps PostgreSQL from walking the (kind, seq) index to the page's LIMIT (it read
+    # every event of the kind at scale: 59 ms at 1M events).
+    kind = django_filters.MultipleChoiceFilter(
+        choices=KIND_CHOICES, distinct=False, help_text="repeatable: ?kind=A&kind=B"
+    )
     since = django_filters.IsoDateTimeFilter(
         field_name="occurred_at_utc", lookup_expr="gte", help_text="inclusive, on occurred_at"
     )

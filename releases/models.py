@@ -10,7 +10,7 @@ from ledgerproject.ledger import rollups
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
-from ledgerproject.ledger.rollups import Dimension
+from ledgerproject.ledger.rollups import Dimension, all_time
 from ledgerproject.ledger.search import SearchField
 from ledgerproject.ledger.validators import validate_sha256
 
@@ -60,7 +60,8 @@ class ReleaseQuerySet(LedgerQuerySet):
         """Each name's current release: its newest entry per tenant (the one no later entry has superseded).
 
         Read without a pass over the table: the (tenant, name) pairs come from the rollups (one row per
-        name and day), and each pair's newest entry from the (name, -seq) index, one probe per name.
+        tenant and name, whatever the days), and each pair's newest entry from the (name, -seq) index,
+        one probe per name.
         "No later entry supersedes it" would be an anti-join over every entry of every name.
         """
         newest = (
@@ -70,10 +71,8 @@ class ReleaseQuerySet(LedgerQuerySet):
             .values("seq")[:1]
         )
         names = (
-            rollups.Rollup.objects.filter(ledger=Release.ledger_name, dimension="name")
+            rollups.Rollup.objects.filter(ledger=Release.ledger_name, dimension="name_all", n__gt=0)
             .order_by()
-            .values("tenant", "key")
-            .distinct()
             .annotate(current=Subquery(newest))
             .values("current")
         )
@@ -205,6 +204,8 @@ class Release(LedgerEntry):
     # The registry's counts per name (entries, rollbacks): the index and history pages read these.
     rollups = (
         Dimension("name", "name"),
+        # One row per (tenant, name): the list of names currents() probes, and each name's entry count.
+        Dimension("name_all", "name", day=all_time),
         Dimension("rollback", lambda release: release.name if release.action == Release.Action.ROLLBACK else None),
     )
     omit_when_empty = ("tenant_id",)
@@ -353,8 +354,9 @@ def release_stats(user, names, tenant=rollups.ANY_TENANT):
     (one tenant's when `tenant` is given, None meaning no tenant): one grouped query."""
     names = list(names)
     found = rollups.totals(
-        user, [Release.ledger_name], ("name", "rollback"), by=("dimension", "key"), keys=names, tenant=tenant
+        user, [Release.ledger_name], ("name_all", "rollback"), by=("dimension", "key"), keys=names, tenant=tenant
     )
     return {
-        name: {"entries": found.get(("name", name), 0), "rollbacks": found.get(("rollback", name), 0)} for name in names
+        name: {"entries": found.get(("name_all", name), 0), "rollbacks": found.get(("rollback", name), 0)}
+        for name in names
     }

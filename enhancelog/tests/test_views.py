@@ -1,11 +1,16 @@
 """Enhance log pages: dashboard numbers and links, the filtered list, entry detail with review, the trace."""
 
+import importlib
+from types import SimpleNamespace
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from enhancelog.models import Review
+from enhancelog.models import EnhanceEntry, Review
 from enhancelog.stats import DAY_MS, now_ms
+from ledgerproject.ledger import rollups
+from ledgerproject.ledger.rollups import ALL_TIME, Rollup
 
 pytestmark = pytest.mark.django_db
 
@@ -150,3 +155,43 @@ def test_the_trace_page_draws_the_timeline_and_flags_breaks(browse, make_enhance
     assert f'data-copy="{h[4]}"' in html
     assert html.index('data-issue="v1"') < html.index('data-issue="r1"') < html.index('data-issue="v2"')
     assert browse.get("/enhances/blueprints/nothing/").status_code == 404
+
+
+def test_it_ranks_blueprints_over_all_time_from_one_rollup_row_per_blueprint(browse, make_enhance):
+    now = now_ms()
+    for days_ago in (400, 90, 3):  # three claimed days, two of them outside every window but "all"
+        make_enhance(blueprint_id="coding", ts_ms=now - days_ago * DAY_MS, status="rejected")
+    make_enhance(blueprint_id="design", ts_ms=now - 200 * DAY_MS, status="rejected")
+    make_enhance(blueprint_id="design", ts_ms=now - DAY_MS)  # applied: not a rejection
+
+    totals = Rollup.objects.filter(ledger="enhancelog", dimension="rejected_blueprint_all")
+    assert sorted(totals.values_list("key", "day", "n")) == [("coding", ALL_TIME, 3), ("design", ALL_TIME, 1)]
+    assert rollups.check(EnhanceEntry) == []
+    page = browse.get("/enhances/?window=all")
+    assert page.context["stats"]["top_blueprints"] == [
+        {"blueprint_id": "coding", "rejected": 3},
+        {"blueprint_id": "design", "rejected": 1},
+    ]
+    # A window still sums its own days.
+    assert browse.get("/enhances/?window=7").context["stats"]["top_blueprints"] == [
+        {"blueprint_id": "coding", "rejected": 1}
+    ]
+
+
+def test_its_migration_sums_the_daily_rows_into_the_all_time_totals(make_enhance):
+    from django.apps import apps
+    from django.db import connection, transaction
+
+    migration = importlib.import_module("enhancelog.migrations.0006_rejected_blueprint_totals")
+    now = now_ms()
+    for days_ago, blueprint in ((30, "coding"), (2, "coding"), (5, "design")):
+        make_enhance(blueprint_id=blueprint, ts_ms=now - days_ago * DAY_MS, status="rejected")
+    Rollup.objects.filter(ledger="enhancelog", dimension="rejected_blueprint_all").delete()  # as before it
+    assert rollups.check(EnhanceEntry) != []
+
+    with transaction.atomic():  # what the migration's RunPython gets: its schema editor's connection
+        migration.SUM_DAYS.forwards(apps, SimpleNamespace(connection=connection))
+
+    assert rollups.check(EnhanceEntry) == []
+    totals = Rollup.objects.filter(ledger="enhancelog", dimension="rejected_blueprint_all")
+    assert dict(totals.values_list("key", "n")) == {"coding": 2, "design": 1}

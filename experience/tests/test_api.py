@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -204,6 +205,25 @@ def ids(response):
 )
 def test_it_filters_like_the_seeds_event_query(reader_api, stored, query, expected):
     assert ids(reader_api.get(EVENTS + query)) == expected
+
+
+@pytest.mark.parametrize("query", ["?kind=OutcomeRecorded", "?kind=OutcomeRecorded&kind=BudgetExceeded"])
+def test_it_pages_a_kind_without_select_distinct_so_an_index_serves_the_limit(reader_api, stored, query):
+    with CaptureQueriesContext(connection) as captured:
+        assert ids(reader_api.get(EVENTS + query))
+    pages = [q["sql"] for q in captured.captured_queries if '"experience_experienceevent"."kind"' in q["sql"]]
+    assert pages
+    assert not any("DISTINCT" in sql for sql in pages), pages
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_seqscan = off")
+            try:
+                for sql in pages:
+                    cursor.execute("EXPLAIN " + sql)
+                    plan = "\n".join(row[0] for row in cursor.fetchall())
+                    assert "Unique" not in plan and "Seq Scan" not in plan, plan
+            finally:
+                cursor.execute("SET enable_seqscan = on")
 
 
 @pytest.mark.parametrize("query", ["?kind=Nope", "?since=yesterday", "?limit=0", "?limit=ten"])

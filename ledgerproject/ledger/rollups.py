@@ -39,6 +39,13 @@ def ms_day(ms):
 
 EPOCH = datetime.date(1970, 1, 1)
 LAST_DAY_NUMBER = (datetime.date.max - EPOCH).days
+# The one day of an all-time dimension: its rows are totals per (tenant, key), however many days the
+# entries span, so a page ranking keys over all time reads one row per key, not one per key and day.
+ALL_TIME = EPOCH
+
+
+def all_time(entry):
+    return ALL_TIME
 
 
 class Dimension:
@@ -290,3 +297,38 @@ def backfill(*labels):
             rebuild(live.get_model(label), using=schema_editor.connection.alias, source=source)
 
     return migrations.RunPython(forwards, migrations.RunPython.noop, elidable=True)
+
+
+def sum_days(ledger, daily, totals):
+    """The migration operation that fills the all-time dimension `totals` of `ledger` from its per-day
+    dimension `daily` (same keys): one row per (tenant, key) holding the sum over the days.
+
+    It reads the rollup table, not the entries (a grouped read, however large the ledger), under the
+    ledger's lock, so no append adds to the daily rows between the read and the insert.
+    """
+    from django.db import migrations
+    from django.db.models import Sum
+
+    def forwards(apps, schema_editor):
+        model = apps.get_model("ledger", "Rollup")
+        db = schema_editor.connection.alias
+        lock_ledger(schema_editor.connection, ledger)
+        rows = model.objects.using(db).filter(ledger=ledger, dimension=daily).order_by()
+        sums = rows.values("tenant", "key").annotate(total=Sum("n")).filter(total__gt=0)
+        model.objects.using(db).bulk_create(
+            (
+                model(
+                    ledger=ledger, dimension=totals, day=ALL_TIME, tenant=row["tenant"], key=row["key"], n=row["total"]
+                )
+                for row in sums.iterator(chunk_size=2000)
+            ),
+            batch_size=1000,
+        )
+
+    def backwards(apps, schema_editor):
+        model = apps.get_model("ledger", "Rollup")
+        model.objects.using(schema_editor.connection.alias).filter(ledger=ledger, dimension=totals).delete()
+
+    operation = migrations.RunPython(forwards, backwards)
+    operation.forwards = forwards  # tests call it directly
+    return operation

@@ -1,9 +1,17 @@
 """The release reads that pages and lists run: which rows they give, and that an index serves each on PostgreSQL."""
 
-import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
+import datetime
+import importlib
+from types import SimpleNamespace
 
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from ledgerproject.ledger import rollups
+from ledgerproject.ledger.clock import backdated
+from ledgerproject.ledger.rollups import ALL_TIME, Rollup
 from releases.models import Release
 
 pytestmark = pytest.mark.django_db
@@ -83,3 +91,44 @@ def test_the_release_reads_are_index_served_on_postgresql(client, make_user, mak
     # The recent rollbacks on the home page: a range of the (action, recorded_at) index, or (with a
     # handful of rows the two cost the same to the planner) the primary key walked from the newest.
     served("/", client, "releases_action_recorded", "releases_release_pkey")
+
+
+def test_it_keeps_one_rollup_row_per_tenant_and_name_whatever_the_days(make_release, client, make_user):
+    start = timezone.now() - datetime.timedelta(days=3)
+    for day in range(3):  # three recorded days: three daily rows, one all-time row
+        with backdated(start + datetime.timedelta(days=day)):
+            make_release("alpha", f"v{day}")
+    make_release("alpha", "v3", tenant_id="acme")
+    Release.objects.rollback("alpha")
+
+    names = Rollup.objects.filter(ledger="releases", dimension="name_all")
+    assert sorted(names.values_list("tenant", "key", "day", "n")) == [
+        ("", "alpha", ALL_TIME, 4),
+        ("acme", "alpha", ALL_TIME, 1),
+    ]
+    assert Rollup.objects.filter(ledger="releases", dimension="name", tenant="").count() == 4
+    assert rollups.check(Release) == []
+    currents = {(r.tenant_id, r.name): r.version_label for r in Release.objects.currents()}
+    assert currents == {(None, "alpha"): "v1", ("acme", "alpha"): "v3"}
+    client.force_login(make_user("stats", roles=["reader"], all_tenants=True))
+    row = next(r for r in client.get("/releases/").context["rows"] if r.tenant_id is None)
+    assert row.stats == {"entries": 5, "rollbacks": 1}  # the page counts the name over the tenants it may see
+
+
+def test_its_migration_sums_the_daily_rows_into_one_row_per_name(make_release):
+    from django.apps import apps
+
+    migration = importlib.import_module("releases.migrations.0008_name_totals")
+    start = timezone.now() - datetime.timedelta(days=2)
+    for day in range(2):
+        with backdated(start + datetime.timedelta(days=day)):
+            make_release("alpha", f"v{day}")
+            make_release("beta", f"v{day}")
+    Rollup.objects.filter(ledger="releases", dimension="name_all").delete()  # as before the migration
+    assert rollups.check(Release) != []
+
+    with transaction.atomic():  # what the migration's RunPython gets: its schema editor's connection
+        migration.SUM_DAYS.forwards(apps, SimpleNamespace(connection=connection))
+
+    assert rollups.check(Release) == []
+    assert dict(Rollup.objects.filter(dimension="name_all").values_list("key", "n")) == {"alpha": 2, "beta": 2}
