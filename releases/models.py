@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import connections, models
-from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Value
+from django.db.models import Count, F, Lookup, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from ledgerproject.ledger import rollups
@@ -25,6 +25,24 @@ validate_name = RegexValidator(
 
 class StaleCurrentError(StateConflictError):
     """The name's current release is no longer the one the append was built on (or expected)."""
+
+
+class InEachOf(Lookup):
+    """`lhs IN (subquery)`, which PostgreSQL runs as `lhs = ANY(ARRAY(subquery))`: the subquery once, then
+    an index probe per value. Its IN plan hashes the subquery and reads the whole outer table; with a few
+    thousand release names among millions of entries that was a Seq Scan of 10 to 20 seconds."""
+
+    lookup_name = "in_each_of"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} IN {rhs}", (*lhs_params, *rhs_params)
+
+    def as_postgresql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
 
 
 class ReleaseQuerySet(LedgerQuerySet):
@@ -76,7 +94,7 @@ class ReleaseQuerySet(LedgerQuerySet):
             .annotate(current=Subquery(newest))
             .values("current")
         )
-        return self.filter(seq__in=names)
+        return self.filter(InEachOf(F("seq"), names))
 
     def rollbacks(self):
         return self.filter(action=Release.Action.ROLLBACK)
