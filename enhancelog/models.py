@@ -11,7 +11,7 @@ from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
 from ledgerproject.ledger.pagination import KeysetPager
 from ledgerproject.ledger.params import parse_int
-from ledgerproject.ledger.rollups import Dimension, all_time, ms_day
+from ledgerproject.ledger.rollups import Dimension, all_time, monthly, ms_day
 from ledgerproject.ledger.search import SearchField
 from ledgerproject.ledger.validators import MAX_JSON_INT, is_sha256
 
@@ -119,6 +119,12 @@ class EnhanceEntry(LedgerEntry):
             "rejected_blueprint",
             lambda entry: entry.blueprint_id if entry.status == EnhanceEntry.REJECTED else None,
             day=claimed_day,
+        ),
+        # Longer windows rank blueprints by these monthly totals for their whole months (rollups.rows_since).
+        Dimension(
+            "rejected_blueprint_month",
+            lambda entry: entry.blueprint_id if entry.status == EnhanceEntry.REJECTED else None,
+            day=monthly(claimed_day),
         ),
         # The dashboard's "all" window ranks blueprints by these totals (one row per blueprint).
         Dimension(

@@ -66,8 +66,13 @@ def dashboard_stats(window=DEFAULT_WINDOW, user=None):
 
     top_blueprints = [
         {"blueprint_id": row["key"], "rejected": row["rejected"]}
-        # Over all time, the per-blueprint totals (one row each); a window sums its days' rows.
-        for row in rollups.rows(user, ledger, "rejected_blueprint" if since else "rejected_blueprint_all", since)
+        # Over all time, the per-blueprint totals (one row each); a window sums its first month's days and
+        # then one row per blueprint and month.
+        for row in (
+            rollups.rows_since(user, ledger, "rejected_blueprint", "rejected_blueprint_month", since)
+            if since
+            else rollups.rows(user, ledger, "rejected_blueprint_all")
+        )
         .order_by()
         .values("key")
         .annotate(rejected=Sum("n"))

@@ -195,3 +195,46 @@ def test_its_migration_sums_the_daily_rows_into_the_all_time_totals(make_enhance
     assert rollups.check(EnhanceEntry) == []
     totals = Rollup.objects.filter(ledger="enhancelog", dimension="rejected_blueprint_all")
     assert dict(totals.values_list("key", "n")) == {"coding": 2, "design": 1}
+
+
+@pytest.mark.parametrize("window", ["7", "30", "90", "365"])
+def test_its_windows_rank_blueprints_as_a_count_of_their_entries_would(browse, make_enhance, window):
+    # Claimed days on both sides of month starts, inside and outside each window, and in the future: the
+    # window's first month is summed from day rows and every later month from one row per blueprint.
+    now = now_ms()
+    spread = {"coding": (1, 6, 29, 31, 33, 62, 89, 91, 120, 200, 364, 366), "design": (2, 40, 45, 300), "ops": (-40, 8)}
+    for blueprint, days in spread.items():
+        for days_ago in days:
+            make_enhance(blueprint_id=blueprint, ts_ms=now - days_ago * DAY_MS, status="rejected")
+    assert rollups.check(EnhanceEntry) == []
+
+    stats = browse.get(f"/enhances/?window={window}").context["stats"]
+
+    since_ms = now - int(window) * DAY_MS
+    since_ms -= since_ms % DAY_MS  # windows start at the UTC midnight of their first day
+    counted = {}
+    for entry in EnhanceEntry.objects.rejected().filter(ts_ms__gte=since_ms):
+        counted[entry.blueprint_id] = counted.get(entry.blueprint_id, 0) + 1
+    expected = sorted(counted.items(), key=lambda item: (-item[1], item[0]))
+    assert [(row["blueprint_id"], row["rejected"]) for row in stats["top_blueprints"]] == expected
+
+
+def test_its_monthly_migration_sums_the_daily_rows_per_month(make_enhance):
+    from django.apps import apps
+    from django.db import connection, transaction
+
+    migration = importlib.import_module("enhancelog.migrations.0007_rejected_blueprint_months")
+    now = now_ms()
+    for days_ago, blueprint in ((70, "coding"), (35, "coding"), (34, "coding"), (2, "coding"), (5, "design")):
+        make_enhance(blueprint_id=blueprint, ts_ms=now - days_ago * DAY_MS, status="rejected")
+    months = Rollup.objects.filter(ledger="enhancelog", dimension="rejected_blueprint_month")
+    kept = sorted(months.values_list("key", "day", "n"))
+    months.delete()  # as before the migration
+    assert rollups.check(EnhanceEntry) != []
+
+    with transaction.atomic():  # what the migration's RunPython gets: its schema editor's connection
+        migration.SUM_MONTHS.forwards(apps, SimpleNamespace(connection=connection))
+
+    assert rollups.check(EnhanceEntry) == []
+    assert sorted(months.values_list("key", "day", "n")) == kept
+    assert all(day.day == 1 for _, day, _ in kept) and sum(n for _, _, n in kept) == 5
