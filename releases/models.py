@@ -74,8 +74,9 @@ class ReleaseQuerySet(LedgerQuerySet):
         """The entry of `name` that was current at `moment` (on the trusted recorded_at), or None."""
         return self.history(name).filter(recorded_at__lte=moment).first()
 
-    def currents(self):
-        """Each name's current release: its newest entry per tenant (the one no later entry has superseded).
+    def currents(self, names=None):
+        """Each name's current release: its newest entry per tenant (the one no later entry has superseded);
+        only those of `names` when given (a page's names: then only they are probed, see name_window).
 
         Read without a pass over the table: the (tenant, name) pairs come from the rollups (one row per
         tenant and name, whatever the days), and each pair's newest entry from the (name, -seq) index,
@@ -88,13 +89,24 @@ class ReleaseQuerySet(LedgerQuerySet):
             .order_by("-seq")
             .values("seq")[:1]
         )
-        names = (
-            rollups.Rollup.objects.filter(ledger=Release.ledger_name, dimension="name_all", n__gt=0)
-            .order_by()
-            .annotate(current=Subquery(newest))
-            .values("current")
-        )
-        return self.filter(InEachOf(F("seq"), names))
+        listed = rollups.Rollup.objects.filter(ledger=Release.ledger_name, dimension="name_all", n__gt=0)
+        if names is not None:
+            listed = listed.filter(key__in=sorted(names))
+        current = listed.order_by().annotate(current=Subquery(newest)).values("current")
+        return self.filter(InEachOf(F("seq"), current))
+
+    def name_window(self, user, after=None, backwards=False, count=100, contains=""):
+        """The first `count` release names `user` may see after name `after` (before it when `backwards`),
+        in name order, read from the names' rollup rows (one per tenant and name) by its key index: the
+        names a page of currents() ordered by name can hold, so that page probes only those (a few index
+        reads) instead of the newest entry of every name. `contains`: names containing it (any case)."""
+        listed = rollups.rows(user, [Release.ledger_name], "name_all").filter(n__gt=0)
+        if contains:
+            listed = listed.filter(key__icontains=contains)
+        if after is not None:
+            listed = listed.filter(**{"key__lte" if backwards else "key__gte": after})
+        order = "-key" if backwards else "key"
+        return list(listed.order_by(order).values_list("key", flat=True).distinct()[:count])
 
     def rollbacks(self):
         return self.filter(action=Release.Action.ROLLBACK)

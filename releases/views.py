@@ -21,7 +21,18 @@ HISTORY_PAGER = KeysetPager(("-seq",), ENTRIES_PER_PAGE)
 def index(request):
     query = request.GET.get("q", "").strip()
     visible = Release.objects.visible_to(request.user)
-    currents = visible.currents()
+    # A page reads its size + 1 rows in (name, seq) order from the cursor on: they lie among the next size + 2
+    # names from the cursor's own (which may have nothing left past the cursor), since each (tenant, name)
+    # has exactly one current release. Only those names are probed, however many names there are.
+    position, backwards = INDEX_PAGER.position(request, Release)
+    names = Release.objects.name_window(
+        request.user,
+        after=position[0] if position else None,
+        backwards=backwards,
+        count=INDEX_PAGER.page_size_of(request) + 2,
+        contains=query,
+    )
+    currents = visible.currents(names=names)
     if query:
         currents = currents.filter(name__icontains=query)
     page = INDEX_PAGER.paginate(request, currents)

@@ -205,6 +205,15 @@ class KeysetPager:
                 clauses.append(Q(**equal, **{f"{name}__{lookup}": values[index]}))
         return reduce(or_, clauses) if clauses else Q(pk__in=[])
 
+    def position(self, request, model):
+        """(ordering values or None for the first page, backwards) that the request's cursor names: for a
+        list that narrows its queryset to what the page can hold before paginate() reads it."""
+        return self._position(request, model)
+
+    def page_size_of(self, request):
+        """The number of rows the request's page holds (`?page_size=`, capped, or the pager's own)."""
+        return self._page_size(request)
+
     def _page_size(self, request):
         size = parse_int(request.GET.get(PAGE_SIZE_PARAM), minimum=1, maximum=MAX_JSON_INT)
         return min(size, self.max_page_size) if size else self.page_size

@@ -141,3 +141,26 @@ def test_its_migration_sums_the_daily_rows_into_one_row_per_name(make_release):
 
     assert rollups.check(Release) == []
     assert dict(Rollup.objects.filter(dimension="name_all").values_list("key", "n")) == {"alpha": 2, "beta": 2}
+
+
+@pytest.mark.postgres
+def test_the_index_probes_only_the_names_its_page_can_hold(client, make_user, make_release):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL plans only")
+    for number in range(12):
+        make_release(f"agent-{number:02d}", "v1")
+    client.force_login(make_user("probes", roles=["reader"], all_tenants=True))
+    first = client.get("/releases/?page_size=3")
+    for path in ("/releases/?page_size=3", "/releases/" + first.context["page"].next_query):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(path).status_code == 200
+        [sql] = [q["sql"] for q in captured.captured_queries if "name_all" in q["sql"] and f'"{TABLE}"' in q["sql"]]
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        # One probe of the newest entry per name of the page's window (3 rows + 1 to see more + the cursor's
+        # own name), not one per name of the ledger.
+        probes = [
+            int(loops) for loops in re.findall(r"releases_name_seq on releases_release u0 \(.*loops=(\d+)\)", plan)
+        ]
+        assert probes and max(probes) <= 5, plan

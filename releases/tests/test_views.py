@@ -159,3 +159,51 @@ def test_pages_link_a_stored_spec_blob_and_the_runs_of_each_digest(reader_client
     assert f'href="/runs/blobs/{digest("v2")}/"' in html
     assert f'href="/runs/blobs/{digest("v3")}/"' not in html
     assert f'href="/runs/?spec_digest={digest("v3")}"' in html
+
+
+def _walk(client, path, rows_of):
+    """Every page of `path` forward through its next links, then back from the last through its previous
+    links: (rows forward, rows backward in page order, pages)."""
+    pages = [client.get(path)]
+    while pages[-1].context["page"].next_query:
+        pages.append(client.get("/releases/" + pages[-1].context["page"].next_query))
+    back = [pages[-1]]
+    while back[-1].context["page"].previous_query:
+        back.append(client.get("/releases/" + back[-1].context["page"].previous_query))
+    forward = [rows_of(row) for page in pages for row in page.context["rows"]]
+    backward = [rows_of(row) for page in reversed(back) for row in page.context["rows"]]
+    return forward, backward, len(pages)
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 3, 5])
+def test_the_index_pages_through_every_current_release_by_name_both_ways(client, make_user, make_release, page_size):
+    # Names shared by tenants (one current each), names with several versions and a rollback, and names
+    # a tenant-bound reader may not see: each page reads only its own names' current releases.
+    for name in ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"):
+        make_release(name, "v1")
+    for name in ("bravo", "delta", "hotel"):
+        make_release(name, "t1", tenant_id="acme")
+        make_release(name, "t2", tenant_id="acme")
+    make_release("charlie", "v2")
+    make_release("charlie", "v3")
+    Release.objects.rollback("charlie")
+    make_release("delta", "g1", tenant_id="globex")
+
+    def rows_of(row):
+        return (row.name, row.tenant_id, row.version_label)
+
+    for reader in (
+        make_user("everyone", roles=["reader"], all_tenants=True),
+        make_user("acme-only", roles=["reader"], tenants=["acme"]),
+    ):
+        client.force_login(reader)
+        currents = Release.objects.visible_to(reader).currents()
+        expected = [rows_of(row) for row in sorted(currents, key=lambda row: (row.name, row.seq))]
+        forward, backward, pages = _walk(client, f"/releases/?page_size={page_size}", rows_of)
+        assert forward == expected
+        assert backward == expected
+        assert pages == -(-len(expected) // page_size)
+        if reader.username == "everyone":
+            assert ("charlie", None, "v2") in expected  # the rollback's target is charlie's current release
+        filtered, _, _ = _walk(client, f"/releases/?page_size={page_size}&q=ELT", rows_of)
+        assert filtered == [row for row in expected if "elt" in row[0]]
