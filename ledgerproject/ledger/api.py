@@ -51,6 +51,24 @@ class PlainRow:
     def pk(self):
         return self.seq
 
+    @classmethod
+    def of(cls, names, values):
+        row = cls()
+        row.__dict__ = dict(zip(names, values, strict=True))
+        return row
+
+
+def _plain_columns(queryset):
+    """(queryset, columns, names): `queryset` annotated to read every column of its model, `columns` the
+    values_list() names to read (recorded_at as the database's text of it on PostgreSQL), `names` the
+    PlainRow attribute each becomes."""
+    names = [field.attname for field in queryset.model._meta.concrete_fields]
+    columns = list(names)
+    if connections[queryset.db].vendor == "postgresql":
+        queryset = queryset.annotate(recorded_at_text=RawSQL(pg_timestamp_text(queryset.model), []))
+        columns[names.index("recorded_at")] = "recorded_at_text"
+    return queryset, columns, names
+
 
 class PlainRowIterable(ValuesListIterable):
     """A values_list() queryset's rows as PlainRow objects, named by its fields (recorded_at_text is
@@ -59,17 +77,12 @@ class PlainRowIterable(ValuesListIterable):
     def __iter__(self):
         names = ["recorded_at" if name == "recorded_at_text" else name for name in self.queryset._fields]
         for values in super().__iter__():
-            row = PlainRow()
-            row.__dict__ = dict(zip(names, values, strict=True))
-            yield row
+            yield PlainRow.of(names, values)
 
 
 def plain_row_queryset(queryset):
     """`queryset` yielding PlainRow objects of every column (recorded_at as text on PostgreSQL)."""
-    columns = [field.attname for field in queryset.model._meta.concrete_fields]
-    if connections[queryset.db].vendor == "postgresql":
-        queryset = queryset.annotate(recorded_at_text=RawSQL(pg_timestamp_text(queryset.model), []))
-        columns[columns.index("recorded_at")] = "recorded_at_text"
+    queryset, columns, _ = _plain_columns(queryset)
     queryset = queryset.values_list(*columns)
     queryset._iterable_class = PlainRowIterable
     return queryset
@@ -80,19 +93,9 @@ def plain_rows(queryset, serializer):
     model instances; either way from a server-side cursor, EXPORT_CHUNK rows at a time."""
     if not getattr(serializer, "reads_plain_rows", False):
         return queryset.iterator(chunk_size=EXPORT_CHUNK)
-    names = [field.attname for field in queryset.model._meta.concrete_fields]
-    columns = list(names)
-    if connections[queryset.db].vendor == "postgresql":
-        queryset = queryset.annotate(recorded_at_text=RawSQL(pg_timestamp_text(queryset.model), []))
-        columns[names.index("recorded_at")] = "recorded_at_text"
-
-    def rows():
-        for values in raw_rows(queryset.values_list(*columns), queryset.db, EXPORT_CHUNK):
-            row = PlainRow()
-            row.__dict__ = dict(zip(names, values, strict=True))
-            yield row
-
-    return rows()
+    queryset, columns, names = _plain_columns(queryset)
+    values = raw_rows(queryset.values_list(*columns), queryset.db, EXPORT_CHUNK)
+    return (PlainRow.of(names, row) for row in values)
 
 
 class StreamingListMixin:
