@@ -32,10 +32,7 @@ def index(request):
         count=INDEX_PAGER.page_size_of(request) + 2,
         contains=query,
     )
-    currents = visible.currents(names=names)
-    if query:
-        currents = currents.filter(name__icontains=query)
-    page = INDEX_PAGER.paginate(request, currents)
+    page = INDEX_PAGER.paginate(request, visible.currents(names=names))  # `q` narrowed the names already
     rows = page.rows
     stats = release_stats(request.user, {row.name for row in rows})
     blobs = blob_digests(row.spec_digest for row in rows)
