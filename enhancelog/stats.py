@@ -2,8 +2,6 @@
 
 import time
 
-from django.db.models import Sum
-
 from enhancelog.models import KNOWN_AXES, EnhanceEntry, Review
 from ledgerproject.ledger import rollups
 from ledgerproject.ledger.rollups import EPOCH, ms_day
@@ -65,18 +63,10 @@ def dashboard_stats(window=DEFAULT_WINDOW, user=None):
         axis["rate"] = round(100.0 * axis["denied"] / axis["verdicts"], 1) if axis["verdicts"] else 0.0
 
     top_blueprints = [
-        {"blueprint_id": row["key"], "rejected": row["rejected"]}
-        # Over all time, the per-blueprint totals (one row each); a window sums its first month's days and
-        # then one row per blueprint and month.
-        for row in (
-            rollups.rows_since(user, ledger, "rejected_blueprint", "rejected_blueprint_month", since)
-            if since
-            else rollups.rows(user, ledger, "rejected_blueprint_all")
-        )
-        .order_by()
-        .values("key")
-        .annotate(rejected=Sum("n"))
-        .order_by("-rejected", "key")[:10]
+        {"blueprint_id": row["key"], "rejected": row["total"]}
+        for row in rollups.key_totals_since(
+            user, ledger, "rejected_blueprint", "rejected_blueprint_month", "rejected_blueprint_all", since
+        ).order_by("-total", "key")[:10]
     ]
 
     rejected_all = rollups.totals(user, ledger, "status").get(EnhanceEntry.REJECTED, 0)

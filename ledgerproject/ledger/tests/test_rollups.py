@@ -228,3 +228,60 @@ def test_concurrent_batches_from_separate_connections_lose_no_count():
     assert errors == []
     assert sum(r.n for r in Rollup.objects.filter(ledger="testnotes", dimension="entries")) == writers * 15
     assert rollups.check(Note) == []
+
+
+def test_key_totals_since_reads_either_side_of_a_window_and_both_equal_a_count(make_user):
+    # Rejections on about fourteen months of claimed days, in two tenants: every window start (month
+    # starts, mid-month, before and after the data) must total each blueprint as a count of its entries
+    # does, read forward (rows since), backward (all time minus the rows before) and as chosen.
+    rng = random.Random(7)
+    start_ms = 1_700_000_000_000
+    rows = []
+    for n in range(160):
+        row = enhance_row(rng, n, rng.choice(["acme", "globex"]))
+        row.update(status=EnhanceEntry.REJECTED, new_hash="", reasons=["denied"])
+        row["ts_ms"] = start_ms + rng.randint(0, 430) * DAY_MS + rng.randint(0, DAY_MS - 1)
+        rows.append(row)
+    EnhanceEntry.objects.append_many(rows)
+    acme = make_user("since-acme", roles=["reader"], tenants=["acme"])
+    everyone = make_user("since-all", roles=["reader"], all_tenants=True)
+    first = rollups.ms_day(start_ms)
+    starts = [first - timezone.timedelta(days=40), first.replace(day=1), first]
+    starts += [first + timezone.timedelta(days=d) for d in (13, 29, 61, 100, 200, 250, 399, 425, 500)]
+    starts += [day.replace(day=1) for day in starts[3:8]]
+    dimensions = ("rejected_blueprint", "rejected_blueprint_month", "rejected_blueprint_all")
+    for user, entries in ((acme, EnhanceEntry.objects.of_tenant("acme")), (everyone, EnhanceEntry.objects.all())):
+        for since in starts:
+            since_ms = (since - rollups.EPOCH).days * DAY_MS
+            counted = {}
+            for blueprint in entries.filter(ts_ms__gte=since_ms).values_list("blueprint_id", flat=True):
+                counted[blueprint] = counted.get(blueprint, 0) + 1
+            for read in (None, "forward", "backward"):
+                found = rollups.key_totals_since(user, ["enhancelog"], *dimensions, since, read=read)
+                assert {row["key"]: row["total"] for row in found} == counted, (since, read)
+    everything = {
+        row["key"]: row["total"] for row in rollups.key_totals_since(everyone, ["enhancelog"], *dimensions, None)
+    }
+    assert sum(everything.values()) == 160
+
+
+def test_key_totals_since_reads_the_side_of_the_window_with_fewer_months(make_user):
+    everyone = make_user("side-all", roles=["reader"], all_tenants=True)
+    rng = random.Random(8)
+    start_ms = 1_700_000_000_000
+    rows = []
+    for n, days in enumerate(range(0, 400, 10)):
+        row = enhance_row(rng, n)
+        row.update(status=EnhanceEntry.REJECTED, new_hash="", reasons=["denied"], ts_ms=start_ms + days * DAY_MS)
+        rows.append(row)
+    EnhanceEntry.objects.append_many(rows)
+    first = rollups.ms_day(start_ms)
+    dimensions = ("rejected_blueprint", "rejected_blueprint_month", "rejected_blueprint_all")
+
+    def read_side(since):
+        with CaptureQueriesContext(connection) as captured:
+            list(rollups.key_totals_since(everyone, ["enhancelog"], *dimensions, since))
+        return "backward" if "CASE WHEN" in captured.captured_queries[-1]["sql"] else "forward"
+
+    assert read_side(first + timezone.timedelta(days=30)) == "backward"  # 1 month before it, 12 after
+    assert read_side(first + timezone.timedelta(days=370)) == "forward"  # 12 months before it, 1 after
