@@ -138,3 +138,15 @@ def test_a_message_is_shown_as_text_never_as_markup(reader_client, make_log):
     html = reader_client.get(URL).content.decode()
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_the_node_and_daemon_pickers_offer_the_recent_ids_in_order(reader_client, make_log):
+    make_log(node_id=12, seq=1, daemon_id=3)
+    make_log(node_id=2, seq=1, daemon_id=None)
+    make_log(node_id=12, seq=2, daemon_id=1)
+    make_log(node_id=1005, seq=1, daemon_id=3)
+    html = reader_client.get(URL).content.decode()
+    nodes = html[html.index('<datalist id="known-nodes">') :].split("</datalist>")[0]
+    daemons = html[html.index('<datalist id="known-daemons">') :].split("</datalist>")[0]
+    assert nodes.endswith('<option value="2"><option value="12"><option value="1005">')
+    assert daemons.endswith('<option value="1"><option value="3">')
