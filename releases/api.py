@@ -55,12 +55,14 @@ class ReleaseViewSet(LedgerViewSet):
     """`GET /releases/` lists each agent name's current release; entries are appended only through
     `POST /releases/{name}/promote/` and `POST /releases/{name}/rollback/`."""
 
-    queryset = Release.objects.currents().select_related("rolled_back_to")
+    queryset = Release.objects.currents().select_related("rolled_back_to", "current_row")
     serializer_class = ReleaseSerializer
     filterset_class = ReleaseFilterSet
     lookup_field = "name"
     lookup_value_regex = "[^/]+"
-    cursor_ordering = ("name",)
+    # The current-release row's name (the entry's own): its (name, tenant) index, or a filter's (column,
+    # name) index, then serves the page in order, instead of every current release being sorted.
+    cursor_ordering = ("current_row__name",)
     # One write path per entry kind: the generic append and batch make no sense for a registry.
     batch = None
 
@@ -86,7 +88,7 @@ class ReleaseViewSet(LedgerViewSet):
         mine = Release.objects.visible_to(request.user).of_tenant(named_tenant(request))
         history = mine.select_related("rolled_back_to").history(name)
         if moment is None:
-            entry = history.first()
+            entry = mine.select_related("rolled_back_to").current(name)
             if entry is None:
                 raise NotFound(f"There is no release called {name!r}.")
         else:

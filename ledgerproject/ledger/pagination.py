@@ -40,10 +40,16 @@ def mark_paged(request, rows):
 
 
 def _field(model, name):
+    """The model field an ordering name stands for, following relations ("current_row__name"); None if none."""
     if model is None:
         return None
+    *path, last = name.split("__")
     try:
-        return model._meta.get_field(name)
+        for part in path:
+            model = model._meta.get_field(part).related_model
+            if model is None:
+                return None
+        return model._meta.get_field(last)
     except FieldDoesNotExist:
         return None
 
@@ -81,6 +87,14 @@ class LedgerCursorPagination(CursorPagination):
         rows = super().paginate_queryset(queryset, request, view)
         mark_paged(request, rows or [])
         return rows
+
+    def _get_position_from_instance(self, instance, ordering):
+        # An ordering through a relation ("current_row__name": the releases list orders by its joined row,
+        # whose index serves the page) reads the related row the queryset selected along.
+        value = instance
+        for part in ordering[0].lstrip("-").split("__"):
+            value = value[part] if isinstance(value, dict) else getattr(value, part)
+        return str(value)
 
     def decode_cursor(self, request):
         if len(request.query_params.get(self.cursor_query_param) or "") > MAX_CURSOR_LENGTH:
