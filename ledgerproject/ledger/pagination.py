@@ -40,16 +40,10 @@ def mark_paged(request, rows):
 
 
 def _field(model, name):
-    """The model field an ordering name stands for, following relations ("current_row__name"); None if none."""
     if model is None:
         return None
-    *path, last = name.split("__")
     try:
-        for part in path:
-            model = model._meta.get_field(part).related_model
-            if model is None:
-                return None
-        return model._meta.get_field(last)
+        return model._meta.get_field(name)
     except FieldDoesNotExist:
         return None
 
@@ -84,17 +78,13 @@ class LedgerCursorPagination(CursorPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self._model = getattr(queryset, "model", None)
+        # An ordering by an annotation (the releases list orders by its joined current-release row's name,
+        # whose index serves the page): its output field checks a cursor's position.
+        query = getattr(queryset, "query", None)
+        self._annotations = dict(query.annotations) if query is not None else {}
         rows = super().paginate_queryset(queryset, request, view)
         mark_paged(request, rows or [])
         return rows
-
-    def _get_position_from_instance(self, instance, ordering):
-        # An ordering through a relation ("current_row__name": the releases list orders by its joined row,
-        # whose index serves the page) reads the related row the queryset selected along.
-        value = instance
-        for part in ordering[0].lstrip("-").split("__"):
-            value = value[part] if isinstance(value, dict) else getattr(value, part)
-        return str(value)
 
     def decode_cursor(self, request):
         if len(request.query_params.get(self.cursor_query_param) or "") > MAX_CURSOR_LENGTH:
@@ -104,7 +94,9 @@ class LedgerCursorPagination(CursorPagination):
         except NotFound:
             raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
         if cursor is not None and cursor.position is not None and self._model is not None:
-            model_field = _field(self._model, self.ordering[0].lstrip("-"))
+            name = self.ordering[0].lstrip("-")
+            annotation = self._annotations.get(name)
+            model_field = annotation.output_field if annotation is not None else _field(self._model, name)
             if model_field is not None and position_value(model_field, cursor.position) is None:
                 raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]})
         return cursor
