@@ -198,3 +198,27 @@ def test_the_list_pages_through_the_current_releases_in_name_order(writer_api, m
     assert seen == ["agent-1", "agent-3", "agent-5"]
     # A cursor this list did not write is a 400 naming it, never a database error.
     assert writer_api.get(f"{BASE}?cursor=cD0lMDA%3D").status_code == 400
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_promotes_and_rollbacks_of_several_names_leave_each_names_newest_entry_current(monkeypatch):
+    from releases.tests.test_models import _race
+
+    for name in ("alpha", "beta"):
+        for label in ("v1", "v2"):
+            Release.objects.promote(name, digest(label), "ci", tenant_id="acme")
+
+    calls = [
+        lambda name=name, label=label: Release.objects.promote(name, digest(label), label, tenant_id="acme")
+        for name in ("alpha", "beta")
+        for label in ("x", "y")
+    ]
+    calls += [lambda: Release.objects.rollback("alpha", tenant_id="acme")]
+    results = _race(monkeypatch, calls)
+
+    assert all(isinstance(r, Release) for r in results), results
+    assert_agrees()
+    assert {row.name: row.entry_id for row in CurrentRelease.objects.all()} == {
+        name: Release.objects.filter(name=name).order_by("-seq").first().seq for name in ("alpha", "beta")
+    }
