@@ -56,7 +56,8 @@ class ReleaseQuerySet(LedgerQuerySet):
 
     def current(self, name):
         """The name's current release (of the tenants this queryset holds: the newest of their currents),
-        or None; read through the current-release rows' (name, tenant) index."""
+        or None; read through the current-release rows' (name, tenant) index. Narrow the queryset by tenant
+        only: the newest entry before a moment is current_as_of(), read from the entries."""
         return self.filter(current_row__name=name).order_by("-seq").first()
 
     def newest(self, name, tenant_id):

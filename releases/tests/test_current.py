@@ -43,6 +43,11 @@ def assert_agrees():
         key: values[0] for key, values in expected.items()
     }
     assert latest.check(CurrentRelease) == []
+    for name in {name for _, name in expected}:  # current(name) answers as the newest entry of the name would
+        assert Release.objects.current(name) == Release.objects.history(name).first()
+        for tenant in (None, "acme", "globex"):
+            mine = Release.objects.of_tenant(tenant)
+            assert mine.current(name) == mine.history(name).first()
 
 
 def test_it_keeps_the_current_rows_equal_to_the_entries_through_random_promotes_and_rollbacks():
@@ -222,3 +227,15 @@ def test_racing_promotes_and_rollbacks_of_several_names_leave_each_names_newest_
     assert {row.name: row.entry_id for row in CurrentRelease.objects.all()} == {
         name: Release.objects.filter(name=name).order_by("-seq").first().seq for name in ("alpha", "beta")
     }
+
+
+def test_its_upsert_keeps_a_batchs_last_entry_per_key_and_never_goes_back_to_an_older_one(make_release):
+    first, second = make_release("alpha", "v1"), make_release("alpha", "v2")
+    other = make_release("beta", "v1", tenant_id="acme")
+
+    sql, params = latest.statement(CurrentRelease, [second, other, first], connection)
+    assert sql.count("(%s, %s, %s, %s, %s, %s)") == 2  # one row per (name, tenant): alpha's last is `first`
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)  # an older entry than the stored one: the row stays
+    assert CurrentRelease.objects.get(name="alpha").entry_id == second.seq
+    assert_agrees()
