@@ -38,10 +38,6 @@ class LatestQuerySet(models.QuerySet):
             return self.none()
         return self.filter(tenant__in=sorted(scope))
 
-    def of_tenant(self, tenant_id):
-        """The rows of one tenant ("" or None: no tenant)."""
-        return self.filter(tenant=tenant_id or NO_TENANT)
-
 
 class LatestEntry(models.Model):
     """One key's newest entry of a ledger. A subclass declares
@@ -56,6 +52,7 @@ class LatestEntry(models.Model):
     """
 
     latest_key = ()
+    replica_reads = True  # read by pages and lists, as their entries are; see ledger/routers.py
 
     tenant = models.CharField(max_length=256, blank=True)
 
