@@ -17,7 +17,7 @@ of each key's newest entry; `check()` compares them with that SELECT.
 """
 
 from django.apps import apps
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import connections, models, router, transaction
 
 from ledgerproject.ledger.locking import lock_ledger
@@ -60,6 +60,36 @@ class LatestEntry(models.Model):
 
     class Meta:
         abstract = True
+
+
+def problems(latest_model):
+    """What keeps a LatestEntry model from being kept on append (the system check ledger.E025): texts, or []."""
+    from ledgerproject.ledger.models import LedgerEntry
+
+    label = latest_model._meta.label
+    try:
+        entry = latest_model._meta.get_field("entry")
+    except FieldDoesNotExist:
+        return [f"{label} has no `entry` one-to-one key into its ledger"]
+    ledger = entry.related_model
+    if not (entry.one_to_one and isinstance(ledger, type) and issubclass(ledger, LedgerEntry)):
+        return [f"{label}.entry is not a one-to-one key into a ledger model"]
+    found = []
+    for field in latest_model._meta.concrete_fields:
+        if not (field.primary_key or field.name in ("tenant", "entry")):
+            try:
+                ledger._meta.get_field(field.name)
+            except FieldDoesNotExist:
+                found.append(f"{label}.{field.name} copies no field of {ledger._meta.label}")
+    if ledger.tenant_field and "__" in ledger.tenant_field:
+        found.append(f"{label}: {ledger._meta.label} keeps its tenant on a parent ({ledger.tenant_field})")
+    key = {*latest_model.latest_key, "tenant"}
+    if not any(
+        isinstance(constraint, models.UniqueConstraint) and set(constraint.fields) == key and not constraint.condition
+        for constraint in latest_model._meta.constraints
+    ):
+        found.append(f"{label} needs a UniqueConstraint on {sorted(key)}: its UPSERT's conflict target")
+    return found
 
 
 def ledger_of(latest_model):

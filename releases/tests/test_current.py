@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.test.utils import isolate_apps
 
 from ledgerproject.ledger import latest
 from ledgerproject.ledger.exceptions import StateConflictError
@@ -239,3 +240,28 @@ def test_its_upsert_keeps_a_batchs_last_entry_per_key_and_never_goes_back_to_an_
         cursor.execute(sql, params)  # an older entry than the stored one: the row stays
     assert CurrentRelease.objects.get(name="alpha").entry_id == second.seq
     assert_agrees()
+
+
+@isolate_apps("releases")
+def test_the_system_check_refuses_a_latest_entry_model_that_could_not_be_kept_on_append():
+    from django.db import models
+
+    from ledgerproject.ledger.checks import check_ledger_models
+
+    assert [error for error in check_ledger_models() if error.id == "ledger.E025"] == []
+
+    class NoConflictTarget(latest.LatestEntry):
+        latest_key = ("name",)
+        entry = models.OneToOneField(Release, on_delete=models.PROTECT, related_name="+")
+        name = models.CharField(max_length=256)
+        colour = models.CharField(max_length=8)
+
+    class NotALedger(latest.LatestEntry):
+        entry = models.OneToOneField(CurrentRelease, on_delete=models.PROTECT, related_name="+")
+
+    assert latest.problems(NoConflictTarget) == [
+        "releases.NoConflictTarget.colour copies no field of releases.Release",
+        "releases.NoConflictTarget needs a UniqueConstraint on ['name', 'tenant']: its UPSERT's conflict target",
+    ]
+    assert latest.problems(NotALedger) == ["releases.NotALedger.entry is not a one-to-one key into a ledger model"]
+    assert latest.problems(CurrentRelease) == []
