@@ -66,6 +66,9 @@ class ReleaseViewSet(LedgerViewSet):
     # One write path per entry kind: the generic append and batch make no sense for a registry.
     batch = None
 
+    def get_queryset(self):
+        return super().get_queryset().on_rows_visible_to(self.request.user)
+
     def get_serializer(self, *args, **kwargs):
         instance = args[0] if args else kwargs.get("instance")
         if instance is not None and not isinstance(instance, QuerySet):

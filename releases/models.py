@@ -10,7 +10,7 @@ from ledgerproject.ledger import rollups
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.latest import LatestEntry
-from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
+from ledgerproject.ledger.models import ALL_TENANTS, LedgerEntry, LedgerQuerySet, tenant_scope
 from ledgerproject.ledger.rollups import Dimension, all_time
 from ledgerproject.ledger.search import SearchField
 from ledgerproject.ledger.validators import validate_sha256
@@ -91,6 +91,15 @@ class ReleaseQuerySet(LedgerQuerySet):
             keys = CurrentRelease.objects.filter(name__in=sorted(names)).values("entry_id")
             return self.filter(InEachOf(F("seq"), keys))
         return self.filter(current_row__isnull=False)
+
+    def on_rows_visible_to(self, user):
+        """currents() narrowed on their current-release rows to the tenants `user` may see. visible_to() narrows
+        the entries; this lets a filter's index range of the rows pass other tenants' rows before any entry
+        is read."""
+        scope = tenant_scope(user)
+        if scope is ALL_TENANTS:
+            return self
+        return self.filter(current_row__tenant__in=sorted(scope))
 
     def name_window(self, user, after=None, backwards=False, count=100, contains=""):
         """The first `count` release names `user` may see after name `after` (before it when `backwards`),

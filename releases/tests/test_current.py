@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
-from django.test.utils import isolate_apps
+from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from ledgerproject.ledger import latest
 from ledgerproject.ledger.exceptions import StateConflictError
@@ -265,3 +265,17 @@ def test_the_system_check_refuses_a_latest_entry_model_that_could_not_be_kept_on
     ]
     assert latest.problems(NotALedger) == ["releases.NotALedger.entry is not a one-to-one key into a ledger model"]
     assert latest.problems(CurrentRelease) == []
+
+
+def test_a_tenants_list_narrows_the_current_rows_to_its_tenants_before_reading_entries(
+    make_user, client_for, make_release
+):
+    make_release("shared", "v1", tenant_id="acme")
+    make_release("shared", "v2", tenant_id="globex")
+    acme = client_for(make_user("acme-lister", roles=["reader"], tenants=["acme"]))
+
+    with CaptureQueriesContext(connection) as captured:
+        rows = acme.get(f"{BASE}?promoted_by=ci").json()["results"]
+    assert [row["metadata"]["version_label"] for row in rows] == ["v1"]
+    [sql] = [q["sql"] for q in captured.captured_queries if '"releases_currentrelease"' in q["sql"]]
+    assert '"releases_currentrelease"."tenant" IN' in sql
