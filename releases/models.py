@@ -401,8 +401,8 @@ def release_stats(user, names, tenant=rollups.ANY_TENANT):
 class CurrentRelease(LatestEntry):
     """Each (tenant, name)'s current release: its newest entry, with the columns the list filters on.
 
-    Derived state kept on append (ledger/latest.py), never a record of its own: `rebuild_rollups`
-    rebuilds it from the entries, and it may be emptied at any time.
+    Derived state kept on append (ledger/latest.py), never a record of its own: the entries are the truth,
+    `rebuild_rollups` rebuilds these rows from them and `verify_ledgers --rollups` compares the two.
     """
 
     latest_key = ("name",)
