@@ -21,8 +21,11 @@ paginate_merged, each bounded by the page size) is EXPLAIN ANALYZEd.
 """
 
 import argparse
+import base64
 import sys
 import time
+from types import SimpleNamespace
+from urllib.parse import quote, urlencode
 
 from harness import logged_in_client, p50_p95, prepare_database, setup_django
 
@@ -30,6 +33,7 @@ setup_django()
 
 import fast_copy  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.http import QueryDict  # noqa: E402
 
 from enhancelog.models import EnhanceEntry  # noqa: E402
 from experience.models import ExperienceEvent  # noqa: E402
@@ -87,9 +91,36 @@ def sample_queries():
 SEARCH_P95_MS, LIST_P95_MS, DASHBOARD_P95_MS = 50, 20, 150
 
 
-def filtered_lists():
+def release_reads():
+    """(label, url): the release registry's reads: its list with a filter on the current release's own columns,
+    and one name's current release, current release at a moment, and history (a name of the newest entry)."""
+    newest = Release._base_manager.order_by("-seq").first()
+    middle = Release._base_manager.filter(seq=max(newest.seq // 2, 1)).first()
+    moment = middle.recorded_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # A cursor at the 4,100th of the bench's 10,000 names (agent-NNNNN), so the page is a full one from the middle.
+    middle_name = Release._base_manager.filter(name__gte="agent-04100").order_by("name").values_list("name", flat=True)
+    middle_cursor = quote(base64.b64encode(urlencode({"p": middle_name.first() or middle.name}).encode()).decode())
+    return [
+        ("releases by promoter (API)", "/api/v1/releases/?promoted_by=bench"),
+        # DRF's cursor: base64 of "p=<name>", the position after which the page starts.
+        ("releases by promoter, mid-list (API)", f"/api/v1/releases/?promoted_by=bench&cursor={middle_cursor}"),
+        ("releases list (API)", "/api/v1/releases/"),
+        ("releases of one spec (API)", f"/api/v1/releases/?spec_digest={newest.spec_digest}"),
+        ("releases rolled back (API)", "/api/v1/releases/?action=rollback"),
+        ("release current (API)", f"/api/v1/releases/{newest.name}/"),
+        ("release current as of T (API)", f"/api/v1/releases/{middle.name}/?as_of={moment}"),
+        ("release history (API)", f"/api/v1/releases/{newest.name}/history/?limit=100"),
+        ("release history (page)", f"/releases/{newest.name}/"),
+        ("release history as of T (page)", f"/releases/{middle.name}/?as_of={moment}"),
+    ]
+
+
+def filtered_lists(only=None):
     """(label, url): each ledger's API list and list pages under a selective filter, first page
-    (the filter values of the entry in the middle of each ledger)."""
+    (the filter values of the entry in the middle of each ledger); with `only`, just those whose label
+    or url holds it (the others' ledgers are then not even counted)."""
+    if only is not None:
+        return [(label, url) for label, url in release_reads() if only in label or only in url]
     middle = {model: model._base_manager.count() // 2 for model in (EnhanceEntry, LogRecord, Run, Output)}
     since = fast_copy.END_MS - 30 * 86_400_000
     return [
@@ -102,7 +133,7 @@ def filtered_lists():
         ("runs of one agent (API)", f"/api/v1/runs/?agent_name=agent-{middle[Run] % 500:03d}"),
         ("runs of one agent (page)", f"/runs/?agent_name=agent-{middle[Run] % 500:03d}"),
         ("outputs of one task (API)", f"/api/v1/outputs/?task_id=task-{middle[Output] // 3:08d}"),
-        ("releases by promoter (API)", "/api/v1/releases/?promoted_by=bench"),
+        *release_reads(),
     ]
 
 
@@ -112,6 +143,10 @@ def big_tables(tables, rows=10_000):
     with connection.cursor() as cursor:
         cursor.execute("SELECT relname FROM pg_class WHERE relname = ANY(%s) AND reltuples >= %s", [tables, rows])
         return [name for (name,) in cursor.fetchall()]
+
+
+# --plans: print the whole plan of every query whose SQL holds one of these texts (each ledger table's name).
+WHOLE_PLANS = []
 
 
 def explain_request(client, url, seq_scans, label):
@@ -137,22 +172,31 @@ def explain_request(client, url, seq_scans, label):
             print(f"    {took:>10}  {' | '.join(nodes) or plan.splitlines()[0].split('  (')[0]}  ← {sql[:90]}")
             if any(f"Seq Scan on {table}" in line for table in tables for line in nodes):
                 seq_scans.append((label, url, "page query", plan))
+            if any(text in sql for text in WHOLE_PLANS):
+                print(f"      {sql}\n" + "\n".join(f"        {line}" for line in plan.splitlines()))
 
 
-def read_figures(client, runs, seq_scans):
-    """Filtered lists and dashboard pages: p95 each, with the EXPLAIN of every query they run."""
+def read_figures(client, runs, seq_scans, only=None):
+    """Filtered lists and dashboard pages: p95 each, with the EXPLAIN of every query they run (with `only`:
+    those whose label or url holds it)."""
     from ledgerproject.ledger import rollups
     from ledgerproject.ledger.registry import ledger_models
     from tests.dashboard_pages import DASHBOARD_PAGES
 
-    for model in ledger_models():  # the bench's COPY keeps rollups; say if any ledger's drifted
+    for model in ledger_models() if only is None else ():  # the bench's COPY keeps rollups; say if any drifted
         if model._base_manager.count() <= 200_000 and rollups.check(model):
             print(f"WARNING: {model.ledger_name} rollups differ from the table")
     verdicts = []
+    pages = [(url, url) for url in DASHBOARD_PAGES if only is None or only in url]
+    if only is not None:  # a page in the middle of the index, and a name search
+        extra = [("/releases/?q=agent-0410", "/releases/?q=agent-0410"), *index_middle(client)]
+        pages += [(label, url) for label, url in extra if only in label or only in url]
     for title, cases, limit in (
-        ("Filtered lists", filtered_lists(), LIST_P95_MS),
-        ("Dashboard pages", [(url, url) for url in DASHBOARD_PAGES], DASHBOARD_P95_MS),
+        ("Filtered lists", filtered_lists(only), LIST_P95_MS),
+        ("Dashboard pages", pages, DASHBOARD_P95_MS),
     ):
+        if not cases:
+            continue
         print(f"\n{title} (target p95 ≤ {limit} ms)")
         everything = []
         for label, url in cases:
@@ -173,6 +217,18 @@ def read_figures(client, runs, seq_scans):
     return verdicts
 
 
+def index_middle(client):
+    """The releases index page whose cursor is at the 4,100th name: (label, url), or none for fewer names."""
+    from releases.views import INDEX_PAGER
+
+    name = Release._base_manager.filter(name__gte="agent-04100").order_by("name").values_list("name", flat=True).first()
+    if name is None:
+        return []
+    seq = Release._base_manager.filter(name=name).order_by("seq").values_list("seq", flat=True).first()
+    url = "/releases/" + INDEX_PAGER.query_past(SimpleNamespace(GET=QueryDict(mutable=True)), (name, seq))
+    return [("/releases/ (a page in the middle)", url)]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=100_000, help="entries per searchable ledger")
@@ -182,14 +238,31 @@ def main():
     )
     parser.add_argument("--runs", type=int, default=50, help="timed requests per query")
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--only",
+        help=(
+            "time only the lists and pages whose label or URL holds this text (e.g. releases), on the database"
+            " as it is: no migration, no load, no search or trail"
+        ),
+    )
+    parser.add_argument("--plans", help="print the whole plan of each query whose SQL holds this text")
     args = parser.parse_args()
+    if args.plans:
+        WHOLE_PLANS.append(args.plans)
+    from django.contrib.auth import get_user_model
+
+    if args.only is not None:
+        if connection.vendor != "postgresql":
+            sys.exit("Point DATABASE_URL at PostgreSQL.")
+        get_user_model().objects.get_or_create(username="bench-search", defaults={"is_superuser": True})
+        seq_scans = []
+        report(read_figures(logged_in_client("bench-search"), args.runs, seq_scans, args.only), seq_scans)
+        return
     prepare_database(allow_sqlite=False)
     target = 10_000_000 if args.full else args.entries
     sizes = {name: int(n) for name, n in (item.split("=") for item in args.sizes.split(",") if item)}
     load(sizes, target)
     print("\nLedger sizes: " + ", ".join(f"{m.ledger_name} {m._base_manager.count():,}" for m in fast_copy.specs()))
-
-    from django.contrib.auth import get_user_model
 
     user, _ = get_user_model().objects.get_or_create(username="bench-search", defaults={"is_superuser": True})
     client = logged_in_client("bench-search")
@@ -239,6 +312,11 @@ def main():
         p50, p95 = p50_p95(trail_samples)
         print(f"Trail pages: p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(trail_samples)} requests")
     verdicts += read_figures(client, args.runs, seq_scans)
+    report(verdicts, seq_scans)
+
+
+def report(verdicts, seq_scans):
+    """The table of p95 against target, then any plan holding a Seq Scan of a ledger table (exit 1)."""
     print(f"\n{'p95 per case':40} {'p95 ms':>8} {'target':>8}")
     for label, p95, limit in verdicts:
         print(f"{label:40} {p95:8.1f} {'≤ ' + str(limit):>8}  {'met' if p95 <= limit else 'MISSED'}")

@@ -1,7 +1,7 @@
 """Release registry API: names with their current release, current (as of T), history, promote, rollback."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -55,14 +55,19 @@ class ReleaseViewSet(LedgerViewSet):
     """`GET /releases/` lists each agent name's current release; entries are appended only through
     `POST /releases/{name}/promote/` and `POST /releases/{name}/rollback/`."""
 
-    queryset = Release.objects.currents().select_related("rolled_back_to")
+    # Ordered by the current-release row's copy of the name (the entry's own): its (name, tenant) index, or a
+    # filter's (column, name) index, then serves the page in order instead of every current release being sorted.
+    queryset = Release.objects.currents().select_related("rolled_back_to").annotate(current_name=F("current_row__name"))
     serializer_class = ReleaseSerializer
     filterset_class = ReleaseFilterSet
     lookup_field = "name"
     lookup_value_regex = "[^/]+"
-    cursor_ordering = ("name",)
+    cursor_ordering = ("current_name",)
     # One write path per entry kind: the generic append and batch make no sense for a registry.
     batch = None
+
+    def get_queryset(self):
+        return super().get_queryset().on_rows_visible_to(self.request.user)
 
     def get_serializer(self, *args, **kwargs):
         instance = args[0] if args else kwargs.get("instance")
@@ -86,7 +91,7 @@ class ReleaseViewSet(LedgerViewSet):
         mine = Release.objects.visible_to(request.user).of_tenant(named_tenant(request))
         history = mine.select_related("rolled_back_to").history(name)
         if moment is None:
-            entry = history.first()
+            entry = mine.select_related("rolled_back_to").current(name)
             if entry is None:
                 raise NotFound(f"There is no release called {name!r}.")
         else:

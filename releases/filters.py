@@ -1,16 +1,26 @@
-"""Filters of the releases list (each name's current release)."""
+"""Filters of the releases list (each name's current release), on the current-release rows' own columns."""
 
 import django_filters
 
 from releases.models import Release
 
+# The list joins each entry to its current-release row (Release.objects.currents()): filtering that row's
+# copies of the columns lets its (column, name) indexes serve a page instead of a probe per name.
+CURRENT = "current_row__"
+
 
 class ReleaseFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
-    spec_digest = django_filters.CharFilter(field_name="spec_digest", lookup_expr="iexact")
-    promoted_by = django_filters.CharFilter(field_name="promoted_by")
-    action = django_filters.ChoiceFilter(choices=Release.Action.choices)
+    q = django_filters.CharFilter(field_name=f"{CURRENT}name", lookup_expr="icontains", label="Name contains")
+    name = django_filters.CharFilter(field_name=f"{CURRENT}name")
+    spec_digest = django_filters.CharFilter(field_name=f"{CURRENT}spec_digest", method="filter_spec_digest")
+    promoted_by = django_filters.CharFilter(field_name=f"{CURRENT}promoted_by")
+    action = django_filters.ChoiceFilter(field_name=f"{CURRENT}action", choices=Release.Action.choices)
 
     class Meta:
         model = Release
         fields = ["q", "name", "spec_digest", "promoted_by", "action"]
+
+    def filter_spec_digest(self, queryset, name, value):
+        # Any case matches: digests are stored lowercase (validate_append), so the lowered value is an exact,
+        # indexed match where iexact (UPPER() = UPPER()) would read every current release.
+        return queryset.filter(**{name: value.lower()})

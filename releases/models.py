@@ -3,13 +3,14 @@
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import connections, models
-from django.db.models import Count, F, Lookup, Max, OuterRef, Q, Subquery, Value
+from django.db.models import Count, F, Lookup, Max, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from ledgerproject.ledger import rollups
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.ids import safe_reverse
-from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
+from ledgerproject.ledger.latest import LatestEntry
+from ledgerproject.ledger.models import ALL_TENANTS, LedgerEntry, LedgerQuerySet, tenant_scope
 from ledgerproject.ledger.rollups import Dimension, all_time
 from ledgerproject.ledger.search import SearchField
 from ledgerproject.ledger.validators import validate_sha256
@@ -54,8 +55,10 @@ class ReleaseQuerySet(LedgerQuerySet):
         return self.for_name(name).order_by("-seq")
 
     def current(self, name):
-        """The name's newest entry, or None."""
-        return self.history(name).first()
+        """The name's current release (of the tenants this queryset holds: the newest of their currents),
+        or None; read through the current-release rows' (name, tenant) index. Narrow the queryset by tenant
+        only: the newest entry before a moment is current_as_of(), read from the entries."""
+        return self.filter(current_row__name=name).order_by("-seq").first()
 
     def newest(self, name, tenant_id):
         """current(name) of one tenant (None or "": no tenant) in a query written by hand: a promote
@@ -76,37 +79,40 @@ class ReleaseQuerySet(LedgerQuerySet):
 
     def currents(self, names=None):
         """Each name's current release: its newest entry per tenant (the one no later entry has superseded);
-        only those of `names` when given (a page's names: then only they are probed, see name_window).
+        only those of `names` when given (a page's names: see name_window).
 
-        Read without a pass over the table: the (tenant, name) pairs come from the rollups (one row per
-        tenant and name, whatever the days), and each pair's newest entry from the (name, -seq) index,
-        one probe per name.
-        "No later entry supersedes it" would be an anti-join over every entry of every name.
+        Read from the current-release rows (CurrentRelease, kept on append), joined to their entries:
+        no probe of the newest entry of every name, and a filter on the current release's own columns
+        (current_row__promoted_by, …) is an index range of that small table.
         """
-        newest = (
-            Release.objects.alias(tenant_key=Coalesce("tenant_id", Value("")))
-            .filter(name=OuterRef("key"), tenant_key=OuterRef("tenant"))
-            .order_by("-seq")
-            .values("seq")[:1]
-        )
-        listed = rollups.Rollup.objects.filter(ledger=Release.ledger_name, dimension="name_all", n__gt=0)
         if names is not None:
-            listed = listed.filter(key__in=sorted(names))
-        current = listed.order_by().annotate(current=Subquery(newest)).values("current")
-        return self.filter(InEachOf(F("seq"), current))
+            # A page's names: their current entries' keys go to the database as one array, so the release
+            # table is read by key; a join let PostgreSQL walk the (name, seq) index past a cursor instead.
+            keys = CurrentRelease.objects.filter(name__in=sorted(names)).values("entry_id")
+            return self.filter(InEachOf(F("seq"), keys))
+        return self.filter(current_row__isnull=False)
+
+    def on_rows_visible_to(self, user):
+        """currents() narrowed on their current-release rows to the tenants `user` may see. visible_to() narrows
+        the entries; this lets a filter's index range of the rows pass other tenants' rows before any entry
+        is read."""
+        scope = tenant_scope(user)
+        if scope is ALL_TENANTS:
+            return self
+        return self.filter(current_row__tenant__in=sorted(scope))
 
     def name_window(self, user, after=None, backwards=False, count=100, contains=""):
         """The first `count` release names `user` may see after name `after` (before it when `backwards`),
-        in name order, read from the names' rollup rows (one per tenant and name) by its key index: the
-        names a page of currents() ordered by name can hold, so that page probes only those (a few index
-        reads) instead of the newest entry of every name. `contains`: names containing it (any case)."""
-        listed = rollups.rows(user, [Release.ledger_name], "name_all").filter(n__gt=0)
+        in name order, read from the current-release rows by their (name, tenant) index: the names a page of
+        currents() ordered by name can hold, so that page joins only those. `contains`: names containing it
+        (any case)."""
+        listed = CurrentRelease.objects.visible_to(user)
         if contains:
-            listed = listed.filter(key__icontains=contains)
+            listed = listed.filter(name__icontains=contains)
         if after is not None:
-            listed = listed.filter(**{"key__lte" if backwards else "key__gte": after})
-        order = "-key" if backwards else "key"
-        return list(listed.order_by(order).values_list("key", flat=True).distinct()[:count])
+            listed = listed.filter(**{"name__lte" if backwards else "name__gte": after})
+        order = "-name" if backwards else "name"
+        return list(listed.order_by(order).values_list("name", flat=True).distinct()[:count])
 
     def rollbacks(self):
         return self.filter(action=Release.Action.ROLLBACK)
@@ -390,3 +396,35 @@ def release_stats(user, names, tenant=rollups.ANY_TENANT):
         name: {"entries": found.get(("name_all", name), 0), "rollbacks": found.get(("rollback", name), 0)}
         for name in names
     }
+
+
+class CurrentRelease(LatestEntry):
+    """Each (tenant, name)'s current release: its newest entry, with the columns the list filters on.
+
+    Derived state kept on append (ledger/latest.py), never a record of its own: the entries are the truth,
+    `rebuild_rollups` rebuilds these rows from them and `verify_ledgers --rollups` compares the two.
+    """
+
+    latest_key = ("name",)
+
+    entry = models.OneToOneField(Release, on_delete=models.PROTECT, related_name="current_row")
+    name = models.CharField(max_length=256)
+    promoted_by = models.CharField(max_length=150)
+    spec_digest = models.CharField(max_length=64)
+    action = models.CharField(max_length=8, choices=Release.Action.choices)
+
+    class Meta:
+        constraints = [
+            # One current release per (tenant, name), the UPSERT's conflict target; name first, so it also
+            # serves the index page's and the list's name order and a page's names (name IN …).
+            models.UniqueConstraint(fields=["name", "tenant"], name="releases_current_name_tenant"),
+        ]
+        indexes = [
+            # GET /releases/?promoted_by= (?spec_digest=, ?action=): one filter's current releases in name order.
+            models.Index(fields=["promoted_by", "name"], name="releases_current_promoted_by"),
+            models.Index(fields=["spec_digest", "name"], name="releases_current_spec"),
+            models.Index(fields=["action", "name"], name="releases_current_action"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} [{self.tenant or 'no tenant'}] → #{self.entry_id}"

@@ -1,7 +1,8 @@
 """System checks: every ledger model is named, its migrations install (and keep current) the append-only
-triggers and the SQLite insert guard, every route declares its permission, and ids carried in URLs follow
-the URL id rule."""
+triggers and the SQLite insert guard, every latest-entry model can be kept on append, every route declares
+its permission, and ids carried in URLs follow the URL id rule."""
 
+from django.apps import apps
 from django.core.checks import Error, Tags, register
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections
@@ -11,6 +12,7 @@ from django.db.models import CharField
 from django.urls.converters import StringConverter
 from django.urls.resolvers import RoutePattern
 
+from ledgerproject.ledger import latest
 from ledgerproject.ledger.access import iter_routes, undeclared_routes
 from ledgerproject.ledger.registry import ledger_models
 from ledgerproject.ledger.reset import append_only_models
@@ -92,6 +94,9 @@ def check_ledger_models(app_configs=None, **kwargs):
         names[model.ledger_name] = label
         errors.extend(_tenancy_errors(model))
         errors.extend(_scope_counter_errors(model))
+    for model in apps.get_models():
+        if issubclass(model, latest.LatestEntry):
+            errors += [Error(problem, id="ledger.E025", obj=model) for problem in latest.problems(model)]
     # Ledgers and the kernel's other append-only tables (checkpoints) alike.
     migrated = _migrated_trigger_models()
     for model in append_only_models():

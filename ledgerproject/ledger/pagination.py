@@ -78,6 +78,10 @@ class LedgerCursorPagination(CursorPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self._model = getattr(queryset, "model", None)
+        # An ordering by an annotation (the releases list orders by its joined current-release row's name,
+        # whose index serves the page): its output field checks a cursor's position.
+        query = getattr(queryset, "query", None)
+        self._annotations = dict(query.annotations) if query is not None else {}
         rows = super().paginate_queryset(queryset, request, view)
         mark_paged(request, rows or [])
         return rows
@@ -90,7 +94,9 @@ class LedgerCursorPagination(CursorPagination):
         except NotFound:
             raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
         if cursor is not None and cursor.position is not None and self._model is not None:
-            model_field = _field(self._model, self.ordering[0].lstrip("-"))
+            name = self.ordering[0].lstrip("-")
+            annotation = self._annotations.get(name)
+            model_field = annotation.output_field if annotation is not None else _field(self._model, name)
             if model_field is not None and position_value(model_field, cursor.position) is None:
                 raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]})
         return cursor

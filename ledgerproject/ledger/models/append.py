@@ -3,7 +3,7 @@
 from django.db import connections, models
 from django.db.models import sql
 
-from ledgerproject.ledger import hashing
+from ledgerproject.ledger import hashing, latest
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError
 from ledgerproject.ledger.locking import lock_ledger_then_fetch, sends_statements_together
 from ledgerproject.ledger.rollups import record_statement
@@ -237,18 +237,21 @@ def _assign_scope_counters(model, entries, db):
 
 
 def _insert_one_with_rollups(model, entries, db):
-    """One entry's INSERT and its rollups' UPSERT in one message (one round trip, and the ledger's lock
-    held that much shorter) where the connection can send them together; True when done, False to
-    leave it to the batch path (several entries, or SQLite / server-side binding)."""
+    """One entry's INSERT, its rollups' UPSERT and its latest-entry rows' UPSERT (ledger/latest.py) in one
+    message (one round trip, and the ledger's lock held that much shorter) where the connection can send
+    them together; True when done, False to leave it to the batch path (several entries, or SQLite /
+    server-side binding)."""
     connection = connections[db]
     if len(entries) != 1 or not sends_statements_together(connection):
         return False
     query = sql.InsertQuery(model)
     query.insert_values([f for f in model._meta.concrete_fields if not f.generated], entries)
     [(insert, params)] = query.get_compiler(using=db).as_sql()
-    upsert = record_statement(model, entries, db)
-    if upsert is not None:
-        insert, params = f"{insert}; {upsert[0]}", [*params, *upsert[1]]
+    following = latest.statements(model, entries, db)
+    if (upsert := record_statement(model, entries, db)) is not None:
+        following.insert(0, upsert)
+    for statement, more in following:
+        insert, params = f"{insert}; {statement}", [*params, *more]
     with connection.cursor() as cursor:
         cursor.execute(insert, params)
     return True

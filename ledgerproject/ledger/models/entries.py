@@ -6,7 +6,7 @@ from django.db import models, router, transaction
 from django.db.models.signals import class_prepared
 from django.dispatch import receiver
 
-from ledgerproject.ledger import bulk_insert, clock, fast_batch, hashing, ids
+from ledgerproject.ledger import bulk_insert, clock, fast_batch, hashing, ids, latest
 from ledgerproject.ledger.exceptions import BatchValidationError, ImmutableEntryError
 from ledgerproject.ledger.models.append import (
     _assign_scope_counters,
@@ -182,6 +182,7 @@ class LedgerQuerySet(AppendOnlyQuerySet):
             if not _insert_one_with_rollups(model, entries, db):  # a single entry: one round trip for both
                 bulk_insert.insert_entries(model, entries, db)  # one COPY on PostgreSQL
                 record_rollups(model, entries, db)  # the pages' counts: one UPSERT, same transaction
+                latest.record(model, entries, db)  # each key's newest entry (ledger/latest.py), same transaction
             for entry in entries:
                 entry._state.adding = False
                 entry._state.db = db

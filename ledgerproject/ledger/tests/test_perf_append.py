@@ -243,9 +243,10 @@ QUERY_BUDGETS = {
     "api/v1/^runs/(?P<run_id>[^/]+)/complete/$": (10, 9),
     "api/v1/^runs/(?P<run_id>[^/]+)/fail/$": (10, 9),
     "api/v1/^runs/(?P<run_id>[^/]+)/cancel/$": (10, 9),
-    # … the name's current release before; under the lock the same again; the spec's blob for the answer.
-    "api/v1/^releases/(?P<name>[^/]+)/promote/$": (10, 9),
-    "api/v1/^releases/(?P<name>[^/]+)/rollback/$": (10, 9),
+    # … the name's current release before; under the lock the same again; the spec's blob for the answer; and
+    # the current-release row's UPSERT (ledger/latest.py): in the INSERT's message on PostgreSQL, its own on SQLite.
+    "api/v1/^releases/(?P<name>[^/]+)/promote/$": (11, 9),
+    "api/v1/^releases/(?P<name>[^/]+)/rollback/$": (11, 9),
 }
 
 
@@ -295,3 +296,21 @@ def test_it_sends_a_single_entrys_insert_and_its_rollups_in_one_message(writer_a
     assert not any(sql.startswith('INSERT INTO "ledger_rollup"') for sql in statements)
     # Both statements ran: the stored counts are a count over the table.
     assert rollups.stored(Note.ledger_name) == rollups.count_table(Note)
+
+
+@pytest.mark.postgres
+def test_it_sends_a_promotions_insert_its_rollups_and_its_current_row_in_one_message(writer_api):
+    from ledgerproject.ledger import latest
+    from releases.models import CurrentRelease
+
+    _promoted(writer_api, "one-message")
+    with CaptureQueriesContext(connection) as captured:
+        body = {"spec_digest": "3" * 64, "promoted_by": "ci"}
+        assert writer_api.post("/api/v1/releases/one-message/promote/", body, format="json").status_code == 201
+    statements = [q["sql"] for q in captured.captured_queries]
+    [insert] = [sql for sql in statements if 'INSERT INTO "releases_release"' in sql]
+    assert 'INSERT INTO "ledger_rollup"' in insert and 'INSERT INTO "releases_currentrelease"' in insert
+    assert not any(sql.startswith('INSERT INTO "releases_currentrelease"') for sql in statements)
+    # All three ran: the current row is the new entry.
+    assert CurrentRelease.objects.get(name="one-message").spec_digest == "3" * 64
+    assert latest.check(CurrentRelease) == []

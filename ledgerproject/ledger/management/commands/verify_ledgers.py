@@ -1,11 +1,12 @@
 """Re-walks every ledger's hash chain (or the named ones) and compares it with the signed checkpoints
-(with --rollups, also the pages' rollups with a count over the table); records each result and
+(with --rollups, also the pages' rollups with a count over the table, and the latest-entry rows
+with each key's newest entry); records each result and
 exits non-zero if any ledger fails."""
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from ledgerproject.ledger import rollups
+from ledgerproject.ledger import latest, rollups
 from ledgerproject.ledger.chain import record_check, verify_ledger
 from ledgerproject.ledger.registry import get_ledger, ledger_models
 
@@ -25,7 +26,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rollups",
             action="store_true",
-            help="also compare the rollups pages read with a count over each table (rebuild_rollups repairs them)",
+            help=(
+                "also compare the rollups pages read with a count over each table, and the latest-entry rows"
+                " with each key's newest entry (rebuild_rollups repairs both)"
+            ),
         )
 
     def handle(self, *names, ledgers=(), no_progress=False, links_only=False, **options):
@@ -60,14 +64,30 @@ class Command(BaseCommand):
     def _check_rollups(self, models):
         stale = []
         for model in models:
+            if self._latest_differ(model):
+                stale.append(model.ledger_name)
             differences = rollups.check(model)
             if not differences:
                 self.stdout.write(f"{model.ledger_name}: rollups match the table")
                 continue
-            stale.append(model.ledger_name)
+            if model.ledger_name not in stale:
+                stale.append(model.ledger_name)
             for dimension, day, tenant, key, kept, counted in differences[:10]:
                 self.stdout.write(
                     f"{model.ledger_name}: rollup {dimension}/{key or '-'} on {day} "
                     f"(tenant {tenant or 'none'}): stored {kept}, counted {counted}"
                 )
         return stale
+
+    def _latest_differ(self, model):
+        differ = False
+        for kept in latest.latest_models(model):
+            differences = latest.check(kept)
+            differ = differ or bool(differences)
+            if not differences:
+                self.stdout.write(f"{model.ledger_name}: current rows of {kept._meta.label} match the entries")
+            for row, expected in differences[:10]:
+                self.stdout.write(
+                    f"{model.ledger_name}: current rows of {kept._meta.label}: stored {row}, expected {expected}"
+                )
+        return differ
