@@ -108,6 +108,7 @@ class EnhanceSpec(Spec):
             keys = (
                 ("status", day, "rejected"),
                 ("rejected_blueprint", day, bp),
+                ("rejected_blueprint_month", day.replace(day=1), bp),
                 ("rejected_blueprint_all", rollups.ALL_TIME, bp),
             )
         else:

@@ -6,6 +6,8 @@ DASHBOARD_PAGES = [
     "/ledgers/",
     "/enhances/",
     "/enhances/?window=all",
+    "/enhances/?window=90",
+    "/enhances/?window=365",
     "/events/",
     "/runs/",
     "/releases/",
