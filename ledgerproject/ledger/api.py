@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
+from django.db.models import TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.query import ValuesListIterable
 from django.http import Http404, StreamingHttpResponse
@@ -65,7 +66,9 @@ def _plain_columns(queryset):
     names = [field.attname for field in queryset.model._meta.concrete_fields]
     columns = list(names)
     if connections[queryset.db].vendor == "postgresql":
-        queryset = queryset.annotate(recorded_at_text=RawSQL(pg_timestamp_text(queryset.model), []))
+        queryset = queryset.annotate(
+            recorded_at_text=RawSQL(pg_timestamp_text(queryset.model), [], output_field=TextField())
+        )
         columns[names.index("recorded_at")] = "recorded_at_text"
     return queryset, columns, names
 
