@@ -345,7 +345,7 @@ def copy_statement(connection, statement, params=None):
     """psycopg's Copy of `statement` on a Django connection, started through the connection's execute
     wrappers (query logs and instrumentation see it as any statement) and with psycopg's errors turned
     into Django's, as the cursor's own fetches are."""
-    with connection.cursor() as cursor, ExitStack() as stack, connection.wrap_database_errors:
+    with connection.cursor() as cursor, connection.wrap_database_errors, ExitStack() as stack:
 
         def start(sql, params, many, context):
             return stack.enter_context(cursor.cursor.copy(sql, params))
