@@ -159,12 +159,16 @@ def _integrate_copy(connection, model, frontier, stop):
         return False
     if len(raw) != 32 * count:  # fromhex skips spaces: a hash holding one is shorter than 32 bytes
         return False
-    made = frontier.push_entry_hashes(raw)
-    ledger = model.ledger_name
+    ledger, start = model.ledger_name, (frontier.size, dict(frontier.edge))
+    # Hashed a block at a time as the COPY sends them: the server stores one block while the next is hashed.
+    step = 32 * COPY_LEAVES
+    blocks = (frontier.push_entry_hashes(raw[offset : offset + step]) for offset in range(0, len(raw), step))
     try:
         with transaction.atomic(using=connection.alias):
-            _copy_nodes(connection, ledger, made)
+            _copy_nodes(connection, ledger, blocks)
     except IntegrityError:
+        frontier.size, frontier.edge = start
+        made = frontier.push_entry_hashes(raw)
         _insert_nodes(connection, [(ledger, level, index, value) for level, index, value in made])
     return True
 
@@ -173,11 +177,11 @@ def _integrate_copy(connection, model, frontier, stop):
 # each field as a 32-bit length and its bytes (text as UTF-8, smallint 2 bytes, bigint 8, bytea raw).
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _COPY_TRAILER = b"\xff\xff"
-COPY_BLOCK = 4000  # node rows per write: the server stores one block while the next is packed
+COPY_LEAVES = 2048  # entries hashed per block of nodes sent
 
 
-def _copy_nodes(connection, ledger, made):
-    """Store (level, index, hash) nodes of `ledger` by COPY … FROM STDIN in binary."""
+def _copy_nodes(connection, ledger, blocks):
+    """Store `ledger`'s nodes, given as blocks (lists) of (level, index, hash), by COPY … FROM STDIN in binary."""
     import struct
 
     name = ledger.encode()
@@ -187,14 +191,9 @@ def _copy_nodes(connection, ledger, made):
     statement = f"COPY {quote(MerkleNode._meta.db_table)} ({columns}) FROM STDIN (FORMAT BINARY)"
     with copy_statement(connection, statement) as copy:
         copy.write(_COPY_HEADER)
-        for start in range(0, len(made), COPY_BLOCK):
+        for block in blocks:
             copy.write(
-                b"".join(
-                    [
-                        pack(4, len(name), name, 2, level, 8, index, 32, value)
-                        for level, index, value in made[start : start + COPY_BLOCK]
-                    ]
-                )
+                b"".join([pack(4, len(name), name, 2, level, 8, index, 32, value) for level, index, value in block])
             )
         copy.write(_COPY_TRAILER)
 
