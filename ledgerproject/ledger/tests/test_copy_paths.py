@@ -12,6 +12,7 @@ from ledgerproject.ledger import chain, checkpoints, merkle
 from ledgerproject.ledger.chain import raw_rows, verify_chain, verify_links
 from ledgerproject.ledger.models import MerkleNode
 from ledgerproject.ledger.tests.conftest import triggers_lifted
+from ledgerproject.ledger.tests.test_checkpoint_support import signing_key  # noqa: F401  (fixture)
 from tests.ledger_testapp.models import Note
 
 pytestmark = pytest.mark.django_db
@@ -288,3 +289,33 @@ def test_it_refuses_an_entry_hash_that_is_not_64_hex_digits(make_note):
     with pytest.raises(ValueError):
         checkpoints.integrate(Note)
     assert checkpoints.integrated_size("testnotes") == 0
+
+
+@pytest.mark.usefixtures("signing_key")
+def test_the_verifiable_export_writes_each_entry_as_its_stored_columns(tricky_notes, monkeypatch):
+    import orjson
+
+    from ledgerproject.ledger.hashing import format_timestamp
+    from ledgerproject.ledger.proofs_api import export_lines
+
+    checkpoint, _ = checkpoints.make_checkpoint(Note)
+    expected = [
+        orjson.dumps(
+            {
+                "seq": note.seq,
+                "recorded_at": format_timestamp(note.recorded_at),
+                "recorded_by": note.recorded_by_name,
+                "prev_entry_hash": note.prev_entry_hash,
+                "entry_hash": note.entry_hash,
+                "canonical": note.canonical,
+            }
+        ).decode()
+        + "\n"
+        for note in Note._base_manager.order_by("seq")
+    ]
+    with statements() as seen:
+        lines = list(export_lines(Note, checkpoint))
+    assert bool(copied(seen)) == (connection.vendor == "postgresql")
+    assert lines[1:] == expected
+    monkeypatch.setattr(chain, "_copy_parsers", lambda columns, converters: None)
+    assert list(export_lines(Note, checkpoint))[1:] == expected
