@@ -252,14 +252,17 @@ def raw_rows(queryset, alias, chunk=BATCH):
             convs = [_json_loader(field)]
         converters.append((position, convs, expression))
     parsers = _copy_parsers(columns, converters)
-    if parsers is not None and width == len(columns) and not compiler.query.extra_select:
+    # DISTINCT may add its ordering columns after the selected ones: COPY would send those too.
+    if parsers is not None and not compiler.query.distinct:
         yield from copy_rows(connection, sql, params, parsers, _nullable_positions(columns))
         return
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
+        # DISTINCT's ordering columns come after the selected ones: rows are cut to the selection.
+        whole = len(cursor.description) == width
         while batch := cursor.fetchmany(chunk):
             if not converters:
-                yield from batch
+                yield from batch if whole else (row[:width] for row in batch)
                 continue
             for row in batch:
                 row = list(row[:width])

@@ -128,6 +128,16 @@ def test_it_reads_columns_copy_does_not_parse_from_the_cursor(tricky_notes):
     assert rows == list(queryset)
 
 
+@pytest.mark.postgres
+def test_it_reads_a_distinct_query_ordered_by_an_unselected_column_from_the_cursor(tricky_notes):
+    # DISTINCT selects the ordering column too, after the asked ones: COPY would send it along.
+    queryset = Note._base_manager.values_list("tenant_id").distinct().order_by("-count")
+    with statements() as seen:
+        rows = [tuple(row) for row in raw_rows(queryset, "default")]
+    assert not copied(seen)
+    assert rows == list(queryset)
+
+
 def test_it_reads_nothing_for_a_query_no_row_can_match(tricky_notes):
     assert list(raw_rows(Note._base_manager.none().values_list("seq"), "default")) == []
 
