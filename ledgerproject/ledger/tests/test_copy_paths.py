@@ -329,3 +329,26 @@ def test_the_verifiable_export_writes_each_entry_as_its_stored_columns(tricky_no
     assert lines[1:] == expected
     monkeypatch.setattr(chain, "_copy_parsers", lambda columns, converters: None)
     assert list(export_lines(Note, checkpoint))[1:] == expected
+
+
+def test_a_plain_row_carries_its_columns_whatever_their_names():
+    from ledgerproject.ledger.api import PlainRow
+
+    names = ["seq", "recorded_at", "recorded_by_name", "prev_entry_hash", "entry_hash", "count", "index"]
+    values = [3, "2026-11-29T10:00:00.000001Z", "bob", "a" * 64, "b" * 64, 7, 9]
+    row = PlainRow.maker(names)(values)
+    assert isinstance(row, PlainRow) and (row.seq, row.count, row.index, row.pk) == (3, 7, 9, 3)
+    block = {
+        "seq": 3,
+        "recorded_at": "2026-11-29T10:00:00.000001Z",
+        "recorded_by": "bob",
+        "prev_entry_hash": "a" * 64,
+        "entry_hash": "b" * 64,
+    }
+    assert row.ledger_block == block
+    # Names a named tuple refuses (a keyword, a leading underscore) get an object with a __dict__.
+    odd = PlainRow.maker([*names, "_private", "class"])([*values, 1, 2])
+    assert isinstance(odd, PlainRow) and (odd._private, getattr(odd, "class"), odd.ledger_block) == (1, 2, block)
+    for make in (PlainRow.maker(names), PlainRow.maker([*names, "class"])):
+        with pytest.raises((TypeError, ValueError)):
+            make(values[:-1])  # a row of the wrong width is refused, not cut
