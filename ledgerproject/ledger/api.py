@@ -39,7 +39,8 @@ class PlainRow:
     """A row of a ledger's columns with the kernel's `ledger` block: what a serializer that reads
     only columns (`reads_plain_rows = True`) is handed on exports instead of a model instance,
     whose construction cost more than everything else an exported row needs. Its recorded_at is
-    the text the API shows (PostgreSQL writes it: no datetime is parsed per row)."""
+    the text the API shows (PostgreSQL writes it: no datetime is parsed per row). On exports it
+    holds only the serializer's fields' columns and the ledger block's (plain_rows)."""
 
     @property
     def ledger_block(self):
@@ -85,11 +86,19 @@ def _plain_row_class(names):
     return type("PlainRowOf", (values, PlainRow), {"__slots__": ()})._make
 
 
-def _plain_columns(queryset):
-    """(queryset, columns, names): `queryset` annotated to read every column of its model, `columns` the
-    values_list() names to read (recorded_at as the database's text of it on PostgreSQL), `names` the
-    PlainRow attribute each becomes."""
-    names = [field.attname for field in queryset.model._meta.concrete_fields]
+# The columns PlainRow.ledger_block and PlainRow.pk read.
+LEDGER_BLOCK_COLUMNS = frozenset(("seq", "recorded_at", "recorded_by_name", "prev_entry_hash", "entry_hash"))
+
+
+def _plain_columns(queryset, only=None):
+    """(queryset, columns, names): `queryset` annotated to read every column of its model (or those of
+    `only`, names or attnames, and the ledger block's), `columns` the values_list() names to read
+    (recorded_at as the database's text of it on PostgreSQL), `names` the PlainRow attribute each becomes."""
+    names = [
+        field.attname
+        for field in queryset.model._meta.concrete_fields
+        if only is None or field.attname in LEDGER_BLOCK_COLUMNS or field.name in only or field.attname in only
+    ]
     columns = list(names)
     if connections[queryset.db].vendor == "postgresql":
         queryset = queryset.annotate(
@@ -117,12 +126,28 @@ def plain_row_queryset(queryset):
     return queryset
 
 
+def read_columns(serializer):
+    """The model attributes a plain-row serializer's fields read: each readable field's source (its
+    first step) and name. An export reads only these and the ledger block's columns: the stored
+    canonical text and derived columns, the largest part of a row, are not sent when no field shows them."""
+    names = set()
+    for name, field in serializer.fields.items():
+        if not field.write_only:
+            names.add(name)
+            if field.source and field.source != "*":
+                names.add(field.source.split(".")[0])
+    return names
+
+
 def plain_rows(queryset, serializer):
     """The queryset's rows for `serializer`: PlainRow objects when it reads only columns, else
-    model instances; either way from a server-side cursor, EXPORT_CHUNK rows at a time."""
+    model instances; either way streamed, EXPORT_CHUNK rows at a time from a cursor or by COPY.
+
+    `reads_plain_rows = True` promises that to_representation reads only its fields' columns
+    (read_columns()) and the ledger block: a row carries nothing else."""
     if not getattr(serializer, "reads_plain_rows", False):
         return queryset.iterator(chunk_size=EXPORT_CHUNK)
-    queryset, columns, names = _plain_columns(queryset)
+    queryset, columns, names = _plain_columns(queryset, only=read_columns(serializer))
     values = raw_rows(queryset.values_list(*columns), queryset.db, EXPORT_CHUNK)
     return map(PlainRow.maker(names), values)
 

@@ -228,6 +228,25 @@ def test_the_copy_path_and_the_cursor_path_export_the_same_bytes(tricky_enhances
     assert by_copy == by_cursor
 
 
+def test_an_export_reads_only_the_columns_its_serializer_shows(tricky_enhances, auditor_api, monkeypatch):
+    from ledgerproject.ledger import api
+
+    def export():
+        with statements() as seen:
+            response = auditor_api.get("/api/v1/enhances/?format=jsonl")
+            body = b"".join(response.streaming_content)
+        assert response.status_code == 200
+        reads = [sql for sql in seen if EnhanceEntry._meta.db_table in sql and "ORDER BY" in sql]
+        return body, reads[-1]
+
+    shown, sql = export()
+    assert '"canonical"' not in sql and '"reasons_text"' not in sql and '"issue_id"' in sql
+    monkeypatch.setattr(api, "read_columns", lambda serializer: None)  # every column, as before
+    every, sql = export()
+    assert '"canonical"' in sql
+    assert shown == every and shown.count(b"\n") == len(TRICKY)
+
+
 # --- Merkle integration -----------------------------------------------------------------------------------
 
 
