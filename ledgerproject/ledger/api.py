@@ -1,7 +1,11 @@
 """API bases shared by every ledger (append-only viewset, streaming exports) and the kernel's endpoints."""
 
+import collections
+import functools
+
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
+from django.db.models import TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.query import ValuesListIterable
 from django.http import Http404, StreamingHttpResponse
@@ -35,7 +39,8 @@ class PlainRow:
     """A row of a ledger's columns with the kernel's `ledger` block: what a serializer that reads
     only columns (`reads_plain_rows = True`) is handed on exports instead of a model instance,
     whose construction cost more than everything else an exported row needs. Its recorded_at is
-    the text the API shows (PostgreSQL writes it: no datetime is parsed per row)."""
+    the text the API shows (PostgreSQL writes it: no datetime is parsed per row). On exports it
+    holds only the serializer's fields' columns and the ledger block's (plain_rows)."""
 
     @property
     def ledger_block(self):
@@ -47,25 +52,58 @@ class PlainRow:
             "entry_hash": self.entry_hash,
         }
 
+    __slots__ = ()  # the values live in the tuple of a maker() class, or in _DictRow's __dict__
+
     @property
     def pk(self):
         return self.seq
 
     @classmethod
     def of(cls, names, values):
-        row = cls()
-        row.__dict__ = dict(zip(names, values, strict=True))
-        return row
+        return cls.maker(names)(values)
+
+    @staticmethod
+    def maker(names):
+        """values -> a PlainRow with attributes `names`: a named tuple made once per set of names (an
+        export builds one row per entry, and a tuple is several times cheaper to build than an object
+        with a __dict__), or, for names a named tuple cannot carry, an object with a __dict__."""
+        return _plain_row_class(tuple(names))
 
 
-def _plain_columns(queryset):
-    """(queryset, columns, names): `queryset` annotated to read every column of its model, `columns` the
-    values_list() names to read (recorded_at as the database's text of it on PostgreSQL), `names` the
-    PlainRow attribute each becomes."""
-    names = [field.attname for field in queryset.model._meta.concrete_fields]
+class _DictRow(PlainRow):
+    """A PlainRow holding its values in a __dict__ (for names a named tuple refuses)."""
+
+    def __init__(self, names, values):
+        self.__dict__ = dict(zip(names, values, strict=True))
+
+
+@functools.lru_cache(maxsize=128)
+def _plain_row_class(names):
+    try:
+        values = collections.namedtuple("PlainRowValues", names)
+    except ValueError:  # a name that is a keyword or starts with an underscore
+        return functools.partial(_DictRow, names)
+    return type("PlainRowOf", (values, PlainRow), {"__slots__": ()})._make
+
+
+# The columns PlainRow.ledger_block and PlainRow.pk read.
+LEDGER_BLOCK_COLUMNS = frozenset(("seq", "recorded_at", "recorded_by_name", "prev_entry_hash", "entry_hash"))
+
+
+def _plain_columns(queryset, only=None):
+    """(queryset, columns, names): `queryset` annotated to read every column of its model (or those of
+    `only`, names or attnames, and the ledger block's), `columns` the values_list() names to read
+    (recorded_at as the database's text of it on PostgreSQL), `names` the PlainRow attribute each becomes."""
+    names = [
+        field.attname
+        for field in queryset.model._meta.concrete_fields
+        if only is None or field.attname in LEDGER_BLOCK_COLUMNS or field.name in only or field.attname in only
+    ]
     columns = list(names)
     if connections[queryset.db].vendor == "postgresql":
-        queryset = queryset.annotate(recorded_at_text=RawSQL(pg_timestamp_text(queryset.model), []))
+        queryset = queryset.annotate(
+            recorded_at_text=RawSQL(pg_timestamp_text(queryset.model), [], output_field=TextField())
+        )
         columns[names.index("recorded_at")] = "recorded_at_text"
     return queryset, columns, names
 
@@ -75,9 +113,9 @@ class PlainRowIterable(ValuesListIterable):
     recorded_at): slicing, ordering and the cursor pager keep working on it as on any queryset."""
 
     def __iter__(self):
-        names = ["recorded_at" if name == "recorded_at_text" else name for name in self.queryset._fields]
+        make = PlainRow.maker(["recorded_at" if name == "recorded_at_text" else name for name in self.queryset._fields])
         for values in super().__iter__():
-            yield PlainRow.of(names, values)
+            yield make(values)
 
 
 def plain_row_queryset(queryset):
@@ -88,14 +126,30 @@ def plain_row_queryset(queryset):
     return queryset
 
 
+def read_columns(serializer):
+    """The model attributes a plain-row serializer's fields read: each readable field's source (its
+    first step) and name. An export reads only these and the ledger block's columns: the stored
+    canonical text and derived columns, the largest part of a row, are not sent when no field shows them."""
+    names = set()
+    for name, field in serializer.fields.items():
+        if not field.write_only:
+            names.add(name)
+            if field.source and field.source != "*":
+                names.add(field.source.split(".")[0])
+    return names
+
+
 def plain_rows(queryset, serializer):
     """The queryset's rows for `serializer`: PlainRow objects when it reads only columns, else
-    model instances; either way from a server-side cursor, EXPORT_CHUNK rows at a time."""
+    model instances; either way streamed, EXPORT_CHUNK rows at a time from a cursor or by COPY.
+
+    `reads_plain_rows = True` promises that to_representation reads only its fields' columns
+    (read_columns()) and the ledger block: a row carries nothing else."""
     if not getattr(serializer, "reads_plain_rows", False):
         return queryset.iterator(chunk_size=EXPORT_CHUNK)
-    queryset, columns, names = _plain_columns(queryset)
+    queryset, columns, names = _plain_columns(queryset, only=read_columns(serializer))
     values = raw_rows(queryset.values_list(*columns), queryset.db, EXPORT_CHUNK)
-    return (PlainRow.of(names, row) for row in values)
+    return map(PlainRow.maker(names), values)
 
 
 class StreamingListMixin:

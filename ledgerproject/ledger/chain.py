@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import re
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 
 import orjson
@@ -125,6 +127,7 @@ def verify_chain(model, using=None, progress=None):
       triggers' back is caught even when the hashes were left alone).
     """
     from django.db import connections, router
+    from django.db.models import TextField
     from django.db.models.expressions import RawSQL
 
     name = model.ledger_name
@@ -138,7 +141,7 @@ def verify_chain(model, using=None, progress=None):
     if connections[alias].vendor == "postgresql":
         # The database spells recorded_at as format_timestamp() does: no datetime parsed per row
         # (Django's time zone loader for psycopg is pure Python, the costliest column to read).
-        manager = manager.annotate(recorded_at_text=RawSQL(pg_timestamp_text(model), []))
+        manager = manager.annotate(recorded_at_text=RawSQL(pg_timestamp_text(model), [], output_field=TextField()))
         columns[1] = "recorded_at_text"
     rows = raw_rows(manager.order_by("seq").values_list(*columns), alias)
     expected_seq, prev, checked = 1, hashing.GENESIS_HASH, 0
@@ -153,7 +156,8 @@ def verify_chain(model, using=None, progress=None):
     head, ledger_part = '{"content":', ',"ledger":' + hashing.canonical_json(name) + ',"recorded_at":"'
     jsonable, canonical_json, omit = hashing.jsonable, hashing.canonical_json, model.omit_when_empty
     dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
-    plain = {f.attname for f in content_fields if f.get_internal_type() in PLAIN_COLUMN_TYPES}
+    # Columns whose value is not yet the JSON value that was hashed (a date, a UUID, …).
+    converted = [f.attname for f in content_fields if f.get_internal_type() not in PLAIN_COLUMN_TYPES]
     last_at, last_at_text, last_by, last_by_json = None, "", None, ""
     for row in rows:
         seq, recorded_at, recorded_by, prev_hash, this_hash, canonical = row[:6]
@@ -167,7 +171,9 @@ def verify_chain(model, using=None, progress=None):
             last_at, last_at_text = recorded_at, timestamp_text(recorded_at)
         if recorded_by != last_by:
             last_by, last_by_json = recorded_by, canonical_json(recorded_by)
-        content = {k: (v if k in plain else jsonable(v)) for k, v in zip(keys, row[6:], strict=True)}
+        content = dict(zip(keys, row[6:], strict=True))
+        for key in converted:
+            content[key] = jsonable(content[key])
         for key in omit:
             if content.get(key) is None:
                 content.pop(key, None)
@@ -207,14 +213,23 @@ def _json_loader(field):
         except orjson.JSONDecodeError:
             return slow(value, expression, connection)
 
+    def parse_text(value):
+        # The same value from the column's text alone (copy_rows): the field's decoder needs no connection.
+        try:
+            return loads(value)
+        except orjson.JSONDecodeError:
+            return slow(value, None, None)
+
+    load.json_loader, load.parse_text = True, parse_text
     return load
 
 
 def raw_rows(queryset, alias, chunk=BATCH):
-    """The tuples a values_list() queryset gives, read in chunks from a server-side cursor (PostgreSQL)
-    with only the converters a column needs: Django's iterator() runs every converter of every row
-    through a generic loop and parses JSON with the json module, which cost more than the walk itself.
-    Other engines use the queryset's own iterator."""
+    """The tuples a values_list() queryset gives, with only the converters a column needs: Django's
+    iterator() runs every converter of every row through a generic loop and parses JSON with the json
+    module, which cost more than the walk itself. On PostgreSQL the rows stream through COPY when every
+    column is one copy_rows() reads (text, integers, booleans, JSON), else from a server-side cursor in
+    chunks; other engines use the queryset's own iterator."""
     from django.core.exceptions import EmptyResultSet
     from django.db import connections
     from django.db.models import JSONField
@@ -229,17 +244,25 @@ def raw_rows(queryset, alias, chunk=BATCH):
     except EmptyResultSet:  # .none(), or a filter no row can match: there is no SQL to run
         return
     width = len(compiler.select)
+    columns = [col for col, _, _ in compiler.select]
     converters = []
-    for position, (convs, expression) in compiler.get_converters([col for col, _, _ in compiler.select]).items():
+    for position, (convs, expression) in compiler.get_converters(columns).items():
         field = getattr(expression, "target", None)
         if isinstance(field, JSONField) and field.decoder is None and convs == [field.from_db_value]:
             convs = [_json_loader(field)]
         converters.append((position, convs, expression))
+    parsers = _copy_parsers(columns, converters)
+    # DISTINCT may add its ordering columns after the selected ones: COPY would send those too.
+    if parsers is not None and not compiler.query.distinct:
+        yield from copy_rows(connection, sql, params, parsers, _nullable_positions(columns))
+        return
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
+        # DISTINCT's ordering columns come after the selected ones: rows are cut to the selection.
+        whole = len(cursor.description) == width
         while batch := cursor.fetchmany(chunk):
             if not converters:
-                yield from batch
+                yield from batch if whole else (row[:width] for row in batch)
                 continue
             for row in batch:
                 row = list(row[:width])
@@ -249,6 +272,126 @@ def raw_rows(queryset, alias, chunk=BATCH):
                         value = convert(value, expression, connection)
                     row[position] = value
                 yield row
+
+
+def _column_kind(expression):
+    """How copy_rows() reads a column of PostgreSQL's COPY text: "text", "int", "bool", "json", or None
+    (a type it does not read: the cursor path, with Django's converters, reads the query)."""
+    from django.core.exceptions import FieldError
+
+    try:
+        field = expression.output_field
+    except (AttributeError, FieldError):  # an annotation that does not say its type
+        return None
+    while field is not None and field.is_relation:  # a foreign key holds its target's value
+        field = field.target_field
+    kind = None if field is None else field.get_internal_type()
+    if kind in ("CharField", "TextField", "SlugField"):
+        return "text"
+    if kind in INTEGER_COLUMN_TYPES:
+        return "int"
+    if kind == "BooleanField":
+        return "bool"
+    if kind == "JSONField" and field.decoder is None:
+        return "json"
+    return None
+
+
+def _nullable_positions(columns):
+    """The positions of the columns that may hold NULL: a nullable field's, and any computed value's."""
+    positions = []
+    for position, column in enumerate(columns):
+        field = getattr(column, "target", None)
+        if field is None or field.null:
+            positions.append(position)
+    return positions
+
+
+def _copy_parsers(columns, converters):
+    """[(position, parse)] turning copy_rows()' text fields into the values raw_rows() gives, or None when a
+    column's type or converter is one it cannot reproduce exactly."""
+    from django.db.models import JSONField
+
+    kinds = [_column_kind(column) for column in columns]
+    if None in kinds:
+        return None
+    parsers, converted = [], set()
+    for position, convs, expression in converters:
+        field = getattr(expression, "target", None)
+        loader = convs[0] if len(convs) == 1 else None
+        if not (kinds[position] == "json" and isinstance(field, JSONField) and getattr(loader, "json_loader", False)):
+            return None  # only the JSON loader is known to be a plain function of the text
+        parsers.append((position, loader.parse_text))
+        converted.add(position)
+    for position, kind in enumerate(kinds):
+        if kind == "int":
+            parsers.append((position, int))
+        elif kind == "bool":
+            parsers.append((position, _BOOLEAN_TEXT.__getitem__))
+        elif kind == "json" and position not in converted:
+            return None
+    return parsers
+
+
+_BOOLEAN_TEXT = {"t": True, "f": False}
+# COPY's text format writes a backslash before these letters for the control characters they name.
+_COPY_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_COPY_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _copy_unescape(text):
+    return _COPY_ESCAPED.sub(lambda match: _COPY_ESCAPES.get(match[1], match[1]), text)
+
+
+@contextmanager
+def copy_statement(connection, statement, params=None):
+    """psycopg's Copy of `statement` on a Django connection, started through the connection's execute
+    wrappers (query logs and instrumentation see it as any statement) and with psycopg's errors turned
+    into Django's, as the cursor's own fetches are."""
+    with connection.cursor() as cursor, connection.wrap_database_errors, ExitStack() as stack:
+
+        def start(sql, params, many, context):
+            return stack.enter_context(cursor.cursor.copy(sql, params))
+
+        yield cursor._execute_with_wrappers(statement, params, many=False, executor=start)
+
+
+def copy_rows(connection, sql, params, parsers, nullable=None):
+    """The rows of `sql` streamed by `COPY (sql) TO STDOUT` (PostgreSQL), each a list of values:
+    text as str, NULL as None, then `parsers` [(position, parse)] applied to the non-NULL fields.
+    `nullable`: the positions where NULLs are looked for first (every position when None).
+
+    COPY sends rows while the client works on the ones before (a server-side cursor waits a round
+    trip per chunk, with the server idle meanwhile), and its text format costs one split per row
+    instead of a decoder call per column. Memory stays constant: the server sends what the socket
+    takes. In that format every backslash starts an escape (of a backslash, a tab, a newline, …) or
+    NULL's marker (backslash N), so a line whose backslashes are all NULLs is read by its split alone."""
+    unescape, find = _copy_unescape, str.find
+    with copy_statement(connection, f"COPY ({sql}) TO STDOUT", params) as copy:
+        for data in copy:
+            line = str(data, "utf-8")
+            fields = line[:-1].split("\t")
+            slash = find(line, "\\")
+            if slash >= 0:
+                nulls = 0
+                while slash >= 0 and line[slash + 1] == "N":
+                    nulls += 1
+                    slash = find(line, "\\", slash + 2)
+                if slash < 0 and nullable is not None:
+                    for position in nullable:
+                        if fields[position] == "\\N":
+                            fields[position] = None
+                            nulls -= 1
+                if slash >= 0 or nulls:  # an escape, or a NULL where none was looked for
+                    fields = [
+                        None if field == "\\N" else unescape(field) if "\\" in field else field
+                        for field in line[:-1].split("\t")
+                    ]
+            for position, parse in parsers:
+                value = fields[position]
+                if value is not None:
+                    fields[position] = parse(value)
+            yield fields
 
 
 def pg_timestamp_text(model):
@@ -261,6 +404,18 @@ def timestamp_text(recorded_at):
     """recorded_at as hashed: the database's text of it (PostgreSQL), or formatted here."""
     return recorded_at if isinstance(recorded_at, str) else hashing.format_timestamp(recorded_at)
 
+
+INTEGER_COLUMN_TYPES = {
+    "IntegerField",
+    "BigIntegerField",
+    "PositiveIntegerField",
+    "PositiveBigIntegerField",
+    "SmallIntegerField",
+    "PositiveSmallIntegerField",
+    "AutoField",
+    "BigAutoField",
+    "SmallAutoField",
+}
 
 # Columns whose database value is already the JSON value that was hashed (jsonable() keeps it as is).
 PLAIN_COLUMN_TYPES = {

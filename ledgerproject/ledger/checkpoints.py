@@ -18,6 +18,7 @@ from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 
 from ledgerproject.ledger import merkle, signing
+from ledgerproject.ledger.chain import copy_statement
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.hashing import format_timestamp
 from ledgerproject.ledger.locking import advisory_key
@@ -109,8 +110,12 @@ def integrate(model, upto=None, using=None, batch=INTEGRATE_BATCH, progress=None
             frontier = merkle.Frontier(size, {level: value for (level, _), value in edge.items()})
             if size:
                 _check_last_leaf(name, entries, size, db)
-            rows = []
             stop = min(target, size + batch)
+            if _integrate_copy(connections[db], model, frontier, stop):
+                if progress is not None:
+                    progress(frontier.size - size)
+                continue
+            rows = []
             for seq, entry_hash in (
                 entries.filter(seq__gt=size, seq__lte=stop).order_by("seq").values_list("seq", "entry_hash")
             ):
@@ -123,6 +128,74 @@ def integrate(model, upto=None, using=None, batch=INTEGRATE_BATCH, progress=None
                 progress(frontier.size - size)
         if frontier.size >= target:
             return frontier.size
+
+
+def _integrate_copy(connection, model, frontier, stop):
+    """Grow `frontier` with entries frontier.size+1 … `stop` and store the nodes they make, PostgreSQL's
+    fast way; False (nothing done) on other engines or when the entries are not a clean run of 64-hex-digit
+    hashes, which the row-by-row path then reports as it always has.
+
+    The batch's hashes come back as one text (string_agg in seq order): one value to read, where a row
+    per entry cost more than hashing it. Seq is the primary key, so as many rows as seqs in the range
+    means none is missing. The nodes go in by binary COPY, several times faster than an INSERT; under
+    the tree lock, with the stored size just re-read, none of them exists yet. Should one exist anyway
+    (a stored tree ahead of its leaves), the COPY is undone and the nodes are inserted skipping it."""
+    if connection.vendor != "postgresql":
+        return False
+    size = frontier.size
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), min(length(entry_hash)), max(length(entry_hash)), "
+            f"string_agg(entry_hash, '' ORDER BY seq) FROM {table} WHERE seq > %s AND seq <= %s",
+            [size, stop],
+        )
+        count, shortest, longest, joined = cursor.fetchone()
+    if count != stop - size or shortest != 64 or longest != 64:
+        return False
+    try:
+        raw = bytes.fromhex(joined)
+    except ValueError:
+        return False
+    if len(raw) != 32 * count:  # fromhex skips spaces: a hash holding one is shorter than 32 bytes
+        return False
+    ledger, start = model.ledger_name, (frontier.size, dict(frontier.edge))
+    # Hashed a block at a time as the COPY sends them: the server stores one block while the next is hashed.
+    step = 32 * COPY_LEAVES
+    blocks = (frontier.push_entry_hashes(raw[offset : offset + step]) for offset in range(0, len(raw), step))
+    try:
+        with transaction.atomic(using=connection.alias):
+            _copy_nodes(connection, ledger, blocks)
+    except IntegrityError:
+        frontier.size, frontier.edge = start
+        made = frontier.push_entry_hashes(raw)
+        _insert_nodes(connection, [(ledger, level, index, value) for level, index, value in made])
+    return True
+
+
+# PostgreSQL's binary COPY: the signature, flags and header extension, then per row its field count and
+# each field as a 32-bit length and its bytes (text as UTF-8, smallint 2 bytes, bigint 8, bytea raw).
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_COPY_TRAILER = b"\xff\xff"
+COPY_LEAVES = 2048  # entries hashed per block of nodes sent
+
+
+def _copy_nodes(connection, ledger, blocks):
+    """Store `ledger`'s nodes, given as blocks (lists) of (level, index, hash), by COPY … FROM STDIN in binary."""
+    import struct
+
+    name = ledger.encode()
+    pack = struct.Struct(f"!hi{len(name)}sihiqi32s").pack
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(column) for column in ("ledger", "level", "index", "hash"))
+    statement = f"COPY {quote(MerkleNode._meta.db_table)} ({columns}) FROM STDIN (FORMAT BINARY)"
+    with copy_statement(connection, statement) as copy:
+        copy.write(_COPY_HEADER)
+        for block in blocks:
+            copy.write(
+                b"".join([pack(4, len(name), name, 2, level, 8, index, 32, value) for level, index, value in block])
+            )
+        copy.write(_COPY_TRAILER)
 
 
 def _insert_nodes(connection, rows, chunk=500):
