@@ -83,8 +83,12 @@ def item_validator(child):
     lean_fields = _stock(cls, "to_internal_value", StrictBodyMixin)
     set_value = child.set_value
     has_validators = bool(child.validators)
-    validate = child.validate
+    # Serializer.validate returns its attrs as they are: not called when not overridden.
+    validate = None if _stock(cls, "validate", serializers.Serializer) else child.validate
     if lean_fields:
+        from ledgerproject.ledger.serializers import acceptor_kind
+
+        partial = getattr(child.root, "partial", False)
         plan = []
         for field in child._writable_fields:
             run = _list_validator(field) or field.run_validation
@@ -96,22 +100,47 @@ def item_validator(child):
                 else None
             )
             # A JSON object is never HTML form input: the stock get_value is then item.get(name, empty).
-            plain_get = type(field).get_value in _PLAIN_GET_VALUE and not getattr(child.root, "partial", False)
-            plan.append(
-                (field.field_name if plain_get else None, field.get_value, run, method, key, field.source_attrs)
+            plain_get = type(field).get_value in _PLAIN_GET_VALUE and not partial
+            # An optional field with no default, missing from the item: DRF's validate_empty_values calls
+            # get_default(), which raises SkipField (the field is left out) — said here without the raise.
+            skip_missing = (
+                plain_get
+                and acceptor_kind(field) is not None
+                and not field.required
+                and field.default is empty
+                and not field.read_only
             )
+            plan.append(
+                (
+                    field.field_name if plain_get else None,
+                    field.get_value,
+                    run,
+                    method,
+                    key,
+                    field.source_attrs,
+                    skip_missing,
+                )
+            )
+        # The stock refused_fields answers {} exactly when every key is an accepted one.
+        known = child._accepted()[1] if _stock(cls, "refused_fields", StrictBodyMixin) else None
         refused_fields = child.refused_fields
 
     def validate_item(item):
         if type(item) is not dict:
             raise Refused
         if lean_fields:
-            if refused_fields(item):
+            if known is not None:
+                if not known.issuperset(item):
+                    raise Refused
+            elif refused_fields(item):
                 raise Refused
             value = {}
-            for name, get_value, run, method, key, source_attrs in plan:
+            for name, get_value, run, method, key, source_attrs, skip_missing in plan:
+                data = item.get(name, empty) if name is not None else get_value(item)
+                if skip_missing and data is empty:
+                    continue
                 try:
-                    validated = run(item.get(name, empty) if name is not None else get_value(item))
+                    validated = run(data)
                 except SkipField:
                     continue
                 if method is not None:
@@ -124,9 +153,10 @@ def item_validator(child):
             value = child.to_internal_value(item)
         if has_validators:
             child.run_validators(value)
-        value = validate(value)
-        if value is None:
-            raise Refused
+        if validate is not None:
+            value = validate(value)
+            if value is None:
+                raise Refused
         return value
 
     return validate_item
