@@ -1,6 +1,7 @@
 """Serializer bases: every entry carries its `ledger` block; unknown and server-owned body fields are refused."""
 
 import copy
+import math
 from collections.abc import Mapping
 
 from django.core.validators import (
@@ -215,12 +216,13 @@ def _fast_list(field, slow):
 
 # Deeper than this, JSON values go to DRF (whose json.dumps would hit the recursion limit at some depth).
 _JSON_DEPTH = 100
-_JSON_SCALARS = frozenset((str, bool, float, type(None)))
+_JSON_SCALARS = frozenset((str, bool, type(None)))
 
 
 def _plain_json(value):
-    """Whether json.dumps(value) surely succeeds: plain dicts with str keys, lists, str, bool, None,
-    floats and ints of up to 64 bits (json.dumps refuses ints past 4300 digits), nested at most _JSON_DEPTH."""
+    """Whether DRF's json.dumps(value) surely succeeds: plain dicts with str keys, lists, str, bool, None,
+    finite floats (DRF's json refuses NaN and infinities) and ints of up to 64 bits (json.dumps refuses
+    ints past 4300 digits), nested at most _JSON_DEPTH."""
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
@@ -235,6 +237,10 @@ def _plain_json(value):
             continue
         elif kind is int:
             if -(2**64) <= item <= 2**64:
+                continue
+            return False
+        elif kind is float:
+            if math.isfinite(item):
                 continue
             return False
         else:
