@@ -11,6 +11,8 @@ path, which then answers with its own words. `ledger/tests/test_fast_batch_equiv
 batch ledger of the registry, that both paths store byte-identical rows or both refuse.
 """
 
+import datetime
+import math
 import operator
 
 from django.core import validators as dj_validators
@@ -192,12 +194,16 @@ def _field_check(field):
     from the field's own validators (compared inline when they are the plain kinds); None for a
     field whose clean() is called as it is."""
     kind = type(field)
+    if kind is models.JSONField:
+        return _json_field_check(field)
     if kind in _TEXT:
         wanted = str
     elif kind in _INTEGER:
         wanted = int
     elif kind is models.BooleanField:
         wanted = bool
+    elif kind is models.DateTimeField:
+        wanted = datetime.datetime  # to_python returns a datetime as it is
     else:
         return None
     if kind.clean is not models.Field.clean or kind.validate is not models.Field.validate:
@@ -242,6 +248,69 @@ def _field_check(field):
     return check
 
 
+def _json_field_check(field):
+    """value → whether a JSONField's clean(value) returns `value` without raising: a plain JSON tree
+    (json.dumps takes it: JSONField.validate's own test), not empty unless blank, its validators passing."""
+    if field.encoder is not None or field.choices:
+        return None
+    blank, editable, empty_values, validators = field.blank, field.editable, field.empty_values, field.validators
+
+    def check(value):
+        if value is None or not plain_json(value):
+            return False
+        if editable and not blank and value in empty_values:
+            return False
+        if value not in empty_values:
+            for validator in validators:
+                validator(value)
+        return True
+
+    return check
+
+
+# Deeper than this, JSON values are left to the framework (whose json.dumps hits the recursion limit at some depth).
+_JSON_DEPTH = 100
+_JSON_SCALARS = frozenset((str, bool, type(None)))
+
+
+def plain_json(value):
+    """Whether json.dumps(value) surely succeeds, DRF's (no NaN) included: plain dicts with str keys,
+    lists, str, bool, None, finite floats and ints of up to 64 bits (json.dumps refuses ints past 4300
+    digits), nested at most _JSON_DEPTH deep."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            members = item.values()
+            if not all(type(key) is str for key in item):
+                return False
+        elif kind is list:
+            members = item
+        elif kind in _JSON_SCALARS:
+            continue
+        elif kind is int:
+            if -(2**64) <= item <= 2**64:
+                continue
+            return False
+        elif kind is float:
+            if math.isfinite(item):
+                continue
+            return False
+        else:
+            return False
+        if depth >= _JSON_DEPTH:
+            return False
+        for member in members:
+            kind = type(member)
+            if kind in _JSON_SCALARS:
+                continue
+            if kind is int and -(2**64) <= member <= 2**64:
+                continue
+            stack.append((member, depth + 1))
+    return True
+
+
 class RowPlan:
     """One ledger model's fast construction, field checks, content and COPY values, built once per model."""
 
@@ -265,6 +334,7 @@ class RowPlan:
             and len(concrete) == len(meta.concrete_fields)
         )
         self.checks = [(field.name, field.attname, field, _field_check(field)) for field in meta.fields]
+        self._checks_for = {}
         self.stock_clean = model.clean is models.Model.clean
         from ledgerproject.ledger.models.entries import LedgerEntry
 
@@ -301,13 +371,23 @@ class RowPlan:
         the same field rules; the first value a field would refuse or change runs full_clean itself."""
         values = entry.__dict__
         cleaned = []
+        key = exclude if type(exclude) is tuple else frozenset(exclude)
+        checks = self._checks_for.get(key)
+        if checks is None:
+            # The fields full_clean would look at, with what it reads of each, listed once per exclusion
+            # (a batch has one or two: with or without its pending counters).
+            checks = [
+                (attname, field, check, field.empty_values if field.blank else ())
+                for name, attname, field, check in self.checks
+                if name not in exclude
+            ]
+            if len(self._checks_for) < 64:
+                self._checks_for[key] = checks
         try:
-            for name, attname, field, check in self.checks:
-                if name in exclude:
-                    continue
+            for attname, field, check, skipped in checks:
                 raw = values[attname]
-                if field.blank and raw in field.empty_values:
-                    continue
+                if skipped and raw in skipped:
+                    continue  # full_clean skips a blank field holding an empty value
                 if check is not None:
                     if not check(raw):
                         raise Refused

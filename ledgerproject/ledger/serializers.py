@@ -1,7 +1,6 @@
 """Serializer bases: every entry carries its `ledger` block; unknown and server-owned body fields are refused."""
 
 import copy
-import math
 from collections.abc import Mapping
 
 from django.core.validators import (
@@ -214,49 +213,6 @@ def _fast_list(field, slow):
     return run_validation
 
 
-# Deeper than this, JSON values go to DRF (whose json.dumps would hit the recursion limit at some depth).
-_JSON_DEPTH = 100
-_JSON_SCALARS = frozenset((str, bool, type(None)))
-
-
-def _plain_json(value):
-    """Whether DRF's json.dumps(value) surely succeeds: plain dicts with str keys, lists, str, bool, None,
-    finite floats (DRF's json refuses NaN and infinities) and ints of up to 64 bits (json.dumps refuses
-    ints past 4300 digits), nested at most _JSON_DEPTH."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            members = item.values()
-            if not all(type(key) is str for key in item):
-                return False
-        elif kind is list:
-            members = item
-        elif kind in _JSON_SCALARS:
-            continue
-        elif kind is int:
-            if -(2**64) <= item <= 2**64:
-                continue
-            return False
-        elif kind is float:
-            if math.isfinite(item):
-                continue
-            return False
-        else:
-            return False
-        if depth >= _JSON_DEPTH:
-            return False
-        for member in members:
-            kind = type(member)
-            if kind in _JSON_SCALARS:
-                continue
-            if kind is int and -(2**64) <= member <= 2**64:
-                continue
-            stack.append((member, depth + 1))
-    return True
-
-
 def _fast_json(field, slow):
     # JSONField (not binary, the stock encoder): to_internal_value checks that json.dumps takes the value
     # and returns it as it is; a plain JSON tree is taken without that encoding.
@@ -268,7 +224,7 @@ def _fast_json(field, slow):
     def run_validation(data=empty):
         if data is empty or data is None:
             return missing_or_null(data)
-        if not _plain_json(data):
+        if not fast_batch.plain_json(data):
             return slow(data)
         try:
             _call_others(others, field, data)
