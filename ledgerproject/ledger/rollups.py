@@ -140,9 +140,11 @@ def counts(model, entries, db):
     found = Counter()
     tenants = _tenants(model, entries, db)
     days_recorded = {}  # a batch shares one recorded_at: its day is computed once
+    days_of = {}  # day function → {entry index: day}: dimensions sharing a day function compute it once per entry
     for dim in dimensions(model):
         name, key_of, day_of = dim.name, dim.key, dim.day
-        for entry, tenant in zip(entries, tenants, strict=True):
+        memo = days_of.setdefault(day_of, {})
+        for i, (entry, tenant) in enumerate(zip(entries, tenants, strict=True)):
             value = key_of(entry)
             if value is None:
                 continue
@@ -152,8 +154,12 @@ def counts(model, entries, db):
                 if day is None:
                     day = days_recorded[at] = recorded_day(entry)
             else:
-                day = day_of(entry)
-            if type(value) in MANY:
+                day = memo.get(i)
+                if day is None:
+                    day = memo[i] = day_of(entry)
+            if type(value) is str:
+                found[(name, day, tenant, value)] += 1
+            elif type(value) in MANY:
                 for key in value:
                     found[(name, day, tenant, str(key))] += 1
             else:
