@@ -270,45 +270,63 @@ def _json_field_check(field):
 
 # Deeper than this, JSON values are left to the framework (whose json.dumps hits the recursion limit at some depth).
 _JSON_DEPTH = 100
-_JSON_SCALARS = frozenset((str, bool, type(None)))
 
 
-def plain_json(value):
+def plain_json(value, depth=0):
     """Whether json.dumps(value) surely succeeds, DRF's (no NaN) included: plain dicts with str keys,
     lists, str, bool, None, finite floats and ints of up to 64 bits (json.dumps refuses ints past 4300
     digits), nested at most _JSON_DEPTH deep."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            members = item.values()
-            if not all(type(key) is str for key in item):
-                return False
-        elif kind is list:
-            members = item
-        elif kind in _JSON_SCALARS:
-            continue
-        elif kind is int:
-            if -(2**64) <= item <= 2**64:
-                continue
-            return False
-        elif kind is float:
-            if math.isfinite(item):
-                continue
-            return False
-        else:
-            return False
+    kind = type(value)
+    if kind is dict:
         if depth >= _JSON_DEPTH:
             return False
-        for member in members:
+        for key, member in value.items():
+            if type(key) is not str:
+                return False
             kind = type(member)
-            if kind in _JSON_SCALARS:
+            if kind is str or kind is bool or member is None:
                 continue
-            if kind is int and -(2**64) <= member <= 2**64:
+            if kind is int:
+                if -(2**64) <= member <= 2**64:
+                    continue
+                return False
+            if not plain_json(member, depth + 1):
+                return False
+        return True
+    if kind is list:
+        if depth >= _JSON_DEPTH:
+            return False
+        for member in value:
+            kind = type(member)
+            if kind is str or kind is bool or member is None:
                 continue
-            stack.append((member, depth + 1))
-    return True
+            if kind is int:
+                if -(2**64) <= member <= 2**64:
+                    continue
+                return False
+            if not plain_json(member, depth + 1):
+                return False
+        return True
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -(2**64) <= value <= 2**64
+    if kind is float:
+        return math.isfinite(value)
+    return False
+
+
+_PER_CALL = object()  # a default computed by each get_default() call
+
+
+def _constant_default(field):
+    """field.get_default() when every call returns the same value, else _PER_CALL."""
+    kind = type(field)
+    if kind.get_default is not models.Field.get_default or kind._get_default is not models.Field._get_default:
+        return _PER_CALL
+    if field.has_db_default() or (field.has_default() and callable(field.default)):
+        return _PER_CALL
+    return field.get_default()
 
 
 class RowPlan:
@@ -325,7 +343,9 @@ class RowPlan:
             if not field.is_relation and type(model.__dict__.get(field.attname)) is DeferredAttribute
         }
         self.relations = {field.name: field for field in concrete if field.is_relation}
-        self.defaults = [(field.attname, field) for field in concrete]
+        # A field's default, when get_default() returns the same value on every call (no default: None or
+        # ""; a default that is not callable: that object itself, as Django hands it out): read once.
+        self.defaults = [(field.attname, field.name, field, _constant_default(field)) for field in concrete]
         self.can_build = (
             type(model).__call__ is type.__call__  # no metaclass wrapping construction
             and model.__init__ is models.Model.__init__
@@ -357,11 +377,11 @@ class RowPlan:
         entry = self.model.__new__(self.model)
         entry._state = ModelState()
         values = entry.__dict__
-        for attname, field in self.defaults:
+        for attname, name, field, default in self.defaults:
             if attname in fields:
                 values[attname] = fields[attname]
-            elif field.name not in fields:
-                values[attname] = field.get_default()
+            elif name not in fields:
+                values[attname] = field.get_default() if default is _PER_CALL else default
         for name, value in related:
             setattr(entry, name, value)  # the descriptor sets the id and caches the object, as __init__ does
         return entry

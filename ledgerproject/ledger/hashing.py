@@ -151,6 +151,12 @@ def _utf16(key):
     return key.encode("utf-16-be")
 
 
+@functools.lru_cache(maxsize=256)
+def _member_order(keys):
+    """The keys of an object in RFC 8785 order (an entry's keys are its model's columns: a few sets per ledger)."""
+    return tuple(sorted(keys, key=_utf16))
+
+
 def canonical_parts(content, holes):
     """The canonical text of the object `content` without the members `holes`, cut where they go:
     len(holes) + 1 runs of canonical members (fill_parts() puts the holes' integers in later).
@@ -160,7 +166,7 @@ def canonical_parts(content, holes):
     """
     holes = set(holes)
     runs, run = [], {}
-    for key in sorted(content.keys() | holes, key=_utf16):
+    for key in _member_order(frozenset(content.keys() | holes)):
         if key in holes:
             runs.append(run)
             run = {}

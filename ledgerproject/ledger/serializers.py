@@ -71,6 +71,7 @@ def _bounds_and_others(validators):
 
 
 def _call_others(others, field, value):
+    # Callers skip the call when `others` is empty (most fields): this runs the rest as DRF would.
     for validator in others:
         if getattr(validator, "requires_context", False):
             validator(value, field)
@@ -118,7 +119,8 @@ def _fast_char(field, slow):
             return slow(data)
         try:
             value.encode("utf-8")  # fails only on a surrogate
-            _call_others(others, field, value)
+            if others:
+                _call_others(others, field, value)
         except Exception:
             return slow(data)
         return value
@@ -141,10 +143,11 @@ def _fast_integer(field, slow):
             if data is empty or data is None:
                 return missing_or_null(data)
             return slow(data)
-        try:
-            _call_others(others, field, data)
-        except Exception:
-            return slow(data)
+        if others:
+            try:
+                _call_others(others, field, data)
+            except Exception:
+                return slow(data)
         return data
 
     return run_validation
@@ -161,10 +164,11 @@ def _fast_choice(field, slow):
                 return missing_or_null(data)
             return slow(data)
         value = choices[data]
-        try:
-            _call_others(others, field, value)
-        except Exception:
-            return slow(data)
+        if others:
+            try:
+                _call_others(others, field, value)
+            except Exception:
+                return slow(data)
         return value
 
     return run_validation
@@ -181,10 +185,11 @@ def _fast_boolean(field, slow):
             if data is empty or data is None:
                 return missing_or_null(data)
             return slow(data)
-        try:
-            _call_others(others, field, data)
-        except Exception:
-            return slow(data)
+        if others:
+            try:
+                _call_others(others, field, data)
+            except Exception:
+                return slow(data)
         return data
 
     return run_validation
@@ -205,7 +210,8 @@ def _fast_list(field, slow):
         run = child.run_validation
         try:
             value = [run(item) for item in data]
-            _call_others(others, field, value)
+            if others:
+                _call_others(others, field, value)
         except Exception:
             return slow(data)
         return value
@@ -226,10 +232,11 @@ def _fast_json(field, slow):
             return missing_or_null(data)
         if not fast_batch.plain_json(data):
             return slow(data)
-        try:
-            _call_others(others, field, data)
-        except Exception:
-            return slow(data)
+        if others:
+            try:
+                _call_others(others, field, data)
+            except Exception:
+                return slow(data)
         return data
 
     return run_validation

@@ -410,3 +410,19 @@ def test_its_json_and_datetime_columns_are_checked_without_calling_their_clean()
     for model, names in ((EnhanceEntry, {"verdicts", "reasons"}), (RunEvent, {"payload", "timestamp"})):
         checks = {name: check for name, _attname, _field, check in fast_batch.row_plan(model).checks}
         assert all(checks[name] is not None for name in names), model
+
+
+@pytest.mark.django_db
+def test_its_construction_reads_a_constant_default_once_and_calls_a_minting_one_per_entry():
+    from enhancelog.models import EnhanceEntry
+    from experience.models import ExperienceEvent
+    from logchain.models import LogRecord
+
+    field = LogRecord._meta.get_field
+    assert fast_batch._constant_default(field("chain_pending")) is False
+    assert fast_batch._constant_default(field("daemon_id")) is None  # no default: None, the same each call
+    assert fast_batch._constant_default(EnhanceEntry._meta.get_field("verdicts")) is fast_batch._PER_CALL
+    first, second = fast_batch.row_plan(EnhanceEntry).build({}), fast_batch.row_plan(EnhanceEntry).build({})
+    assert first.verdicts == [] and first.verdicts is not second.verdicts  # default=list: one list per entry
+    plan = fast_batch.row_plan(ExperienceEvent)
+    assert plan.build({}).event_id != plan.build({}).event_id  # minted per entry

@@ -145,3 +145,12 @@ def test_a_lone_surrogate_and_nesting_past_orjsons_limit_answer_as_before():
         current.append([])
         current = current[0]
     assert hashing.canonical_json(deep) == "[" * 401 + "]" * 401
+
+
+def test_its_cut_content_orders_members_once_per_key_set():
+    hashing._member_order.cache_clear()
+    for seq in range(5):
+        content = {"b": seq, "a": "x", "\U0001f600": 1, "\ufb01": 2}
+        parts = hashing.canonical_parts(content, ["seq"])
+        assert hashing.fill_parts(parts, {"seq": seq}) == rfc8785.dumps({**content, "seq": seq}).decode()
+    assert hashing._member_order.cache_info().misses == 1
