@@ -72,6 +72,51 @@ def _list_validator(field):
     return run_validation
 
 
+_DATETIME_METHODS = (
+    "run_validation",
+    "validate_empty_values",
+    "to_internal_value",
+    "to_representation",
+    "run_validators",
+    "get_default",
+    "enforce_timezone",
+    "default_timezone",
+    "get_attribute",
+)
+
+
+def _stock_datetime(field):
+    """Whether `field` validates and represents a datetime exactly as DRF's DateTimeField does."""
+    cls = type(field)
+    return isinstance(field, serializers.DateTimeField) and all(
+        getattr(cls, name) is getattr(serializers.DateTimeField, name) for name in _DATETIME_METHODS
+    )
+
+
+# Distinct texts (or datetimes) remembered per array: a batch's timestamps repeat; a flood of distinct ones
+# stops being remembered here and is parsed (or written) one by one.
+_MEMO_SIZE = 1024
+
+
+def _per_text(run):
+    """A DateTimeField's run_validation remembered per distinct text within one array: DRF parses a text to
+    the same datetime each time (for the same field and active time zone, which no field of an array changes
+    while it is validated), and a datetime is immutable, so entries may share it. Refusals are not kept."""
+    memo = {}
+
+    def run_validation(data=empty):
+        if type(data) is not str:
+            return run(data)
+        value = memo.get(data)
+        if value is None:
+            value = run(data)
+            if value is not None and len(memo) < _MEMO_SIZE:
+                memo[data] = value
+        return value
+
+    return run_validation
+
+
 def item_validator(child):
     """item → validated data as DRF's `child.run_validation(item)` returns it, raising Refused where
     DRF might refuse. None when the serializer's validation is not the stock shape this follows."""
@@ -94,6 +139,8 @@ def item_validator(child):
         plan = []
         for field in child._writable_fields:
             run = _list_validator(field) or field.run_validation
+            if _stock_datetime(field) and not field.validators:
+                run = _per_text(run)
             method = getattr(child, "validate_" + field.field_name, None)
             # A plain source is one key: set directly (what set_value does with one key).
             key = (
@@ -496,22 +543,35 @@ def representer(serializer):
             ):
                 nested = compile_fields(field)
             types = _identity_types(field) if simple else ()
-            plan.append((field.field_name, field, field.source_attrs[0] if field.source_attrs else None, types, nested))
+            # A stock DateTimeField writes equal datetimes alike (in the active time zone): once per distinct one.
+            memo = {} if simple and _stock_datetime(field) else None
+            plan.append(
+                (field.field_name, field, field.source_attrs[0] if field.source_attrs else None, types, nested, memo)
+            )
         return plan
 
     plan = compile_fields(serializer)
 
-    def slow_field(field, instance):
+    def slow_field(field, instance, memo=None):
         try:
             attribute = field.get_attribute(instance)
         except SkipField:
             return empty
         check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
-        return None if check_for_none is None else field.to_representation(attribute)
+        if check_for_none is None:
+            return None
+        if memo is not None and type(attribute) is datetime.datetime:
+            text = memo.get(attribute)
+            if text is None:
+                text = field.to_representation(attribute)
+                if len(memo) < _MEMO_SIZE:
+                    memo[attribute] = text
+            return text
+        return field.to_representation(attribute)
 
     def represent(fields, instance, is_mapping):
         ret = {}
-        for name, field, attr, types, nested in fields:
+        for name, field, attr, types, nested, memo in fields:
             if types != () or nested is not None:
                 try:
                     value = instance[attr] if is_mapping else getattr(instance, attr)
@@ -528,7 +588,7 @@ def representer(serializer):
                     elif types is None or type(value) in types:
                         ret[name] = value
                         continue
-            value = slow_field(field, instance)
+            value = slow_field(field, instance, memo)
             if value is not empty:
                 ret[name] = value
         return ret
