@@ -130,11 +130,14 @@ def copy_text(rows):
             elif kind is bool:
                 cells.append("t" if value else "f")
             elif kind is datetime.datetime:
-                text = moments.get(value)
+                if value.tzinfo is None:
+                    return None  # a naive time: its meaning depends on the session's zone, the driver decides
+                # Keyed with the offset: two times of one zone compare equal by their wall clock alone, and
+                # in the hour a clock turns back one wall time is two instants (fold).
+                key = (value, value.utcoffset())
+                text = moments.get(key)
                 if text is None:
-                    if value.tzinfo is None:
-                        return None  # a naive time: its meaning depends on the session's zone, the driver decides
-                    text = moments[value] = value.isoformat()
+                    text = moments[key] = value.isoformat()
                 cells.append(text)
             elif kind is uuid.UUID:
                 cells.append(str(value))

@@ -560,12 +560,15 @@ def representer(serializer):
         check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
         if check_for_none is None:
             return None
-        if memo is not None and type(attribute) is datetime.datetime:
-            text = memo.get(attribute)
+        if memo is not None and type(attribute) is datetime.datetime and attribute.tzinfo is not None:
+            # Keyed with the offset: two times of one zone compare equal by their wall clock alone, and in
+            # the hour a clock turns back one wall time is two instants (fold).
+            key = (attribute, attribute.utcoffset())
+            text = memo.get(key)
             if text is None:
                 text = field.to_representation(attribute)
                 if len(memo) < _MEMO_SIZE:
-                    memo[attribute] = text
+                    memo[key] = text
             return text
         return field.to_representation(attribute)
 

@@ -207,3 +207,14 @@ def test_copy_text_stores_exactly_the_rows_the_drivers_write_row_stores(writer_a
         monkeypatch.setattr(bulk_insert, "copy_text", lambda rows: used.append(1) or real(rows))
         assert outcomes[0] and outcomes[0] == outcomes[1], model
     assert used  # the text path ran
+
+
+def test_its_copy_text_keeps_apart_the_two_instants_of_a_wall_time_the_clock_turns_back_over():
+    import datetime
+    import zoneinfo
+
+    first = datetime.datetime(2026, 10, 25, 2, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+    second = first.replace(fold=1)  # equal to `first` by Python's rules (same zone), an hour later
+    assert first == second
+    text = bulk_insert.copy_text([[first], [second], [first]])
+    assert text == "2026-10-25T02:30:00+02:00\n2026-10-25T02:30:00+01:00\n2026-10-25T02:30:00+02:00\n"

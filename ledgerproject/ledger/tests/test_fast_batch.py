@@ -225,4 +225,26 @@ def test_an_answers_timestamps_are_written_once_per_distinct_datetime_as_drf_wri
         drf = [serializers.Serializer.to_representation(_Timed(), row) for row in rows]
     assert got == drf
     assert got[0] == {"at": "2026-01-21T13:00:00+01:00"}
-    assert len(written) == 2 + 30  # two distinct instants for the representer; DRF's own path: every row
+    # Once per distinct (datetime, offset) for the representer (the same instant at two offsets: twice);
+    # DRF's own path: every row.
+    assert len(written) == 3 + 30
+
+
+def test_an_answer_writes_the_two_instants_of_a_wall_time_the_clock_turns_back_over_apart():
+    import datetime
+    import zoneinfo
+
+    from django.utils import timezone
+
+    from ledgerproject.ledger import fast_batch
+
+    class Row:
+        def __init__(self, at):
+            self.at = at
+
+    first = datetime.datetime(2026, 10, 25, 2, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+    rows = [Row(first), Row(first.replace(fold=1)), Row(first)]
+    with timezone.override("UTC"):
+        represent = fast_batch.representer(_Timed())
+        got = [represent(row)["at"] for row in rows]
+    assert got == ["2026-10-25T00:30:00Z", "2026-10-25T01:30:00Z", "2026-10-25T00:30:00Z"]
