@@ -46,12 +46,18 @@ def jsonable(value):
 _PLAIN_SCALARS = frozenset((str, int, bool, float, type(None)))
 
 
-@functools.lru_cache(maxsize=1024)
 def format_timestamp(moment):
     """UTC ISO 8601 with microseconds and a Z: the one textual form of recorded_at. Cached: the
     entries of a batch share one recorded_at, and exports and verification format it per row."""
     if moment.tzinfo is None:
         raise CanonicalizationError("timestamps in ledger entries must be timezone-aware")
+    # Keyed with the offset: two times of one zone compare (and hash) equal by their wall clock alone, and
+    # in the hour a clock turns back one wall time is two instants (fold).
+    return _format_utc(moment, moment.utcoffset())
+
+
+@functools.lru_cache(maxsize=1024)
+def _format_utc(moment, offset):
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -154,3 +154,16 @@ def test_its_cut_content_orders_members_once_per_key_set():
         parts = hashing.canonical_parts(content, ["seq"])
         assert hashing.fill_parts(parts, {"seq": seq}) == rfc8785.dumps({**content, "seq": seq}).decode()
     assert hashing._member_order.cache_info().misses == 1
+
+
+def test_it_writes_the_two_instants_of_a_wall_time_the_clock_turns_back_over_apart():
+    import datetime
+    import zoneinfo
+
+    first = datetime.datetime(2026, 10, 25, 2, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+    second = first.replace(fold=1)  # equal to `first` by Python's rules (same zone), an hour later
+    assert [hashing.format_timestamp(moment) for moment in (first, second, first)] == [
+        "2026-10-25T00:30:00.000000Z",
+        "2026-10-25T01:30:00.000000Z",
+        "2026-10-25T00:30:00.000000Z",
+    ]
