@@ -31,6 +31,7 @@ from collections import Counter
 from django.db import connection, transaction
 
 from ledgerproject.ledger import hashing, latest, rollups
+from ledgerproject.ledger.bulk_insert import copy_escape as esc  # the kernel's COPY text escaping
 from ledgerproject.ledger.chain import verify_chain
 from ledgerproject.ledger.locking import lock_ledger
 
@@ -55,13 +56,6 @@ USER = "bench"
 def h(i, tag):
     """A deterministic SHA-256 hex digest for row i."""
     return hashlib.sha256(f"{tag}:{i}".encode()).hexdigest()
-
-
-def esc(text):
-    """COPY text escaping (backslash, tab, newline, carriage return)."""
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
 
 
 class Spec:

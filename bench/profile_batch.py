@@ -6,7 +6,9 @@ No HTTP server and no other process: the array is POSTed through Django's test c
 the real middleware and view), so the figures do not depend on what else the machine runs as much as
 bench/append.py's. Prints, per batch ledger, the wall time per row without the profiler, the Python function
 calls per row (load-independent), and the cumulative time per row of the append path's steps under cProfile.
---sqlite runs on a scratch SQLite file instead (no COPY: Django's bulk INSERT).
+--sqlite runs on a scratch SQLite file instead (no COPY: Django's bulk INSERT). --sample replaces cProfile with a
+stack sampler (a thread reads the request thread's stack every --interval ms): each step's share of the unprofiled
+wall time, so the µs per row of the steps add up to the measured total instead of cProfile's inflated one.
 """
 
 import argparse
@@ -14,8 +16,11 @@ import cProfile
 import json
 import os
 import pstats
+import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 
 from append import experience_body, log_body, output_body, run_event_body
 from harness import enhance_body, setup_django
@@ -57,6 +62,55 @@ def step_costs(stats):
     return costs
 
 
+def _step_of(code, line):
+    """The labels of STEPS whose function is `code` (at `line` when the step names one)."""
+    labels = []
+    for label, functions in STEPS:
+        for suffix, function, *at in functions:
+            if code.co_filename.endswith(suffix) and code.co_name == function and (not at or at[0] == line):
+                labels.append(label)
+    return labels
+
+
+class Sampler:
+    """Samples one thread's stack every `interval` seconds: per step, how many samples had it on the stack."""
+
+    def __init__(self, interval):
+        self.interval, self.target = interval, threading.get_ident()
+        self.steps, self.leaves, self.samples = Counter(), Counter(), 0
+        self._labels, self._running = {}, False
+
+    def _labels_of(self, code):
+        key = (code, code.co_firstlineno)
+        if key not in self._labels:
+            self._labels[key] = _step_of(code, code.co_firstlineno)
+        return self._labels[key]
+
+    def _run(self):
+        while self._running:
+            time.sleep(self.interval)
+            frame = sys._current_frames().get(self.target)
+            if frame is None:
+                continue
+            self.samples += 1
+            self.leaves[f"{frame.f_code.co_filename.rsplit('/', 2)[-2:]}:{frame.f_code.co_name}"] += 1
+            seen = set()
+            while frame is not None:
+                seen.update(self._labels_of(frame.f_code))
+                frame = frame.f_back
+            self.steps.update(seen)
+
+    def __enter__(self):
+        self._running = True
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._running = False
+        self._thread.join()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1000, help="entries per batch")
@@ -64,6 +118,8 @@ def main():
     parser.add_argument("--sqlite", action="store_true", help="a scratch SQLite file instead of DATABASE_URL")
     parser.add_argument("--only", help="one ledger: enhance, experience, run_events, logs, outputs")
     parser.add_argument("--top", type=int, default=0, help="also print the top N functions by own time")
+    parser.add_argument("--sample", action="store_true", help="a stack sampler instead of cProfile (wall shares)")
+    parser.add_argument("--interval", type=float, default=0.5, help="--sample: ms between samples")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="ledger-profile-batch-")
@@ -114,25 +170,46 @@ def main():
     for name, shape in shapes.items():
         if args.only and name != args.only:
             continue
-        walls, profile = [], cProfile.Profile()
+        walls, cpus, profile = [], [], cProfile.Profile()
+        sampler = Sampler(args.interval / 1000)
+        sampled_seconds = 0.0
         for round_ in range(args.rounds * 2):
             url, body = shape(f"{name}-{round_}-{time.time_ns()}")
             payload = json.dumps([body(i) for i in range(args.size)])
             profiled = round_ % 2 == 1
-            started = time.perf_counter()
-            if profiled:
-                profile.enable()
-            response = client.post(url, payload, content_type="application/json")
-            if profiled:
-                profile.disable()
+            if profiled and args.sample:
+                with sampler:
+                    started = time.perf_counter()
+                    response = client.post(url, payload, content_type="application/json")
+                    sampled_seconds += time.perf_counter() - started
             else:
-                walls.append(time.perf_counter() - started)
+                started, cpu = time.perf_counter(), time.process_time()
+                if profiled:
+                    profile.enable()
+                response = client.post(url, payload, content_type="application/json")
+                if profiled:
+                    profile.disable()
+                else:
+                    walls.append(time.perf_counter() - started)
+                    cpus.append(time.process_time() - cpu)
             assert response.status_code == 201, (name, response.status_code, response.content[:500])
-        stats = pstats.Stats(profile)
         rows = args.rounds * args.size
         best = min(walls) / args.size * 1e6
+        cpu = f"{min(cpus) / args.size * 1e6:,.0f} µs/row of this process's CPU"
+        if args.sample:
+            print(
+                f"\n{name}: {best:,.0f} µs/row without the sampler (best of {args.rounds}; {cpu}), {sampler.samples} samples"
+            )
+            per_sample = sampled_seconds / max(sampler.samples, 1) / rows * 1e6
+            for label, _functions in STEPS:
+                if sampler.steps[label]:
+                    print(f"  {label:<48} {sampler.steps[label] * per_sample:8.1f} µs/row (sampled wall)")
+            for leaf, count in sampler.leaves.most_common(args.top):
+                print(f"    {count * per_sample:6.1f} µs/row  {leaf}")
+            continue
+        stats = pstats.Stats(profile)
         print(
-            f"\n{name}: {best:,.0f} µs/row without the profiler (best of {args.rounds}), "
+            f"\n{name}: {best:,.0f} µs/row without the profiler (best of {args.rounds}; {cpu}), "
             f"{stats.total_calls / rows:,.0f} function calls/row"
         )
         for label, seconds in step_costs(stats).items():

@@ -11,6 +11,8 @@ path, which then answers with its own words. `ledger/tests/test_fast_batch_equiv
 batch ledger of the registry, that both paths store byte-identical rows or both refuse.
 """
 
+import datetime
+import math
 import operator
 
 from django.core import validators as dj_validators
@@ -70,6 +72,51 @@ def _list_validator(field):
     return run_validation
 
 
+_DATETIME_METHODS = (
+    "run_validation",
+    "validate_empty_values",
+    "to_internal_value",
+    "to_representation",
+    "run_validators",
+    "get_default",
+    "enforce_timezone",
+    "default_timezone",
+    "get_attribute",
+)
+
+
+def _stock_datetime(field):
+    """Whether `field` validates and represents a datetime exactly as DRF's DateTimeField does."""
+    cls = type(field)
+    return isinstance(field, serializers.DateTimeField) and all(
+        getattr(cls, name) is getattr(serializers.DateTimeField, name) for name in _DATETIME_METHODS
+    )
+
+
+# Distinct texts (or datetimes) remembered per array: a batch's timestamps repeat; a flood of distinct ones
+# stops being remembered here and is parsed (or written) one by one.
+_MEMO_SIZE = 1024
+
+
+def _per_text(run):
+    """A DateTimeField's run_validation remembered per distinct text within one array: DRF parses a text to
+    the same datetime each time (for the same field and active time zone, which no field of an array changes
+    while it is validated), and a datetime is immutable, so entries may share it. Refusals are not kept."""
+    memo = {}
+
+    def run_validation(data=empty):
+        if type(data) is not str:
+            return run(data)
+        value = memo.get(data)
+        if value is None:
+            value = run(data)
+            if value is not None and len(memo) < _MEMO_SIZE:
+                memo[data] = value
+        return value
+
+    return run_validation
+
+
 def item_validator(child):
     """item → validated data as DRF's `child.run_validation(item)` returns it, raising Refused where
     DRF might refuse. None when the serializer's validation is not the stock shape this follows."""
@@ -83,11 +130,17 @@ def item_validator(child):
     lean_fields = _stock(cls, "to_internal_value", StrictBodyMixin)
     set_value = child.set_value
     has_validators = bool(child.validators)
-    validate = child.validate
+    # Serializer.validate returns its attrs as they are: not called when not overridden.
+    validate = None if _stock(cls, "validate", serializers.Serializer) else child.validate
     if lean_fields:
+        from ledgerproject.ledger.serializers import acceptor_kind
+
+        partial = getattr(child.root, "partial", False)
         plan = []
         for field in child._writable_fields:
             run = _list_validator(field) or field.run_validation
+            if _stock_datetime(field) and not field.validators:
+                run = _per_text(run)
             method = getattr(child, "validate_" + field.field_name, None)
             # A plain source is one key: set directly (what set_value does with one key).
             key = (
@@ -96,22 +149,47 @@ def item_validator(child):
                 else None
             )
             # A JSON object is never HTML form input: the stock get_value is then item.get(name, empty).
-            plain_get = type(field).get_value in _PLAIN_GET_VALUE and not getattr(child.root, "partial", False)
-            plan.append(
-                (field.field_name if plain_get else None, field.get_value, run, method, key, field.source_attrs)
+            plain_get = type(field).get_value in _PLAIN_GET_VALUE and not partial
+            # An optional field with no default, missing from the item: DRF's validate_empty_values calls
+            # get_default(), which raises SkipField (the field is left out) — said here without the raise.
+            skip_missing = (
+                plain_get
+                and acceptor_kind(field) is not None
+                and not field.required
+                and field.default is empty
+                and not field.read_only
             )
+            plan.append(
+                (
+                    field.field_name if plain_get else None,
+                    field.get_value,
+                    run,
+                    method,
+                    key,
+                    field.source_attrs,
+                    skip_missing,
+                )
+            )
+        # The stock refused_fields answers {} exactly when every key is an accepted one.
+        known = child._accepted()[1] if _stock(cls, "refused_fields", StrictBodyMixin) else None
         refused_fields = child.refused_fields
 
     def validate_item(item):
         if type(item) is not dict:
             raise Refused
         if lean_fields:
-            if refused_fields(item):
+            if known is not None:
+                if not known.issuperset(item):
+                    raise Refused
+            elif refused_fields(item):
                 raise Refused
             value = {}
-            for name, get_value, run, method, key, source_attrs in plan:
+            for name, get_value, run, method, key, source_attrs, skip_missing in plan:
+                data = item.get(name, empty) if name is not None else get_value(item)
+                if skip_missing and data is empty:
+                    continue
                 try:
-                    validated = run(item.get(name, empty) if name is not None else get_value(item))
+                    validated = run(data)
                 except SkipField:
                     continue
                 if method is not None:
@@ -124,9 +202,10 @@ def item_validator(child):
             value = child.to_internal_value(item)
         if has_validators:
             child.run_validators(value)
-        value = validate(value)
-        if value is None:
-            raise Refused
+        if validate is not None:
+            value = validate(value)
+            if value is None:
+                raise Refused
         return value
 
     return validate_item
@@ -162,12 +241,16 @@ def _field_check(field):
     from the field's own validators (compared inline when they are the plain kinds); None for a
     field whose clean() is called as it is."""
     kind = type(field)
+    if kind is models.JSONField:
+        return _json_field_check(field)
     if kind in _TEXT:
         wanted = str
     elif kind in _INTEGER:
         wanted = int
     elif kind is models.BooleanField:
         wanted = bool
+    elif kind is models.DateTimeField:
+        wanted = datetime.datetime  # to_python returns a datetime as it is
     else:
         return None
     if kind.clean is not models.Field.clean or kind.validate is not models.Field.validate:
@@ -212,6 +295,87 @@ def _field_check(field):
     return check
 
 
+def _json_field_check(field):
+    """value → whether a JSONField's clean(value) returns `value` without raising: a plain JSON tree
+    (json.dumps takes it: JSONField.validate's own test), not empty unless blank, its validators passing."""
+    if field.encoder is not None or field.choices:
+        return None
+    blank, editable, empty_values, validators = field.blank, field.editable, field.empty_values, field.validators
+
+    def check(value):
+        if value is None or not plain_json(value):
+            return False
+        if editable and not blank and value in empty_values:
+            return False
+        if value not in empty_values:
+            for validator in validators:
+                validator(value)
+        return True
+
+    return check
+
+
+# Deeper than this, JSON values are left to the framework (whose json.dumps hits the recursion limit at some depth).
+_JSON_DEPTH = 100
+
+
+def plain_json(value, depth=0):
+    """Whether json.dumps(value) surely succeeds, DRF's (no NaN) included: plain dicts with str keys,
+    lists, str, bool, None, finite floats and ints of up to 64 bits (json.dumps refuses ints past 4300
+    digits), nested at most _JSON_DEPTH deep."""
+    kind = type(value)
+    if kind is dict:
+        if depth >= _JSON_DEPTH:
+            return False
+        for key, member in value.items():
+            if type(key) is not str:
+                return False
+            kind = type(member)
+            if kind is str or kind is bool or member is None:
+                continue
+            if kind is int:
+                if -(2**64) <= member <= 2**64:
+                    continue
+                return False
+            if not plain_json(member, depth + 1):
+                return False
+        return True
+    if kind is list:
+        if depth >= _JSON_DEPTH:
+            return False
+        for member in value:
+            kind = type(member)
+            if kind is str or kind is bool or member is None:
+                continue
+            if kind is int:
+                if -(2**64) <= member <= 2**64:
+                    continue
+                return False
+            if not plain_json(member, depth + 1):
+                return False
+        return True
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -(2**64) <= value <= 2**64
+    if kind is float:
+        return math.isfinite(value)
+    return False
+
+
+_PER_CALL = object()  # a default computed by each get_default() call
+
+
+def _constant_default(field):
+    """field.get_default() when every call returns the same value, else _PER_CALL."""
+    kind = type(field)
+    if kind.get_default is not models.Field.get_default or kind._get_default is not models.Field._get_default:
+        return _PER_CALL
+    if field.has_db_default() or (field.has_default() and callable(field.default)):
+        return _PER_CALL
+    return field.get_default()
+
+
 class RowPlan:
     """One ledger model's fast construction, field checks, content and COPY values, built once per model."""
 
@@ -226,7 +390,9 @@ class RowPlan:
             if not field.is_relation and type(model.__dict__.get(field.attname)) is DeferredAttribute
         }
         self.relations = {field.name: field for field in concrete if field.is_relation}
-        self.defaults = [(field.attname, field) for field in concrete]
+        # A field's default, when get_default() returns the same value on every call (no default: None or
+        # ""; a default that is not callable: that object itself, as Django hands it out): read once.
+        self.defaults = [(field.attname, field.name, field, _constant_default(field)) for field in concrete]
         self.can_build = (
             type(model).__call__ is type.__call__  # no metaclass wrapping construction
             and model.__init__ is models.Model.__init__
@@ -235,6 +401,7 @@ class RowPlan:
             and len(concrete) == len(meta.concrete_fields)
         )
         self.checks = [(field.name, field.attname, field, _field_check(field)) for field in meta.fields]
+        self._checks_for = {}
         self.stock_clean = model.clean is models.Model.clean
         from ledgerproject.ledger.models.entries import LedgerEntry
 
@@ -257,11 +424,11 @@ class RowPlan:
         entry = self.model.__new__(self.model)
         entry._state = ModelState()
         values = entry.__dict__
-        for attname, field in self.defaults:
+        for attname, name, field, default in self.defaults:
             if attname in fields:
                 values[attname] = fields[attname]
-            elif field.name not in fields:
-                values[attname] = field.get_default()
+            elif name not in fields:
+                values[attname] = field.get_default() if default is _PER_CALL else default
         for name, value in related:
             setattr(entry, name, value)  # the descriptor sets the id and caches the object, as __init__ does
         return entry
@@ -271,13 +438,23 @@ class RowPlan:
         the same field rules; the first value a field would refuse or change runs full_clean itself."""
         values = entry.__dict__
         cleaned = []
+        key = exclude if type(exclude) is tuple else frozenset(exclude)
+        checks = self._checks_for.get(key)
+        if checks is None:
+            # The fields full_clean would look at, with what it reads of each, listed once per exclusion
+            # (a batch has one or two: with or without its pending counters).
+            checks = [
+                (attname, field, check, field.empty_values if field.blank else ())
+                for name, attname, field, check in self.checks
+                if name not in exclude
+            ]
+            if len(self._checks_for) < 64:
+                self._checks_for[key] = checks
         try:
-            for name, attname, field, check in self.checks:
-                if name in exclude:
-                    continue
+            for attname, field, check, skipped in checks:
                 raw = values[attname]
-                if field.blank and raw in field.empty_values:
-                    continue
+                if skipped and raw in skipped:
+                    continue  # full_clean skips a blank field holding an empty value
                 if check is not None:
                     if not check(raw):
                         raise Refused
@@ -366,22 +543,38 @@ def representer(serializer):
             ):
                 nested = compile_fields(field)
             types = _identity_types(field) if simple else ()
-            plan.append((field.field_name, field, field.source_attrs[0] if field.source_attrs else None, types, nested))
+            # A stock DateTimeField writes equal datetimes alike (in the active time zone): once per distinct one.
+            memo = {} if simple and _stock_datetime(field) else None
+            plan.append(
+                (field.field_name, field, field.source_attrs[0] if field.source_attrs else None, types, nested, memo)
+            )
         return plan
 
     plan = compile_fields(serializer)
 
-    def slow_field(field, instance):
+    def slow_field(field, instance, memo=None):
         try:
             attribute = field.get_attribute(instance)
         except SkipField:
             return empty
         check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
-        return None if check_for_none is None else field.to_representation(attribute)
+        if check_for_none is None:
+            return None
+        if memo is not None and type(attribute) is datetime.datetime and attribute.tzinfo is not None:
+            # Keyed with the offset: two times of one zone compare equal by their wall clock alone, and in
+            # the hour a clock turns back one wall time is two instants (fold).
+            key = (attribute, attribute.utcoffset())
+            text = memo.get(key)
+            if text is None:
+                text = field.to_representation(attribute)
+                if len(memo) < _MEMO_SIZE:
+                    memo[key] = text
+            return text
+        return field.to_representation(attribute)
 
     def represent(fields, instance, is_mapping):
         ret = {}
-        for name, field, attr, types, nested in fields:
+        for name, field, attr, types, nested, memo in fields:
             if types != () or nested is not None:
                 try:
                     value = instance[attr] if is_mapping else getattr(instance, attr)
@@ -398,7 +591,7 @@ def representer(serializer):
                     elif types is None or type(value) in types:
                         ret[name] = value
                         continue
-            value = slow_field(field, instance)
+            value = slow_field(field, instance, memo)
             if value is not empty:
                 ret[name] = value
         return ret

@@ -7,6 +7,7 @@ import hashlib
 import json
 import uuid
 
+import orjson
 import rfc8785
 
 from ledgerproject.ledger.validators import MAX_JSON_INT
@@ -45,12 +46,18 @@ def jsonable(value):
 _PLAIN_SCALARS = frozenset((str, int, bool, float, type(None)))
 
 
-@functools.lru_cache(maxsize=1024)
 def format_timestamp(moment):
     """UTC ISO 8601 with microseconds and a Z: the one textual form of recorded_at. Cached: the
     entries of a batch share one recorded_at, and exports and verification format it per row."""
     if moment.tzinfo is None:
         raise CanonicalizationError("timestamps in ledger entries must be timezone-aware")
+    # Keyed with the offset: two times of one zone compare (and hash) equal by their wall clock alone, and
+    # in the hour a clock turns back one wall time is two instants (fold).
+    return _format_utc(moment, moment.utcoffset())
+
+
+@functools.lru_cache(maxsize=1024)
+def _format_utc(moment, offset):
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -93,6 +100,10 @@ def _json_dumps_is_canonical(value):
 
 # json.dumps builds an encoder per call from its keyword arguments: build the canonical one once.
 _CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# orjson with sorted keys writes the same text as that encoder for every value _json_dumps_is_canonical
+# passes (sorted by code point, compact, UTF-8 unescaped, control characters as \b \t \n \f \r or a
+# lowercase \u00XX; ledger/tests/test_hashing.py compares both), several times faster.
+_ORJSON_SORTED = orjson.OPT_SORT_KEYS
 
 
 def _has_inexact_float(value):
@@ -115,6 +126,10 @@ def canonical_json(value):
     many times faster than the pure-Python RFC 8785 encoder, which handles the rest.
     """
     if _json_dumps_is_canonical(value):
+        try:
+            return orjson.dumps(value, option=_ORJSON_SORTED).decode()
+        except orjson.JSONEncodeError:
+            pass  # a lone surrogate or nesting past orjson's limit: the standard encoder answers
         text = _CANONICAL_ENCODER.encode(value)
         try:
             text.encode("utf-8")
@@ -142,6 +157,12 @@ def _utf16(key):
     return key.encode("utf-16-be")
 
 
+@functools.lru_cache(maxsize=256)
+def _member_order(keys):
+    """The keys of an object in RFC 8785 order (an entry's keys are its model's columns: a few sets per ledger)."""
+    return tuple(sorted(keys, key=_utf16))
+
+
 def canonical_parts(content, holes):
     """The canonical text of the object `content` without the members `holes`, cut where they go:
     len(holes) + 1 runs of canonical members (fill_parts() puts the holes' integers in later).
@@ -151,7 +172,7 @@ def canonical_parts(content, holes):
     """
     holes = set(holes)
     runs, run = [], {}
-    for key in sorted(content.keys() | holes, key=_utf16):
+    for key in _member_order(frozenset(content.keys() | holes)):
         if key in holes:
             runs.append(run)
             run = {}

@@ -139,25 +139,38 @@ def counts(model, entries, db):
         prepare(entries, using=db)
     found = Counter()
     tenants = _tenants(model, entries, db)
-    days_recorded = {}  # a batch shares one recorded_at: its day is computed once
+    days_of = {}  # day function → each entry's day, computed once per entry however many dimensions share it
     for dim in dimensions(model):
         name, key_of, day_of = dim.name, dim.key, dim.day
-        for entry, tenant in zip(entries, tenants, strict=True):
-            value = key_of(entry)
-            if value is None:
-                continue
-            if day_of is recorded_day:
-                at = entry.recorded_at
-                day = days_recorded.get(at)
-                if day is None:
-                    day = days_recorded[at] = recorded_day(entry)
-            else:
-                day = day_of(entry)
+        keys = list(map(key_of, entries))
+        counted = [i for i, key in enumerate(keys) if key is not None] if None in keys else range(len(keys))
+        days = days_of.get(day_of)
+        if days is None:
+            days = days_of[day_of] = [None] * len(entries)
+        if day_of is recorded_day:
+            shared = {}  # a batch shares one recorded_at: its day is computed once
+            for i in counted:
+                if days[i] is None:
+                    at = entries[i].recorded_at
+                    day = shared.get(at)
+                    if day is None:
+                        day = shared[at] = recorded_day(entries[i])
+                    days[i] = day
+        else:
+            for i in counted:
+                if days[i] is None:
+                    days[i] = day_of(entries[i])
+        if all(type(keys[i]) is str for i in counted):
+            # Text keys (most dimensions): counted in one C-level pass.
+            found.update((name, days[i], tenants[i], keys[i]) for i in counted)
+            continue
+        for i in counted:
+            value = keys[i]
             if type(value) in MANY:
                 for key in value:
-                    found[(name, day, tenant, str(key))] += 1
+                    found[(name, days[i], tenants[i], str(key))] += 1
             else:
-                found[(name, day, tenant, str(value))] += 1
+                found[(name, days[i], tenants[i], str(value))] += 1
     return found
 
 

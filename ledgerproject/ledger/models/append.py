@@ -145,12 +145,19 @@ def _conflicts_and_tip_sql(model, entries, connection):
         field = meta.get_field(name)
         wanted = {key[i] for key in keys}
         values = sorted(wanted - {None}, key=str)
+        prepared = [field.get_db_prep_value(value, connection, prepared=False) for value in values]
         # A key part may be NULL (an entry with no tenant): NULL never matches IN, so say it apart.
-        parts = [f"{quote(field.column)} IN ({', '.join(['%s'] * len(values))})"] if values else []
+        if len(values) > 1 and connection.vendor == "postgresql":
+            # One array parameter instead of a placeholder per value: the driver binds a batch's keys
+            # in one call and PostgreSQL parses one literal (IN (…) becomes this = ANY anyway).
+            parts = [f"{quote(field.column)} = ANY(%s)"]
+            params.append(prepared)
+        else:
+            parts = [f"{quote(field.column)} IN ({', '.join(['%s'] * len(values))})"] if values else []
+            params.extend(prepared)
         if None in wanted:
             parts.append(f"{quote(field.column)} IS NULL")
         conditions.append(f"({' OR '.join(parts)})")
-        params.extend(field.get_db_prep_value(value, connection, prepared=False) for value in values)
     matches = " AND ".join(conditions)
     return (
         f"SELECT {seq}, {quote(meta.get_field('entry_hash').column)}, CASE WHEN {matches} THEN 1 ELSE 0 END "

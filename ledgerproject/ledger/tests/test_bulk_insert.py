@@ -116,3 +116,105 @@ def test_a_refused_copy_is_a_django_integrity_error_and_stores_nothing():
     with pytest.raises(IntegrityError), transaction.atomic():
         bulk_insert.insert_entries(EnhanceEntry, entries, "default")  # the same seqs again
     assert EnhanceEntry._base_manager.count() == bulk_insert.COPY_MIN_ROWS
+
+
+def test_its_copy_text_spells_each_kind_as_copy_reads_it():
+    import datetime
+    import uuid
+
+    moment = datetime.datetime(2026, 1, 21, 12, 0, 0, 123456, tzinfo=datetime.UTC)
+    text = bulk_insert.copy_text(
+        [
+            ["a\\b\tc\nd\re", None, 7, -(2**63), True, False, moment, uuid.UUID(int=1), "", "☃ \U0001f600"],
+            ['{"k":"v\\\\"}', None, 0, 1, False, True, moment, uuid.UUID(int=2), "\\N", " "],
+        ]
+    )
+    assert text == (
+        "a\\\\b\\tc\\nd\\re\t\\N\t7\t-9223372036854775808\tt\tf\t2026-01-21T12:00:00.123456+00:00\t"
+        "00000000-0000-0000-0000-000000000001\t\t☃ \U0001f600\n"
+        '{"k":"v\\\\\\\\"}\t\\N\t0\t1\tf\tt\t2026-01-21T12:00:00.123456+00:00\t'
+        "00000000-0000-0000-0000-000000000002\t\\\\N\t \n"
+    )
+
+
+def test_its_copy_text_leaves_other_kinds_to_the_driver():
+    import datetime
+    import decimal
+
+    for value in (1.5, decimal.Decimal("1"), datetime.date(2026, 1, 1), datetime.datetime(2026, 1, 1), b"x"):
+        assert bulk_insert.copy_text([["x", value]]) is None, value
+
+
+def _stored_text(model, appended_from):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT row_to_json(t)::text FROM {connection.ops.quote_name(model._meta.db_table)} t "
+            "WHERE seq > %s ORDER BY seq",
+            [appended_from],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.postgres
+def test_copy_text_stores_exactly_the_rows_the_drivers_write_row_stores(writer_api, monkeypatch):
+    from django.utils import timezone
+
+    from ledgerproject.ledger import clock
+    from logchain.models import LogRecord
+
+    run = writer_api.post(
+        "/api/v1/runs/", {"spec_digest": "a" * 64, "metadata": {"agent_name": "b", "tags": {}}}, format="json"
+    ).json()["run_id"]
+    run = Run._base_manager.get(run_id=run)
+    batches = [
+        (EnhanceEntry, rows(30)),
+        (
+            RunEvent,
+            [
+                {"run": run, "kind": "k\t\\", "payload": {"s": "\\\t\n\r", "i": i}, "timestamp": timezone.now()}
+                for i in range(20)
+            ],
+        ),
+        (
+            LogRecord,
+            [
+                {
+                    "node_seq": i,
+                    "ts_ms": i,
+                    "level": "Info",
+                    "node_id": 1,
+                    "message": "a\\b\tc",
+                    "chain_pending": i % 2 == 0,
+                }
+                for i in range(1, 21)
+            ],
+        ),
+    ]
+    moment = timezone.now()
+    used = []
+    real = bulk_insert.copy_text
+    monkeypatch.setattr(bulk_insert, "copy_text", lambda rows: used.append(1) or real(rows))
+    for model, batch in batches:
+        outcomes = []
+        for text in (True, False):
+            if not text:
+                monkeypatch.setattr(bulk_insert, "copy_text", lambda rows: None)  # the driver's write_row
+            with transaction.atomic(), clock.backdated(moment):
+                before = model._base_manager.order_by("-seq").values_list("seq", flat=True).first() or 0
+                model.objects.append_many(batch, recorded_by="bench")
+                outcomes.append(_stored_text(model, before))
+                transaction.set_rollback(True)
+        monkeypatch.setattr(bulk_insert, "copy_text", lambda rows: used.append(1) or real(rows))
+        assert outcomes[0] and outcomes[0] == outcomes[1], model
+    assert used  # the text path ran
+
+
+def test_its_copy_text_keeps_apart_the_two_instants_of_a_wall_time_the_clock_turns_back_over():
+    import datetime
+    import zoneinfo
+
+    first = datetime.datetime(2026, 10, 25, 2, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+    second = first.replace(fold=1)  # equal to `first` by Python's rules (same zone), an hour later
+    assert first == second
+    text = bulk_insert.copy_text([[first], [second], [first]])
+    assert text == "2026-10-25T02:30:00+02:00\n2026-10-25T02:30:00+01:00\n2026-10-25T02:30:00+02:00\n"

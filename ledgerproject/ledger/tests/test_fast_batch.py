@@ -12,7 +12,7 @@ from enhancelog.serializers import EnhanceEntrySerializer
 from enhancelog.tests.conftest import entry_json
 from experience.serializers import ExperienceEventSerializer
 from ledgerproject.ledger.api import item_errors
-from ledgerproject.ledger.serializers import FastSurrogateValidator
+from ledgerproject.ledger.serializers import FastSurrogateValidator, StrictSerializer
 from logchain.serializers import LogRecordSerializer
 from runs.serializers import OutputSerializer, RunEventSerializer
 
@@ -156,3 +156,95 @@ def test_it_lists_the_writable_fields_once_per_serializer_not_per_item():
         name for name, field in serializer.fields.items() if not field.read_only
     ]
     assert "ledger" not in [field.field_name for field in first]
+
+
+class _Timed(StrictSerializer):
+    at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+def test_an_arrays_timestamps_are_parsed_once_per_distinct_text_with_drfs_answers(monkeypatch):
+    from django.utils import timezone
+
+    from ledgerproject.ledger import fast_batch
+
+    parsed = []
+    real = serializers.DateTimeField.to_internal_value
+
+    def counting(self, value):
+        parsed.append(value)
+        return real(self, value)
+
+    monkeypatch.setattr(serializers.DateTimeField, "to_internal_value", counting)
+    texts = ["2026-01-21T12:00:00Z", "2026-01-21T12:00:00+02:00", "2026-01-21T12:00:00.123456Z", None]
+    items = [{"at": texts[i % 4]} for i in range(40)]
+    drf = [serializers.DateTimeField(allow_null=True).run_validation(item["at"]) for item in items]
+    parsed.clear()
+    with timezone.override("Europe/Paris"):  # the active zone of the array's request
+        got = fast_batch.validate_items(_Timed(), items)
+        expected = [{"at": serializers.DateTimeField(allow_null=True).run_validation(text)} for text in texts[:3]]
+    assert [item["at"] for item in got] == [value for value in drf]
+    assert (
+        [str(item["at"].tzinfo) for item in got[:3]]
+        == ["Europe/Paris"] * 3
+        == [str(one["at"].tzinfo) for one in expected]
+    )
+    assert sorted(parsed[:3]) == sorted(texts[:3]) and len(parsed) == 3 + 3  # 3 for the array, 3 for `expected`
+    # A text DRF refuses is refused every time (never remembered): the array goes to DRF's path.
+    assert fast_batch.validate_items(_Timed(), [{"at": "not a time"}, {"at": "not a time"}]) is None
+
+
+def test_an_answers_timestamps_are_written_once_per_distinct_datetime_as_drf_writes_them(monkeypatch):
+    import datetime
+
+    from django.utils import timezone
+
+    from ledgerproject.ledger import fast_batch
+
+    written = []
+    real = serializers.DateTimeField.to_representation
+
+    def counting(self, value):
+        written.append(value)
+        return real(self, value)
+
+    monkeypatch.setattr(serializers.DateTimeField, "to_representation", counting)
+
+    class Row:
+        def __init__(self, at):
+            self.at = at
+
+    moments = [
+        datetime.datetime(2026, 1, 21, 12, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 1, 21, 14, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),  # same instant
+        datetime.datetime(2026, 1, 21, 12, 0, 0, 5, tzinfo=datetime.UTC),
+    ]
+    rows = [Row(moments[i % 3]) for i in range(30)] + [Row(None)]
+    with timezone.override("Europe/Paris"):
+        represent = fast_batch.representer(_Timed())
+        got = [represent(row) for row in rows]
+        drf = [serializers.Serializer.to_representation(_Timed(), row) for row in rows]
+    assert got == drf
+    assert got[0] == {"at": "2026-01-21T13:00:00+01:00"}
+    # Once per distinct (datetime, offset) for the representer (the same instant at two offsets: twice);
+    # DRF's own path: every row.
+    assert len(written) == 3 + 30
+
+
+def test_an_answer_writes_the_two_instants_of_a_wall_time_the_clock_turns_back_over_apart():
+    import datetime
+    import zoneinfo
+
+    from django.utils import timezone
+
+    from ledgerproject.ledger import fast_batch
+
+    class Row:
+        def __init__(self, at):
+            self.at = at
+
+    first = datetime.datetime(2026, 10, 25, 2, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+    rows = [Row(first), Row(first.replace(fold=1)), Row(first)]
+    with timezone.override("UTC"):
+        represent = fast_batch.representer(_Timed())
+        got = [represent(row)["at"] for row in rows]
+    assert got == ["2026-10-25T00:30:00Z", "2026-10-25T01:30:00Z", "2026-10-25T00:30:00Z"]

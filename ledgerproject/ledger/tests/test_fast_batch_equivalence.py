@@ -1,6 +1,7 @@
 """The array fast path against the framework's path, for every ledger whose list route takes arrays: same rows, same answers."""
 
 import copy
+import datetime
 import itertools
 import uuid
 
@@ -342,6 +343,8 @@ VALUES = [
     *("applied", "rejected", "Info", "Loud", "2026-01-21T12:00:00Z", "2026-01-21 12:00", "not a time", D1),
     *(0, -1, 1, 2**31, 2**32, 2**53 - 1, 2**53, 2**63, -(2**63) - 1, 1.0, 1.5, True, False, None),
     *([], {}, ["x"], {"a": 1}, [1, "two", None], timezone.now(), uuid.UUID(int=7)),
+    *(float("nan"), {1: "x"}, {"a": {"b": [1, 2**70]}}, [{"axis": "des", "status": "pass", "detail": ""}]),
+    *(datetime.datetime(2026, 1, 21, 12), ("x",), {"x"}),
 ]
 
 
@@ -397,3 +400,29 @@ def test_its_cheap_construction_builds_what_model_init_builds(name, root_api, wo
         }
         assert (built._state.adding, built._state.db) == (django._state.adding, django._state.db)
         assert set(vars(built)) == set(vars(django))
+
+
+def test_its_json_and_datetime_columns_are_checked_without_calling_their_clean():
+    # Checked inline (then compared with full_clean above), not through JSONField.clean's json.dumps.
+    from enhancelog.models import EnhanceEntry
+    from runs.models import RunEvent
+
+    for model, names in ((EnhanceEntry, {"verdicts", "reasons"}), (RunEvent, {"payload", "timestamp"})):
+        checks = {name: check for name, _attname, _field, check in fast_batch.row_plan(model).checks}
+        assert all(checks[name] is not None for name in names), model
+
+
+@pytest.mark.django_db
+def test_its_construction_reads_a_constant_default_once_and_calls_a_minting_one_per_entry():
+    from enhancelog.models import EnhanceEntry
+    from experience.models import ExperienceEvent
+    from logchain.models import LogRecord
+
+    field = LogRecord._meta.get_field
+    assert fast_batch._constant_default(field("chain_pending")) is False
+    assert fast_batch._constant_default(field("daemon_id")) is None  # no default: None, the same each call
+    assert fast_batch._constant_default(EnhanceEntry._meta.get_field("verdicts")) is fast_batch._PER_CALL
+    first, second = fast_batch.row_plan(EnhanceEntry).build({}), fast_batch.row_plan(EnhanceEntry).build({})
+    assert first.verdicts == [] and first.verdicts is not second.verdicts  # default=list: one list per entry
+    plan = fast_batch.row_plan(ExperienceEvent)
+    assert plan.build({}).event_id != plan.build({}).event_id  # minted per entry

@@ -106,3 +106,64 @@ def test_jsonable_turns_nested_values_into_plain_json_and_keeps_plain_ones():
         "a": ["2026-01-02T03:04:05.000006Z", {"b": None, "2": 1.5}],
         "s": "x",
     }
+
+
+def test_its_orjson_text_is_rfc8785s_for_every_ascii_character_and_key_order():
+    for code in [*range(0x80), 0x85, 0xA0, 0x2028, 0x2029, 0xD7FF, 0xE000, 0xFEFF, 0xFFFF, 0x1D11E]:
+        char = chr(code)
+        value = {"k" + char: char, "a": [char * 3, {"z": char, "Z": None}], "n": -(2**53) + 1, "t": True}
+        if code > 0xD7FF:  # keys above U+D7FF sort otherwise in UTF-16: the keys stay plain
+            value = {"k": char, "a": [char * 3, {"z": char}]}
+        assert hashing.canonical_json(value) == rfc8785.dumps(value).decode(), hex(code)
+
+
+def test_it_writes_plain_content_with_orjson(monkeypatch):
+    calls = []
+    real = hashing.orjson.dumps
+
+    class Spy:
+        JSONEncodeError = hashing.orjson.JSONEncodeError
+        OPT_SORT_KEYS = hashing.orjson.OPT_SORT_KEYS
+
+        @staticmethod
+        def dumps(value, option=None):
+            calls.append(value)
+            return real(value, option=option)
+
+    monkeypatch.setattr(hashing, "orjson", Spy)
+    assert hashing.canonical_json({"b": [1, "x"], "a": None}) == '{"a":null,"b":[1,"x"]}'
+    assert calls == [{"b": [1, "x"], "a": None}]
+
+
+def test_a_lone_surrogate_and_nesting_past_orjsons_limit_answer_as_before():
+    import pytest
+
+    with pytest.raises(hashing.CanonicalizationError, match="lone surrogate"):
+        hashing.canonical_json({"a": "x\ud800"})
+    deep = current = []
+    for _ in range(400):  # orjson refuses past 254 levels; the standard encoder writes it
+        current.append([])
+        current = current[0]
+    assert hashing.canonical_json(deep) == "[" * 401 + "]" * 401
+
+
+def test_its_cut_content_orders_members_once_per_key_set():
+    hashing._member_order.cache_clear()
+    for seq in range(5):
+        content = {"b": seq, "a": "x", "\U0001f600": 1, "\ufb01": 2}
+        parts = hashing.canonical_parts(content, ["seq"])
+        assert hashing.fill_parts(parts, {"seq": seq}) == rfc8785.dumps({**content, "seq": seq}).decode()
+    assert hashing._member_order.cache_info().misses == 1
+
+
+def test_it_writes_the_two_instants_of_a_wall_time_the_clock_turns_back_over_apart():
+    import datetime
+    import zoneinfo
+
+    first = datetime.datetime(2026, 10, 25, 2, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+    second = first.replace(fold=1)  # equal to `first` by Python's rules (same zone), an hour later
+    assert [hashing.format_timestamp(moment) for moment in (first, second, first)] == [
+        "2026-10-25T00:30:00.000000Z",
+        "2026-10-25T01:30:00.000000Z",
+        "2026-10-25T00:30:00.000000Z",
+    ]

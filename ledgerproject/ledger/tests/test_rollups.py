@@ -285,3 +285,37 @@ def test_key_totals_since_reads_the_side_of_the_window_with_fewer_months(make_us
 
     assert read_side(first + timezone.timedelta(days=30)) == "backward"  # 1 month before it, 12 after
     assert read_side(first + timezone.timedelta(days=370)) == "forward"  # 12 months before it, 1 after
+
+
+def test_its_dimensions_sharing_a_day_function_compute_each_entrys_day_once():
+    import datetime
+    from types import SimpleNamespace
+
+    calls = []
+
+    def day(entry):
+        calls.append(entry.n)
+        return datetime.date(2026, 1, entry.n)
+
+    class Ledger:
+        tenant_field = None
+        rollups = (
+            rollups.Dimension("a", "k", day=day),
+            rollups.Dimension("b", lambda entry: [entry.k, "x"], day=day),
+            rollups.Dimension("never", lambda entry: None, day=day),
+        )
+
+    moment = timezone.now()
+    entries = [SimpleNamespace(n=n, k=f"k{n % 2}", recorded_at=moment) for n in (1, 2, 3, 3)]
+    found = rollups.counts(Ledger, entries, "default")
+    assert calls == [1, 2, 3, 3]  # once per entry, not once per dimension (and never for no key)
+    today = moment.astimezone(datetime.UTC).date()
+    assert found == {
+        ("entries", today, "", ""): 4,
+        **{("a", datetime.date(2026, 1, n), "", f"k{n % 2}"): 1 for n in (1, 2)},
+        ("a", datetime.date(2026, 1, 3), "", "k1"): 2,
+        **{("b", datetime.date(2026, 1, n), "", f"k{n % 2}"): 1 for n in (1, 2)},
+        **{("b", datetime.date(2026, 1, n), "", "x"): 1 for n in (1, 2)},
+        ("b", datetime.date(2026, 1, 3), "", "k1"): 2,
+        ("b", datetime.date(2026, 1, 3), "", "x"): 2,
+    }
