@@ -417,19 +417,11 @@ INTEGER_COLUMN_TYPES = {
     "SmallAutoField",
 }
 
-# Columns whose database value is already the JSON value that was hashed (jsonable() keeps it as is).
-PLAIN_COLUMN_TYPES = {
-    "CharField",
-    "TextField",
-    "IntegerField",
-    "BigIntegerField",
-    "PositiveIntegerField",
-    "PositiveBigIntegerField",
-    "SmallIntegerField",
-    "PositiveSmallIntegerField",
-    "BooleanField",
-    "JSONField",  # parsed by json.loads: plain JSON values already
-}
+# Columns whose database value is already the JSON value that was hashed (jsonable() keeps it as is); JSON
+# columns are parsed by json.loads, plain JSON values already.
+PLAIN_COLUMN_TYPES = {"CharField", "TextField", "BooleanField", "JSONField"} | (
+    INTEGER_COLUMN_TYPES - {"AutoField", "BigAutoField", "SmallAutoField"}
+)
 
 
 def _compare_slowly(model, name, keys, row, seq, recorded_at, recorded_by, canonical):

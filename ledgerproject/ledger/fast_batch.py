@@ -325,42 +325,33 @@ def plain_json(value, depth=0):
     digits), nested at most _JSON_DEPTH deep."""
     kind = type(value)
     if kind is dict:
-        if depth >= _JSON_DEPTH:
-            return False
-        for key, member in value.items():
+        for key in value:
             if type(key) is not str:
                 return False
-            kind = type(member)
-            if kind is str or kind is bool or member is None:
-                continue
-            if kind is int:
-                if -(2**64) <= member <= 2**64:
-                    continue
-                return False
-            if not plain_json(member, depth + 1):
-                return False
+        members = value.values()
+    elif kind is list:
+        members = value
+    elif kind is str or kind is bool or value is None:
         return True
-    if kind is list:
-        if depth >= _JSON_DEPTH:
-            return False
-        for member in value:
-            kind = type(member)
-            if kind is str or kind is bool or member is None:
-                continue
-            if kind is int:
-                if -(2**64) <= member <= 2**64:
-                    continue
-                return False
-            if not plain_json(member, depth + 1):
-                return False
-        return True
-    if kind is str or kind is bool or value is None:
-        return True
-    if kind is int:
+    elif kind is int:
         return -(2**64) <= value <= 2**64
-    if kind is float:
+    elif kind is float:
         return math.isfinite(value)
-    return False
+    else:
+        return False
+    if depth >= _JSON_DEPTH:
+        return False
+    for member in members:  # the common scalars inline, the rest one level down
+        kind = type(member)
+        if kind is str or kind is bool or member is None:
+            continue
+        if kind is int:
+            if -(2**64) <= member <= 2**64:
+                continue
+            return False
+        if not plain_json(member, depth + 1):
+            return False
+    return True
 
 
 _PER_CALL = object()  # a default computed by each get_default() call

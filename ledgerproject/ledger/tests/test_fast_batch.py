@@ -248,3 +248,29 @@ def test_an_answer_writes_the_two_instants_of_a_wall_time_the_clock_turns_back_o
         represent = fast_batch.representer(_Timed())
         got = [represent(row)["at"] for row in rows]
     assert got == ["2026-10-25T00:30:00Z", "2026-10-25T01:30:00Z", "2026-10-25T00:30:00Z"]
+
+
+def nested(depth):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "plain"),
+    [
+        ({"a": [1, "x", None, True, 1.5, {"b": []}]}, True),
+        ({1: "a non-text key"}, False),
+        ([float("nan")], False),
+        ({"a": float("inf")}, False),
+        ([2**64 + 1], False),
+        ((1, 2), False),  # a tuple is not what a JSON parser gives
+        (nested(50), True),
+        (nested(150), False),  # deeper than _JSON_DEPTH: left to the framework
+    ],
+)
+def test_plain_json_vouches_only_for_values_json_dumps_surely_takes(value, plain):
+    from ledgerproject.ledger import fast_batch
+
+    assert fast_batch.plain_json(value) is plain
