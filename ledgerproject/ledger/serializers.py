@@ -79,22 +79,34 @@ def _call_others(others, field, value):
             validator(value)
 
 
-def _missing_or_null(field, slow):
-    """data (empty or None) → what DRF's validate_empty_values makes of it, for a field that is not read-only:
-    a missing optional value is the field's own get_default() (SkipField when it has none), a null is None
-    where null is allowed; a missing required value, a null refused, a partial update, `source="*"` → DRF."""
+def _elsewhere(field, slow):
+    """data an acceptor does not take → its answer elsewhere: a missing or null value as DRF's
+    validate_empty_values makes of it, for a field that is not read-only (a missing optional value is the
+    field's own get_default(), SkipField when it has none; a null is None where null is allowed), and
+    everything else — a missing required value, a null refused, a partial update, `source="*"`, any other
+    value — through DRF's own run_validation (`slow`), which takes it or names the refusal."""
     required, allow_null = field.required, field.allow_null
 
-    def missing_or_null(data):
+    def elsewhere(data):
         if data is empty:
             if required or getattr(field.root, "partial", False):
                 return slow(data)
             return field.get_default()
-        if allow_null and field.source != "*":
+        if data is None and allow_null and field.source != "*":
             return None
         return slow(data)
 
-    return missing_or_null
+    return elsewhere
+
+
+def _after_others(others, field, value, slow, data):
+    """value once the field's remaining validators take it (run as DRF runs them); on a refusal, DRF's path."""
+    if others:
+        try:
+            _call_others(others, field, value)
+        except Exception:
+            return slow(data)
+    return value
 
 
 def _fast_char(field, slow):
@@ -103,13 +115,11 @@ def _fast_char(field, slow):
         return None
     low, high, others = split
     trim, allow_blank = field.trim_whitespace, field.allow_blank
-    missing_or_null = _missing_or_null(field, slow)
+    elsewhere = _elsewhere(field, slow)
 
     def run_validation(data=empty):
         if type(data) is not str:
-            if data is empty or data is None:
-                return missing_or_null(data)
-            return slow(data)
+            return elsewhere(data)
         value = data.strip() if trim else data
         if not value:
             # DRF: "" (or only whitespace, when trimmed) is "" for a blank-allowing field, no validator run.
@@ -119,11 +129,9 @@ def _fast_char(field, slow):
             return slow(data)
         try:
             value.encode("utf-8")  # fails only on a surrogate
-            if others:
-                _call_others(others, field, value)
-        except Exception:
+        except UnicodeEncodeError:
             return slow(data)
-        return value
+        return _after_others(others, field, value, slow, data)
 
     return run_validation
 
@@ -136,19 +144,12 @@ def _fast_integer(field, slow):
     # Unbounded: still leave huge numbers to DRF (str() of one past 4300 digits is its "invalid").
     high = 2**64 if high is None else high
     low = -(2**64) if low is None else low
-    missing_or_null = _missing_or_null(field, slow)
+    elsewhere = _elsewhere(field, slow)
 
     def run_validation(data=empty):
         if type(data) is not int or data > high or data < low:
-            if data is empty or data is None:
-                return missing_or_null(data)
-            return slow(data)
-        if others:
-            try:
-                _call_others(others, field, data)
-            except Exception:
-                return slow(data)
-        return data
+            return elsewhere(data)
+        return _after_others(others, field, data, slow, data)
 
     return run_validation
 
@@ -156,20 +157,12 @@ def _fast_integer(field, slow):
 def _fast_choice(field, slow):
     choices = field.choice_strings_to_values
     others = list(field.validators)
-    missing_or_null = _missing_or_null(field, slow)
+    elsewhere = _elsewhere(field, slow)
 
     def run_validation(data=empty):
         if type(data) is not str or not data or data not in choices:
-            if data is empty or data is None:
-                return missing_or_null(data)
-            return slow(data)
-        value = choices[data]
-        if others:
-            try:
-                _call_others(others, field, value)
-            except Exception:
-                return slow(data)
-        return value
+            return elsewhere(data)
+        return _after_others(others, field, choices[data], slow, data)
 
     return run_validation
 
@@ -178,19 +171,12 @@ def _fast_boolean(field, slow):
     # BooleanField.to_internal_value gives True for True and False for False (and maps 1, "yes", … too:
     # those go to DRF).
     others = list(field.validators)
-    missing_or_null = _missing_or_null(field, slow)
+    elsewhere = _elsewhere(field, slow)
 
     def run_validation(data=empty):
         if type(data) is not bool:
-            if data is empty or data is None:
-                return missing_or_null(data)
-            return slow(data)
-        if others:
-            try:
-                _call_others(others, field, data)
-            except Exception:
-                return slow(data)
-        return data
+            return elsewhere(data)
+        return _after_others(others, field, data, slow, data)
 
     return run_validation
 
@@ -200,21 +186,17 @@ def _fast_list(field, slow):
     # any refusal (DRF then names the item by index), a non-list or an empty list it refuses go to DRF.
     others = list(field.validators)
     allow_empty, child = field.allow_empty, field.child
-    missing_or_null = _missing_or_null(field, slow)
+    elsewhere = _elsewhere(field, slow)
 
     def run_validation(data=empty):
         if type(data) is not list or (not data and not allow_empty):
-            if data is empty or data is None:
-                return missing_or_null(data)
-            return slow(data)
+            return elsewhere(data)
         run = child.run_validation
         try:
             value = [run(item) for item in data]
-            if others:
-                _call_others(others, field, value)
         except Exception:
             return slow(data)
-        return value
+        return _after_others(others, field, value, slow, data)
 
     return run_validation
 
@@ -225,19 +207,12 @@ def _fast_json(field, slow):
     if field.binary or field.encoder is not None:
         return None
     others = list(field.validators)
-    missing_or_null = _missing_or_null(field, slow)
+    elsewhere = _elsewhere(field, slow)
 
     def run_validation(data=empty):
-        if data is empty or data is None:
-            return missing_or_null(data)
-        if not fast_batch.plain_json(data):
-            return slow(data)
-        if others:
-            try:
-                _call_others(others, field, data)
-            except Exception:
-                return slow(data)
-        return data
+        if data is empty or data is None or not fast_batch.plain_json(data):
+            return elsewhere(data)
+        return _after_others(others, field, data, slow, data)
 
     return run_validation
 

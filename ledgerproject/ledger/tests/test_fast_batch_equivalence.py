@@ -17,18 +17,24 @@ from ledgerproject.ledger.api import AppendMixin
 from ledgerproject.ledger.registry import ledger_models
 
 
-def batch_ledgers():
-    """{ledger name: model} of every registered ledger whose API takes arrays: a `…/batch/` route, or an
-    AppendMixin view that is not a viewset (its POST is the append path's)."""
-    found = {}
+def batch_views():
+    """Every API view whose list route takes arrays: a `…/batch/` route, or an AppendMixin view that is not a
+    viewset (its POST is the append path's), found from the URL map."""
     for _route, pattern, _admin in iter_routes(get_resolver().url_patterns):
         cls = getattr(pattern.callback, "cls", None)
         if cls is None or not issubclass(cls, AppendMixin):
             continue
         actions = getattr(pattern.callback, "actions", None)
         if actions is None or actions.get("post") == "batch":
-            model = cls.serializer_class.Meta.model
-            found[model.ledger_name] = model
+            yield cls
+
+
+def batch_ledgers():
+    """{ledger name: model} of every registered ledger whose API takes arrays (batch_views)."""
+    found = {}
+    for cls in batch_views():
+        model = cls.serializer_class.Meta.model
+        found[model.ledger_name] = model
     assert set(found.values()) <= set(ledger_models())
     return found
 

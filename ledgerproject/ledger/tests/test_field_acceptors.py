@@ -14,26 +14,12 @@ from rest_framework.serializers import BaseSerializer
 
 from ledgerproject.ledger import serializers as ledger_serializers
 from ledgerproject.ledger.serializers import acceptor_kind
-from ledgerproject.ledger.tests.test_fast_batch_equivalence import batch_ledgers
+from ledgerproject.ledger.tests.test_fast_batch_equivalence import batch_ledgers, batch_views
 
 
 def _batch_serializer_classes():
-    """The serializer of every view whose list route takes arrays (found from the URL map, as batch_ledgers
-    does), by class name."""
-    from django.urls import get_resolver
-
-    from ledgerproject.ledger.access import iter_routes
-    from ledgerproject.ledger.api import AppendMixin
-
-    found = {}
-    for _route, pattern, _admin in iter_routes(get_resolver().url_patterns):
-        cls = getattr(pattern.callback, "cls", None)
-        if cls is None or not issubclass(cls, AppendMixin):
-            continue
-        actions = getattr(pattern.callback, "actions", None)
-        if actions is None or actions.get("post") == "batch":
-            found[cls.serializer_class.__name__] = cls.serializer_class
-    return found
+    """The serializer of every view whose list route takes arrays, by class name."""
+    return {cls.serializer_class.__name__: cls.serializer_class for cls in batch_views()}
 
 
 NESTED = {"a": [1, "two", None, {"b": [True, 1.5]}], "c": {}}
