@@ -10,7 +10,7 @@ from ledgerproject.ledger import rollups
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.latest import LatestEntry
-from ledgerproject.ledger.models import ALL_TENANTS, LedgerEntry, LedgerQuerySet, tenant_scope
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, within_scope
 from ledgerproject.ledger.rollups import Dimension, all_time
 from ledgerproject.ledger.search import SearchField
 from ledgerproject.ledger.validators import validate_sha256
@@ -96,10 +96,7 @@ class ReleaseQuerySet(LedgerQuerySet):
         """currents() narrowed on their current-release rows to the tenants `user` may see. visible_to() narrows
         the entries; this lets a filter's index range of the rows pass other tenants' rows before any entry
         is read."""
-        scope = tenant_scope(user)
-        if scope is ALL_TENANTS:
-            return self
-        return self.filter(current_row__tenant__in=sorted(scope))
+        return within_scope(self, user, "current_row__tenant")
 
     def name_window(self, user, after=None, backwards=False, count=100, contains=""):
         """The first `count` release names `user` may see after name `after` (before it when `backwards`),

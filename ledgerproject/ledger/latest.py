@@ -27,16 +27,10 @@ NO_TENANT = ""
 
 class LatestQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """The rows of the tenants `user` may see (the ledgers' tenancy rule: all-tenant principals see every
-        row, a tenant-bound one its tenants' rows and never those with no tenant, anyone else nothing)."""
-        from ledgerproject.ledger.models import ALL_TENANTS, tenant_scope
+        """The rows of the tenants `user` may see (the ledgers' tenancy rule, models.within_scope)."""
+        from ledgerproject.ledger.models import within_scope
 
-        scope = tenant_scope(user)
-        if scope is ALL_TENANTS:
-            return self
-        if not scope:
-            return self.none()
-        return self.filter(tenant__in=sorted(scope))
+        return within_scope(self, user)
 
 
 class LatestEntry(models.Model):

@@ -261,24 +261,13 @@ def check(model, using=None):
 # Reads: every page's aggregates come through these.
 
 
-def _scoped(queryset, scope):
-    """Rows of the tenants in `scope` (None: every tenant, and no tenant)."""
-    from ledgerproject.ledger.models import ALL_TENANTS
-
-    if scope is ALL_TENANTS:
-        return queryset
-    if not scope:
-        return queryset.none()
-    return queryset.filter(tenant__in=sorted(scope))
-
-
 ANY_TENANT = object()
 
 
 def rows(user, ledgers, dimension, since=None, until=None, keys=None, tenant=ANY_TENANT):
     """Rollup rows of `ledgers` (names) under `dimension` (or several) in [since, until) the user may see;
     only those of `keys` when given, and of one `tenant` (None: no tenant) when given."""
-    from ledgerproject.ledger.models import tenant_scope
+    from ledgerproject.ledger.models import within_scope
 
     if isinstance(dimension, str):
         queryset = Rollup.objects.filter(ledger__in=list(ledgers), dimension=dimension)
@@ -292,7 +281,7 @@ def rows(user, ledgers, dimension, since=None, until=None, keys=None, tenant=ANY
         queryset = queryset.filter(day__gte=since)
     if until is not None:
         queryset = queryset.filter(day__lt=until)
-    return _scoped(queryset, tenant_scope(user))
+    return within_scope(queryset, user)
 
 
 def rows_since(user, ledgers, daily, monthly_totals, since):

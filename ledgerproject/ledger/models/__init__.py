@@ -20,6 +20,7 @@ from ledgerproject.ledger.models.tenancy import (
     TenantBinding,
     sees_all_tenants,
     tenant_scope,
+    within_scope,
 )
 from ledgerproject.ledger.models.tokens import ApiToken, ApiTokenQuerySet, hash_token_key
 
@@ -42,4 +43,5 @@ __all__ = [
     "sees_all_tenants",
     "tenant_scope",
     "tenant_unique",
+    "within_scope",
 ]

@@ -65,5 +65,17 @@ def tenant_scope(user):
     return cached
 
 
+def within_scope(queryset, user, field="tenant"):
+    """`queryset` narrowed to the rows `user` may see, for a table that keeps its tenant as text in `field`
+    ("" for none: rollups, latest-entry rows): every row for an all-tenant principal, its tenants' rows for
+    a tenant-bound one (never those with no tenant), nothing for anyone else (fail closed)."""
+    scope = tenant_scope(user)
+    if scope is ALL_TENANTS:
+        return queryset
+    if not scope:
+        return queryset.none()
+    return queryset.filter(**{f"{field}__in": sorted(scope)})
+
+
 def sees_all_tenants(user):
     return tenant_scope(user) is ALL_TENANTS
