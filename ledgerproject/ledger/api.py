@@ -4,9 +4,6 @@ import collections
 import functools
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections
-from django.db.models import TextField
-from django.db.models.expressions import RawSQL
 from django.db.models.query import ValuesListIterable
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -19,7 +16,7 @@ from rest_framework.views import APIView
 
 from ledgerproject.ledger import rollups
 from ledgerproject.ledger.access import LEDGER_READ
-from ledgerproject.ledger.chain import pg_timestamp_text, raw_rows, record_check, timestamp_text, verify_ledger
+from ledgerproject.ledger.chain import raw_rows, record_check, timestamp_text, verify_ledger, with_recorded_at_text
 from ledgerproject.ledger.exceptions import BatchValidationError
 from ledgerproject.ledger.models import ChainCheck, Checkpoint, sees_all_tenants
 from ledgerproject.ledger.permissions import LedgerRolePermission
@@ -100,11 +97,7 @@ def _plain_columns(queryset, only=None):
         if only is None or field.attname in LEDGER_BLOCK_COLUMNS or field.name in only or field.attname in only
     ]
     columns = list(names)
-    if connections[queryset.db].vendor == "postgresql":
-        queryset = queryset.annotate(
-            recorded_at_text=RawSQL(pg_timestamp_text(queryset.model), [], output_field=TextField())
-        )
-        columns[names.index("recorded_at")] = "recorded_at_text"
+    queryset, columns[names.index("recorded_at")] = with_recorded_at_text(queryset)
     return queryset, columns, names
 
 

@@ -126,9 +126,7 @@ def verify_chain(model, using=None, progress=None):
       content equals the row's current column values (so a column changed behind the
       triggers' back is caught even when the hashes were left alone).
     """
-    from django.db import connections, router
-    from django.db.models import TextField
-    from django.db.models.expressions import RawSQL
+    from django.db import router
 
     name = model.ledger_name
     content_fields = model.content_fields()
@@ -137,13 +135,8 @@ def verify_chain(model, using=None, progress=None):
     keys = [f.attname for f in content_fields]
     # Verification is exact: it reads the database that takes the appends, never a replica that may lag.
     alias = using or router.db_for_write(model)
-    manager = model._base_manager.using(alias)
-    if connections[alias].vendor == "postgresql":
-        # The database spells recorded_at as format_timestamp() does: no datetime parsed per row
-        # (Django's time zone loader for psycopg is pure Python, the costliest column to read).
-        manager = manager.annotate(recorded_at_text=RawSQL(pg_timestamp_text(model), [], output_field=TextField()))
-        columns[1] = "recorded_at_text"
-    rows = raw_rows(manager.order_by("seq").values_list(*columns), alias)
+    queryset, columns[1] = with_recorded_at_text(model._base_manager.using(alias))
+    rows = raw_rows(queryset.order_by("seq").values_list(*columns), alias)
     expected_seq, prev, checked = 1, hashing.GENESIS_HASH, 0
 
     def bad(seq, reason):
@@ -398,6 +391,21 @@ def pg_timestamp_text(model):
     """SQL giving `model`'s recorded_at as format_timestamp() spells it (PostgreSQL), qualified by
     its table so a join never makes the column ambiguous."""
     return f"""to_char("{model._meta.db_table}"."recorded_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
+def with_recorded_at_text(queryset):
+    """(queryset, the column to read recorded_at from): on PostgreSQL the queryset annotated with
+    `recorded_at_text`, recorded_at as format_timestamp() spells it, so that no datetime is parsed per row
+    (Django's time zone loader for psycopg is pure Python, the costliest column to read) and every column
+    is one raw_rows() streams by COPY; elsewhere the queryset as it is and "recorded_at"."""
+    from django.db import connections
+    from django.db.models import TextField
+    from django.db.models.expressions import RawSQL
+
+    if connections[queryset.db].vendor != "postgresql":
+        return queryset, "recorded_at"
+    text = RawSQL(pg_timestamp_text(queryset.model), [], output_field=TextField())
+    return queryset.annotate(recorded_at_text=text), "recorded_at_text"
 
 
 def timestamp_text(recorded_at):

@@ -5,9 +5,6 @@ import json
 import orjson
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db import connections
-from django.db.models import TextField
-from django.db.models.expressions import RawSQL
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -24,7 +21,7 @@ from rest_framework.views import APIView
 from ledgerproject.ledger import checkpoints, signing
 from ledgerproject.ledger.access import LEDGER_READ, public, requires_permission
 from ledgerproject.ledger.api import _ledger_or_404, can_read_ledger
-from ledgerproject.ledger.chain import pg_timestamp_text, raw_rows, timestamp_text
+from ledgerproject.ledger.chain import raw_rows, timestamp_text, with_recorded_at_text
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.hashing import format_timestamp
 from ledgerproject.ledger.models import LedgerQuerySet, sees_all_tenants
@@ -279,12 +276,7 @@ def export_lines(model, checkpoint, using=None, progress=None, unsigned_after=0)
     yield json.dumps(manifest, ensure_ascii=False, separators=(",", ":")) + "\n"
     manager = model._base_manager.using(using) if using else model._base_manager
     queryset = manager.filter(seq__lte=checkpoint.tree_size).order_by("seq")
-    recorded_at_column = "recorded_at"
-    if connections[queryset.db].vendor == "postgresql":
-        # recorded_at as the database spells it for format_timestamp(): every column is then one that
-        # raw_rows() streams by COPY, and no datetime is parsed per entry.
-        queryset = queryset.annotate(recorded_at_text=RawSQL(pg_timestamp_text(model), [], output_field=TextField()))
-        recorded_at_column = "recorded_at_text"
+    queryset, recorded_at_column = with_recorded_at_text(queryset)
     columns = ("seq", recorded_at_column, "recorded_by_name", "prev_entry_hash", "entry_hash", "canonical")
     rows = raw_rows(queryset.values_list(*columns), queryset.db, 2000)
     last_at = last_at_text = None
