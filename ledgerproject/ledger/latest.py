@@ -16,6 +16,8 @@ and the migration that creates a table, through `backfill()`) replaces them with
 of each key's newest entry; `check()` compares them with that SELECT.
 """
 
+import functools
+
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import connections, models, router, transaction
@@ -118,15 +120,16 @@ def _tenant_column(ledger_model):
     return ledger_model._meta.get_field(field)
 
 
+@functools.cache
 def _copied(latest_model):
-    """(this model's field, the ledger's field it copies) for the key and every copied column."""
+    """(this model's field, the ledger's field it copies) for the key and every copied column (worked out
+    once per model: each append's UPSERT asks for it several times)."""
     ledger = ledger_of(latest_model)
-    pairs = []
-    for field in latest_model._meta.concrete_fields:
-        if field.primary_key or field.name in ("tenant", "entry"):
-            continue
-        pairs.append((field, ledger._meta.get_field(field.name)))
-    return pairs
+    return tuple(
+        (field, ledger._meta.get_field(field.name))
+        for field in latest_model._meta.concrete_fields
+        if not (field.primary_key or field.name in ("tenant", "entry"))
+    )
 
 
 def _key_columns(latest_model):
