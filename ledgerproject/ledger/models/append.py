@@ -127,6 +127,17 @@ def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None):
     return int(seq), entry_hash
 
 
+def _one_of(field, values, connection):
+    """(sql, params): `field`'s column holds one of `values` (at least one, no None). On PostgreSQL several
+    values go as one array parameter: the driver binds a batch's keys in one call and PostgreSQL parses one
+    literal (IN (…) becomes = ANY anyway); elsewhere, a placeholder per value."""
+    column = connection.ops.quote_name(field.column)
+    prepared = [field.get_db_prep_value(value, connection, prepared=False) for value in values]
+    if len(prepared) > 1 and connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [prepared]
+    return f"{column} IN ({', '.join(['%s'] * len(prepared))})", prepared
+
+
 def _conflicts_and_tip_sql(model, entries, connection):
     """SELECT seq, entry_hash, hit: the rows whose natural key fields hold the entries' values
     (hit = 1), and the newest row. Written by hand: the ORM spent more time building this query
@@ -145,16 +156,12 @@ def _conflicts_and_tip_sql(model, entries, connection):
         field = meta.get_field(name)
         wanted = {key[i] for key in keys}
         values = sorted(wanted - {None}, key=str)
-        prepared = [field.get_db_prep_value(value, connection, prepared=False) for value in values]
+        parts = []
+        if values:
+            condition, more = _one_of(field, values, connection)
+            parts.append(condition)
+            params.extend(more)
         # A key part may be NULL (an entry with no tenant): NULL never matches IN, so say it apart.
-        if len(values) > 1 and connection.vendor == "postgresql":
-            # One array parameter instead of a placeholder per value: the driver binds a batch's keys
-            # in one call and PostgreSQL parses one literal (IN (…) becomes this = ANY anyway).
-            parts = [f"{quote(field.column)} = ANY(%s)"]
-            params.append(prepared)
-        else:
-            parts = [f"{quote(field.column)} IN ({', '.join(['%s'] * len(values))})"] if values else []
-            params.extend(prepared)
         if None in wanted:
             parts.append(f"{quote(field.column)} IS NULL")
         conditions.append(f"({' OR '.join(parts)})")
@@ -183,8 +190,9 @@ def _highest_counters(model, counter, scope, wanted, db):
         values = sorted({key[i] for key in wanted} - {None}, key=str)
         if not values:  # NULL matches no IN list: no stored scope can hold it
             return []
-        conditions.append(f"{quote(field.column)} IN ({', '.join(['%s'] * len(values))})")
-        params += [field.get_db_prep_value(value, connection, prepared=False) for value in values]
+        condition, more = _one_of(field, values, connection)
+        conditions.append(condition)
+        params += more
     columns = ", ".join(quote(field.column) for field in fields)
     sql = (
         f"SELECT {columns}, MAX({quote(model._meta.get_field(counter).column)}) FROM {quote(model._meta.db_table)} "
