@@ -162,19 +162,25 @@ class _Timed(StrictSerializer):
     at = serializers.DateTimeField(required=False, allow_null=True)
 
 
+def _calls_of(monkeypatch, method):
+    """The values DRF's DateTimeField.`method` is called with from now on (it still answers as it does)."""
+    calls = []
+    real = getattr(serializers.DateTimeField, method)
+
+    def counting(self, value):
+        calls.append(value)
+        return real(self, value)
+
+    monkeypatch.setattr(serializers.DateTimeField, method, counting)
+    return calls
+
+
 def test_an_arrays_timestamps_are_parsed_once_per_distinct_text_with_drfs_answers(monkeypatch):
     from django.utils import timezone
 
     from ledgerproject.ledger import fast_batch
 
-    parsed = []
-    real = serializers.DateTimeField.to_internal_value
-
-    def counting(self, value):
-        parsed.append(value)
-        return real(self, value)
-
-    monkeypatch.setattr(serializers.DateTimeField, "to_internal_value", counting)
+    parsed = _calls_of(monkeypatch, "to_internal_value")
     texts = ["2026-01-21T12:00:00Z", "2026-01-21T12:00:00+02:00", "2026-01-21T12:00:00.123456Z", None]
     items = [{"at": texts[i % 4]} for i in range(40)]
     drf = [serializers.DateTimeField(allow_null=True).run_validation(item["at"]) for item in items]
@@ -200,14 +206,7 @@ def test_an_answers_timestamps_are_written_once_per_distinct_datetime_as_drf_wri
 
     from ledgerproject.ledger import fast_batch
 
-    written = []
-    real = serializers.DateTimeField.to_representation
-
-    def counting(self, value):
-        written.append(value)
-        return real(self, value)
-
-    monkeypatch.setattr(serializers.DateTimeField, "to_representation", counting)
+    written = _calls_of(monkeypatch, "to_representation")
 
     class Row:
         def __init__(self, at):

@@ -354,6 +354,15 @@ VALUES = [
 ]
 
 
+def _one_stored(name, root_api, world):
+    """(model, its newest entry) after the ledger's first valid array went through the API: real values of
+    every content field to vary one at a time."""
+    model = batch_ledgers()[name]
+    url, arrays = ARRAYS[name](world)
+    assert root_api.post(url, arrays[0], format="json").status_code == 201
+    return model, model._base_manager.order_by("-seq").first()
+
+
 def _cleaned(entry, clean):
     try:
         clean(entry)
@@ -367,10 +376,7 @@ def _cleaned(entry, clean):
 def test_its_model_checks_answer_as_full_clean_for_every_content_field(name, root_api, world):
     from ledgerproject.ledger.models.entries import KERNEL_FIELDS
 
-    model = batch_ledgers()[name]
-    url, arrays = ARRAYS[name](world)
-    assert root_api.post(url, arrays[0], format="json").status_code == 201
-    stored = model._base_manager.order_by("-seq").first()
+    model, stored = _one_stored(name, root_api, world)
     base = {field.attname: getattr(stored, field.attname) for field in model.content_fields()}
     plan = fast_batch.row_plan(model)
     exclude = set(KERNEL_FIELDS)
@@ -391,10 +397,7 @@ def test_its_model_checks_answer_as_full_clean_for_every_content_field(name, roo
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", sorted(ARRAYS))
 def test_its_cheap_construction_builds_what_model_init_builds(name, root_api, world):
-    model = batch_ledgers()[name]
-    url, arrays = ARRAYS[name](world)
-    assert root_api.post(url, arrays[0], format="json").status_code == 201
-    stored = model._base_manager.order_by("-seq").first()
+    model, stored = _one_stored(name, root_api, world)
     fields = {field.name: getattr(stored, field.name) for field in model.content_fields()}
     plan = fast_batch.row_plan(model)
     for subset in (fields, dict(list(fields.items())[:2]), {}):
