@@ -1,0 +1,65 @@
+"""Merkle nodes keyed by (ledger, level, index) itself, without the surrogate id and its second index.
+
+Django cannot change an existing table's primary key to a composite one, so the nodes move: a new table
+is created with the composite key, the nodes are copied over in one INSERT … SELECT, the old table is
+dropped and the new one takes its name. Nodes are derived state (`checkpoint_ledgers --rebuild` makes
+them again from the entries); the copy keeps every stored tree as it was, so roots and proofs read the
+same hashes before and after. Reversible the same way.
+"""
+
+from django.db import migrations, models
+
+NEW, OLD = "ledger_merklenodebykey", "ledger_merklenode"
+
+
+def _copy(schema_editor, source, target):
+    quote = schema_editor.quote_name
+    columns = ", ".join(quote(column) for column in ("ledger", "level", "index", "hash"))
+    schema_editor.execute(f"INSERT INTO {quote(target)} ({columns}) SELECT {columns} FROM {quote(source)}")
+
+
+def copy_forwards(apps, schema_editor):
+    _copy(schema_editor, OLD, NEW)
+
+
+def copy_backwards(apps, schema_editor):
+    _copy(schema_editor, NEW, OLD)
+
+
+def name_primary_key(apps, schema_editor):
+    """PostgreSQL: the renamed table's key index takes the table's name too (as a table created so would have)."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"ALTER INDEX {NEW}_pkey RENAME TO {OLD}_pkey")
+
+
+def unname_primary_key(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"ALTER INDEX {OLD}_pkey RENAME TO {NEW}_pkey")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("ledger", "0006_rollups"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="MerkleNodeByKey",
+            fields=[
+                (
+                    "pk",
+                    models.CompositePrimaryKey(
+                        "ledger", "level", "index", blank=True, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("ledger", models.CharField(max_length=64)),
+                ("level", models.PositiveSmallIntegerField()),
+                ("index", models.PositiveBigIntegerField()),
+                ("hash", models.BinaryField(max_length=32)),
+            ],
+        ),
+        migrations.RunPython(copy_forwards, copy_backwards),
+        migrations.DeleteModel(name="MerkleNode"),
+        migrations.RenameModel(old_name="MerkleNodeByKey", new_name="MerkleNode"),
+        migrations.RunPython(name_primary_key, unname_primary_key),
+    ]
