@@ -7,10 +7,13 @@ Appends synthetic notes to the test-only ledger (tests.ledger_testapp) in batche
 `checkpoints.integrate` (what `checkpoint_ledgers` runs), a checkpoint over the integrated tree, and a
 verifiable export (with the offline verifier's check of it). With --repeat N the integration is timed N
 times, the stored tree thrown away (and the table vacuumed on PostgreSQL) between timings, and the best
-and median are printed. Never point it at a database you care about.
+and median are printed, with the CPU each timing cost per entry: this process's, and the PostgreSQL
+backend's when the server runs on this machine (read from /proc; on a shared machine the figures that move
+least with the others' load). Never point it at a database you care about.
 """
 
 import argparse
+import os
 import resource
 import statistics
 import time
@@ -44,7 +47,8 @@ def main(workdir):
         Note.objects.append_many([{"key": f"k{start + i}", "body": {"n": start + i}} for i in range(count)])
     print(f"appended in {time.perf_counter() - started:.1f} s")
 
-    timings = []
+    server_cpu = backend_cpu_reader(connection)
+    timings, client_costs, server_costs = [], [], []
     for attempt in range(args.repeat):
         if attempt:  # throw the tree away, outside the timing (VACUUM: the next run must not meet dead rows)
             from ledgerproject.ledger.models import MerkleNode
@@ -53,12 +57,19 @@ def main(workdir):
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute(f"VACUUM {MerkleNode._meta.db_table}")
-        started = time.perf_counter()
+        started, client_started, server_started = time.perf_counter(), process_cpu(), server_cpu()
         size = checkpoints.integrate(Note)
         timings.append(time.perf_counter() - started)
+        client_costs.append((process_cpu() - client_started) / size * 1e6)
+        if server_started is not None:
+            server_costs.append((server_cpu() - server_started) / size * 1e6)
     elapsed = min(timings)
     print(f"integrated {size:,} entries in {elapsed:.1f} s: {size / elapsed:,.0f} entries/s", end="")
     print(f" (best; median {size / statistics.median(timings):,.0f} of {args.repeat})" if args.repeat > 1 else "")
+    cpu = f"CPU per entry (median): this process {statistics.median(client_costs):.2f} µs"
+    if server_costs:
+        cpu += f", the PostgreSQL backend {statistics.median(server_costs):.2f} µs"
+    print(cpu)
 
     started = time.perf_counter()
     checkpoint, _ = checkpoints.make_checkpoint(Note)
@@ -78,6 +89,31 @@ def main(workdir):
     elapsed = time.perf_counter() - started
     print(f"offline verification in {elapsed:.1f} s: {size / elapsed:,.0f} entries/s")
     print(f"max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+def process_cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def backend_cpu_reader(connection):
+    """A function giving the CPU seconds spent so far by this connection's PostgreSQL backend, or None when
+    that cannot be read (SQLite, or a server on another machine)."""
+    if connection.vendor != "postgresql":
+        return lambda: None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        stat = f"/proc/{cursor.fetchone()[0]}/stat"
+
+    def read():
+        try:
+            with open(stat) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, in ticks
+
+    return read
 
 
 if __name__ == "__main__":
