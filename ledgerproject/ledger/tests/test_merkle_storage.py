@@ -1,4 +1,5 @@
-"""The Merkle node table keyed by (ledger, level, index): the migration that moved the nodes, and its one index."""
+"""The Merkle node table keyed by (ledger, level, index): the migration that moved the nodes, its one index, and
+what integration refuses to store in it."""
 
 import hashlib
 import random
@@ -9,6 +10,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 from ledgerproject.ledger import checkpoints, merkle
 from ledgerproject.ledger.models import MerkleNode
+from ledgerproject.ledger.tests.conftest import triggers_lifted
+from tests.ledger_testapp.models import Note
 
 BEFORE = ("ledger", "0006_rollups")
 AFTER = ("ledger", "0007_merklenode_composite_key")
@@ -105,3 +108,15 @@ def test_it_still_refuses_a_second_node_of_the_same_name():
     with pytest.raises(IntegrityError), transaction.atomic():
         MerkleNode.objects.create(ledger="epsilon", level=2, index=3, hash=b"\x02" * 32)
     assert MerkleNode.objects.get(pk=("epsilon", 2, 3)).hash == b"\x01" * 32
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bad_hash", ["é" + "ab" * 31, "é" + "a" * 63], ids=["64 bytes", "64 characters"])
+def test_it_refuses_an_entry_hash_holding_a_non_ascii_character(make_note, bad_hash):
+    for i in range(4):
+        make_note(f"u{i}")
+    with triggers_lifted(Note), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Note._meta.db_table} SET entry_hash = %s WHERE seq = 3", [bad_hash])
+    with pytest.raises(ValueError):
+        checkpoints.integrate(Note)
+    assert checkpoints.integrated_size("testnotes") == 0
