@@ -2,9 +2,10 @@
 
 Django cannot change an existing table's primary key to a composite one, so the nodes move: a new table
 is created with the composite key, the nodes are copied over in one INSERT … SELECT, the old table is
-dropped and the new one takes its name. Nodes are derived state (`checkpoint_ledgers --rebuild` makes
-them again from the entries); the copy keeps every stored tree as it was, so roots and proofs read the
-same hashes before and after. Reversible the same way.
+dropped and the new one takes its name. On PostgreSQL the privileges other roles held on the old table
+(the application role's SELECT, INSERT) are granted on the new one. Nodes are derived state
+(`checkpoint_ledgers --rebuild` makes them again from the entries); the copy keeps every stored tree as
+it was, so roots and proofs read the same hashes before and after. Reversible the same way.
 """
 
 from django.db import migrations, models
@@ -16,6 +17,29 @@ def _copy(schema_editor, source, target):
     quote = schema_editor.quote_name
     columns = ", ".join(quote(column) for column in ("ledger", "level", "index", "hash"))
     schema_editor.execute(f"INSERT INTO {quote(target)} ({columns}) SELECT {columns} FROM {quote(source)}")
+    _copy_grants(schema_editor, source, target)
+
+
+def _copy_grants(schema_editor, source, target):
+    """PostgreSQL: give the new table the privileges other roles held on the old one.
+
+    The deployment grants the application role SELECT, INSERT on the tables that exist when it runs
+    (docs/deployment.md); a table created later would otherwise be closed to it.
+    """
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    quote = schema_editor.quote_name
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(acl.grantee)) END, "
+            "acl.privilege_type, acl.is_grantable FROM pg_class c, aclexplode(c.relacl) AS acl "
+            "WHERE c.oid = %s::regclass AND acl.grantee <> c.relowner",
+            [quote(source)],
+        )
+        grants = cursor.fetchall()
+    for grantee, privilege, grantable in grants:
+        option = " WITH GRANT OPTION" if grantable else ""
+        schema_editor.execute(f"GRANT {privilege} ON {quote(target)} TO {grantee}{option}")
 
 
 def copy_forwards(apps, schema_editor):

@@ -3,6 +3,7 @@ what integration refuses to store in it."""
 
 import hashlib
 import random
+import uuid
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -86,6 +87,33 @@ def test_it_can_move_the_nodes_back_to_the_table_with_the_surrogate_id():
         migrate_to(AFTER)
     assert MerkleNode.objects.count() == len(made)
     assert checkpoints.tree("delta", 37).root() == frontier.root()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_application_role_keeps_its_privileges_on_the_moved_table():
+    role = f"ledger_app_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role}")
+    try:
+        migrate_to(BEFORE)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"GRANT SELECT, INSERT ON ledger_merklenode TO {role}")
+        finally:
+            migrate_to(AFTER)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT has_table_privilege(%s, 'ledger_merklenode', 'SELECT'), "
+                "has_table_privilege(%s, 'ledger_merklenode', 'INSERT'), "
+                "has_table_privilege(%s, 'ledger_merklenode', 'DELETE')",
+                [role, role, role],
+            )
+            assert cursor.fetchone() == (True, True, False)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP OWNED BY {role}")
+            cursor.execute(f"DROP ROLE {role}")
 
 
 @pytest.mark.django_db
