@@ -138,9 +138,10 @@ def _integrate_copy(connection, model, frontier, stop):
     The batch's hashes come back as one text (string_agg in seq order): one value to read, where a row
     per entry cost more than hashing it. Seq is the primary key, so as many rows as seqs in the range
     means none is missing. Lengths are counted in bytes (a third of the read's server time less than in
-    characters): a hash of 64 bytes holding a non-ASCII character still fails the hex decoding below. The nodes go in by binary COPY, several times faster than an INSERT; under
-    the tree lock, with the stored size just re-read, none of them exists yet. Should one exist anyway
-    (a stored tree ahead of its leaves), the COPY is undone and the nodes are inserted skipping it."""
+    characters): a hash of 64 bytes holding a non-ASCII character still fails the hex decoding below.
+    The nodes go in by binary COPY, several times faster than an INSERT; under the tree lock, with the
+    stored size just re-read, none of them exists yet. Should one exist anyway (a stored tree ahead of
+    its leaves), the COPY is undone and the nodes are inserted skipping it."""
     if connection.vendor != "postgresql":
         return False
     size = frontier.size
