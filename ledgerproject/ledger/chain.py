@@ -3,6 +3,7 @@
 import hashlib
 import itertools
 import json
+import operator
 import re
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import asdict, dataclass
@@ -236,9 +237,13 @@ class _ChainWalk:
         content_parsers = [
             (key, by_name[kind]) for key, kind in zip(keys, plan.kinds[6:], strict=True) if kind in by_name
         ]
+        # The content is made in key order, so orjson writes it without sorting: one itemgetter takes the
+        # columns in that order (a key order orjson's sort would not give only sends the line to rows()).
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        sorted_keys, positions = [keys[i] for i in order], [6 + i for i in order]
+        take = operator.itemgetter(*positions) if len(positions) > 1 else lambda fields: [fields[p] for p in positions]
         sha256, fromhex, split = hashlib.sha256, bytes.fromhex, copy_split
-        dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
-        jsonable, canonical_json = hashing.jsonable, hashing.canonical_json
+        dumps, jsonable, canonical_json = orjson.dumps, hashing.jsonable, hashing.canonical_json
         head, ledger_part = '{"content":', self.ledger_part
         last_at, last_by, tail = None, None, ""
         for batch in batches:
@@ -247,7 +252,7 @@ class _ChainWalk:
                 line = str(data, "utf-8")
                 fields = split(line, nullable)
                 seq_text, recorded_at, recorded_by, prev_hash, this_hash, canonical = fields[:6]
-                content = dict(zip(keys, fields[6:], strict=True))
+                content = dict(zip(sorted_keys, take(fields), strict=True))
                 try:
                     for key, parse in content_parsers:
                         if (value := content[key]) is not None:
@@ -257,7 +262,7 @@ class _ChainWalk:
                     for key in omit:
                         if content.get(key) is None:
                             content.pop(key, None)
-                    content_json = dumps(content, option=sort_keys).decode()
+                    content_json = dumps(content).decode()
                 except (ValueError, TypeError):  # JSON orjson does not read or write: rows() decides
                     content_json = None
                 if recorded_at != last_at or recorded_by != last_by:  # a batch of appends shares them

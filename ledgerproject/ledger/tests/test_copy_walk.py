@@ -56,11 +56,11 @@ def behind_the_triggers_back(sql, params=()):
         cursor.execute(sql, params)
 
 
-def by_cursor(monkeypatch):
+def by_cursor(monkeypatch, model=EnhanceEntry):
     """The verdict of the row-by-row walk over the server-side cursor (no COPY)."""
     with monkeypatch.context() as patch:
         patch.setattr(chain, "_copy_parsers", lambda columns, converters: None)
-        return verify_chain(EnhanceEntry).as_dict()
+        return verify_chain(model).as_dict()
 
 
 def rows_seen(monkeypatch):
@@ -279,3 +279,18 @@ def test_a_lost_connection_mid_copy_is_an_error():
     finally:
         timer.join()
         connection.close()  # the test's transaction died with the backend: the next test reconnects
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("columns", [["topic"], ["topic", "body"]])
+def test_a_ledger_of_one_or_two_content_columns_is_read_by_the_copy_walk_as_by_the_cursor(
+    make_note, monkeypatch, columns
+):
+    # Only these columns count as content: every stored text then holds more, so both walks must name seq 1.
+    for n in range(3):
+        make_note(f"few-{n}", count=n)
+    fields = [f for f in Note.content_fields() if f.attname in columns]
+    monkeypatch.setattr(Note, "content_fields", classmethod(lambda cls: fields))
+    by_copy = verify_chain(Note).as_dict()
+    assert (by_copy["ok"], by_copy["first_bad_seq"]) == (False, 1) and "content differs" in by_copy["reason"]
+    assert by_copy == by_cursor(monkeypatch, Note)
