@@ -551,8 +551,8 @@ def copy_rows(connection, sql, params, parsers, nullable=None):
     trip per chunk, with the server idle meanwhile), and its text format costs one split per row
     instead of a decoder call per column. Memory stays constant: the server sends what the socket
     takes."""
-    with copy_statement(connection, f"COPY ({sql}) TO STDOUT", params) as copy:
-        for batch in copy_batches(copy):
+    with copy_statement(connection, f"COPY ({sql}) TO STDOUT", params) as copy, closing(copy_batches(copy)) as batches:
+        for batch in batches:
             for data in batch:
                 yield copy_fields(str(data, "utf-8"), parsers, nullable)
 

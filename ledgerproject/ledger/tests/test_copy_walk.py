@@ -294,3 +294,13 @@ def test_a_ledger_of_one_or_two_content_columns_is_read_by_the_copy_walk_as_by_t
     by_copy = verify_chain(Note).as_dict()
     assert (by_copy["ok"], by_copy["first_bad_seq"]) == (False, 1) and "content differs" in by_copy["reason"]
     assert by_copy == by_cursor(monkeypatch, Note)
+
+
+@pytest.mark.postgres
+def test_a_reader_of_copy_rows_that_stops_early_leaves_the_connection_usable():
+    rows = copy_rows(connection, "SELECT g FROM generate_series(1, 5000) g", (), [(0, int)])
+    assert [next(rows)[0] for _ in range(3)] == [1, 2, 3]
+    rows.close()  # what a client that drops a streamed export does
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 41 + 1")
+        assert cursor.fetchone() == (42,)
