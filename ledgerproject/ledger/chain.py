@@ -237,13 +237,14 @@ class _ChainWalk:
         content_parsers = [
             (key, by_name[kind]) for key, kind in zip(keys, plan.kinds[6:], strict=True) if kind in by_name
         ]
-        # The content is made in key order, so orjson writes it without sorting: one itemgetter takes the
-        # columns in that order (a key order orjson's sort would not give only sends the line to rows()).
+        # One itemgetter takes the content's columns in key order: orjson's sort then finds them sorted (it
+        # still sorts the objects inside JSON values, which jsonb keeps shortest key first).
         order = sorted(range(len(keys)), key=keys.__getitem__)
         sorted_keys, positions = [keys[i] for i in order], [6 + i for i in order]
         take = operator.itemgetter(*positions) if len(positions) > 1 else lambda fields: [fields[p] for p in positions]
         sha256, fromhex, split = hashlib.sha256, bytes.fromhex, copy_split
-        dumps, jsonable, canonical_json = orjson.dumps, hashing.jsonable, hashing.canonical_json
+        dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
+        jsonable, canonical_json = hashing.jsonable, hashing.canonical_json
         head, ledger_part = '{"content":', self.ledger_part
         last_at, last_by, tail = None, None, ""
         for batch in batches:
@@ -262,7 +263,7 @@ class _ChainWalk:
                     for key in omit:
                         if content.get(key) is None:
                             content.pop(key, None)
-                    content_json = dumps(content).decode()
+                    content_json = dumps(content, option=sort_keys).decode()
                 except (ValueError, TypeError):  # JSON orjson does not read or write: rows() decides
                     content_json = None
                 if recorded_at != last_at or recorded_by != last_by:  # a batch of appends shares them

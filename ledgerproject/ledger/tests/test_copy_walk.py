@@ -161,6 +161,15 @@ def test_it_passes_an_intact_ledger_without_handing_any_row_to_the_row_by_row_wa
     assert sum(progress) == 30 and max(progress) <= 4
 
 
+@pytest.mark.postgres
+def test_json_objects_whose_keys_jsonb_orders_otherwise_pass_in_the_copy_walk(make_note, small_batches, monkeypatch):
+    # jsonb hands objects back shortest key first ({"b": .., "aa": ..}); the canonical text sorts them.
+    for n in range(6):
+        make_note(f"keys-{n}", count=n, body={"zz": n, "nested": {"b": [1, {"dd": 1, "c": 2}], "aa": "x"}})
+    seen = rows_seen(monkeypatch)
+    assert verify_chain(Note).checked == 6 and seen == []
+
+
 def test_progress_adds_up_to_the_entries_checked(ledger):
     progress = []
     assert verify_chain(EnhanceEntry, progress=progress.append).checked == sum(progress) == 30
