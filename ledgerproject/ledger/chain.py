@@ -1,9 +1,11 @@
 """Re-walks a ledger's hash chain in the database and names the first bad seq and why."""
 
 import hashlib
+import itertools
 import json
+import operator
 import re
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import asdict, dataclass
 
 import orjson
@@ -126,70 +128,167 @@ def verify_chain(model, using=None, progress=None):
       content equals the row's current column values (so a column changed behind the
       triggers' back is caught even when the hashes were left alone).
     """
-    from django.db import router
+    from django.db import connections, router
 
-    name = model.ledger_name
     content_fields = model.content_fields()
     columns = ["seq", "recorded_at", "recorded_by_name", "prev_entry_hash", "entry_hash", "canonical"]
     columns += [f.attname for f in content_fields]
-    keys = [f.attname for f in content_fields]
     # Verification is exact: it reads the database that takes the appends, never a replica that may lag.
     alias = using or router.db_for_write(model)
     queryset, columns[1] = with_recorded_at_text(model._base_manager.using(alias))
-    rows = raw_rows(queryset.order_by("seq").values_list(*columns), alias)
-    expected_seq, prev, checked = 1, hashing.GENESIS_HASH, 0
+    queryset = queryset.order_by("seq").values_list(*columns)
+    walk = _ChainWalk(model, content_fields)
+    connection = connections[alias]
+    plan = _read_plan(queryset, alias) if connection.vendor == "postgresql" else None
+    if plan is not None and plan.parsers is not None:
+        with (
+            copy_statement(connection, f"COPY ({plan.sql}) TO STDOUT", plan.params) as copy,
+            closing(copy_batches(copy)) as batches,
+        ):
+            problem = walk.copy_lines(batches, plan, progress)
+    else:
+        rows = iter(raw_rows(queryset, alias))
+        while not (problem := walk.rows(chunk := list(itertools.islice(rows, BATCH)))) and chunk:
+            if progress is not None:
+                progress(len(chunk))
+    if problem:
+        return VerifyResult(walk.name, False, walk.checked, *problem)
+    return VerifyResult(walk.name, True, walk.checked)
 
-    def bad(seq, reason):
-        return VerifyResult(name, False, checked, seq, reason)
 
-    # The fast path: rebuild each entry's canonical bytes from its columns and compare them with the
-    # stored text (one C-encoded JSON per row); only a row whose bytes differ is parsed and compared
-    # field by field (a database may spell a JSON value differently, which is not a change).
-    sha256, fromhex = hashlib.sha256, bytes.fromhex
-    head, ledger_part = '{"content":', ',"ledger":' + hashing.canonical_json(name) + ',"recorded_at":"'
-    jsonable, canonical_json, omit = hashing.jsonable, hashing.canonical_json, model.omit_when_empty
-    dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
-    # Columns whose value is not yet the JSON value that was hashed (a date, a UUID, …).
-    converted = [f.attname for f in content_fields if f.get_internal_type() not in PLAIN_COLUMN_TYPES]
-    last_at, last_at_text, last_by, last_by_json = None, "", None, ""
-    for row in rows:
-        seq, recorded_at, recorded_by, prev_hash, this_hash, canonical = row[:6]
-        if seq != expected_seq:
-            return bad(expected_seq, f"seq {expected_seq} is missing (the next entry has seq {seq})")
-        if prev_hash != prev:
-            return bad(seq, "prev_entry_hash does not match the previous entry's entry_hash")
-        if sha256(fromhex(prev) + canonical.encode()).hexdigest() != this_hash:
-            return bad(seq, "entry_hash does not match SHA-256(prev_entry_hash || canonical)")
-        if recorded_at != last_at:  # a batch shares one recorded_at: format it once
-            last_at, last_at_text = recorded_at, timestamp_text(recorded_at)
-        if recorded_by != last_by:
-            last_by, last_by_json = recorded_by, canonical_json(recorded_by)
-        content = dict(zip(keys, row[6:], strict=True))
-        for key in converted:
-            content[key] = jsonable(content[key])
-        for key in omit:
-            if content.get(key) is None:
-                content.pop(key, None)
-        try:
-            # orjson's sorted compact JSON is RFC 8785's bytes for the usual content (strings, small
-            # integers, ASCII keys); where it spells a value otherwise (an integral float, say) the
-            # bytes differ and the row is compared slowly: a match is exact, a mismatch only slower.
-            content_json = dumps(content, option=sort_keys).decode()
-        except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits, a non-str key
-            content_json = None
-        expected = f'{head}{content_json}{ledger_part}{last_at_text}","recorded_by":{last_by_json},"seq":{seq}}}'
-        if expected != canonical:
-            problem = _compare_slowly(model, name, keys, row, seq, recorded_at, recorded_by, canonical)
-            if problem:
-                return bad(seq, problem)
-        prev = this_hash
-        expected_seq += 1
-        checked += 1
-        if progress is not None and checked % BATCH == 0:
-            progress(BATCH)
-    if progress is not None and checked % BATCH:
-        progress(checked % BATCH)
-    return VerifyResult(name, True, checked)
+class _ChainWalk:
+    """The state and checks of verify_chain()'s walk: where it is (the seq it expects next, the
+    entry_hash the next entry must link to, how many entries passed) and the two ways to walk on."""
+
+    def __init__(self, model, content_fields):
+        self.model, self.name = model, model.ledger_name
+        self.keys = [f.attname for f in content_fields]
+        # Columns whose value is not yet the JSON value that was hashed (a date, a UUID, …).
+        self.converted = [f.attname for f in content_fields if f.get_internal_type() not in PLAIN_COLUMN_TYPES]
+        self.expected_seq, self.prev, self.checked = 1, hashing.GENESIS_HASH, 0
+        self.ledger_part = ',"ledger":' + hashing.canonical_json(self.name) + ',"recorded_at":"'
+
+    def rows(self, rows):
+        """Check `rows` (values as raw_rows() gives them) from where the walk is: None when every one
+        passes (the walk moves past them), else (the first bad seq, why), the walk left before it.
+
+        The fast path: rebuild each entry's canonical bytes from its columns and compare them with the
+        stored text (one C-encoded JSON per row); only a row whose bytes differ is parsed and compared
+        field by field (a database may spell a JSON value differently, which is not a change)."""
+        model, name, keys, converted = self.model, self.name, self.keys, self.converted
+        expected_seq, prev, checked = self.expected_seq, self.prev, self.checked
+        sha256, fromhex = hashlib.sha256, bytes.fromhex
+        head, ledger_part = '{"content":', self.ledger_part
+        jsonable, canonical_json, omit = hashing.jsonable, hashing.canonical_json, model.omit_when_empty
+        dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
+        last_at, last_at_text, last_by, last_by_json = None, "", None, ""
+        problem = None
+        for row in rows:
+            seq, recorded_at, recorded_by, prev_hash, this_hash, canonical = row[:6]
+            if seq != expected_seq:
+                problem = expected_seq, f"seq {expected_seq} is missing (the next entry has seq {seq})"
+                break
+            if prev_hash != prev:
+                problem = seq, "prev_entry_hash does not match the previous entry's entry_hash"
+                break
+            if sha256(fromhex(prev) + canonical.encode()).hexdigest() != this_hash:
+                problem = seq, "entry_hash does not match SHA-256(prev_entry_hash || canonical)"
+                break
+            if recorded_at != last_at:  # a batch shares one recorded_at: format it once
+                last_at, last_at_text = recorded_at, timestamp_text(recorded_at)
+            if recorded_by != last_by:
+                last_by, last_by_json = recorded_by, canonical_json(recorded_by)
+            content = dict(zip(keys, row[6:], strict=True))
+            for key in converted:
+                content[key] = jsonable(content[key])
+            for key in omit:
+                if content.get(key) is None:
+                    content.pop(key, None)
+            try:
+                # orjson's sorted compact JSON is RFC 8785's bytes for the usual content (strings, small
+                # integers, ASCII keys); where it spells a value otherwise (an integral float, say) the
+                # bytes differ and the row is compared slowly: a match is exact, a mismatch only slower.
+                content_json = dumps(content, option=sort_keys).decode()
+            except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits, a non-str key
+                content_json = None
+            expected = f'{head}{content_json}{ledger_part}{last_at_text}","recorded_by":{last_by_json},"seq":{seq}}}'
+            if expected != canonical:
+                reason = _compare_slowly(model, name, keys, row, seq, recorded_at, recorded_by, canonical)
+                if reason:
+                    problem = seq, reason
+                    break
+            prev = this_hash
+            expected_seq += 1
+            checked += 1
+        self.expected_seq, self.prev, self.checked = expected_seq, prev, checked
+        return problem
+
+    def copy_lines(self, batches, plan, progress=None):
+        """rows() over the lines of a COPY of _read_plan()'s `plan` (lists of them, as copy_batches()
+        gives), without making each line a row first: a line is split, its NULLs found, its JSON and
+        integer columns parsed and its canonical bytes rebuilt and compared in one loop. A line that
+        is anything but an intact entry whose values orjson reads and writes (JSON it refuses, a check
+        that fails) goes through copy_fields() and rows(), so its verdict, and the reason given, are
+        rows()' own."""
+        keys, converted, omit = self.keys, self.converted, self.model.omit_when_empty
+        parsers, nullable = plan.parsers, plan.nullable
+        # The content columns' parsers by name: the loop parses them in the content dict.
+        by_name = {"int": int, "bool": _BOOLEAN_TEXT.__getitem__, "json": orjson.loads}
+        content_parsers = [
+            (key, by_name[kind]) for key, kind in zip(keys, plan.kinds[6:], strict=True) if kind in by_name
+        ]
+        # One itemgetter takes the content's columns in key order: orjson's sort then finds them sorted (it
+        # still sorts the objects inside JSON values, which jsonb keeps shortest key first).
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        sorted_keys, positions = [keys[i] for i in order], [6 + i for i in order]
+        take = operator.itemgetter(*positions) if len(positions) > 1 else lambda fields: [fields[p] for p in positions]
+        sha256, fromhex, split = hashlib.sha256, bytes.fromhex, copy_split
+        dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
+        jsonable, canonical_json = hashing.jsonable, hashing.canonical_json
+        head, ledger_part = '{"content":', self.ledger_part
+        last_at, last_by, tail = None, None, ""
+        for batch in batches:
+            expected_seq, prev = self.expected_seq, self.prev
+            for data in batch:
+                line = str(data, "utf-8")
+                fields = split(line, nullable)
+                seq_text, recorded_at, recorded_by, prev_hash, this_hash, canonical = fields[:6]
+                content = dict(zip(sorted_keys, take(fields), strict=True))
+                try:
+                    for key, parse in content_parsers:
+                        if (value := content[key]) is not None:
+                            content[key] = parse(value)
+                    for key in converted:
+                        content[key] = jsonable(content[key])
+                    for key in omit:
+                        if content.get(key) is None:
+                            content.pop(key, None)
+                    content_json = dumps(content, option=sort_keys).decode()
+                except (ValueError, TypeError):  # JSON orjson does not read or write: rows() decides
+                    content_json = None
+                if recorded_at != last_at or recorded_by != last_by:  # a batch of appends shares them
+                    last_at, last_by = recorded_at, recorded_by
+                    tail = f'{ledger_part}{recorded_at}","recorded_by":{canonical_json(recorded_by)},"seq":'
+                if (
+                    content_json is not None
+                    and seq_text == str(expected_seq)
+                    and prev_hash == prev
+                    and sha256(fromhex(prev) + canonical.encode()).hexdigest() == this_hash
+                    and f"{head}{content_json}{tail}{seq_text}}}" == canonical
+                ):
+                    prev = this_hash
+                    expected_seq += 1
+                    continue
+                self.checked += expected_seq - self.expected_seq
+                self.expected_seq, self.prev = expected_seq, prev
+                if problem := self.rows([copy_fields(line, parsers, nullable)]):
+                    return problem
+                expected_seq, prev = self.expected_seq, self.prev
+            self.checked += expected_seq - self.expected_seq
+            self.expected_seq, self.prev = expected_seq, prev
+            if progress is not None:
+                progress(len(batch))
+        return None
 
 
 def _json_loader(field):
@@ -217,26 +316,31 @@ def _json_loader(field):
     return load
 
 
-def raw_rows(queryset, alias, chunk=BATCH):
-    """The tuples a values_list() queryset gives, with only the converters a column needs: Django's
-    iterator() runs every converter of every row through a generic loop and parses JSON with the json
-    module, which cost more than the walk itself. On PostgreSQL the rows stream through COPY when every
-    column is one copy_rows() reads (text, integers, booleans, JSON), else from a server-side cursor in
-    chunks; other engines use the queryset's own iterator."""
+@dataclass
+class _ReadPlan:
+    """How raw_rows() reads a values_list() query on PostgreSQL: its SQL, and either the COPY text
+    `parsers` (with the `nullable` positions and each column's kind) or, when they are None, the
+    cursor's per-column `converters`."""
+
+    sql: str
+    params: tuple
+    width: int
+    converters: list
+    parsers: list | None
+    nullable: list
+    kinds: list
+
+
+def _read_plan(queryset, alias):
+    """The _ReadPlan of a values_list() `queryset` (PostgreSQL), or None when it has no SQL to run."""
     from django.core.exceptions import EmptyResultSet
-    from django.db import connections
     from django.db.models import JSONField
 
-    connection = connections[alias]
-    if connection.vendor != "postgresql":
-        yield from queryset.iterator(chunk_size=chunk)
-        return
     compiler = queryset.query.get_compiler(using=alias)
     try:
         sql, params = compiler.as_sql()
     except EmptyResultSet:  # .none(), or a filter no row can match: there is no SQL to run
-        return
-    width = len(compiler.select)
+        return None
     columns = [col for col, _, _ in compiler.select]
     converters = []
     for position, (convs, expression) in compiler.get_converters(columns).items():
@@ -246,11 +350,33 @@ def raw_rows(queryset, alias, chunk=BATCH):
         converters.append((position, convs, expression))
     parsers = _copy_parsers(columns, converters)
     # DISTINCT may add its ordering columns after the selected ones: COPY would send those too.
-    if parsers is not None and not compiler.query.distinct:
-        yield from copy_rows(connection, sql, params, parsers, _nullable_positions(columns))
+    if compiler.query.distinct:
+        parsers = None
+    kinds = [_column_kind(column) for column in columns]
+    return _ReadPlan(sql, params, len(columns), converters, parsers, _nullable_positions(columns), kinds)
+
+
+def raw_rows(queryset, alias, chunk=BATCH):
+    """The tuples a values_list() queryset gives, with only the converters a column needs: Django's
+    iterator() runs every converter of every row through a generic loop and parses JSON with the json
+    module, which cost more than the walk itself. On PostgreSQL the rows stream through COPY when every
+    column is one copy_rows() reads (text, integers, booleans, JSON), else from a server-side cursor in
+    chunks; other engines use the queryset's own iterator."""
+    from django.db import connections
+
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        yield from queryset.iterator(chunk_size=chunk)
         return
+    plan = _read_plan(queryset, alias)
+    if plan is None:
+        return
+    if plan.parsers is not None:
+        yield from copy_rows(connection, plan.sql, plan.params, plan.parsers, plan.nullable)
+        return
+    width, converters = plan.width, plan.converters
     with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(plan.sql, plan.params)
         # DISTINCT's ordering columns come after the selected ones: rows are cut to the selection.
         whole = len(cursor.description) == width
         while batch := cursor.fetchmany(chunk):
@@ -349,6 +475,74 @@ def copy_statement(connection, statement, params=None):
         yield cursor._execute_with_wrappers(statement, params, many=False, executor=start)
 
 
+COPY_BATCH = 1000  # most rows copy_batches() hands over at once
+# Fewest rows it hands over while more are on the way: a list costs a wait and a generator, not worth it for a few rows.
+COPY_MIN_BATCH = 64
+
+
+def copy_batches(copy, limit=None):
+    """The data rows of psycopg's `copy` of a COPY … TO STDOUT, in lists of up to `limit` (each row a
+    buffer of its bytes), read from libpq in one tight loop: psycopg's own per-row read resumes a
+    generator and waits once per row, which cost more than the row's parsing. A list ends at `limit`
+    rows (COPY_BATCH when None), or when no more data has arrived and it holds COPY_MIN_BATCH.
+
+    The end of the COPY is taken as psycopg's copy_from() takes it: its final result is fetched and, if
+    it is not a success (an error met mid-stream, a statement_timeout, a cancelled query, a lost
+    connection), raised as psycopg's exception for it after the rows that came before it, so a
+    failure is always an error and never a short read."""
+    connection = copy.connection
+    wait, pgconn = connection.wait, connection.pgconn
+    limit = limit or COPY_BATCH
+    while True:
+        rows, end = wait(_copy_batch(pgconn, limit, min(limit, COPY_MIN_BATCH)))
+        if rows:
+            try:
+                yield rows
+            except GeneratorExit as stop:
+                # The reader stopped early (a verdict before the last entry): psycopg cancels the rest and
+                # drains it, as it does when an error leaves a COPY block, so the connection is free.
+                if end is None:
+                    copy.finish(stop)
+                raise
+        if end is not None:
+            if isinstance(end, Exception):
+                raise end
+            return
+
+
+def _copy_batch(pgconn, limit, enough):
+    """A psycopg generator: (rows, None) while the COPY runs; (rows, result or exception) at its end."""
+    from psycopg import errors
+    from psycopg.generators import fetch_many
+    from psycopg.pq import ExecStatus
+    from psycopg.waiting import Wait
+
+    get = pgconn.get_copy_data
+    rows = []
+    append = rows.append
+    while True:
+        size, data = get(1)
+        if size > 0:
+            append(data)
+            if len(rows) >= limit:
+                return rows, None
+        elif size == 0:  # nothing buffered: hand over what came if it is enough, else wait for the socket
+            if len(rows) >= enough:
+                return rows, None
+            while not (yield Wait.R):
+                continue
+            pgconn.consume_input()
+        else:  # the COPY is over (-1) or libpq failed (-2): its result says which
+            break
+    results = yield from fetch_many(pgconn)
+    if len(results) != 1:
+        return rows, errors.ProgrammingError("you cannot mix COPY with other operations")
+    result = results[0]
+    if result.status != ExecStatus.COMMAND_OK:
+        return rows, errors.error_from_result(result, encoding=pgconn._encoding)
+    return rows, result
+
+
 def copy_rows(connection, sql, params, parsers, nullable=None):
     """The rows of `sql` streamed by `COPY (sql) TO STDOUT` (PostgreSQL), each a list of values:
     text as str, NULL as None, then `parsers` [(position, parse)] applied to the non-NULL fields.
@@ -357,34 +551,47 @@ def copy_rows(connection, sql, params, parsers, nullable=None):
     COPY sends rows while the client works on the ones before (a server-side cursor waits a round
     trip per chunk, with the server idle meanwhile), and its text format costs one split per row
     instead of a decoder call per column. Memory stays constant: the server sends what the socket
-    takes. In that format every backslash starts an escape (of a backslash, a tab, a newline, …) or
-    NULL's marker (backslash N), so a line whose backslashes are all NULLs is read by its split alone."""
-    unescape, find = _copy_unescape, str.find
-    with copy_statement(connection, f"COPY ({sql}) TO STDOUT", params) as copy:
-        for data in copy:
-            line = str(data, "utf-8")
-            fields = line[:-1].split("\t")
-            slash = find(line, "\\")
-            if slash >= 0:
-                nulls = 0
-                while slash >= 0 and line[slash + 1] == "N":
-                    nulls += 1
-                    slash = find(line, "\\", slash + 2)
-                if slash < 0 and nullable is not None:
-                    for position in nullable:
-                        if fields[position] == "\\N":
-                            fields[position] = None
-                            nulls -= 1
-                if slash >= 0 or nulls:  # an escape, or a NULL where none was looked for
-                    fields = [
-                        None if field == "\\N" else unescape(field) if "\\" in field else field
-                        for field in line[:-1].split("\t")
-                    ]
-            for position, parse in parsers:
-                value = fields[position]
-                if value is not None:
-                    fields[position] = parse(value)
-            yield fields
+    takes."""
+    with copy_statement(connection, f"COPY ({sql}) TO STDOUT", params) as copy, closing(copy_batches(copy)) as batches:
+        for batch in batches:
+            for data in batch:
+                yield copy_fields(str(data, "utf-8"), parsers, nullable)
+
+
+def copy_fields(line, parsers, nullable=None):
+    """The values of one line of COPY's text format (`line` ends with its newline): see copy_rows()."""
+    fields = copy_split(line, nullable)
+    for position, parse in parsers:
+        value = fields[position]
+        if value is not None:
+            fields[position] = parse(value)
+    return fields
+
+
+def copy_split(line, nullable=None):
+    """The text fields of one line of COPY's text format (`line` ends with its newline), NULL as None.
+    In that format every backslash starts an escape (of a backslash, a tab, a newline, …) or NULL's
+    marker (backslash N), so a line whose backslashes are all NULLs at the `nullable` positions is
+    read by its split alone; any other is unescaped field by field."""
+    find = str.find
+    fields = line[:-1].split("\t")
+    slash = find(line, "\\")
+    if slash >= 0:
+        nulls = 0
+        while slash >= 0 and line[slash + 1] == "N":
+            nulls += 1
+            slash = find(line, "\\", slash + 2)
+        if slash < 0 and nullable is not None:
+            for position in nullable:
+                if fields[position] == "\\N":
+                    fields[position] = None
+                    nulls -= 1
+        if slash >= 0 or nulls:  # an escape, or a NULL where none was looked for
+            fields = [
+                None if field == "\\N" else _copy_unescape(field) if "\\" in field else field
+                for field in line[:-1].split("\t")
+            ]
+    return fields
 
 
 def pg_timestamp_text(model):
