@@ -42,12 +42,73 @@ def kind_of(sql):
     return text.split()[0]
 
 
+# The column each ledger's copied rows change to stay new (a text key gets a suffix, a number an offset).
+NEW_KEYS = {"enhancelog": "issue_id", "experience": "event_id", "run_events": "event_seq", "logchain": "node_seq"}
+
+
+def index_costs(connection, model, size, repeats=7):
+    """Wall µs per row of inserting `size` stored rows again (new seq and key; INSERT … SELECT, so no parsing of
+    the values): with every index, with none, and with each index alone (the others dropped inside a
+    transaction that rolls back): what each index costs an append."""
+    table = model._meta.db_table
+    key = NEW_KEYS.get(model.ledger_name, "output_id")
+    text_key = model._meta.get_field(key).get_internal_type() in ("CharField", "TextField")
+    changed = f"{key} = {key} || '-again'" if text_key else f"{key} = {key} + 1000000000"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s ORDER BY indexname", [table])
+        indexes = [name for (name,) in cursor.fetchall()]
+        cursor.execute(
+            f"DROP TABLE IF EXISTS again; CREATE TEMP TABLE again AS SELECT * FROM {table} ORDER BY seq DESC LIMIT {size}"
+        )
+        cursor.execute(f"UPDATE again SET seq = seq + 1000000000, {changed}")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass", [table])
+        constraints = {name for (name,) in cursor.fetchall()}
+
+    def timed(dropped):
+        best = None
+        for _ in range(repeats):
+            with connection.cursor() as cursor:
+                cursor.execute("BEGIN")
+                try:
+                    for name in dropped:
+                        if name in constraints:  # the primary key: its constraint owns the index
+                            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}" CASCADE')
+                        else:
+                            cursor.execute(f'DROP INDEX "{name}"')
+                    started = time.perf_counter()
+                    cursor.execute(f"INSERT INTO {table} SELECT * FROM again")
+                    seconds = time.perf_counter() - started
+                finally:
+                    cursor.execute("ROLLBACK")
+            best = seconds if best is None else min(best, seconds)
+        return best / size * 1e6
+
+    connection.ensure_connection()
+    was = connection.connection.autocommit
+    connection.connection.autocommit = True
+    try:
+        every, heap = timed([]), timed(indexes)
+        print(
+            f"  INSERT of {size} stored rows again: {every:.1f} µs/row with its {len(indexes)} indexes, {heap:.1f} without any;"
+        )
+        print("  each index alone on the heap adds:")
+        for name in indexes:
+            print(f"    {name:<52} {timed([other for other in indexes if other != name]) - heap:6.1f} µs/row")
+    finally:
+        connection.connection.autocommit = was
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stored", type=int, default=100_000, help="entries stored per ledger before timing")
     parser.add_argument("--size", type=int, default=1000, help="entries per batch")
     parser.add_argument("--rounds", type=int, default=3, help="timed batches per ledger")
     parser.add_argument("--only", help="one ledger: enhance, experience, run_events, logs, outputs")
+    parser.add_argument(
+        "--index-costs", action="store_true", help="also time inserting a batch's rows with each index dropped"
+    )
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="ledger-batch-statements-")
@@ -61,8 +122,20 @@ def main():
     from django.db import connection
     from django.test import Client
 
+    from enhancelog.models import EnhanceEntry
+    from experience.models import ExperienceEvent
     from ledgerproject.ledger import bulk_insert
     from ledgerproject.ledger.models import ApiToken
+    from logchain.models import LogRecord
+    from runs.models import Output, RunEvent
+
+    batch_ledgers = {
+        "enhance": EnhanceEntry,
+        "experience": ExperienceEvent,
+        "run_events": RunEvent,
+        "logs": LogRecord,
+        "outputs": Output,
+    }
 
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_superuser("bench", password="x")
@@ -142,6 +215,8 @@ def main():
         print(f"  whole POST (best)                    {min(walls) / args.size * 1e6:8.1f} µs/row")
         for kind, seconds in sorted(best.items(), key=lambda item: -item[1]):
             print(f"  {kind:<36} {seconds / args.size * 1e6:8.1f} µs/row (wall)")
+        if args.index_costs:
+            index_costs(connection, batch_ledgers[name], args.size)
         if "read" in seen:
             sql, params = seen.pop("read")
             with connection.cursor() as cursor:
