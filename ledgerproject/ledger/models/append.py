@@ -172,6 +172,17 @@ def leaves_keys_to_insert(model, entries, db):
     )
 
 
+def no_key_can_be_stored(model, entries):
+    """Whether the stored-key check could find nothing: every entry leaves a NOT NULL key column to the
+    ledger's numbering (run events without `seq`). The check matches that column's None with NULL only,
+    and the number it gets is above its scope's highest, so it repeats no stored key (ledger.E024)."""
+    meta = model._meta
+    counted = {
+        name for name in model.scope_counters if name in model.natural_key_fields and not meta.get_field(name).null
+    }
+    return bool(counted) and all(counted.intersection(entry._pending_counters) for entry in entries)
+
+
 def insert_checking_keys(model, entries, db):
     """Insert the batch (bulk_insert) inside a savepoint, the table's unique index checking the stored keys.
 

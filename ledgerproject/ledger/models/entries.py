@@ -20,6 +20,7 @@ from ledgerproject.ledger.models.append import (
     _refuse_repeats_within,
     insert_checking_keys,
     leaves_keys_to_insert,
+    no_key_can_be_stored,
 )
 from ledgerproject.ledger.models.tenancy import ALL_TENANTS, tenant_scope
 from ledgerproject.ledger.rollups import Rollup  # noqa: F401 (registers the model)
@@ -166,10 +167,10 @@ class LedgerQuerySet(AppendOnlyQuerySet):
                 rules = lambda: model.check_append_allowed(entries, using=db)  # noqa: E731
             # A batch whose stored keys the table's unique index refuses reads only the tip here: the
             # insert finds a repeated key, and only then the check runs to answer the exact 409.
+            # A batch that leaves its keys to the ledger's numbering has none to look for.
             keys_at_insert = leaves_keys_to_insert(model, entries, db)
-            seq, prev = _refuse_conflicts_and_read_tip(
-                model, entries, db, lock=True, then=rules, keys=not keys_at_insert
-            )
+            keys = not (keys_at_insert or no_key_can_be_stored(model, entries))
+            seq, prev = _refuse_conflicts_and_read_tip(model, entries, db, lock=True, then=rules, keys=keys)
             if model.scope_counters:
                 _assign_scope_counters(model, entries, db)
             now = clock.now()

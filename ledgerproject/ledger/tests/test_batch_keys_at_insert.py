@@ -194,3 +194,22 @@ def test_its_answers_and_rows_are_those_of_the_key_query_under_the_lock(name, ro
         statuses.add(at_insert[0])
     assert {201, 409, 400} <= statuses
     assert taken and all(taken)  # every array that reached the lock took the new path
+
+
+def test_it_reads_no_keys_for_a_batch_whose_keys_the_ledger_numbers():
+    from runs.models import Run
+
+    run = Run.objects.create_run("a" * 64, "agent")
+    RunEvent.objects.append_events(run, [{"kind": "k", "payload": {}} for _ in range(3)])
+    with CaptureQueriesContext(connection) as queries:
+        numbered = RunEvent.objects.append_events(run, [{"kind": "k", "payload": {"i": i}} for i in range(5)])
+    assert [event.event_seq for event in numbered] == [4, 5, 6, 7, 8]
+    assert _key_reads(queries.captured_queries) == []
+    # An event that names its own seq can meet a stored one: that batch still looks, and answers 409.
+    with CaptureQueriesContext(connection) as queries, pytest.raises(ConflictError) as conflict:
+        RunEvent.objects.append_events(
+            run, [{"kind": "k", "payload": {}}, {"kind": "k", "payload": {}, "event_seq": 2}]
+        )
+    assert conflict.value.index == 1 and conflict.value.existing.event_seq == 2
+    assert len(_key_reads(queries.captured_queries)) == 1
+    assert RunEvent.objects.filter(run=run).count() == 8
