@@ -224,13 +224,13 @@ def _conflicts_and_tip_sql(model, entries, connection, keys=True):
     newest = f"{seq} = (SELECT MAX({seq}) FROM {table})"
     if not (keys and model.natural_key_fields):
         return f"SELECT {seq}, {quote(meta.get_field('entry_hash').column)}, 0 FROM {table} WHERE {newest}", []
-    keys = {entry.natural_key_value() for entry in entries}
+    entry_keys = {entry.natural_key_value() for entry in entries}
     # One IN list per key field (a composite key is matched exactly in Python): no OR chain, which
     # SQLite refuses past a depth of 1000 and which plans badly everywhere.
     conditions, params = [], []
     for i, name in enumerate(model.natural_key_fields):
         field = meta.get_field(name)
-        wanted = {key[i] for key in keys}
+        wanted = {key[i] for key in entry_keys}
         values = sorted(wanted - {None}, key=str)
         parts = []
         if values:
