@@ -13,6 +13,7 @@ wall time, so the µs per row of the steps add up to the measured total instead 
 
 import argparse
 import cProfile
+import gc
 import json
 import os
 import pstats
@@ -111,6 +112,28 @@ class Sampler:
         self._thread.join()
 
 
+class CollectorTime:
+    """The time the cyclic garbage collector spends in its passes (gc.callbacks), and how many of each generation."""
+
+    def __init__(self):
+        self.seconds, self.passes, self._started = 0.0, [0, 0, 0], None
+
+    def __call__(self, phase, info):
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self.passes[info["generation"]] += 1
+            self._started = None
+
+    def __enter__(self):
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1000, help="entries per batch")
@@ -170,7 +193,7 @@ def main():
     for name, shape in shapes.items():
         if args.only and name != args.only:
             continue
-        walls, cpus, profile = [], [], cProfile.Profile()
+        walls, cpus, collector, profile = [], [], [], cProfile.Profile()
         sampler = Sampler(args.interval / 1000)
         sampled_seconds = 0.0
         for round_ in range(args.rounds * 2):
@@ -186,12 +209,14 @@ def main():
                 started, cpu = time.perf_counter(), time.process_time()
                 if profiled:
                     profile.enable()
-                response = client.post(url, payload, content_type="application/json")
+                with CollectorTime() as collected:
+                    response = client.post(url, payload, content_type="application/json")
                 if profiled:
                     profile.disable()
                 else:
                     walls.append(time.perf_counter() - started)
                     cpus.append(time.process_time() - cpu)
+                    collector.append(collected)
             assert response.status_code == 201, (name, response.status_code, response.content[:500])
         rows = args.rounds * args.size
         best = min(walls) / args.size * 1e6
@@ -208,9 +233,11 @@ def main():
                 print(f"    {count * per_sample:6.1f} µs/row  {leaf}")
             continue
         stats = pstats.Stats(profile)
+        least = min(collector, key=lambda collected: collected.seconds)
         print(
             f"\n{name}: {best:,.0f} µs/row without the profiler (best of {args.rounds}; {cpu}), "
-            f"{stats.total_calls / rows:,.0f} function calls/row"
+            f"{stats.total_calls / rows:,.0f} function calls/row; garbage collector {least.seconds / args.size * 1e6:,.1f} "
+            f"µs/row in {'/'.join(map(str, least.passes))} passes of generations 0/1/2 (least of the rounds)"
         )
         for label, seconds in step_costs(stats).items():
             if seconds:

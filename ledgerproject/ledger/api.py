@@ -14,7 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ledgerproject.ledger import rollups
+from ledgerproject.ledger import fast_batch, rollups
 from ledgerproject.ledger.access import LEDGER_READ
 from ledgerproject.ledger.chain import raw_rows, record_check, timestamp_text, verify_ledger, with_recorded_at_text
 from ledgerproject.ledger.exceptions import BatchValidationError
@@ -216,6 +216,12 @@ class AppendMixin:
                 raise ValidationError(
                     {"non_field_errors": [f"An array holds at most {MAX_BATCH} entries; got {len(data)}."]}
                 )
+        if not many:
+            return self._append(data, many)
+        with fast_batch.collector_paused():  # an array's garbage is freed by reference counting alone
+            return self._append(data, many)
+
+    def _append(self, data, many):
         serializer = self.get_serializer(data=data, many=many)
         if not serializer.is_valid():
             if many:

@@ -1,12 +1,15 @@
 """Helpers of the append path: the principal, batch checks, and the one query read under the lock."""
 
-from django.db import connections, models
+import functools
+
+from django.db import IntegrityError, connections, models, transaction
 from django.db.models import sql
 
-from ledgerproject.ledger import hashing, latest
+from ledgerproject.ledger import bulk_insert, hashing, latest
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError
 from ledgerproject.ledger.locking import lock_ledger_then_fetch, sends_statements_together
 from ledgerproject.ledger.rollups import record_statement
+from ledgerproject.ledger.triggers import CoalescedColumn, unique_column_sets
 from ledgerproject.ledger.validators import MAX_JSON_INT
 
 
@@ -92,17 +95,18 @@ def _missing_targets(entries, relations, db):
     return problems
 
 
-def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None):
+def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None, keys=True):
     """Raise ConflictError for a stored natural key; else return the tip's (seq, entry_hash).
 
     Runs under the lock, after it was taken (a statement's snapshot predates the statement, so the
     tip must not be read by the one that locks). Stored keys and the tip come back in one query;
     with `lock`, the ledger's lock is taken first, in the same round trip. `then()` runs under the
     lock once they are read and before a stored key is reported (the ledger's state rules: a finished
-    run refuses a replayed event as finished, as when those rules ran before the read).
+    run refuses a replayed event as finished, as when those rules ran before the read). Without
+    `keys` only the tip is read: the caller leaves stored keys to the insert (insert_checking_keys).
     """
     connection = connections[db]
-    sql, params = _conflicts_and_tip_sql(model, entries, connection)
+    sql, params = _conflicts_and_tip_sql(model, entries, connection, keys=keys)
     if lock:
         rows = lock_ledger_then_fetch(connection, model.ledger_name, sql, params)
     else:
@@ -111,6 +115,16 @@ def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None):
             rows = cursor.fetchall()
     if then is not None:
         then()
+    _raise_for_stored_keys(model, entries, db, rows)
+    if not rows:
+        return 0, hashing.GENESIS_HASH
+    seq, entry_hash, _ = max(rows, key=lambda row: row[0])
+    return int(seq), entry_hash
+
+
+def _raise_for_stored_keys(model, entries, db, rows):
+    """ConflictError for the first entry (in batch order) whose key is stored, from the rows of
+    _conflicts_and_tip_sql; nothing when none of them is a hit."""
     hits = [seq for seq, _, hit in rows if hit]
     if hits:
         # A stored key (the error path): load those entries whole for the 409 and match exactly.
@@ -121,10 +135,72 @@ def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None):
             if stored is not None:
                 identical = stored.hashed_content_json() == entry._content_json
                 raise ConflictError(stored, identical, index=index if len(entries) > 1 else None)
-    if not rows:
-        return 0, hashing.GENESIS_HASH
-    seq, entry_hash, _ = max(rows, key=lambda row: row[0])
-    return int(seq), entry_hash
+
+
+@functools.cache
+def _unique_index_refuses_stored_keys(model):
+    """Whether one of the table's unique indexes refuses every repeat of a stored natural key: an index
+    without a condition over some of the key's columns only, each NOT NULL or compared through COALESCE
+    (a plain unique index lets NULLs repeat, while the key check matches None with None). Such an index
+    may refuse more than the key check (COALESCE makes None and "" one tenant); never less."""
+    meta = model._meta
+    key_columns = {meta.get_field(name).column for name in model.natural_key_fields}
+    nullable = {field.column for field in meta.concrete_fields if field.null}
+    return any(
+        condition is None
+        and set(columns) <= key_columns
+        and all(isinstance(column, CoalescedColumn) or column not in nullable for column in columns)
+        for columns, condition in unique_column_sets(model)
+    )
+
+
+def leaves_keys_to_insert(model, entries, db):
+    """Whether this batch's stored-key check can wait for the insert (insert_checking_keys) instead of
+    running a query under the lock on every append.
+
+    Only where nothing is decided between the tip and the insert that the check would come before: no
+    scope counter left to number (numbering may refuse a batch, after a stored key would have been
+    reported). Several entries on PostgreSQL: a single append already sends its check, insert and UPSERTs
+    in one message.
+    """
+    return (
+        len(entries) > 1
+        and bool(model.natural_key_fields)
+        and connections[db].vendor == "postgresql"
+        and not any(entry._pending_counters for entry in entries)
+        and _unique_index_refuses_stored_keys(model)
+    )
+
+
+def no_key_can_be_stored(model, entries):
+    """Whether the stored-key check could find nothing: every entry leaves a NOT NULL key column to the
+    ledger's numbering (run events without `seq`). The check matches that column's None with NULL only,
+    and the number it gets is above its scope's highest, so it repeats no stored key (ledger.E024)."""
+    meta = model._meta
+    counted = {
+        name for name in model.scope_counters if name in model.natural_key_fields and not meta.get_field(name).null
+    }
+    return bool(counted) and all(counted.intersection(entry._pending_counters) for entry in entries)
+
+
+def insert_checking_keys(model, entries, db):
+    """Insert the batch (bulk_insert) inside a savepoint, the table's unique index checking the stored keys.
+
+    On a refusal the savepoint rolls back and the stored-key check runs, under the lock still held, and
+    raises the ConflictError it would have raised before the insert (the same entry, index and
+    `identical`); a refusal it does not explain (another constraint) is raised as it came.
+    """
+    try:
+        with transaction.atomic(using=db):
+            bulk_insert.insert_entries(model, entries, db)
+    except IntegrityError:
+        connection = connections[db]
+        sql, params = _conflicts_and_tip_sql(model, entries, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        _raise_for_stored_keys(model, entries, db, rows)
+        raise
 
 
 def _one_of(field, values, connection):
@@ -138,23 +214,23 @@ def _one_of(field, values, connection):
     return f"{column} IN ({', '.join(['%s'] * len(prepared))})", prepared
 
 
-def _conflicts_and_tip_sql(model, entries, connection):
+def _conflicts_and_tip_sql(model, entries, connection, keys=True):
     """SELECT seq, entry_hash, hit: the rows whose natural key fields hold the entries' values
-    (hit = 1), and the newest row. Written by hand: the ORM spent more time building this query
-    than the database running it, on every append."""
+    (hit = 1), and the newest row (alone without `keys`). Written by hand: the ORM spent more time
+    building this query than the database running it, on every append."""
     quote = connection.ops.quote_name
     meta = model._meta
     table, seq = quote(meta.db_table), quote(meta.get_field("seq").column)
     newest = f"{seq} = (SELECT MAX({seq}) FROM {table})"
-    if not model.natural_key_fields:
+    if not (keys and model.natural_key_fields):
         return f"SELECT {seq}, {quote(meta.get_field('entry_hash').column)}, 0 FROM {table} WHERE {newest}", []
-    keys = {entry.natural_key_value() for entry in entries}
+    entry_keys = {entry.natural_key_value() for entry in entries}
     # One IN list per key field (a composite key is matched exactly in Python): no OR chain, which
     # SQLite refuses past a depth of 1000 and which plans badly everywhere.
     conditions, params = [], []
     for i, name in enumerate(model.natural_key_fields):
         field = meta.get_field(name)
-        wanted = {key[i] for key in keys}
+        wanted = {key[i] for key in entry_keys}
         values = sorted(wanted - {None}, key=str)
         parts = []
         if values:

@@ -18,6 +18,9 @@ from ledgerproject.ledger.models.append import (
     _refuse_conflicts_and_read_tip,
     _refuse_going_back_in_time,
     _refuse_repeats_within,
+    insert_checking_keys,
+    leaves_keys_to_insert,
+    no_key_can_be_stored,
 )
 from ledgerproject.ledger.models.tenancy import ALL_TENANTS, tenant_scope
 from ledgerproject.ledger.rollups import Rollup  # noqa: F401 (registers the model)
@@ -162,12 +165,22 @@ class LedgerQuerySet(AppendOnlyQuerySet):
             rules = None
             if model.check_append_allowed.__func__ is not LedgerEntry.check_append_allowed.__func__:
                 rules = lambda: model.check_append_allowed(entries, using=db)  # noqa: E731
-            seq, prev = _refuse_conflicts_and_read_tip(model, entries, db, lock=True, then=rules)
+            # A batch whose stored keys the table's unique index refuses reads only the tip here: the
+            # insert finds a repeated key, and only then the check runs to answer the exact 409.
+            # A batch that leaves its keys to the ledger's numbering has none to look for.
+            keys_at_insert = leaves_keys_to_insert(model, entries, db)
+            keys = not (keys_at_insert or no_key_can_be_stored(model, entries))
+            seq, prev = _refuse_conflicts_and_read_tip(model, entries, db, lock=True, then=rules, keys=keys)
             if model.scope_counters:
                 _assign_scope_counters(model, entries, db)
             now = clock.now()
             if clock.backdated_moment() is not None:
-                _refuse_going_back_in_time(model, db, now)
+                try:
+                    _refuse_going_back_in_time(model, db, now)
+                except ValueError:
+                    if keys_at_insert:  # a stored key is reported first, as when the keys are read with the tip
+                        _refuse_conflicts_and_read_tip(model, entries, db)
+                    raise
             # Ledger, time and principal are the batch's own: their canonical text is written once.
             canonical = hashing.entry_canonical_for(model.ledger_name, now, user_name)
             for entry in entries:
@@ -180,7 +193,10 @@ class LedgerQuerySet(AppendOnlyQuerySet):
                 entry.prev_entry_hash = prev
                 entry.entry_hash = prev = hashing.entry_hash(prev, entry.canonical)
             if not _insert_one_with_rollups(model, entries, db):  # a single entry: one round trip for both
-                bulk_insert.insert_entries(model, entries, db)  # one COPY on PostgreSQL
+                if keys_at_insert:
+                    insert_checking_keys(model, entries, db)  # one COPY in a savepoint
+                else:
+                    bulk_insert.insert_entries(model, entries, db)  # one COPY on PostgreSQL
                 record_rollups(model, entries, db)  # the pages' counts: one UPSERT, same transaction
                 latest.record(model, entries, db)  # each key's newest entry (ledger/latest.py), same transaction
             for entry in entries:
