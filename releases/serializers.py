@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ledgerproject.ledger import hashing
+from ledgerproject.ledger.chain import timestamp_text
 from ledgerproject.ledger.payloads import Sha256Field
 from ledgerproject.ledger.serializers import SERVER_SET, LedgerSerializer, StrictSerializer
 from ledgerproject.ledger.validators import sha256_problem
@@ -58,7 +58,7 @@ class RestoredSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_recorded_at(self, obj):
-        return hashing.format_timestamp(obj.recorded_at)
+        return timestamp_text(obj.recorded_at)
 
 
 class ReleaseSerializer(LedgerSerializer):
@@ -94,13 +94,28 @@ class ReleaseSerializer(LedgerSerializer):
         ]
         read_only_fields = fields
 
+    # A list page reads plain rows: the methods below read only these columns (and the restored entry's,
+    # joined in the same query: `rolled_back_to` is None on a promote).
+    reads_plain_rows = True
+    plain_row_reads = (
+        "version_label",
+        "promoted_by",
+        "notes",
+        "recorded_at",
+        "supersedes_id",
+        "spec_digest",
+        "rolled_back_to__version_label",
+        "rolled_back_to__recorded_at",
+    )
+
     @extend_schema_field(ReleaseMetadataSerializer)
     def get_metadata(self, obj):
         return {"version_label": obj.version_label or None, "promoted_by": obj.promoted_by, "notes": obj.notes or None}
 
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_recorded_at(self, obj):
-        return hashing.format_timestamp(obj.recorded_at)
+        # A plain row's recorded_at is already the database's text of it (PostgreSQL).
+        return timestamp_text(obj.recorded_at)
 
     def get_supersedes(self, obj) -> int | None:
         return obj.supersedes_id
