@@ -2,9 +2,12 @@
 
 import collections
 import functools
+import itertools
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import JSONField
 from django.db.models.query import ValuesListIterable
+from django.db.models.sql.constants import MULTI
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -16,6 +19,7 @@ from rest_framework.views import APIView
 
 from ledgerproject.ledger import rollups
 from ledgerproject.ledger.access import LEDGER_READ
+from ledgerproject.ledger.chain import _json_loader as json_loader
 from ledgerproject.ledger.chain import raw_rows, record_check, timestamp_text, verify_ledger, with_recorded_at_text
 from ledgerproject.ledger.exceptions import BatchValidationError
 from ledgerproject.ledger.models import ChainCheck, Checkpoint, sees_all_tenants
@@ -173,9 +177,30 @@ class PlainRowIterable(ValuesListIterable):
     working on it as on any queryset."""
 
     def __iter__(self):
-        make = _row_maker(tuple(self.queryset._fields))
-        for values in super().__iter__():
+        # ValuesListIterable's rows (compiler.results_iter), with a JSON column parsed by orjson (falling back
+        # to the field's own decoder for what orjson refuses): a page's JSON payloads took a third of its time.
+        queryset = self.queryset
+        compiler = queryset.query.get_compiler(queryset.db)
+        results = compiler.execute_sql(MULTI, chunked_fetch=self.chunked_fetch, chunk_size=self.chunk_size)
+        converters = {
+            position: (_faster_converters(converters, expression), expression)
+            for position, (converters, expression) in compiler.get_converters(
+                [column[0] for column in compiler.select[: compiler.col_count]]
+            ).items()
+        }
+        rows = itertools.chain.from_iterable(results)
+        if converters:
+            rows = compiler.apply_converters(rows, converters)
+        make = _row_maker(tuple(queryset._fields))
+        for values in rows:
             yield make(values)
+
+
+def _faster_converters(converters, expression):
+    field = getattr(expression, "target", None)
+    if isinstance(field, JSONField) and field.decoder is None and converters == [field.from_db_value]:
+        return [json_loader(field)]
+    return converters
 
 
 def plain_row_queryset(queryset, serializer=None):
