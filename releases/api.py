@@ -16,7 +16,13 @@ from ledgerproject.ledger.tenancy import named_tenant
 from releases.asof import parse_as_of
 from releases.filters import ReleaseFilterSet
 from releases.models import Release, validate_name
-from releases.serializers import PromoteSerializer, ReleaseSerializer, RollbackSerializer, blob_digests
+from releases.serializers import (
+    PromoteSerializer,
+    ReleaseSerializer,
+    RollbackSerializer,
+    page_blob_digests,
+    spec_blob_presence,
+)
 
 MAX_HISTORY = 1000
 AS_OF = OpenApiParameter(
@@ -51,13 +57,21 @@ def checked_as_of(request):
         raise ValidationError({"as_of": [str(exc)]}) from None
 
 
+def listed_releases():
+    """Each name's current release, ordered by the current-release row's name, with whether its spec is a
+    stored blob read in the same query (spec_blob_present; no second round trip for the page's digests)."""
+    queryset = Release.objects.currents().select_related("rolled_back_to").annotate(current_name=F("current_row__name"))
+    presence = spec_blob_presence()
+    return queryset if presence is None else queryset.annotate(spec_blob_present=presence)
+
+
 class ReleaseViewSet(LedgerViewSet):
     """`GET /releases/` lists each agent name's current release; entries are appended only through
     `POST /releases/{name}/promote/` and `POST /releases/{name}/rollback/`."""
 
     # Ordered by the current-release row's copy of the name (the entry's own): its (name, tenant) index, or a
     # filter's (column, name) index, then serves the page in order instead of every current release being sorted.
-    queryset = Release.objects.currents().select_related("rolled_back_to").annotate(current_name=F("current_row__name"))
+    queryset = listed_releases()
     serializer_class = ReleaseSerializer
     filterset_class = ReleaseFilterSet
     lookup_field = "name"
@@ -74,8 +88,9 @@ class ReleaseViewSet(LedgerViewSet):
         if instance is not None and not isinstance(instance, QuerySet):
             items = instance if isinstance(instance, (list, tuple)) else [instance]
             context = kwargs.setdefault("context", self.get_serializer_context())
-            # One lookup of the runs app's blobs for the whole page instead of one per entry.
-            context["blob_digests"] = blob_digests(item.spec_digest for item in items)
+            # One lookup of the runs app's blobs for the whole page instead of one per entry (none for a list
+            # page, whose query read it).
+            context["blob_digests"] = page_blob_digests(items)
         return super().get_serializer(*args, **kwargs)
 
     @extend_schema(exclude=True)

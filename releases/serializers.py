@@ -27,6 +27,27 @@ def blob_digests(digests):
     return set(rows.filter(digest__in=digests).values_list("digest", flat=True))
 
 
+def spec_blob_presence():
+    """An expression for a list of releases: whether the row's spec_digest is a stored blob (runs app), or None
+    when that app has no Blob model. Read in the list's own query instead of one more for its page's digests."""
+    from django.db.models import OuterRef
+
+    try:
+        blob = apps.get_model("runs", "Blob")
+    except LookupError:
+        return None
+    rows = blob._default_manager.all()
+    return rows.is_present_expression(OuterRef("spec_digest")) if hasattr(rows, "is_present_expression") else None
+
+
+def page_blob_digests(items):
+    """blob_digests() of a page's spec digests: read from the rows' `spec_blob_present` when its query had it."""
+    items = list(items)
+    if items and all(hasattr(item, "spec_blob_present") for item in items):
+        return {item.spec_digest for item in items if item.spec_blob_present}
+    return blob_digests(item.spec_digest for item in items)
+
+
 def blob_url(digest):
     return f"/api/v1/blobs/{digest}/"
 

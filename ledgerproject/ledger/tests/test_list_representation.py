@@ -116,6 +116,11 @@ def _as_drf_answers_from_instances(monkeypatch):
     monkeypatch.setattr(api.StreamingListMixin, "paginate_queryset", GenericAPIView.paginate_queryset)
     monkeypatch.setattr(api, "plain_rows", lambda queryset, serializer: queryset.iterator(chunk_size=2000))
     monkeypatch.setattr(LedgerSerializer, "to_representation", serializers.ModelSerializer.to_representation)
+    # A release's stored spec blob: asked for the page's digests in a query of their own.
+    from releases import api as releases_api
+    from releases.serializers import blob_digests
+
+    monkeypatch.setattr(releases_api, "page_blob_digests", lambda items: blob_digests(i.spec_digest for i in items))
 
 
 def _body(response):
@@ -135,6 +140,9 @@ def test_it_answers_every_list_with_the_bytes_drf_writes_from_model_instances(aw
     # The lists are not empty, and the awkward rows are among what was compared.
     assert fast["/api/v1/runs/?page_size=1000"].count(b'"run_id"') >= 3 and "agént".encode() in fast["/api/v1/runs/"]
     assert b"+05:30" not in fast["/api/v1/runs/"] and b'"completed_at":null' in fast["/api/v1/runs/"]
+    assert (
+        b'"spec_blob":"/api/v1/blobs/' in fast["/api/v1/releases/"] and b'"spec_blob":null' in fast["/api/v1/releases/"]
+    )
     assert b"rollback" in fast["/api/v1/releases/"] and b'\\"q\\"' in fast["/api/v1/logs/?format=jsonl"]
 
 
@@ -149,6 +157,11 @@ def test_it_reads_a_list_page_as_plain_rows_of_the_columns_it_shows(awkward, aud
     # The outcome's columns come in the same query; no column the answer does not show is read.
     assert '"runs_runoutcome"."status"' in page[0] and '"runs_run"."canonical"' not in page[0]
     assert Run.objects.count() > 3
+    # A release's stored spec blob is read in the page's own query: no second round trip for the digests.
+    with CaptureQueriesContext(connection) as captured:
+        assert b'"spec_blob":"/api/v1/blobs/' in auditor_api.get("/api/v1/releases/").content
+    reads = [q["sql"] for q in captured.captured_queries if '"runs_blob"' in q["sql"] or "runs_blob " in q["sql"]]
+    assert len(reads) == 1 and '"releases_release"' in reads[0]
 
 
 @pytest.mark.django_db
