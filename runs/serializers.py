@@ -1,5 +1,6 @@
 """Wire shapes of blobs, runs (RunRecord, RunEvent, RunSummary) and task outputs, as the seeds' serde JSON."""
 
+import datetime
 import uuid
 
 from django.utils import timezone
@@ -123,6 +124,9 @@ class RunEventSerializer(LedgerSerializer):
         model = RunEvent
         fields = ["run_id", "seq", "kind", "payload", "timestamp", "ledger"]
 
+    # Every field is a column: a run's list of events and its exports read plain rows of them.
+    reads_plain_rows = True
+
     def problems_across(self, items):
         first_with, repeats = {}, []
         for index, item in enumerate(items):
@@ -145,8 +149,12 @@ class RunEventSerializer(LedgerSerializer):
     def to_representation(self, event):
         data = super().to_representation(event)
         if data.get("timestamp") is None:
-            # No claimed time: the server's arrival time is the event's time (as the Surreal ledger does).
-            data["timestamp"] = serializers.DateTimeField().to_representation(event.recorded_at)
+            # No claimed time: the server's arrival time is the event's time (as the Surreal ledger does),
+            # written as a DateTimeField writes it (a plain row holds the database's text of it).
+            recorded_at = event.recorded_at
+            if isinstance(recorded_at, str):
+                recorded_at = datetime.datetime.fromisoformat(recorded_at)
+            data["timestamp"] = self.datetime_text(recorded_at)
         return data
 
 

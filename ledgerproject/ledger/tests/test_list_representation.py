@@ -1,14 +1,18 @@
 """Every ledger list answers the same bytes from plain rows as DRF's serializers answer from model instances."""
 
+import datetime
+import time
+
 import pytest
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.mixins import ListModelMixin
 
-from ledgerproject.ledger import api
+from ledgerproject.ledger import api, clock
 from ledgerproject.ledger.access import iter_routes
 from ledgerproject.ledger.management.commands.load_demo import demo_modules
 from ledgerproject.ledger.serializers import LedgerSerializer
@@ -90,7 +94,9 @@ def awkward(db, tmp_path, writer_api, make_user):
             event = {"kind": "tool_call ✓", "payload": {"args": {"q": "ü", "n": None, "x": [{"y": 1e-7}]}}}
             if timestamp:
                 event["timestamp"] = timestamp
-            response = writer_api.post(f"/api/v1/runs/{runs[0]}/events/", event, format="json")
+            # Without a claimed time the answer shows recorded_at: a whole second is written without microseconds.
+            with clock.backdated(whole_second()):
+                response = writer_api.post(f"/api/v1/runs/{runs[0]}/events/", event, format="json")
             assert response.status_code == 201, response.content
         finish = {"total_events": 2, "duration_ms": 0, "final_state_digest": None, "success": None}
         assert writer_api.post(f"/api/v1/runs/{runs[0]}/fail/", finish, format="json").status_code == 200
@@ -109,6 +115,14 @@ def awkward(db, tmp_path, writer_api, make_user):
             assert writer_api.post("/api/v1/releases/agent-odd/promote/", promote, format="json").status_code == 201
         assert writer_api.post("/api/v1/releases/agent-odd/rollback/", {}, format="json").status_code == 201
         yield
+
+
+def whole_second():
+    """The next whole second, once it has come (a recorded_at may not lie in the future)."""
+    now = timezone.now()
+    moment = (now + datetime.timedelta(seconds=1)).replace(microsecond=0)
+    time.sleep((moment - now).total_seconds())
+    return moment
 
 
 def _as_drf_answers_from_instances(monkeypatch):
