@@ -1,17 +1,19 @@
 """Where an API list request's time goes: cProfile on in-process GETs of each filtered list, step by step.
 
-    scripts/with-postgres.sh .venv/bin/python bench/profile_lists.py                 # a scratch database, 3,000 per ledger
+    scripts/with-postgres.sh .venv/bin/python bench/profile_lists.py          # a scratch database, 50,000 per ledger
     DATABASE_URL=postgres://…/ledger10m .venv/bin/python bench/profile_lists.py --reuse --only runs
 
 Fills every searchable ledger with bench/fast_copy.py's rows (or, with --reuse, takes the database as it
-is), then for each API list of bench/search_explain.py's filtered lists (the same URLs, the same logged-in
-test client): the wall time per request without the profiler (p50/p95) and, under cProfile, the cost of
-each step per request (cumulative time of the step's functions, profiler overhead included: read the
-shares, not the absolute figures). Representing a page's rows costs the same at any table size, so a
-small database shows where that time goes; the 10M figures come from search_explain.py.
+is), then for each API list of bench/search_explain.py's filtered lists (the same URLs, called with an API
+token as search_explain.py does; --session: a signed-in session cookie): the wall time per request without
+the profiler (p50/p95) and, under cProfile, the cost of each step per request (cumulative time of the
+step's functions, profiler overhead included: read the shares, not the absolute figures). Representing a
+page's rows costs the same at any table size, so a small database (50,000 entries: full pages of 100 for
+every filter) shows where that time goes; the 10M figures come from search_explain.py.
 """
 
 import argparse
+import contextlib
 import cProfile
 import pstats
 import time
@@ -56,11 +58,12 @@ def api_lists(only):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--entries", type=int, default=3000, help="entries per searchable ledger (scratch database)")
+    parser.add_argument("--entries", type=int, default=50_000, help="entries per searchable ledger (scratch database)")
     parser.add_argument("--reuse", action="store_true", help="take the database as it is: no migration, no load")
     parser.add_argument("--only", help="profile only the lists whose label or URL holds this text")
     parser.add_argument("--runs", type=int, default=200, help="requests per list, timed and then profiled")
     parser.add_argument("--top", type=int, default=0, help="also print the top N functions by own time")
+    parser.add_argument("--session", action="store_true", help="a session cookie instead of an API token")
     args = parser.parse_args()
     from django.contrib.auth import get_user_model
 
@@ -68,7 +71,16 @@ def main():
         prepare_database(allow_sqlite=False)
         search_explain.load({}, args.entries)
     get_user_model().objects.get_or_create(username="bench-search", defaults={"is_superuser": True})
-    client = logged_in_client("bench-search")
+    with contextlib.ExitStack() as stack:
+        # As API clients call it (a token), or with a signed-in browser's session cookie.
+        if args.session:
+            client = logged_in_client("bench-search")
+        else:
+            client = stack.enter_context(search_explain.token_client("bench-search"))
+        profile_lists(client, args)
+
+
+def profile_lists(client, args):
     for label, url in api_lists(args.only):
         for _ in range(10):  # warm: imports, the first queries, compiled representers
             assert client.get(url).status_code == 200, url
