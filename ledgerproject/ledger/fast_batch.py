@@ -515,8 +515,8 @@ SAME_OBJECT = object()
 
 def _converter(field):
     """value → the field's representation, for the value types where it is a plain conversion (a stock
-    DateTimeField writing ISO 8601 in a time zone read once, a stock UUIDField's hex_verbose text), with
-    the types it takes; (None, ()) for any other field."""
+    DateTimeField writing ISO 8601 in a time zone read once, a stock UUIDField's hex_verbose text, a stock
+    ChoiceField's choice for a text), with the types it takes; (None, ()) for any other field."""
     from rest_framework.settings import api_settings
 
     if _stock_datetime(field):
@@ -541,6 +541,10 @@ def _converter(field):
         return iso, (datetime.datetime,)
     if type(field).to_representation is serializers.UUIDField.to_representation and field.uuid_format == "hex_verbose":
         return str, (uuid.UUID,)
+    if type(field).to_representation is serializers.ChoiceField.to_representation:
+        # DRF: "" as it is, else the choice whose text the value is (the value itself when none is).
+        choices = field.choice_strings_to_values
+        return (lambda value: choices.get(value, value)), (str,)
     return None, ()
 
 

@@ -126,6 +126,7 @@ def test_it_writes_method_fields_nested_rows_datetimes_and_uuids_as_drf_does():
         restored = RestoredSerializer(allow_null=True)
         same = SameSerializer(source="*")
         shout = serializers.SerializerMethodField()
+        kind = serializers.ChoiceField(choices=[(1, "one"), ("a", "A"), ("", "none")])
         ledger = LedgerSerializer._declared_fields["ledger"].__class__(source="ledger_block")
 
         def get_shout(self, obj):
@@ -141,6 +142,8 @@ def test_it_writes_method_fields_nested_rows_datetimes_and_uuids_as_drf_does():
         None,
     ]
     rows = [Row(at, Restored(i) if i % 2 else None, uuid.UUID(int=i)) for i, at in enumerate(moments)]
+    for row, kind in zip(rows, ["1", "a", "", "unknown", 1, None], strict=True):
+        row.kind = kind  # a choice's text, a choice, "", no choice, a non-text value, null
     for zone in (datetime.UTC, kolkata):
         with timezone.override(zone):
             serializer = RowSerializer()
