@@ -125,17 +125,18 @@ _PLAIN_READS = {}
 
 def plain_shape(queryset, serializer):
     """(queryset, columns): `queryset` and the values_list() names that read what `serializer` (an instance
-    or a class) shows: its
-    own columns (read_columns()), the ledger block's, the queryset's annotations (a cursor's position may be
-    one) and the related rows' columns its fields and `plain_row_reads` name (`relation__column`)."""
+    or a class) shows: its own columns (read_columns()), the ledger block's, the queryset's annotations (a
+    cursor's position may be one) and the related rows' columns its fields and `plain_row_reads` name
+    (`relation__column`). What a serializer class reads is worked out once: its fields do not depend on the
+    request."""
     serializer_class = serializer if isinstance(serializer, type) else type(serializer)
     key = (serializer_class, queryset.model)
     reads = _PLAIN_READS.get(key)
-    if reads is None:  # what a serializer class's fields read does not change: worked out once
+    if reads is None:
         instance = serializer_class() if serializer is serializer_class else serializer
         reads = _PLAIN_READS[key] = plain_reads(instance, queryset.model)
     own, related = reads
-    queryset, columns, _names = _plain_columns(queryset, only=own)
+    queryset, columns, _ = _plain_columns(queryset, only=own)
     annotations = [name for name in queryset.query.annotations if name != "recorded_at_text" and name not in columns]
     return queryset, columns + annotations + _related_columns(queryset.model, related)
 

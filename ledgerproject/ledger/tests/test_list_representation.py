@@ -143,6 +143,27 @@ def _body(response):
 
 
 @pytest.mark.django_db
+def test_it_answers_a_tenant_bound_reader_with_the_bytes_drf_writes_from_model_instances(
+    awkward, make_user, client_for, monkeypatch
+):
+    reader = client_for(make_user("tina", roles=["reader"], tenants=["acme-legal"]))
+    urls = [url + query for url in list_urls() for query in ("?page_size=1000", "?format=jsonl")]
+
+    def answers():
+        answered = {}
+        for url in urls:
+            response = reader.get(url)
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            answered[url] = (response.status_code, body)
+        return answered
+
+    fast = answers()
+    _as_drf_answers_from_instances(monkeypatch)
+    assert fast == answers()
+    assert b"acme-legal" in fast["/api/v1/events/?page_size=1000"][1]
+
+
+@pytest.mark.django_db
 def test_it_answers_every_list_with_the_bytes_drf_writes_from_model_instances(awkward, auditor_api, monkeypatch):
     queries = ["", "?page_size=1000", "?format=jsonl", "?format=csv"]
     urls = list_urls()
