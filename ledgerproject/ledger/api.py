@@ -123,12 +123,13 @@ def _related_columns(model, related):
 _PLAIN_READS = {}
 
 
-def plain_shape(queryset, serializer):
+def plain_shape(queryset, serializer, also=()):
     """(queryset, columns): `queryset` and the values_list() names that read what `serializer` (an instance
     or a class) shows: its own columns (read_columns()), the ledger block's, the queryset's annotations (a
     cursor's position may be one) and the related rows' columns its fields and `plain_row_reads` name
     (`relation__column`). What a serializer class reads is worked out once: its fields do not depend on the
-    request."""
+    request. `also`: more of the model's columns to read (a list's ordering: the cursor reads its position
+    from the page's last row)."""
     serializer_class = serializer if isinstance(serializer, type) else type(serializer)
     key = (serializer_class, queryset.model)
     reads = _PLAIN_READS.get(key)
@@ -136,7 +137,7 @@ def plain_shape(queryset, serializer):
         instance = serializer_class() if serializer is serializer_class else serializer
         reads = _PLAIN_READS[key] = plain_reads(instance, queryset.model)
     own, related = reads
-    queryset, columns, _ = _plain_columns(queryset, only=own)
+    queryset, columns, _ = _plain_columns(queryset, only=own if own is None else own | set(also))
     annotations = [name for name in queryset.query.annotations if name != "recorded_at_text" and name not in columns]
     return queryset, columns + annotations + _related_columns(queryset.model, related)
 
@@ -204,13 +205,13 @@ def _faster_converters(converters, expression):
     return converters
 
 
-def plain_row_queryset(queryset, serializer=None):
+def plain_row_queryset(queryset, serializer=None, also=()):
     """`queryset` yielding PlainRow objects: of every column (recorded_at as text on PostgreSQL), or of
-    what `serializer` (an instance or a class) shows (plain_shape())."""
+    what `serializer` (an instance or a class) shows and the columns `also` names (plain_shape())."""
     if serializer is None:
         queryset, columns, _ = _plain_columns(queryset)
     else:
-        queryset, columns = plain_shape(queryset, serializer)
+        queryset, columns = plain_shape(queryset, serializer, also)
     queryset = queryset.values_list(*columns)
     queryset._iterable_class = PlainRowIterable
     return queryset
@@ -325,7 +326,8 @@ class StreamingListMixin:
         # Its related rows' columns are read in the same query (plain_reads()), its select_related() unused.
         serializer_class = self.get_serializer_class()
         if getattr(serializer_class, "reads_plain_rows", False) and not queryset._prefetch_related_lookups:
-            queryset = plain_row_queryset(queryset, serializer_class)
+            ordering = [name.lstrip("-") for name in self.cursor_ordering]
+            queryset = plain_row_queryset(queryset, serializer_class, also=ordering)
         return super().paginate_queryset(queryset)
 
 

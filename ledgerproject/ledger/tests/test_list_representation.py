@@ -213,3 +213,17 @@ def test_it_reads_a_page_of_runs_with_their_outcomes_in_queries_independent_of_i
         return len(captured.captured_queries)
 
     assert queries_for(2) == queries_for(12)
+
+
+@pytest.mark.django_db
+def test_it_reads_a_lists_ordering_columns_for_its_cursor_when_no_field_shows_them(awkward, auditor_api, monkeypatch):
+    from enhancelog.api import EnhanceEntryViewSet
+
+    # reasons_text is derived, stored and never shown: the cursor still needs the page's last position in it.
+    monkeypatch.setattr(EnhanceEntryViewSet, "cursor_ordering", ("reasons_text", "seq"))
+    first = auditor_api.get("/api/v1/enhances/?page_size=2")
+    assert first.status_code == 200 and first.json()["next"]
+    following = auditor_api.get(first.json()["next"])
+    assert following.status_code == 200 and following.json()["results"]
+    _as_drf_answers_from_instances(monkeypatch)
+    assert auditor_api.get("/api/v1/enhances/?page_size=2").content == first.content
