@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
 from rest_framework.response import Response
 
+from ledgerproject.ledger import api as ledger_api
 from ledgerproject.ledger import hashing
 from ledgerproject.ledger.api import LedgerViewSet
 from ledgerproject.ledger.params import parse_int
@@ -57,12 +58,18 @@ def checked_as_of(request):
         raise ValidationError({"as_of": [str(exc)]}) from None
 
 
-def listed_releases():
-    """Each name's current release, ordered by the current-release row's name, with whether its spec is a
-    stored blob read in the same query (spec_blob_present; no second round trip for the page's digests)."""
-    queryset = Release.objects.currents().select_related("rolled_back_to").annotate(current_name=F("current_row__name"))
+def with_spec_blob_presence(queryset):
+    """`queryset` with whether each release's spec is a stored blob read in the same query
+    (spec_blob_present; no second round trip for a page's digests)."""
     presence = spec_blob_presence()
     return queryset if presence is None else queryset.annotate(spec_blob_present=presence)
+
+
+def listed_releases():
+    """Each name's current release, ordered by the current-release row's name, with spec_blob_present."""
+    return with_spec_blob_presence(
+        Release.objects.currents().select_related("rolled_back_to").annotate(current_name=F("current_row__name"))
+    )
 
 
 class ReleaseViewSet(LedgerViewSet):
@@ -138,10 +145,12 @@ class ReleaseViewSet(LedgerViewSet):
         if limit is None:
             raise ValidationError({"limit": [f"limit is a whole number from 1 to {MAX_HISTORY}; got {text!r}."]})
         mine = Release.objects.visible_to(request.user).of_tenant(named_tenant(request))
-        entries = mine.select_related("rolled_back_to").history(name)
+        entries = with_spec_blob_presence(mine.select_related("rolled_back_to").history(name))
         if moment is not None:
             entries = entries.filter(recorded_at__lte=moment)
-        return Response(self.get_serializer(list(entries[:limit]), many=True).data)
+        # Plain rows, as the list's pages: the restored entries and the spec blobs in the same query.
+        rows = ledger_api.plain_row_queryset(entries, ReleaseSerializer)[:limit]
+        return Response(self.get_serializer(list(rows), many=True).data)
 
     @extend_schema(
         summary="Promote a new current release of a name",

@@ -5,6 +5,7 @@ import time
 
 import pytest
 from django.db import connection
+from django.db.models import Count
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -128,6 +129,7 @@ def whole_second():
 def _as_drf_answers_from_instances(monkeypatch):
     """The lists as before plain rows: model instances, each represented by DRF's own Serializer code."""
     monkeypatch.setattr(api.StreamingListMixin, "paginate_queryset", GenericAPIView.paginate_queryset)
+    monkeypatch.setattr(api, "plain_row_queryset", lambda queryset, serializer=None, also=(): queryset)
     monkeypatch.setattr(api, "plain_rows", lambda queryset, serializer: queryset.iterator(chunk_size=2000))
     monkeypatch.setattr(LedgerSerializer, "to_representation", serializers.ModelSerializer.to_representation)
     # A release's stored spec blob: asked for the page's digests in a query of their own.
@@ -166,7 +168,11 @@ def test_it_answers_a_tenant_bound_reader_with_the_bytes_drf_writes_from_model_i
 @pytest.mark.django_db
 def test_it_answers_every_list_with_the_bytes_drf_writes_from_model_instances(awkward, auditor_api, monkeypatch):
     queries = ["", "?page_size=1000", "?format=jsonl", "?format=csv"]
-    urls = list_urls()
+    # A release name's history is a list too (not paged): the awkward name's and the demo's busiest one's.
+    from releases.models import Release
+
+    busiest = Release.objects.values("name").annotate(n=Count("seq")).order_by("-n", "name")[0]["name"]
+    urls = list_urls() + [f"/api/v1/releases/{name}/history/" for name in ("agent-odd", busiest)]
     assert {"/api/v1/runs/", "/api/v1/events/", "/api/v1/releases/", "/api/v1/logs/", "/api/v1/outputs/"} <= set(urls)
     fast = {url + query: _body(auditor_api.get(url + query)) for url in urls for query in queries}
     _as_drf_answers_from_instances(monkeypatch)
