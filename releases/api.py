@@ -111,9 +111,11 @@ class ReleaseViewSet(LedgerViewSet):
         name = checked_name(name)
         moment = checked_as_of(request)
         mine = Release.objects.visible_to(request.user).of_tenant(named_tenant(request))
-        history = mine.select_related("rolled_back_to").history(name)
+        # The spec blob's presence in the entry's own query (one round trip).
+        shown = with_spec_blob_presence(mine.select_related("rolled_back_to"))
+        history = shown.history(name)
         if moment is None:
-            entry = mine.select_related("rolled_back_to").current(name)
+            entry = shown.current(name)
             if entry is None:
                 raise NotFound(f"There is no release called {name!r}.")
         else:

@@ -168,11 +168,13 @@ def test_it_answers_a_tenant_bound_reader_with_the_bytes_drf_writes_from_model_i
 @pytest.mark.django_db
 def test_it_answers_every_list_with_the_bytes_drf_writes_from_model_instances(awkward, auditor_api, monkeypatch):
     queries = ["", "?page_size=1000", "?format=jsonl", "?format=csv"]
-    # A release name's history is a list too (not paged): the awkward name's and the demo's busiest one's.
+    # A release name's current entry and history (a list, not paged): the awkward name's and the demo's busiest.
     from releases.models import Release
 
     busiest = Release.objects.values("name").annotate(n=Count("seq")).order_by("-n", "name")[0]["name"]
-    urls = list_urls() + [f"/api/v1/releases/{name}/history/" for name in ("agent-odd", busiest)]
+    urls = list_urls() + [
+        f"/api/v1/releases/{name}/{part}" for name in ("agent-odd", busiest) for part in ("", "history/")
+    ]
     assert {"/api/v1/runs/", "/api/v1/events/", "/api/v1/releases/", "/api/v1/logs/", "/api/v1/outputs/"} <= set(urls)
     fast = {url + query: _body(auditor_api.get(url + query)) for url in urls for query in queries}
     _as_drf_answers_from_instances(monkeypatch)
