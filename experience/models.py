@@ -274,13 +274,7 @@ class ExperienceEvent(LedgerEntry):
     @property
     def envelope(self):
         """The seed's ExperienceEventEnvelope JSON."""
-        return {
-            "event_id": self.event_id,
-            "occurred_at": self.occurred_at,
-            "tenant_id": self.tenant_id,
-            "correlation_id": self.correlation_id,
-            "event": {"type": self.kind, "data": self.data},
-        }
+        return envelope_of(self)
 
     @property
     def kind_template(self):
@@ -330,3 +324,14 @@ def step_summary(events):
     outcomes = [g["outcome"] for g in ordered if g["outcome"]]
     totals["outcome"] = None if not outcomes else ("failed" if "failed" in outcomes else "passed")
     return {"groups": ordered, "totals": totals}
+
+
+def envelope_of(event):
+    """The seed's ExperienceEventEnvelope JSON of an event: an ExperienceEvent, or a list page's plain row."""
+    return {
+        "event_id": event.event_id,
+        "occurred_at": event.occurred_at,
+        "tenant_id": event.tenant_id,
+        "correlation_id": event.correlation_id,
+        "event": {"type": event.kind, "data": event.data},
+    }

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from experience import schemas
-from experience.models import OCCURRED_AT_MAX, TRANSITION, ExperienceEvent, parse_occurred_at
+from experience.models import OCCURRED_AT_MAX, TRANSITION, ExperienceEvent, envelope_of, parse_occurred_at
 from ledgerproject.ledger.payloads import PayloadError, PayloadField, type_name, validate_payload
 from ledgerproject.ledger.serializers import LedgerSerializer
 
@@ -51,9 +51,13 @@ class ExperienceEventSerializer(LedgerSerializer):
         # The envelope is parsed by hand below.
         return ENVELOPE_FIELDS
 
+    # A list page and an export read plain rows of the envelope's columns (envelope_of() reads only these).
+    reads_plain_rows = True
+    plain_row_reads = ("kind", "data")
+
     def to_representation(self, obj):
         # The envelope is already plain JSON; skipping DRF's per-field machinery halves list and export time.
-        return {**obj.envelope, "ledger": obj.ledger_block}
+        return {**envelope_of(obj), "ledger": obj.ledger_block}
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):

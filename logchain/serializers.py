@@ -25,3 +25,6 @@ class LogRecordSerializer(LedgerSerializer):
     class Meta:
         model = LogRecord
         fields = ["seq", "ts_ms", "level", "daemon_id", "node_id", "message", "chain_pending", "tenant_id", "ledger"]
+
+    # Every field is a column: list pages and exports read plain rows of them.
+    reads_plain_rows = True

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
 from rest_framework.response import Response
 
+from ledgerproject.ledger import api as ledger_api
 from ledgerproject.ledger import hashing
 from ledgerproject.ledger.api import LedgerViewSet
 from ledgerproject.ledger.params import parse_int
@@ -16,7 +17,13 @@ from ledgerproject.ledger.tenancy import named_tenant
 from releases.asof import parse_as_of
 from releases.filters import ReleaseFilterSet
 from releases.models import Release, validate_name
-from releases.serializers import PromoteSerializer, ReleaseSerializer, RollbackSerializer, blob_digests
+from releases.serializers import (
+    PromoteSerializer,
+    ReleaseSerializer,
+    RollbackSerializer,
+    page_blob_digests,
+    spec_blob_presence,
+)
 
 MAX_HISTORY = 1000
 AS_OF = OpenApiParameter(
@@ -51,13 +58,27 @@ def checked_as_of(request):
         raise ValidationError({"as_of": [str(exc)]}) from None
 
 
+def with_spec_blob_presence(queryset):
+    """`queryset` with whether each release's spec is a stored blob read in the same query
+    (spec_blob_present; no second round trip for a page's digests)."""
+    presence = spec_blob_presence()
+    return queryset if presence is None else queryset.annotate(spec_blob_present=presence)
+
+
+def listed_releases():
+    """Each name's current release, ordered by the current-release row's name, with spec_blob_present."""
+    return with_spec_blob_presence(
+        Release.objects.currents().select_related("rolled_back_to").annotate(current_name=F("current_row__name"))
+    )
+
+
 class ReleaseViewSet(LedgerViewSet):
     """`GET /releases/` lists each agent name's current release; entries are appended only through
     `POST /releases/{name}/promote/` and `POST /releases/{name}/rollback/`."""
 
     # Ordered by the current-release row's copy of the name (the entry's own): its (name, tenant) index, or a
     # filter's (column, name) index, then serves the page in order instead of every current release being sorted.
-    queryset = Release.objects.currents().select_related("rolled_back_to").annotate(current_name=F("current_row__name"))
+    queryset = listed_releases()
     serializer_class = ReleaseSerializer
     filterset_class = ReleaseFilterSet
     lookup_field = "name"
@@ -74,8 +95,9 @@ class ReleaseViewSet(LedgerViewSet):
         if instance is not None and not isinstance(instance, QuerySet):
             items = instance if isinstance(instance, (list, tuple)) else [instance]
             context = kwargs.setdefault("context", self.get_serializer_context())
-            # One lookup of the runs app's blobs for the whole page instead of one per entry.
-            context["blob_digests"] = blob_digests(item.spec_digest for item in items)
+            # One lookup of the runs app's blobs for the whole page instead of one per entry (none for a list
+            # page, whose query read it).
+            context["blob_digests"] = page_blob_digests(items)
         return super().get_serializer(*args, **kwargs)
 
     @extend_schema(exclude=True)
@@ -89,9 +111,11 @@ class ReleaseViewSet(LedgerViewSet):
         name = checked_name(name)
         moment = checked_as_of(request)
         mine = Release.objects.visible_to(request.user).of_tenant(named_tenant(request))
-        history = mine.select_related("rolled_back_to").history(name)
+        # The spec blob's presence in the entry's own query (one round trip).
+        shown = with_spec_blob_presence(mine.select_related("rolled_back_to"))
+        history = shown.history(name)
         if moment is None:
-            entry = mine.select_related("rolled_back_to").current(name)
+            entry = shown.current(name)
             if entry is None:
                 raise NotFound(f"There is no release called {name!r}.")
         else:
@@ -123,10 +147,12 @@ class ReleaseViewSet(LedgerViewSet):
         if limit is None:
             raise ValidationError({"limit": [f"limit is a whole number from 1 to {MAX_HISTORY}; got {text!r}."]})
         mine = Release.objects.visible_to(request.user).of_tenant(named_tenant(request))
-        entries = mine.select_related("rolled_back_to").history(name)
+        entries = with_spec_blob_presence(mine.select_related("rolled_back_to").history(name))
         if moment is not None:
             entries = entries.filter(recorded_at__lte=moment)
-        return Response(self.get_serializer(list(entries[:limit]), many=True).data)
+        # Plain rows, as the list's pages: the restored entries and the spec blobs in the same query.
+        rows = ledger_api.plain_row_queryset(entries, ReleaseSerializer)[:limit]
+        return Response(self.get_serializer(list(rows), many=True).data)
 
     @extend_schema(
         summary="Promote a new current release of a name",

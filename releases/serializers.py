@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ledgerproject.ledger import hashing
+from ledgerproject.ledger.chain import timestamp_text
 from ledgerproject.ledger.payloads import Sha256Field
 from ledgerproject.ledger.serializers import SERVER_SET, LedgerSerializer, StrictSerializer
 from ledgerproject.ledger.validators import sha256_problem
@@ -25,6 +25,27 @@ def blob_digests(digests):
     if hasattr(rows, "present_digests"):  # the runs app records deletions of a blob's bytes: only link stored ones
         return rows.present_digests(digests)
     return set(rows.filter(digest__in=digests).values_list("digest", flat=True))
+
+
+def spec_blob_presence():
+    """An expression for a list of releases: whether the row's spec_digest is a stored blob (runs app), or None
+    when that app has no Blob model. Read in the list's own query instead of one more for its page's digests."""
+    from django.db.models import OuterRef
+
+    try:
+        blob = apps.get_model("runs", "Blob")
+    except LookupError:
+        return None
+    rows = blob._default_manager.all()
+    return rows.is_present_expression(OuterRef("spec_digest")) if hasattr(rows, "is_present_expression") else None
+
+
+def page_blob_digests(items):
+    """blob_digests() of a page's spec digests: read from the rows' `spec_blob_present` when its query had it."""
+    items = list(items)
+    if items and all(hasattr(item, "spec_blob_present") for item in items):
+        return {item.spec_digest for item in items if item.spec_blob_present}
+    return blob_digests(item.spec_digest for item in items)
 
 
 def blob_url(digest):
@@ -58,7 +79,7 @@ class RestoredSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_recorded_at(self, obj):
-        return hashing.format_timestamp(obj.recorded_at)
+        return timestamp_text(obj.recorded_at)
 
 
 class ReleaseSerializer(LedgerSerializer):
@@ -94,13 +115,28 @@ class ReleaseSerializer(LedgerSerializer):
         ]
         read_only_fields = fields
 
+    # A list page reads plain rows: the methods below read only these columns (and the restored entry's,
+    # joined in the same query: `rolled_back_to` is None on a promote).
+    reads_plain_rows = True
+    plain_row_reads = (
+        "version_label",
+        "promoted_by",
+        "notes",
+        "recorded_at",
+        "supersedes_id",
+        "spec_digest",
+        "rolled_back_to__version_label",
+        "rolled_back_to__recorded_at",
+    )
+
     @extend_schema_field(ReleaseMetadataSerializer)
     def get_metadata(self, obj):
         return {"version_label": obj.version_label or None, "promoted_by": obj.promoted_by, "notes": obj.notes or None}
 
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_recorded_at(self, obj):
-        return hashing.format_timestamp(obj.recorded_at)
+        # A plain row's recorded_at is already the database's text of it (PostgreSQL).
+        return timestamp_text(obj.recorded_at)
 
     def get_supersedes(self, obj) -> int | None:
         return obj.supersedes_id

@@ -1,5 +1,6 @@
 """Wire shapes of blobs, runs (RunRecord, RunEvent, RunSummary) and task outputs, as the seeds' serde JSON."""
 
+import datetime
 import uuid
 
 from django.utils import timezone
@@ -9,6 +10,7 @@ from ledgerproject.ledger.payloads import PayloadField, Sha256Field
 from ledgerproject.ledger.serializers import LedgerSerializer, StrictSerializer
 from ledgerproject.ledger.validators import MAX_JSON_INT
 from runs.models import Blob, Output, Run, RunEvent, RunStatus
+from runs.models.run_outcomes import outcome_summary
 from runs.schemas import OutputEvent
 
 
@@ -35,6 +37,12 @@ class RunSummarySerializer(StrictSerializer):
     final_state_digest = Sha256Field(allow_null=True, required=False, default=None)
     duration_ms = serializers.IntegerField(min_value=0, max_value=MAX_JSON_INT)
     success = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+def outcome_of(run):
+    """A run's outcome, None while it runs: a Run's (its outcome_or_none) or a list page's plain row's."""
+    # A Run without an outcome raises RelatedObjectDoesNotExist, an AttributeError: getattr's default.
+    return getattr(run, "outcome", None)
 
 
 class RunSerializer(LedgerSerializer):
@@ -75,16 +83,25 @@ class RunSerializer(LedgerSerializer):
         **dict.fromkeys(("status", "summary", "completed_at"), "Set by complete/fail/cancel, not on creation."),
     }
 
+    # A list page reads runs as plain rows, each with its outcome's columns from the same query (a LEFT
+    # JOIN: `outcome` is None while the run is RUNNING); the methods below read only these.
+    reads_plain_rows = True
+    plain_row_reads = tuple(
+        f"outcome__{name}" for name in ("status", "total_events", "final_state_digest", "duration_ms", "success")
+    ) + ("outcome__recorded_at",)
+
     def get_status(self, run) -> str:
-        return str(run.status)
+        outcome = outcome_of(run)
+        return str(outcome.status) if outcome else str(RunStatus.RUNNING)
 
     def get_summary(self, run) -> RunSummarySerializer(allow_null=True):
-        outcome = run.outcome_or_none
-        return outcome.summary() if outcome else None
+        outcome = outcome_of(run)
+        return outcome_summary(outcome) if outcome else None
 
     def get_completed_at(self, run) -> serializers.DateTimeField(allow_null=True):
-        outcome = run.outcome_or_none
-        return serializers.DateTimeField().to_representation(outcome.completed_at) if outcome else None
+        # An outcome's completed_at is its recorded_at.
+        outcome = outcome_of(run)
+        return self.datetime_text(outcome.recorded_at) if outcome else None
 
     def to_append_fields(self, validated_data):
         fields = dict(validated_data)
@@ -106,6 +123,9 @@ class RunEventSerializer(LedgerSerializer):
     class Meta:
         model = RunEvent
         fields = ["run_id", "seq", "kind", "payload", "timestamp", "ledger"]
+
+    # Every field is a column: a run's list of events and its exports read plain rows of them.
+    reads_plain_rows = True
 
     def problems_across(self, items):
         first_with, repeats = {}, []
@@ -129,8 +149,12 @@ class RunEventSerializer(LedgerSerializer):
     def to_representation(self, event):
         data = super().to_representation(event)
         if data.get("timestamp") is None:
-            # No claimed time: the server's arrival time is the event's time (as the Surreal ledger does).
-            data["timestamp"] = serializers.DateTimeField().to_representation(event.recorded_at)
+            # No claimed time: the server's arrival time is the event's time (as the Surreal ledger does),
+            # written as a DateTimeField writes it (a plain row holds the database's text of it).
+            recorded_at = event.recorded_at
+            if isinstance(recorded_at, str):
+                recorded_at = datetime.datetime.fromisoformat(recorded_at)
+            data["timestamp"] = self.datetime_text(recorded_at)
         return data
 
 
@@ -159,6 +183,9 @@ class OutputSerializer(LedgerSerializer):
     class Meta:
         model = Output
         fields = ["id", "task_id", "attempt", "producer_agent", "event", "parent_refs", "tenant_id", "ledger"]
+
+    # Every field is a column: list pages and exports read plain rows of them.
+    reads_plain_rows = True
 
     server_owned = {"id": "The output id is minted by the server and cannot be sent."}
 

@@ -15,6 +15,7 @@ import datetime
 import gc
 import math
 import operator
+import uuid
 from contextlib import contextmanager
 
 from django.core import validators as dj_validators
@@ -532,42 +533,110 @@ def _identity_types(field):
     return ()
 
 
+# A nested serializer reading the object it is part of (source="*"): represented from the same object.
+SAME_OBJECT = object()
+
+
+def _converter(field):
+    """value → the field's representation, for the value types where it is a plain conversion (a stock
+    DateTimeField writing ISO 8601 in a time zone read once, a stock UUIDField's hex_verbose text, a stock
+    ChoiceField's choice for a text), with the types it takes; (None, ()) for any other field."""
+    from rest_framework.settings import api_settings
+
+    if _stock_datetime(field):
+        output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
+        if output_format is None or output_format.lower() != "iso-8601":
+            return None, ()
+        # What enforce_timezone() reads per value: the field's zone, else the active one (one request's).
+        zone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
+        if zone is None:
+            return None, ()
+        astimezone = datetime.datetime.astimezone
+
+        def iso(value):
+            if type(value) is not datetime.datetime or value.tzinfo is None:
+                return field.to_representation(value)  # text, naive (DRF makes it aware or refuses it), …
+            try:
+                text = astimezone(value, zone).isoformat()
+            except OverflowError:
+                return field.to_representation(value)  # DRF's own refusal
+            return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+        return iso, (datetime.datetime,)
+    if type(field).to_representation is serializers.UUIDField.to_representation and field.uuid_format == "hex_verbose":
+        return str, (uuid.UUID,)
+    if type(field).to_representation is serializers.ChoiceField.to_representation:
+        # DRF: "" as it is, else the choice whose text the value is (the value itself when none is).
+        choices = field.choice_strings_to_values
+        return (lambda value: choices.get(value, value)), (str,)
+    return None, ()
+
+
+def datetime_text():
+    """value → its representation by a stock DateTimeField (ISO 8601 in the zone active now, read once)."""
+    return _converter(serializers.DateTimeField())[0]
+
+
+def _stock_method_field(field):
+    cls = type(field)
+    return (
+        isinstance(field, serializers.SerializerMethodField)
+        and cls.to_representation is serializers.SerializerMethodField.to_representation
+        and cls.get_attribute is serializers.Field.get_attribute
+        and field.source == "*"
+    )
+
+
+def _stock_nested(field):
+    cls = type(field)
+    return (
+        isinstance(field, serializers.Serializer)
+        and cls.get_attribute is serializers.Field.get_attribute
+        and cls.to_representation is serializers.Serializer.to_representation
+    )
+
+
 def representer(serializer):
     """instance → DRF's `Serializer.to_representation(serializer, instance)`, with each plain field (one
     source attribute, DRF's stock get_attribute, a value whose representation is itself) read directly,
-    and a nested plain serializer (the ledger block) likewise; every other field, and every value of
-    another type, goes through the field's own get_attribute and to_representation."""
-    from django.db.models import Model
+    a nested plain serializer (the ledger block, a related row, one reading the same object) likewise, a
+    stock SerializerMethodField's method called directly and a stock date-time or UUID field's value
+    converted directly; every other field, and every value of another type, goes through the field's own
+    get_attribute and to_representation. A mapping is represented by DRF itself."""
+    from collections.abc import Mapping
+
     from rest_framework.fields import get_attribute  # noqa: F401 (what Field.get_attribute calls)
     from rest_framework.relations import PKOnlyObject
 
     def compile_fields(owner):
         plan = []
         for field in owner._readable_fields:
+            if _stock_method_field(field):
+                # DRF: get_attribute(instance) is the instance (source "*"), then parent.get_<name>(instance).
+                plan.append((field.field_name, field, None, (), None, None, getattr(owner, field.method_name)))
+                continue
+            if _stock_nested(field) and field.source == "*":
+                plan.append((field.field_name, field, None, (), compile_fields(field), None, SAME_OBJECT))
+                continue
             simple = (
                 len(field.source_attrs) == 1
                 and type(field).get_attribute is serializers.Field.get_attribute
                 and not isinstance(field, serializers.BaseSerializer)
             )
-            nested = None
-            if (
-                isinstance(field, serializers.Serializer)
-                and len(field.source_attrs) == 1
-                and type(field).get_attribute is serializers.Field.get_attribute
-                and type(field).to_representation is serializers.Serializer.to_representation
-            ):
-                nested = compile_fields(field)
+            nested = compile_fields(field) if len(field.source_attrs) == 1 and _stock_nested(field) else None
             types = _identity_types(field) if simple else ()
-            # A stock DateTimeField writes equal datetimes alike (in the active time zone): once per distinct one.
-            memo = {} if simple and _stock_datetime(field) else None
+            convert = _converter(field) if simple else (None, ())
+            if convert[0] is None:
+                convert = None
             plan.append(
-                (field.field_name, field, field.source_attrs[0] if field.source_attrs else None, types, nested, memo)
+                (field.field_name, field, field.source_attrs[0] if field.source_attrs else None, types, nested, convert)
+                + (None,)
             )
         return plan
 
     plan = compile_fields(serializer)
 
-    def slow_field(field, instance, memo=None):
+    def slow_field(field, instance):
         try:
             attribute = field.get_attribute(instance)
         except SkipField:
@@ -575,22 +644,18 @@ def representer(serializer):
         check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
         if check_for_none is None:
             return None
-        if memo is not None and type(attribute) is datetime.datetime and attribute.tzinfo is not None:
-            # Keyed with the offset: two times of one zone compare equal by their wall clock alone, and in
-            # the hour a clock turns back one wall time is two instants (fold).
-            key = (attribute, attribute.utcoffset())
-            text = memo.get(key)
-            if text is None:
-                text = field.to_representation(attribute)
-                if len(memo) < _MEMO_SIZE:
-                    memo[key] = text
-            return text
         return field.to_representation(attribute)
 
     def represent(fields, instance, is_mapping):
         ret = {}
-        for name, field, attr, types, nested, memo in fields:
-            if types != () or nested is not None:
+        for name, field, attr, types, nested, convert, special in fields:
+            if special is not None:
+                if special is SAME_OBJECT:
+                    ret[name] = represent(nested, instance, is_mapping)
+                else:
+                    ret[name] = special(instance)
+                continue
+            if types != () or nested is not None or convert is not None:
                 try:
                     value = instance[attr] if is_mapping else getattr(instance, attr)
                 except Exception:  # noqa: BLE001 - missing, related, …: the field's own path decides
@@ -600,19 +665,21 @@ def representer(serializer):
                         ret[name] = None
                         continue
                     if nested is not None:
-                        if type(value) is dict:
-                            ret[name] = represent(nested, value, True)
-                            continue
-                    elif types is None or type(value) in types:
+                        ret[name] = represent(nested, value, isinstance(value, Mapping))
+                        continue
+                    if types is None or type(value) in types:
                         ret[name] = value
                         continue
-            value = slow_field(field, instance, memo)
+                    if convert is not None and type(value) in convert[1]:
+                        ret[name] = convert[0](value)
+                        continue
+            value = slow_field(field, instance)
             if value is not empty:
                 ret[name] = value
         return ret
 
     def represent_instance(instance):
-        if not isinstance(instance, Model) and hasattr(instance, "__getitem__"):
+        if isinstance(instance, Mapping):
             return serializers.Serializer.to_representation(serializer, instance)
         return represent(plan, instance, False)
 

@@ -449,6 +449,14 @@ class LedgerSerializer(StrictBodyMixin, serializers.ModelSerializer):
             represent = self._represent = fast_batch.representer(self)
         return represent(instance)
 
+    def datetime_text(self, value):
+        """`value` as a DateTimeField writes it (ISO 8601 in the active time zone, read once per serializer):
+        for a method field's time, which a list page writes for every row."""
+        convert = self.__dict__.get("_datetime_text")
+        if convert is None:
+            convert = self._datetime_text = fast_batch.datetime_text()
+        return convert(value)
+
     def to_append_fields(self, validated_data):
         """Model field values for the append path (override to reshape seed JSON into columns)."""
         return dict(validated_data)

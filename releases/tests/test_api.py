@@ -266,7 +266,7 @@ def test_the_list_streams_as_jsonl(writer_api):
 
 
 def test_spec_blob_links_to_a_stored_blob(writer_api, monkeypatch):
-    monkeypatch.setattr("releases.api.blob_digests", lambda digests: {D1})
+    monkeypatch.setattr("releases.api.page_blob_digests", lambda items: {D1})
     promote(writer_api, "agent", "v1")
     promote(writer_api, "other", "v2")
 

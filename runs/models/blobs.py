@@ -24,6 +24,13 @@ class BlobQuerySet(LedgerQuerySet):
     def present(self):
         return self.with_presence().filter(present=True)
 
+    def is_present_expression(self, digest):
+        """A boolean expression: the digest `digest` (an OuterRef, e.g. a release's spec_digest) is stored as
+        present(), for a list that shows it per row in its own query instead of asking present_digests()."""
+        from django.db.models import Exists
+
+        return Exists(self.present().filter(digest=digest))
+
     def present_digests(self, digests):
         """The subset of `digests` whose bytes are stored (present()), in a query written by hand: a
         release's answer asks it for its spec on every promote, and the ORM took longer to build it than

@@ -97,9 +97,14 @@ class RunOutcome(AddressedByRun, LedgerEntry):
         return self.recorded_at
 
     def summary(self):
-        return {
-            "total_events": self.total_events,
-            "final_state_digest": self.final_state_digest,
-            "duration_ms": self.duration_ms,
-            "success": self.success,
-        }
+        return outcome_summary(self)
+
+
+def outcome_summary(outcome):
+    """The seed's RunSummary of an outcome: a RunOutcome, or a list page's plain row of its columns."""
+    return {
+        "total_events": outcome.total_events,
+        "final_state_digest": outcome.final_state_digest,
+        "duration_ms": outcome.duration_ms,
+        "success": outcome.success,
+    }

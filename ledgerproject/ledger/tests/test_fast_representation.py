@@ -85,3 +85,70 @@ def test_it_reads_a_plain_field_directly_and_hands_other_values_to_the_field():
     for row in (Row(), Odd()):
         assert represent(row) == serializers.Serializer.to_representation(serializer, row)
     assert represent(Odd())["name"] == "5" and represent(Odd())["count"] == 7 and represent(Odd())["flag"] is True
+
+
+def test_it_writes_method_fields_nested_rows_datetimes_and_uuids_as_drf_does():
+    import datetime
+    import uuid
+    import zoneinfo
+
+    from django.utils import timezone
+
+    class Restored:
+        def __init__(self, seq):
+            self.seq, self.label = seq, f"v{seq}"
+
+    class Row:
+        def __init__(self, at, restored, ident):
+            self.at, self.restored, self.ident, self.name = at, restored, ident, "ü"
+            self.ledger_block = {
+                "seq": 1,
+                "recorded_at": "t",
+                "recorded_by": "",
+                "prev_entry_hash": "0",
+                "entry_hash": "1",
+            }
+
+    class RestoredSerializer(serializers.Serializer):
+        seq = serializers.IntegerField()
+        label = serializers.SerializerMethodField()
+
+        def get_label(self, obj):
+            return obj.label.upper()
+
+    class SameSerializer(serializers.Serializer):
+        name = serializers.CharField()
+        at = serializers.DateTimeField()
+
+    class RowSerializer(serializers.Serializer):
+        at = serializers.DateTimeField()
+        ident = serializers.UUIDField()
+        restored = RestoredSerializer(allow_null=True)
+        same = SameSerializer(source="*")
+        shout = serializers.SerializerMethodField()
+        kind = serializers.ChoiceField(choices=[(1, "one"), ("a", "A"), ("", "none")])
+        ledger = LedgerSerializer._declared_fields["ledger"].__class__(source="ledger_block")
+
+        def get_shout(self, obj):
+            return obj.name * 2
+
+    kolkata = zoneinfo.ZoneInfo("Asia/Kolkata")
+    moments = [
+        datetime.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=-8))),
+        datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=kolkata),
+        datetime.datetime(2026, 1, 2, 3, 4, 5),  # naive: DRF makes it aware in the active zone
+        "2026-01-02T03:04:05Z",  # text: DRF writes it as it is
+        None,
+    ]
+    rows = [Row(at, Restored(i) if i % 2 else None, uuid.UUID(int=i)) for i, at in enumerate(moments)]
+    for row, kind in zip(rows, ["1", "a", "", "unknown", 1, None], strict=True):
+        row.kind = kind  # a choice's text, a choice, "", no choice, a non-text value, null
+    for zone in (datetime.UTC, kolkata):
+        with timezone.override(zone):
+            serializer = RowSerializer()
+            represent = fast_batch.representer(serializer)
+            for row in rows:
+                assert represent(row) == serializers.Serializer.to_representation(serializer, row), (zone, row.at)
+    with timezone.override(kolkata):
+        assert fast_batch.representer(RowSerializer())(rows[0])["at"] == "2026-01-02T08:34:05.123456+05:30"
