@@ -466,13 +466,46 @@ def _copy_unescape(text):
 def copy_statement(connection, statement, params=None):
     """psycopg's Copy of `statement` on a Django connection, started through the connection's execute
     wrappers (query logs and instrumentation see it as any statement) and with psycopg's errors turned
-    into Django's, as the cursor's own fetches are."""
-    with connection.cursor() as cursor, connection.wrap_database_errors, ExitStack() as stack:
+    into Django's, as the cursor's own fetches are.
 
-        def start(sql, params, many, context):
-            return stack.enter_context(cursor.cursor.copy(sql, params))
+    Inside a transaction the COPY runs in a savepoint. A reader that stops early cancels the rows still
+    coming (copy_batches), and PostgreSQL aborts the transaction a cancelled statement is in; rolling
+    back to the savepoint leaves the caller's transaction as it was (without one, only the COPY's own
+    statement ends)."""
+    savepoint = connection.savepoint() if connection.in_atomic_block else None
+    try:
+        with connection.cursor() as cursor, connection.wrap_database_errors, ExitStack() as stack:
 
-        yield cursor._execute_with_wrappers(statement, params, many=False, executor=start)
+            def start(sql, params, many, context):
+                return stack.enter_context(cursor.cursor.copy(sql, params))
+
+            yield cursor._execute_with_wrappers(statement, params, many=False, executor=start)
+    except BaseException:
+        if savepoint is not None:
+            _leave_savepoint(connection, savepoint, failed=True, quietly=True)
+        raise
+    if savepoint is not None:
+        _leave_savepoint(connection, savepoint, failed=_transaction_failed(connection))
+
+
+def _transaction_failed(connection):
+    """Whether the connection's transaction is aborted (a statement in it failed or was cancelled)."""
+    from psycopg.pq import TransactionStatus
+
+    return connection.connection.info.transaction_status == TransactionStatus.INERROR
+
+
+def _leave_savepoint(connection, savepoint, failed, quietly=False):
+    """Release `savepoint`, or roll back to it when the transaction failed after it. `quietly`: while
+    an exception is on its way out, a connection too broken to roll back must not hide it."""
+    try:
+        if failed:
+            connection.savepoint_rollback(savepoint)
+        else:
+            connection.savepoint_commit(savepoint)
+    except Exception:
+        if not quietly:
+            raise
 
 
 COPY_BATCH = 1000  # most rows copy_batches() hands over at once

@@ -16,6 +16,11 @@ NEW, OLD = "ledger_merklenodebykey", "ledger_merklenode"
 def _copy(schema_editor, source, target):
     quote = schema_editor.quote_name
     columns = ", ".join(quote(column) for column in ("ledger", "level", "index", "hash"))
+    if schema_editor.connection.vendor == "postgresql":
+        # No node may be written to the old table after its rows are read: an integration that runs
+        # meanwhile waits for the migration and then fails (the next run integrates again) instead of
+        # committing nodes the copy would leave behind. Reads go on.
+        schema_editor.execute(f"LOCK TABLE {quote(source)} IN SHARE MODE")
     schema_editor.execute(f"INSERT INTO {quote(target)} ({columns}) SELECT {columns} FROM {quote(source)}")
     _copy_grants(schema_editor, source, target)
 

@@ -313,3 +313,20 @@ def test_a_reader_of_copy_rows_that_stops_early_leaves_the_connection_usable():
     with connection.cursor() as cursor:
         cursor.execute("SELECT 41 + 1")
         assert cursor.fetchone() == (42,)
+
+
+@pytest.mark.postgres
+def test_a_reader_stopping_early_inside_a_transaction_leaves_the_transaction_usable():
+    # Enough rows that the server is still sending when the reader stops, so the rest is cancelled; the
+    # cancel aborts the statement's transaction, which the savepoint around the COPY takes back.
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TEMPORARY TABLE kept_across_copy (n int)")
+            cursor.execute("INSERT INTO kept_across_copy VALUES (7)")
+        rows = copy_rows(connection, SERIES.format(bad=10**7, failure="'x'", rows=2 * 10**6), (), [(0, int)])
+        first = [next(rows) for _ in range(5)]
+        rows.close()
+        assert [row[0] for row in first] == [1, 2, 3, 4, 5]
+        with connection.cursor() as cursor:  # the caller's transaction and what it wrote are still there
+            cursor.execute("SELECT n FROM kept_across_copy")
+            assert cursor.fetchall() == [(7,)]
