@@ -291,26 +291,36 @@ class _ChainWalk:
         return None
 
 
+# orjson reads an integer beyond 64 bits (19 digits and more can be one) as a float, where the field's
+# decoder keeps it exact: such text goes to the decoder.
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
 def _json_loader(field):
     """A faster from_db_value for a JSONField read as text: orjson, falling back to the field's own
-    decoder (json.loads) for what orjson refuses (an integer beyond 64 bits), so values are the same."""
+    decoder (json.loads) for what orjson refuses or may read otherwise (long integers), so values are the same."""
     slow = field.from_db_value
     loads = orjson.loads
+    long_number = _LONG_NUMBER.search
 
     def load(value, expression, connection):
         if not isinstance(value, str):
             return value
-        try:
-            return loads(value)
-        except orjson.JSONDecodeError:
-            return slow(value, expression, connection)
+        if long_number(value) is None:
+            try:
+                return loads(value)
+            except orjson.JSONDecodeError:
+                pass
+        return slow(value, expression, connection)
 
     def parse_text(value):
         # The same value from the column's text alone (copy_rows): the field's decoder needs no connection.
-        try:
-            return loads(value)
-        except orjson.JSONDecodeError:
-            return slow(value, None, None)
+        if long_number(value) is None:
+            try:
+                return loads(value)
+            except orjson.JSONDecodeError:
+                pass
+        return slow(value, None, None)
 
     load.json_loader, load.parse_text = True, parse_text
     return load

@@ -573,8 +573,10 @@ def _converter(field):
 
 
 def datetime_text():
-    """value → its representation by a stock DateTimeField (ISO 8601 in the zone active now, read once)."""
-    return _converter(serializers.DateTimeField())[0]
+    """value → its representation by a stock DateTimeField (ISO 8601 in the zone active now, read once);
+    the field's own to_representation where the settings ask for another format or no time zone."""
+    field = serializers.DateTimeField()
+    return _converter(field)[0] or field.to_representation
 
 
 def _stock_method_field(field):

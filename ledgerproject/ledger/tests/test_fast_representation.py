@@ -152,3 +152,34 @@ def test_it_writes_method_fields_nested_rows_datetimes_and_uuids_as_drf_does():
                 assert represent(row) == serializers.Serializer.to_representation(serializer, row), (zone, row.at)
     with timezone.override(kolkata):
         assert fast_batch.representer(RowSerializer())(rows[0])["at"] == "2026-01-02T08:34:05.123456+05:30"
+
+
+@pytest.mark.parametrize(
+    "rest_framework",
+    [{"DATETIME_FORMAT": "%Y-%m-%d %H:%M"}, {"DATETIME_FORMAT": None}],
+    ids=["another format", "datetime objects"],
+)
+def test_a_method_fields_time_follows_a_datetime_format_other_than_iso_8601(rest_framework):
+    import datetime
+
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    with override_settings(REST_FRAMEWORK=rest_framework):
+        assert LedgerSerializer().datetime_text(moment) == serializers.DateTimeField().to_representation(moment)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["123456789012345678901234567890", "-9223372036854775809", '{"n": [18446744073709551616]}', '{"id": 1.5}'],
+)
+def test_json_columns_read_long_integers_exactly_as_the_fields_decoder_does(text):
+    # orjson reads an integer beyond 64 bits as a float; pages, exports and COPY reads must not.
+    import json
+
+    from django.db.models import JSONField
+
+    from ledgerproject.ledger.chain import _json_loader
+
+    load = _json_loader(JSONField())
+    assert load(text, None, None) == json.loads(text)
+    assert load.parse_text(text) == json.loads(text)
+    assert repr(load.parse_text(text)) == repr(json.loads(text))
