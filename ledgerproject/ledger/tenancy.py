@@ -48,10 +48,11 @@ def visible_or_404(queryset, request, what="entry", **lookup):
 def writer_tenant(user, requested, field="tenant_id"):
     """The tenant a principal's new entry belongs to: what it named when that is in its scope;
     its only tenant when it named none; a 400 when it is bound to several and named none; a 404
-    when it named another tenant (the same answer as for something absent)."""
+    when it named another tenant (the same answer as for something absent). A blank name names none:
+    the ledgers' unique keys hold a blank tenant and no tenant as one."""
     scope = tenant_scope(user)
     if scope is ALL_TENANTS:
-        return requested
+        return requested or None
     if requested:
         if requested not in scope:
             raise NotFound(f"Tenant {requested!r} not found.")

@@ -272,6 +272,28 @@ def test_two_tenants_may_use_the_same_issue_id_and_the_conflict_check_stays_with
     assert everyone.get("/api/v1/enhances/ISSUE-1/?tenant_id=globex").json()["tenant_id"] == "globex"
 
 
+@pytest.mark.parametrize("as_array", [False, True], ids=["one entry", "array"])
+def test_a_blank_tenant_from_an_all_tenant_writer_means_no_tenant(make_user, client_for, as_array):
+    # The unique keys hold "" and no tenant as one (COALESCE): a blank tenant must be answered as the
+    # entry with no tenant it is, a 409 with `identical`, never a refused INSERT (500).
+    body = {"issue_id": "BLANK-1", "blueprint_id": "bp", "prev_hash": "00" * 32, "new_hash": "ff" * 32}
+    body |= {"status": "applied", "ts_ms": 1}
+    api = client_for(make_user("all-w", roles=["writer"]))
+    first = api.post("/api/v1/enhances/", {**body, "tenant_id": ""}, format="json")
+    assert first.status_code == 201 and first.json()["tenant_id"] is None, first.content
+    again = {**body, "tenant_id": ""}
+    replay = api.post(
+        "/api/v1/enhances/", [again, {**again, "issue_id": "BLANK-2"}] if as_array else again, format="json"
+    )
+    assert replay.status_code == 409 and replay.json()["identical"] is True, replay.content
+    assert list(EnhanceEntry.objects.filter(issue_id__startswith="BLANK").values_list("issue_id", "tenant_id")) == [
+        ("BLANK-1", None)
+    ]
+    event = api.post("/api/v1/events/", event_envelope("blank-event", tenant_id=""), format="json")
+    assert event.status_code == 201 and event.json()["tenant_id"] is None, event.content
+    assert ExperienceEvent.objects.get(event_id="blank-event").tenant_id is None
+
+
 def test_the_database_refuses_a_second_issue_id_in_one_tenant_even_with_no_tenant():
     stored = enhance("dup-1")
     copy = EnhanceEntry(**{f.attname: getattr(stored, f.attname) for f in EnhanceEntry._meta.concrete_fields})
