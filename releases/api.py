@@ -58,18 +58,16 @@ def checked_as_of(request):
         raise ValidationError({"as_of": [str(exc)]}) from None
 
 
-def with_spec_blob_presence(queryset):
-    """`queryset` with whether each release's spec is a stored blob read in the same query
+def with_spec_blob_presence(queryset, user):
+    """`queryset` with whether each release's spec is a stored blob `user` may see, read in the same query
     (spec_blob_present; no second round trip for a page's digests)."""
-    presence = spec_blob_presence()
+    presence = spec_blob_presence(user)
     return queryset if presence is None else queryset.annotate(spec_blob_present=presence)
 
 
 def listed_releases():
-    """Each name's current release, ordered by the current-release row's name, with spec_blob_present."""
-    return with_spec_blob_presence(
-        Release.objects.currents().select_related("rolled_back_to").annotate(current_name=F("current_row__name"))
-    )
+    """Each name's current release, ordered by the current-release row's name."""
+    return Release.objects.currents().select_related("rolled_back_to").annotate(current_name=F("current_row__name"))
 
 
 class ReleaseViewSet(LedgerViewSet):
@@ -88,7 +86,8 @@ class ReleaseViewSet(LedgerViewSet):
     batch = None
 
     def get_queryset(self):
-        return super().get_queryset().on_rows_visible_to(self.request.user)
+        user = self.request.user
+        return with_spec_blob_presence(super().get_queryset().on_rows_visible_to(user), user)
 
     def get_serializer(self, *args, **kwargs):
         instance = args[0] if args else kwargs.get("instance")
@@ -97,7 +96,7 @@ class ReleaseViewSet(LedgerViewSet):
             context = kwargs.setdefault("context", self.get_serializer_context())
             # One lookup of the runs app's blobs for the whole page instead of one per entry (none for a list
             # page, whose query read it).
-            context["blob_digests"] = page_blob_digests(items)
+            context["blob_digests"] = page_blob_digests(items, self.request.user)
         return super().get_serializer(*args, **kwargs)
 
     @extend_schema(exclude=True)
@@ -112,7 +111,7 @@ class ReleaseViewSet(LedgerViewSet):
         moment = checked_as_of(request)
         mine = Release.objects.visible_to(request.user).of_tenant(named_tenant(request))
         # The spec blob's presence in the entry's own query (one round trip).
-        shown = with_spec_blob_presence(mine.select_related("rolled_back_to"))
+        shown = with_spec_blob_presence(mine.select_related("rolled_back_to"), request.user)
         history = shown.history(name)
         if moment is None:
             entry = shown.current(name)
@@ -147,7 +146,7 @@ class ReleaseViewSet(LedgerViewSet):
         if limit is None:
             raise ValidationError({"limit": [f"limit is a whole number from 1 to {MAX_HISTORY}; got {text!r}."]})
         mine = Release.objects.visible_to(request.user).of_tenant(named_tenant(request))
-        entries = with_spec_blob_presence(mine.select_related("rolled_back_to").history(name))
+        entries = with_spec_blob_presence(mine.select_related("rolled_back_to").history(name), request.user)
         if moment is not None:
             entries = entries.filter(recorded_at__lte=moment)
         # Plain rows, as the list's pages: the restored entries and the spec blobs in the same query.

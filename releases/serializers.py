@@ -6,46 +6,55 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ledgerproject.ledger.chain import timestamp_text
+from ledgerproject.ledger.models import ALL_TENANTS, tenant_scope
 from ledgerproject.ledger.payloads import Sha256Field
 from ledgerproject.ledger.serializers import SERVER_SET, LedgerSerializer, StrictSerializer
 from ledgerproject.ledger.validators import sha256_problem
 from releases.models import Release
 
 
-def blob_digests(digests):
-    """The subset of `digests` stored as blobs by the runs app (empty when that app has no Blob model)."""
-    digests = {d for d in digests if d}
-    if not digests:
-        return set()
-    try:
-        blob = apps.get_model("runs", "Blob")
-    except LookupError:
-        return set()
-    rows = blob._default_manager.all()
-    if hasattr(rows, "present_digests"):  # the runs app records deletions of a blob's bytes: only link stored ones
-        return rows.present_digests(digests)
-    return set(rows.filter(digest__in=digests).values_list("digest", flat=True))
-
-
-def spec_blob_presence():
-    """An expression for a list of releases: whether the row's spec_digest is a stored blob (runs app), or None
-    when that app has no Blob model. Read in the list's own query instead of one more for its page's digests."""
-    from django.db.models import OuterRef
-
+def _blobs_visible_to(user):
+    """The runs app's blobs `user` may see (its tenants' holds: whether another tenant stored a digest's
+    bytes is not shown), or None when that app has no Blob model."""
     try:
         blob = apps.get_model("runs", "Blob")
     except LookupError:
         return None
-    rows = blob._default_manager.all()
+    return blob._default_manager.visible_to(user)
+
+
+def blob_digests(digests, user):
+    """The subset of `digests` stored as blobs by the runs app that `user` may see (empty when that app
+    has no Blob model)."""
+    digests = {d for d in digests if d}
+    rows = _blobs_visible_to(user) if digests else None
+    if rows is None:
+        return set()
+    if tenant_scope(user) is ALL_TENANTS and hasattr(rows, "present_digests"):
+        return rows.present_digests(digests)  # every blob: one hand-written query
+    if hasattr(rows, "present"):  # the runs app records deletions of a blob's bytes: only link stored ones
+        rows = rows.present()
+    return set(rows.filter(digest__in=digests).values_list("digest", flat=True))
+
+
+def spec_blob_presence(user):
+    """An expression for a list of releases: whether the row's spec_digest is a stored blob `user` may see
+    (runs app), or None when that app has no Blob model. Read in the list's own query instead of one more
+    for its page's digests."""
+    from django.db.models import OuterRef
+
+    rows = _blobs_visible_to(user)
+    if rows is None:
+        return None
     return rows.is_present_expression(OuterRef("spec_digest")) if hasattr(rows, "is_present_expression") else None
 
 
-def page_blob_digests(items):
+def page_blob_digests(items, user):
     """blob_digests() of a page's spec digests: read from the rows' `spec_blob_present` when its query had it."""
     items = list(items)
     if items and all(hasattr(item, "spec_blob_present") for item in items):
         return {item.spec_digest for item in items if item.spec_blob_present}
-    return blob_digests(item.spec_digest for item in items)
+    return blob_digests((item.spec_digest for item in items), user)
 
 
 def blob_url(digest):
@@ -144,7 +153,8 @@ class ReleaseSerializer(LedgerSerializer):
     def get_spec_blob(self, obj) -> str | None:
         known = self.context.get("blob_digests")
         if known is None:
-            known = blob_digests([obj.spec_digest])
+            request = self.context.get("request")
+            known = blob_digests([obj.spec_digest], getattr(request, "user", None))
         return blob_url(obj.spec_digest) if obj.spec_digest in known else None
 
     def get_runs(self, obj) -> str:

@@ -35,7 +35,7 @@ def index(request):
     page = INDEX_PAGER.paginate(request, visible.currents(names=names))  # `q` narrowed the names already
     rows = page.rows
     stats = release_stats(request.user, {row.name for row in rows})
-    blobs = blob_digests(row.spec_digest for row in rows)
+    blobs = blob_digests((row.spec_digest for row in rows), request.user)
     for row in rows:
         row.stats = stats.get(row.name, {"entries": 0, "rollbacks": 0})
         row.has_blob = row.spec_digest in blobs
@@ -68,7 +68,7 @@ def history(request, name):
     if as_of is not None and current_at is None:
         first = mine.for_name(name).order_by("seq").first()
 
-    blobs = blob_digests(entry.spec_digest for entry in entries)
+    blobs = blob_digests((entry.spec_digest for entry in entries), request.user)
     shown = {entry.seq for entry in entries}
     for entry in entries:
         entry.has_blob = entry.spec_digest in blobs

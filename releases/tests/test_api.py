@@ -266,7 +266,7 @@ def test_the_list_streams_as_jsonl(writer_api):
 
 
 def test_spec_blob_links_to_a_stored_blob(writer_api, monkeypatch):
-    monkeypatch.setattr("releases.api.page_blob_digests", lambda items: {D1})
+    monkeypatch.setattr("releases.api.page_blob_digests", lambda items, user: {D1})
     promote(writer_api, "agent", "v1")
     promote(writer_api, "other", "v2")
 
@@ -297,7 +297,7 @@ def test_blob_lookup_is_empty_without_the_runs_blob_model(db, monkeypatch):
 
     monkeypatch.setattr(serializers.apps, "get_model", no_model)
 
-    assert serializers.blob_digests([D1]) == set()
+    assert serializers.blob_digests([D1], None) == set()
 
 
 # --- as of T ------------------------------------------------------------------------------------

@@ -152,7 +152,7 @@ def test_the_history_pages_back_through_older_entries(reader_client, make_releas
 
 
 def test_pages_link_a_stored_spec_blob_and_the_runs_of_each_digest(reader_client, story, monkeypatch):
-    monkeypatch.setattr("releases.views.blob_digests", lambda digests: {digest("v2")} & set(digests))
+    monkeypatch.setattr("releases.views.blob_digests", lambda digests, user: {digest("v2")} & set(digests))
 
     html = reader_client.get("/releases/planner/").content.decode()
 

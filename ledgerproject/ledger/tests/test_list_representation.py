@@ -136,7 +136,9 @@ def _as_drf_answers_from_instances(monkeypatch):
     from releases import api as releases_api
     from releases.serializers import blob_digests
 
-    monkeypatch.setattr(releases_api, "page_blob_digests", lambda items: blob_digests(i.spec_digest for i in items))
+    monkeypatch.setattr(
+        releases_api, "page_blob_digests", lambda items, user: blob_digests((i.spec_digest for i in items), user)
+    )
 
 
 def _body(response):

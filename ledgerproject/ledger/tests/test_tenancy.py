@@ -181,6 +181,32 @@ def test_naming_another_tenants_digest_in_an_entry_does_not_reveal_its_bytes(mak
     assert globex.get(f"/api/v1/blobs/{digest}/").status_code == 200
 
 
+def test_a_release_links_its_spec_blob_only_for_a_tenant_holding_it(make_user, client_for, blob_storage, client):
+    # Whether another tenant stored a digest's bytes is not shown by a release naming it either: no link in
+    # the promote answer, the list, the current entry, the history or the pages, as for a digest never stored.
+    acme_user = make_user("acme-w", roles=["writer", "reader"], tenants=["acme"])
+    acme = client_for(acme_user)
+    globex = client_for(make_user("globex-w", roles=["writer", "reader"], tenants=["globex"]))
+    digest = globex.post("/api/v1/blobs/", b"globex spec", content_type="application/octet-stream").json()["digest"]
+    link = f"/api/v1/blobs/{digest}/"
+    promote = {"spec_digest": digest, "promoted_by": "probe"}
+    answers = {
+        "promote": acme.post("/api/v1/releases/probe/promote/", promote, format="json").json(),
+        "list": acme.get("/api/v1/releases/").json()["results"][0],
+        "current": acme.get("/api/v1/releases/probe/").json(),
+        "history": acme.get("/api/v1/releases/probe/history/").json()[0],
+    }
+    assert {where: answer["spec_blob"] for where, answer in answers.items()} == dict.fromkeys(answers)
+    client.force_login(acme_user)
+    for page in ("/releases/", "/releases/probe/"):
+        html = client.get(page).content.decode()
+        assert digest[:12] in html and f"/runs/blobs/{digest}/" not in html, page
+    # The tenant holding the bytes is linked to them from its own release of the same digest.
+    assert globex.post("/api/v1/releases/probe/promote/", promote, format="json").json()["spec_blob"] == link
+    assert globex.get("/api/v1/releases/").json()["results"][0]["spec_blob"] == link
+    assert acme.get("/api/v1/releases/probe/").json()["spec_blob"] is None
+
+
 def test_deleting_drops_only_the_callers_hold_and_the_bytes_go_with_the_last_one(make_user, client_for, blob_storage):
     acme = client_for(make_user("acme-w", roles=["writer"], tenants=["acme"]))
     globex = client_for(make_user("globex-w", roles=["writer"], tenants=["globex"]))
