@@ -303,24 +303,17 @@ def _json_loader(field):
     loads = orjson.loads
     long_number = _LONG_NUMBER.search
 
-    def load(value, expression, connection):
-        if not isinstance(value, str):
-            return value
-        if long_number(value) is None:
-            try:
-                return loads(value)
-            except orjson.JSONDecodeError:
-                pass
-        return slow(value, expression, connection)
-
     def parse_text(value):
-        # The same value from the column's text alone (copy_rows): the field's decoder needs no connection.
+        # The value of the column's text alone (copy_rows too): the field's decoder needs no connection.
         if long_number(value) is None:
             try:
                 return loads(value)
             except orjson.JSONDecodeError:
                 pass
         return slow(value, None, None)
+
+    def load(value, expression, connection):
+        return parse_text(value) if isinstance(value, str) else value
 
     load.json_loader, load.parse_text = True, parse_text
     return load
