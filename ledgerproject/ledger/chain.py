@@ -244,6 +244,7 @@ class _ChainWalk:
                 fields = split(line, nullable)
                 seq_text, recorded_at, recorded_by, prev_hash, this_hash, canonical = fields[:6]
                 try:
+                    # Sorted still: the objects inside JSON values come from jsonb shortest key first.
                     content_json = dumps(build(fields), option=sort_keys).decode()
                 except (ValueError, TypeError):  # JSON orjson does not read or write: rows() decides
                     content_json = None
@@ -284,8 +285,7 @@ def _content_builder(keys, kinds, omit, converted):
     step of copy_lines(). Keys go in as repr() literals and values by position, so a column's name
     is never code. Its exceptions are the parsers' own (a ValueError for JSON orjson refuses, …)."""
     parse = {"int": "int_", "bool": "boolean", "json": "loads"}
-    lines, items = [], []
-    names = {}
+    lines, names = [], {}
     for index, (key, kind) in enumerate(zip(keys, kinds, strict=True)):
         name = names[key] = f"v{index}"
         lines.append(f"    {name} = fields[{6 + index}]")
