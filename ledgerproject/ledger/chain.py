@@ -3,7 +3,6 @@
 import hashlib
 import itertools
 import json
-import operator
 import re
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import asdict, dataclass
@@ -232,19 +231,10 @@ class _ChainWalk:
         rows()' own."""
         keys, converted, omit = self.keys, self.converted, self.model.omit_when_empty
         parsers, nullable = plan.parsers, plan.nullable
-        # The content columns' parsers by name: the loop parses them in the content dict.
-        by_name = {"int": int, "bool": _BOOLEAN_TEXT.__getitem__, "json": orjson.loads}
-        content_parsers = [
-            (key, by_name[kind]) for key, kind in zip(keys, plan.kinds[6:], strict=True) if kind in by_name
-        ]
-        # One itemgetter takes the content's columns in key order: orjson's sort then finds them sorted (it
-        # still sorts the objects inside JSON values, which jsonb keeps shortest key first).
-        order = sorted(range(len(keys)), key=keys.__getitem__)
-        sorted_keys, positions = [keys[i] for i in order], [6 + i for i in order]
-        take = operator.itemgetter(*positions) if len(positions) > 1 else lambda fields: [fields[p] for p in positions]
+        build = _content_builder(keys, plan.kinds[6:], omit, converted)
         sha256, fromhex, split = hashlib.sha256, bytes.fromhex, copy_split
         dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
-        jsonable, canonical_json = hashing.jsonable, hashing.canonical_json
+        canonical_json = hashing.canonical_json
         head, ledger_part = '{"content":', self.ledger_part
         last_at, last_by, tail = None, None, ""
         for batch in batches:
@@ -253,17 +243,9 @@ class _ChainWalk:
                 line = str(data, "utf-8")
                 fields = split(line, nullable)
                 seq_text, recorded_at, recorded_by, prev_hash, this_hash, canonical = fields[:6]
-                content = dict(zip(sorted_keys, take(fields), strict=True))
                 try:
-                    for key, parse in content_parsers:
-                        if (value := content[key]) is not None:
-                            content[key] = parse(value)
-                    for key in converted:
-                        content[key] = jsonable(content[key])
-                    for key in omit:
-                        if content.get(key) is None:
-                            content.pop(key, None)
-                    content_json = dumps(content, option=sort_keys).decode()
+                    # Sorted still: the objects inside JSON values come from jsonb shortest key first.
+                    content_json = dumps(build(fields), option=sort_keys).decode()
                 except (ValueError, TypeError):  # JSON orjson does not read or write: rows() decides
                     content_json = None
                 if recorded_at != last_at or recorded_by != last_by:  # a batch of appends shares them
@@ -289,6 +271,37 @@ class _ChainWalk:
             if progress is not None:
                 progress(len(batch))
         return None
+
+
+def _content_builder(keys, kinds, omit, converted):
+    """A function of a COPY line's fields (as copy_split() gives them; the content's columns from
+    position 6 on, in `keys` order, of the `kinds` _column_kind() names) to the entry's content dict,
+    as rows() builds it: integer, boolean and JSON columns parsed unless NULL, the `converted`
+    columns made JSON values (jsonable()), keys in `omit` dropped when None.
+
+    The function is written out for the columns at hand, one dict display of constant keys in
+    sorted order (as collections.namedtuple writes its class): per line that is a third of what a
+    zip into dict() then loops parsing, converting and omitting by key cost, the largest Python-level
+    step of copy_lines(). Keys go in as repr() literals and values by position, so a column's name
+    is never code. Its exceptions are the parsers' own (a ValueError for JSON orjson refuses, …)."""
+    parse = {"int": "int_", "bool": "boolean", "json": "loads"}
+    lines, names = [], {}
+    for index, (key, kind) in enumerate(zip(keys, kinds, strict=True)):
+        name = names[key] = f"v{index}"
+        lines.append(f"    {name} = fields[{6 + index}]")
+        if kind in parse:
+            lines.append(f"    if {name} is not None: {name} = {parse[kind]}({name})")
+        if key in converted:
+            lines.append(f"    {name} = jsonable({name})")
+    items = [f"{key!r}: {names[key]}" for key in sorted(keys)]
+    lines.append("    content = {" + ", ".join(items) + "}")
+    for key in omit:
+        if key in names:
+            lines.append(f"    if {names[key]} is None: del content[{key!r}]")
+    source = "def build(fields):\n" + "\n".join(lines) + "\n    return content\n"
+    scope = {"int_": int, "boolean": _BOOLEAN_TEXT.__getitem__, "loads": orjson.loads, "jsonable": hashing.jsonable}
+    exec(compile(source, "<chain content builder>", "exec"), scope)  # noqa: S102 (the source is ours, see above)
+    return scope["build"]
 
 
 # orjson reads an integer beyond 64 bits (19 digits and more can be one) as a float, where the field's

@@ -9,7 +9,7 @@ import pytest
 from django.db import DatabaseError, DataError, OperationalError, connection, transaction
 
 from enhancelog.models import EnhanceEntry
-from ledgerproject.ledger import chain
+from ledgerproject.ledger import chain, hashing
 from ledgerproject.ledger.chain import copy_batches, copy_rows, copy_statement, verify_chain
 from ledgerproject.ledger.tests.conftest import triggers_lifted
 from tests.ledger_testapp.models import Note
@@ -330,3 +330,51 @@ def test_a_reader_stopping_early_inside_a_transaction_leaves_the_transaction_usa
         with connection.cursor() as cursor:  # the caller's transaction and what it wrote are still there
             cursor.execute("SELECT n FROM kept_across_copy")
             assert cursor.fetchall() == [(7,)]
+
+
+def reference_content(keys, kinds, omit, converted, fields):
+    """The content dict as rows() builds it from a row: parse, make JSON values, drop empty omitted keys."""
+    parse = {"int": int, "bool": {"t": True, "f": False}.__getitem__, "json": __import__("orjson").loads}
+    content = {}
+    for key, kind, value in zip(keys, kinds, fields[6:], strict=True):
+        if value is not None and kind in parse:
+            value = parse[kind](value)
+        content[key] = hashing.jsonable(value) if key in converted else value
+    return {key: value for key, value in content.items() if not (key in omit and value is None)}
+
+
+BUILDER_KEYS = ["title", "count", "done", "data", "tenant_id", "slug", "when"]
+BUILDER_KINDS = ["text", "int", "bool", "json", "text", "text", "int"]
+
+
+@pytest.mark.parametrize(
+    "content_fields",
+    [
+        ["a title", "42", "t", '{"b": 1, "a": [true, null]}', "acme", "a-slug", "-7"],
+        ["", "0", "f", "null", "", "", "0"],  # an empty tenant is kept, a JSON null is a value
+        [None, None, None, None, None, None, None],  # NULLs: None, the omitted tenant dropped
+        ['é漢 "q" \\ tab\t', "18446744073709551615", "t", '[1, 2.5, "x"]', None, "s", "1"],
+    ],
+)
+def test_the_content_builder_gives_the_dict_rows_builds_for_every_kind_and_null(content_fields):
+    fields = ["1", "at", "by", "p", "h", "c", *content_fields]
+    build = chain._content_builder(BUILDER_KEYS, BUILDER_KINDS, ("tenant_id", "absent"), ["slug"])
+    built = build(fields)
+    assert built == reference_content(BUILDER_KEYS, BUILDER_KINDS, ("tenant_id",), ["slug"], fields)
+    assert list(built) == sorted(built)  # the keys already in the order orjson sorts them
+    assert ("tenant_id" in built) == (content_fields[4] is not None)
+
+
+def test_the_content_builder_raises_the_parsers_errors_so_the_line_goes_to_the_row_by_row_walk():
+    build = chain._content_builder(["n", "j"], ["int", "json"], (), [])
+    with pytest.raises(ValueError):
+        build(["1", "at", "by", "p", "h", "c", "x", "[]"])
+    with pytest.raises(ValueError):  # orjson.JSONDecodeError is a ValueError
+        build(["1", "at", "by", "p", "h", "c", "1", "{not json"])
+
+
+def test_the_content_builder_takes_column_names_as_data_never_as_code():
+    keys = ["a'b", 'c"d', "e}\n", "__import__('os')"]
+    build = chain._content_builder(keys, ["text"] * 4, ("a'b",), [])
+    assert build(["1", "at", "by", "p", "h", "c", "w", "x", "y", "z"]) == dict(zip(keys, "wxyz", strict=True))
+    assert build(["1", "at", "by", "p", "h", "c", None, "x", "y", "z"]) == dict(zip(keys[1:], "xyz", strict=True))
