@@ -17,8 +17,8 @@ import tempfile
 import time
 from collections import defaultdict
 
-from append import experience_body, log_body, output_body, run_event_body
-from harness import enhance_body, recreate_database, require_postgres_url, setup_django
+from harness import recreate_database, require_postgres_url, setup_django
+from profile_batch import batch_shapes
 
 
 def kind_of(sql):
@@ -117,15 +117,12 @@ def main():
     os.environ.setdefault("DJANGO_SECRET_KEY", "batch-statements-" + "x" * 40)
     os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
     setup_django()
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
-    from django.test import Client
 
     from enhancelog.models import EnhanceEntry
     from experience.models import ExperienceEvent
     from ledgerproject.ledger import bulk_insert
-    from ledgerproject.ledger.models import ApiToken
     from logchain.models import LogRecord
     from runs.models import Output, RunEvent
 
@@ -138,30 +135,7 @@ def main():
     }
 
     call_command("migrate", verbosity=0)
-    user = get_user_model().objects.create_superuser("bench", password="x")
-    client = Client(HTTP_AUTHORIZATION=f"Token {ApiToken.objects.issue(user, 'bench')[1]}")
-
-    def run_url():
-        response = client.post(
-            "/api/v1/runs/",
-            json.dumps({"spec_digest": "a" * 64, "metadata": {"agent_name": "bench", "tags": {}}}),
-            content_type="application/json",
-        )
-        assert response.status_code == 201, response.content[:300]
-        return f"/api/v1/runs/{response.json()['run_id']}/events/"
-
-    nodes = iter(range(1000, 10**7))
-
-    def log_route(node):
-        return "/api/v1/logs/", lambda i: log_body(i, node)
-
-    shapes = {
-        "enhance": lambda tag: ("/api/v1/enhances/", lambda i: enhance_body(i, tag)),
-        "experience": lambda tag: ("/api/v1/events/", lambda i: experience_body(i, tag)),
-        "run_events": lambda tag: (run_url(), lambda i: run_event_body(i, tag)),
-        "logs": lambda tag: log_route(next(nodes)),
-        "outputs": lambda tag: ("/api/v1/outputs/", lambda i: output_body(i, tag)),
-    }
+    client, shapes = batch_shapes(highest_node=10**7)
 
     timings = defaultdict(float)
     seen = {}

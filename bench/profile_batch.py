@@ -134,6 +134,41 @@ class CollectorTime:
         gc.callbacks.remove(self)
 
 
+def batch_shapes(highest_node=10**6):
+    """A superuser's API-token client (Django's test client, in process) and, for every ledger that takes
+    arrays, name → (tag → (list URL, i → the i-th item of a batch tagged `tag`)). A run events batch goes to
+    a new run's events URL; a log records batch to a node of its own. Call after migrating."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from ledgerproject.ledger.models import ApiToken
+
+    user = get_user_model().objects.create_superuser("bench", password="x")
+    client = Client(HTTP_AUTHORIZATION=f"Token {ApiToken.objects.issue(user, 'bench')[1]}")
+
+    def run_url():
+        response = client.post(
+            "/api/v1/runs/",
+            json.dumps({"spec_digest": "a" * 64, "metadata": {"agent_name": "bench", "tags": {}}}),
+            content_type="application/json",
+        )
+        assert response.status_code == 201, response.content[:300]
+        return f"/api/v1/runs/{response.json()['run_id']}/events/"
+
+    nodes = iter(range(1000, highest_node))
+
+    def log_route(node):
+        return "/api/v1/logs/", lambda i: log_body(i, node)
+
+    return client, {
+        "enhance": lambda tag: ("/api/v1/enhances/", lambda i: enhance_body(i, tag)),
+        "experience": lambda tag: ("/api/v1/events/", lambda i: experience_body(i, tag)),
+        "run_events": lambda tag: (run_url(), lambda i: run_event_body(i, tag)),
+        "logs": lambda tag: log_route(next(nodes)),
+        "outputs": lambda tag: ("/api/v1/outputs/", lambda i: output_body(i, tag)),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1000, help="entries per batch")
@@ -158,37 +193,10 @@ def main():
     os.environ.setdefault("DJANGO_SECRET_KEY", "profile-batch-" + "x" * 40)
     os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
     setup_django()
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from django.test import Client
 
     call_command("migrate", verbosity=0)
-    from ledgerproject.ledger.models import ApiToken
-
-    user = get_user_model().objects.create_superuser("bench", password="x")
-    client = Client(HTTP_AUTHORIZATION=f"Token {ApiToken.objects.issue(user, 'bench')[1]}")
-
-    def run_url():
-        response = client.post(
-            "/api/v1/runs/",
-            json.dumps({"spec_digest": "a" * 64, "metadata": {"agent_name": "bench", "tags": {}}}),
-            content_type="application/json",
-        )
-        assert response.status_code == 201, response.content[:300]
-        return f"/api/v1/runs/{response.json()['run_id']}/events/"
-
-    nodes = iter(range(1000, 10**6))
-
-    def log_route(node):
-        return "/api/v1/logs/", lambda i: log_body(i, node)
-
-    shapes = {
-        "enhance": lambda tag: ("/api/v1/enhances/", lambda i: enhance_body(i, tag)),
-        "experience": lambda tag: ("/api/v1/events/", lambda i: experience_body(i, tag)),
-        "run_events": lambda tag: (run_url(), lambda i: run_event_body(i, tag)),
-        "logs": lambda tag: log_route(next(nodes)),
-        "outputs": lambda tag: ("/api/v1/outputs/", lambda i: output_body(i, tag)),
-    }
+    client, shapes = batch_shapes()
     print(f"{args.size} entries per batch, {args.rounds} batches per ledger; {os.environ['DATABASE_URL'][:10]}…")
     for name, shape in shapes.items():
         if args.only and name != args.only:
