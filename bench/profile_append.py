@@ -55,10 +55,10 @@ STEPS = [
 ]
 
 
-def step_costs(stats):
-    """{label: seconds} of every step in a pstats.Stats."""
+def step_costs(stats, steps=STEPS):
+    """{label: seconds} of every step of `steps` [(label, [(path suffix, function name), …])] in a pstats.Stats."""
     costs = {}
-    for label, functions in STEPS:
+    for label, functions in steps:
         total = 0.0
         for (path, _line, name), (_cc, _nc, _tt, cumulative, _callers) in stats.stats.items():
             if any(path.endswith(suffix) and name == function for suffix, function in functions):

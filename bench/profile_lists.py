@@ -20,6 +20,7 @@ import time
 
 import search_explain  # noqa: F401 (sets Django up, as every bench script does)
 from harness import logged_in_client, p50_p95, prepare_database
+from profile_append import step_costs
 
 # (label, [(path suffix, function name), ...]): the step's time is the sum of those functions' cumulative time.
 STEPS = [
@@ -38,18 +39,6 @@ STEPS = [
     ("  finalize_response", [("rest_framework/views.py", "finalize_response")]),
     ("render (JSON bytes)", [("rest_framework/response.py", "rendered_content")]),
 ]
-
-
-def step_costs(stats):
-    """{label: seconds} of every step in a pstats.Stats."""
-    costs = {}
-    for label, functions in STEPS:
-        total = 0.0
-        for (path, _line, name), (_cc, _nc, _tt, cumulative, _callers) in stats.stats.items():
-            if any(path.endswith(suffix) and name == function for suffix, function in functions):
-                total += cumulative
-        costs[label] = total
-    return costs
 
 
 def api_lists(only):
@@ -96,7 +85,7 @@ def profile_lists(client, args):
             client.get(url)
         profile.disable()
         stats = pstats.Stats(profile)
-        costs = step_costs(stats)
+        costs = step_costs(stats, STEPS)
         whole = costs["whole request (test client)"] or 1
         print(f"\n{label}: {url}\n  unprofiled: p50 {p50:.2f} ms, p95 {p95:.2f} ms over {args.runs} requests")
         print(f"  {'step (profiled)':<52} {'ms / request':>13} {'share':>7}")
