@@ -20,6 +20,22 @@ TABLE = EnhanceEntry._meta.db_table
 SERIES = "SELECT g, CASE WHEN g < {bad} THEN 'row ' || g ELSE {failure} END FROM generate_series(1, {rows}) g"
 
 
+def to_this_backend_soon(function):
+    """A timer (not started) that, 0.5 s after it starts, calls PostgreSQL's `function` (pg_cancel_backend,
+    pg_terminate_backend) on this connection's backend from a second connection."""
+    import psycopg
+
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    params = connection.get_connection_params()
+
+    def call():
+        with psycopg.connect(**params) as other:
+            other.execute(f"SELECT {function}(%s)", [pid])
+
+    return threading.Timer(0.5, call)
+
+
 def enhance(n):
     rejected = n % 4 == 0
     return {
@@ -114,17 +130,7 @@ def test_it_raises_a_statement_timeout_met_mid_copy():
 
 @pytest.mark.postgres
 def test_it_raises_when_the_query_is_cancelled_mid_copy():
-    import psycopg
-
-    connection.ensure_connection()
-    pid = connection.connection.info.backend_pid
-    params = connection.get_connection_params()
-
-    def cancel():
-        with psycopg.connect(**params) as other:
-            other.execute("SELECT pg_cancel_backend(%s)", [pid])
-
-    timer = threading.Timer(0.5, cancel)
+    timer = to_this_backend_soon("pg_cancel_backend")
     read = []
     with pytest.raises(OperationalError, match="cancel"), transaction.atomic():
         timer.start()
@@ -267,17 +273,7 @@ def test_an_early_verdict_leaves_the_connection_usable(ledger, small_batches):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_lost_connection_mid_copy_is_an_error():
-    import psycopg
-
-    connection.ensure_connection()
-    pid = connection.connection.info.backend_pid
-    params = connection.get_connection_params()
-
-    def terminate():
-        with psycopg.connect(**params) as other:
-            other.execute("SELECT pg_terminate_backend(%s)", [pid])
-
-    timer = threading.Timer(0.5, terminate)
+    timer = to_this_backend_soon("pg_terminate_backend")
     read = []
     try:
         with pytest.raises(DatabaseError):
