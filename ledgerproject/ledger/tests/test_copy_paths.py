@@ -211,13 +211,19 @@ def test_the_copy_path_and_the_cursor_path_give_the_same_verdicts(tricky_notes, 
 # --- exports ----------------------------------------------------------------------------------------------
 
 
+def jsonl_export(api):
+    """The enhance log's JSON Lines export as `api` downloads it (a 200), and the statements it ran."""
+    with statements() as seen:
+        response = api.get("/api/v1/enhances/?format=jsonl")
+        body = b"".join(response.streaming_content)
+    assert response.status_code == 200
+    return body, seen
+
+
 @pytest.mark.postgres
 def test_the_copy_path_and_the_cursor_path_export_the_same_bytes(tricky_enhances, auditor_api, monkeypatch):
     def export():
-        with statements() as seen:
-            response = auditor_api.get("/api/v1/enhances/?format=jsonl")
-            body = b"".join(response.streaming_content)
-        assert response.status_code == 200
+        body, seen = jsonl_export(auditor_api)
         return body, copied(seen)
 
     by_copy, copies = export()
@@ -232,10 +238,7 @@ def test_an_export_reads_only_the_columns_its_serializer_shows(tricky_enhances, 
     from ledgerproject.ledger import api
 
     def export():
-        with statements() as seen:
-            response = auditor_api.get("/api/v1/enhances/?format=jsonl")
-            body = b"".join(response.streaming_content)
-        assert response.status_code == 200
+        body, seen = jsonl_export(auditor_api)
         reads = [sql for sql in seen if EnhanceEntry._meta.db_table in sql and "ORDER BY" in sql]
         return body, reads[-1]
 
