@@ -140,10 +140,7 @@ def verify_chain(model, using=None, progress=None):
     connection = connections[alias]
     plan = _read_plan(queryset, alias) if connection.vendor == "postgresql" else None
     if plan is not None and plan.parsers is not None:
-        with (
-            copy_statement(connection, f"COPY ({plan.sql}) TO STDOUT", plan.params) as copy,
-            closing(copy_batches(copy)) as batches,
-        ):
+        with copied_batches(connection, plan.sql, plan.params) as batches:
             problem = walk.copy_lines(batches, plan, progress)
     else:
         rows = iter(raw_rows(queryset, alias))
@@ -482,7 +479,18 @@ def _copy_unescape(text):
 def copy_statement(connection, statement, params=None):
     """psycopg's Copy of `statement` on a Django connection, started through the connection's execute
     wrappers (query logs and instrumentation see it as any statement) and with psycopg's errors turned
-    into Django's, as the cursor's own fetches are.
+    into Django's, as the cursor's own fetches are."""
+    with connection.cursor() as cursor, connection.wrap_database_errors, ExitStack() as stack:
+
+        def start(sql, params, many, context):
+            return stack.enter_context(cursor.cursor.copy(sql, params))
+
+        yield cursor._execute_with_wrappers(statement, params, many=False, executor=start)
+
+
+@contextmanager
+def copied_batches(connection, sql, params=None):
+    """The rows of `COPY (sql) TO STDOUT` in lists, as copy_batches() reads them.
 
     Inside a transaction the COPY runs in a savepoint. A reader that stops early cancels the rows still
     coming (copy_batches), and PostgreSQL aborts the transaction a cancelled statement is in; rolling
@@ -490,12 +498,11 @@ def copy_statement(connection, statement, params=None):
     statement ends)."""
     savepoint = connection.savepoint() if connection.in_atomic_block else None
     try:
-        with connection.cursor() as cursor, connection.wrap_database_errors, ExitStack() as stack:
-
-            def start(sql, params, many, context):
-                return stack.enter_context(cursor.cursor.copy(sql, params))
-
-            yield cursor._execute_with_wrappers(statement, params, many=False, executor=start)
+        with (
+            copy_statement(connection, f"COPY ({sql}) TO STDOUT", params) as copy,
+            closing(copy_batches(copy)) as batches,
+        ):
+            yield batches
     except BaseException:
         if savepoint is not None:
             _leave_savepoint(connection, savepoint, failed=True, quietly=True)
@@ -601,7 +608,7 @@ def copy_rows(connection, sql, params, parsers, nullable=None):
     trip per chunk, with the server idle meanwhile), and its text format costs one split per row
     instead of a decoder call per column. Memory stays constant: the server sends what the socket
     takes."""
-    with copy_statement(connection, f"COPY ({sql}) TO STDOUT", params) as copy, closing(copy_batches(copy)) as batches:
+    with copied_batches(connection, sql, params) as batches:
         for batch in batches:
             for data in batch:
                 yield copy_fields(str(data, "utf-8"), parsers, nullable)
