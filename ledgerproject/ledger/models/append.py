@@ -194,12 +194,7 @@ def insert_checking_keys(model, entries, db):
         with transaction.atomic(using=db):
             bulk_insert.insert_entries(model, entries, db)
     except IntegrityError:
-        connection = connections[db]
-        sql, params = _conflicts_and_tip_sql(model, entries, connection)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        _raise_for_stored_keys(model, entries, db, rows)
+        _refuse_conflicts_and_read_tip(model, entries, db)  # the check it left to the insert: raises on a stored key
         raise
 
 
