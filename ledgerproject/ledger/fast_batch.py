@@ -118,8 +118,8 @@ def _stock_datetime(field):
     )
 
 
-# Distinct texts (or datetimes) remembered per array: a batch's timestamps repeat; a flood of distinct ones
-# stops being remembered here and is parsed (or written) one by one.
+# Distinct datetime texts remembered per array: a batch's timestamps repeat; a flood of distinct ones stops
+# being remembered here and is parsed one by one.
 _MEMO_SIZE = 1024
 
 
