@@ -103,7 +103,7 @@ def main():
     parser.add_argument(
         "--shape",
         action="append",
-        choices=SINGLE_SHAPES,
+        choices=[*SINGLE_SHAPES, "create run"],
         help="single-append shape to profile (repeatable; default: enhance entry)",
     )
     parser.add_argument("--batches", type=int, default=3)

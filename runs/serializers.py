@@ -103,6 +103,12 @@ class RunSerializer(LedgerSerializer):
         outcome = outcome_of(run)
         return self.datetime_text(outcome.recorded_at) if outcome else None
 
+    def create(self, validated_data):
+        run = super().create(validated_data)
+        # A run is created running: no outcome can name it yet, so its answer need not ask for one.
+        Run.outcome.related.set_cached_value(run, None)
+        return run
+
     def to_append_fields(self, validated_data):
         fields = dict(validated_data)
         fields["run_id"] = uuid.uuid4()

@@ -444,8 +444,13 @@ class LedgerSerializer(StrictBodyMixin, serializers.ModelSerializer):
     def to_representation(self, instance):
         # DRF's answer, with plain columns and the ledger block read directly (fast_batch.representer):
         # a batch's answer, a list page and an export represent thousands of rows with one serializer.
+        # Compiling that plan costs more than DRF's own walk of one row, so a serializer's first row
+        # (the only one of a single append's answer or an entry's page) takes DRF's walk.
         represent = self.__dict__.get("_represent")
         if represent is None:
+            if not self.__dict__.get("_represented_one"):
+                self._represented_one = True
+                return super().to_representation(instance)
             represent = self._represent = fast_batch.representer(self)
         return represent(instance)
 

@@ -158,6 +158,18 @@ def test_it_creates_a_running_run_with_a_minted_uuid(writer_api):
     assert run["created_at"].endswith("Z")
 
 
+def test_creating_a_run_answers_without_looking_for_its_outcome(writer_api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        run = new_run(writer_api)
+    outcome_table = RunOutcome._meta.db_table
+    assert not [q["sql"] for q in queries if outcome_table in q["sql"] and q["sql"].lstrip().startswith("SELECT")]
+    # The answer is the run as it is read back afterwards.
+    assert writer_api.get(f"/api/v1/runs/{run['run_id']}/").json() == run
+
+
 def test_it_refuses_a_client_chosen_run_id_and_a_malformed_spec(writer_api):
     response = writer_api.post(
         "/api/v1/runs/",
