@@ -217,6 +217,11 @@ class ExperienceEvent(LedgerEntry):
             raise ValidationError(errors)
 
     @classmethod
+    def state_rules_apply_to(cls, rows):
+        # The lifecycle concerns artifact transitions only.
+        return any(row.get("kind") == TRANSITION for row in rows)
+
+    @classmethod
     def check_append_allowed(cls, entries, using):
         """The artifact lifecycle, under the ledger lock: each transition starts from the current state."""
         moves = [(index, entry) for index, entry in enumerate(entries) if entry.kind == TRANSITION]

@@ -8,6 +8,7 @@ checks), writes all rows or none inside the caller's transaction, and stores the
 whose conversion is not one of the plain kinds below goes through its field's own get_db_prep_save.
 """
 
+import contextlib
 import datetime
 import uuid
 
@@ -159,15 +160,32 @@ def insert_entries(model, entries, using):
     if connection.vendor != "postgresql" or len(entries) < COPY_MIN_ROWS:
         models.QuerySet(model, using=using).bulk_create(entries)
         return
-    columns, rows = copy_rows(model, entries, connection)
+    with copy_writer(model, using) as write:
+        write(entries)
+
+
+@contextlib.contextmanager
+def copy_writer(model, using):
+    """One COPY … FROM STDIN into the model's table (PostgreSQL), in the caller's transaction: the block gets
+    write(entries), which sends those entries' rows at once, so PostgreSQL stores each part while the caller
+    prepares the next. The COPY ends with the block; an exception in it abandons the COPY (nothing is stored)
+    and is raised as it came, a refused row as Django translates every statement's errors (IntegrityError, …)."""
+    connection = connections[using]
+    columns, _ = copy_rows(model, (), connection)
     quote = connection.ops.quote_name
     sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(column) for column in columns)}) FROM STDIN"
-    # The driver's own cursor (Django's wrapper has no copy()), in the same transaction; its errors are
-    # translated as Django translates every statement's (IntegrityError, DataError, …).
-    data = copy_text(rows)
+    # The driver's own cursor (Django's wrapper has no copy()), in the same transaction.
     with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-        if data is not None:
-            copy.write(data)  # the batch's rows as one COPY text, formatted here without a call per value
-        else:
-            for row in rows:
-                copy.write_row(row)
+
+        def write(entries):
+            if not entries:
+                return
+            _, rows = copy_rows(model, entries, connection)
+            data = copy_text(rows)
+            if data is not None:
+                copy.write(data)  # the rows as one COPY text, formatted here without a call per value
+            else:
+                for row in rows:
+                    copy.write_row(row)
+
+        yield write

@@ -127,6 +127,15 @@ class Output(LedgerEntry):
             raise ValidationError({"parent_refs": ["parent_refs names an output more than once"]})
 
     @classmethod
+    def state_rules_apply_to(cls, rows):
+        # Only parents and blobs are looked up; an event whose content is not plainly inline may name a blob.
+        def may_name_a_blob(event):
+            ref = (event.get("content") or event.get("chunk")) if isinstance(event, dict) else None
+            return not (isinstance(ref, dict) and ref.get("kind") == "inline")
+
+        return any(row.get("parent_refs") or may_name_a_blob(row.get("event")) for row in rows)
+
+    @classmethod
     def check_append_allowed(cls, entries, using):
         # Every entry's problems, keyed by its index: a batch answers which items are refused and why.
         problems = {}

@@ -172,6 +172,24 @@ def leaves_keys_to_insert(model, entries, db):
     )
 
 
+def streams_into_copy(model, rows, db):
+    """Whether this batch can be checked, chained and sent to its COPY item by item under the lock
+    (entries.append_streamed): PostgreSQL stores the first items while the next are built and checked.
+
+    Only where nothing needs the database between the tip and the insert but the insert itself: the COPY
+    path (PostgreSQL, enough rows), stored keys left to the unique index, no scope counter left to number
+    (every row gives it), no foreign key to look up and no state rule of the ledger to run under the lock.
+    """
+    if len(rows) < bulk_insert.COPY_MIN_ROWS or connections[db].vendor != "postgresql":
+        return False
+    if not model.natural_key_fields or not _unique_index_refuses_stored_keys(model):
+        return False
+    if any(field.is_relation for field in model.content_fields()) or model.state_rules_apply_to(rows):
+        return False
+    counters = tuple(model.scope_counters)
+    return not counters or all(row.get(name) is not None for row in rows for name in counters)
+
+
 def no_key_can_be_stored(model, entries):
     """Whether the stored-key check could find nothing: every entry leaves a NOT NULL key column to the
     ledger's numbering (run events without `seq`). The check matches that column's None with NULL only,

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, router, transaction
+from django.db import IntegrityError, models, router, transaction
 from django.db.models.signals import class_prepared
 from django.dispatch import receiver
 
@@ -21,6 +21,7 @@ from ledgerproject.ledger.models.append import (
     insert_checking_keys,
     leaves_keys_to_insert,
     no_key_can_be_stored,
+    streams_into_copy,
 )
 from ledgerproject.ledger.models.tenancy import ALL_TENANTS, tenant_scope
 from ledgerproject.ledger.rollups import Rollup  # noqa: F401 (registers the model)
@@ -112,47 +113,35 @@ class LedgerQuerySet(AppendOnlyQuerySet):
 
         Validation and hashing of the content happen before the lock; under the lock only the
         tip is read, conflicts are checked, per-scope counters (scope_counters) and seq and chain
-        hashes assigned, and rows inserted.
+        hashes assigned, and rows inserted. A batch that needs nothing from the database but its
+        insert is built under the lock instead, item by item into its COPY (_append_streamed).
         """
         model = self.model
         db = self.db if self._db else router.db_for_write(model)
         user_id, user_name = _principal(recorded_by)
-        entries, problems = [], []
         relations = [f for f in model.content_fields() if f.is_relation]
         # Foreign keys are checked once per batch below, not one query per entry inside full_clean().
         skip = (*KERNEL_FIELDS, *(f.name for f in relations))
         # An array: built, checked and read by the model's own field rules without Model.__init__'s
         # and full_clean's per-entry bookkeeping (fast_batch.RowPlan: same values, same refusals).
         plan = fast_batch.row_plan(model) if len(rows) > 1 else None
-        for index, fields in enumerate(rows):
-            entry = plan.build(fields) if plan else model(**fields)
-            entry._pending_counters = _pending_counters(entry)
+
+        def build(fields):
+            return _built_entry(model, plan, fields, relations, skip)
+
+        rules = None
+        if model.check_append_allowed.__func__ is not LedgerEntry.check_append_allowed.__func__:
+            rules = lambda: model.check_append_allowed(entries, using=db)  # noqa: E731
+        if streams_into_copy(model, rows, db):
             try:
-                for field in relations:  # "3f2e…" and UUID("3f2e…") must name the same row
-                    if (value := getattr(entry, field.attname)) is not None:
-                        setattr(entry, field.attname, field.target_field.to_python(value))
-                if plan:
-                    plan.clean(entry, (*skip, *entry._pending_counters))
-                else:
-                    entry.full_clean(
-                        exclude=(*skip, *entry._pending_counters), validate_unique=False, validate_constraints=False
-                    )
-                ids.check_url_ids(entry)
-                entry.validate_append()
-                content = plan.content(entry) if plan else entry.ledger_content()
-                if entry._pending_counters:
-                    # Everything but the counters now; they are spliced in under the lock.
-                    entry._content_parts = hashing.canonical_parts(content, entry._pending_counters)
-                    entry._content_json = "".join(entry._content_parts)
-                else:
-                    entry._content_json = hashing.canonical_json(content)
-                # Canonical JSON spells NUL \u0000; only then look for the field that holds it.
-                if "\\u0000" in entry._content_json and (bad := hashing.fields_with_nul(content)):
-                    raise ValidationError({name: ["Text cannot contain NUL (\\u0000) characters."] for name in bad})
-            except ValidationError as exc:
-                problems.append((index, exc.message_dict if hasattr(exc, "error_dict") else exc.messages))
-            except hashing.CanonicalizationError as exc:
-                problems.append((index, _name_unhashable_fields(entry, exc)))
+                return _append_streamed(model, rows, db, build, user_id, user_name)
+            except _BuildFirst:
+                pass  # a backdated clock going back: the path below answers, in its order
+        entries, problems = [], []
+        for index, fields in enumerate(rows):
+            entry, problem = build(fields)
+            if problem is not None:
+                problems.append((index, problem))
             entries.append(entry)
         problems.extend(_missing_targets(entries, relations, db))
         if problems:
@@ -162,9 +151,6 @@ class LedgerQuerySet(AppendOnlyQuerySet):
             return []
         with transaction.atomic(using=db):
             # The lock and the read share one round trip; the ledger's state rules run under the lock after it.
-            rules = None
-            if model.check_append_allowed.__func__ is not LedgerEntry.check_append_allowed.__func__:
-                rules = lambda: model.check_append_allowed(entries, using=db)  # noqa: E731
             # A batch whose stored keys the table's unique index refuses reads only the tip here: the
             # insert finds a repeated key, and only then the check runs to answer the exact 409.
             # A batch that leaves its keys to the ledger's numbering has none to look for.
@@ -181,17 +167,9 @@ class LedgerQuerySet(AppendOnlyQuerySet):
                     if keys_at_insert:  # a stored key is reported first, as when the keys are read with the tip
                         _refuse_conflicts_and_read_tip(model, entries, db)
                     raise
-            # Ledger, time and principal are the batch's own: their canonical text is written once.
-            canonical = hashing.entry_canonical_for(model.ledger_name, now, user_name)
+            chain = _chainer(model, now, user_id, user_name, seq, prev)
             for entry in entries:
-                seq += 1
-                entry.seq = seq
-                entry.recorded_at = now
-                entry.recorded_by_id = user_id
-                entry.recorded_by_name = user_name
-                entry.canonical = canonical(seq, entry._content_json)
-                entry.prev_entry_hash = prev
-                entry.entry_hash = prev = hashing.entry_hash(prev, entry.canonical)
+                chain(entry)
             if not _insert_one_with_rollups(model, entries, db):  # a single entry: one round trip for both
                 if keys_at_insert:
                     insert_checking_keys(model, entries, db)  # one COPY in a savepoint
@@ -199,14 +177,142 @@ class LedgerQuerySet(AppendOnlyQuerySet):
                     bulk_insert.insert_entries(model, entries, db)  # one COPY on PostgreSQL
                 record_rollups(model, entries, db)  # the pages' counts: one UPSERT, same transaction
                 latest.record(model, entries, db)  # each key's newest entry (ledger/latest.py), same transaction
-            for entry in entries:
-                entry._state.adding = False
-                entry._state.db = db
-            first, last = entries[0].seq, entries[-1].seq
-            transaction.on_commit(
-                lambda: entries_appended.send(sender=model, first_seq=first, last_seq=last, using=db), using=db
-            )
+            _stored(model, entries, db)
         return entries
+
+
+class _BuildFirst(Exception):
+    """The streamed append hands the batch to the path that builds every entry before the lock."""
+
+
+class _Refused(Exception):
+    """An item of a streamed batch is refused: the COPY is abandoned, and the refusal raised after it."""
+
+
+# Items a streamed batch sends to its COPY at once: enough text per write (tens of kB) for PostgreSQL
+# to store one part while the next is built, few enough writes that each costs nothing noticeable.
+STREAM_CHUNK = 64
+
+
+def _built_entry(model, plan, fields, relations, skip):
+    """(entry, None) for one item checked by the model's own field rules, its canonical content made;
+    (entry, messages) when they refuse it."""
+    entry = plan.build(fields) if plan else model(**fields)
+    entry._pending_counters = _pending_counters(entry)
+    try:
+        for field in relations:  # "3f2e…" and UUID("3f2e…") must name the same row
+            if (value := getattr(entry, field.attname)) is not None:
+                setattr(entry, field.attname, field.target_field.to_python(value))
+        if plan:
+            plan.clean(entry, (*skip, *entry._pending_counters))
+        else:
+            entry.full_clean(
+                exclude=(*skip, *entry._pending_counters), validate_unique=False, validate_constraints=False
+            )
+        ids.check_url_ids(entry)
+        entry.validate_append()
+        content = plan.content(entry) if plan else entry.ledger_content()
+        if entry._pending_counters:
+            # Everything but the counters now; they are spliced in under the lock.
+            entry._content_parts = hashing.canonical_parts(content, entry._pending_counters)
+            entry._content_json = "".join(entry._content_parts)
+        else:
+            entry._content_json = hashing.canonical_json(content)
+        # Canonical JSON spells NUL \u0000; only then look for the field that holds it.
+        if "\\u0000" in entry._content_json and (bad := hashing.fields_with_nul(content)):
+            raise ValidationError({name: ["Text cannot contain NUL (\\u0000) characters."] for name in bad})
+    except ValidationError as exc:
+        return entry, exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+    except hashing.CanonicalizationError as exc:
+        return entry, _name_unhashable_fields(entry, exc)
+    return entry, None
+
+
+def _chainer(model, now, user_id, user_name, seq, prev):
+    """chain(entry): give the next entry its seq, time, principal, canonical text and hashes after the tip
+    (seq, prev). Ledger, time and principal are the batch's own: their canonical text is written once."""
+    canonical = hashing.entry_canonical_for(model.ledger_name, now, user_name)
+    tip = [seq, prev]
+
+    def chain(entry):
+        tip[0] += 1
+        entry.seq = tip[0]
+        entry.recorded_at = now
+        entry.recorded_by_id = user_id
+        entry.recorded_by_name = user_name
+        entry.canonical = canonical(tip[0], entry._content_json)
+        entry.prev_entry_hash = tip[1]
+        entry.entry_hash = tip[1] = hashing.entry_hash(tip[1], entry.canonical)
+
+    return chain
+
+
+def _stored(model, entries, db):
+    """Mark the inserted entries as stored rows and announce them once the transaction commits."""
+    for entry in entries:
+        entry._state.adding = False
+        entry._state.db = db
+    first, last = entries[0].seq, entries[-1].seq
+    transaction.on_commit(
+        lambda: entries_appended.send(sender=model, first_seq=first, last_seq=last, using=db), using=db
+    )
+
+
+def _append_streamed(model, rows, db, build, user_id, user_name):
+    """append_many() for a batch that needs nothing from the database but its insert (streams_into_copy):
+    the lock and the tip first, then each item built, checked, chained and sent to one COPY, so PostgreSQL
+    stores the first items while the next are built (before, it waited for the whole batch, then Python for it).
+
+    The answers are those of the path that builds first, in its order: every refused item (400, all of
+    them), else a key repeated within the batch (400), else a stored key (409, found by the unique index at
+    the end of the COPY, as insert_checking_keys finds it). After the first refusal nothing more is sent;
+    the COPY is abandoned in its savepoint, and the remaining items are still checked, for their messages.
+    """
+    entries, problems, seen, repeated = [], [], set(), False
+    with transaction.atomic(using=db):
+        seq, prev = _refuse_conflicts_and_read_tip(model, (), db, lock=True, keys=False)
+        now = clock.now()
+        if clock.backdated_moment() is not None:
+            try:
+                _refuse_going_back_in_time(model, db, now)
+            except ValueError:
+                raise _BuildFirst from None  # a stored key, or a refused item, is reported before the clock
+        chain = _chainer(model, now, user_id, user_name, seq, prev)
+        try:
+            with transaction.atomic(using=db), bulk_insert.copy_writer(model, db) as write:
+                pending = []
+                for index, fields in enumerate(rows):
+                    entry, problem = build(fields)
+                    entries.append(entry)
+                    if problem is not None:
+                        problems.append((index, problem))
+                    if problems or repeated:
+                        continue
+                    key = entry.natural_key_value()
+                    if key in seen:
+                        repeated = True
+                        continue
+                    seen.add(key)
+                    chain(entry)
+                    pending.append(entry)
+                    if len(pending) == STREAM_CHUNK:
+                        write(pending)
+                        pending = []
+                if problems or repeated:
+                    raise _Refused
+                write(pending)
+        except _Refused:
+            if problems:
+                raise BatchValidationError(problems) from None
+            _refuse_repeats_within(entries)  # raises the first repeat, as the path that builds first does
+            raise AssertionError("a repeated key that _refuse_repeats_within() does not find") from None
+        except IntegrityError:
+            _refuse_conflicts_and_read_tip(model, entries, db)  # the check left to the insert: raises on a stored key
+            raise
+        record_rollups(model, entries, db)
+        latest.record(model, entries, db)
+        _stored(model, entries, db)
+    return entries
 
 
 def tenant_unique(*fields, name, tenant="tenant_id"):
@@ -352,6 +458,14 @@ class LedgerEntry(models.Model):
     @classmethod
     def check_append_allowed(cls, entries, using):
         """Rules that depend on the ledger's current state, checked under the lock (raise to refuse)."""
+
+    @classmethod
+    def state_rules_apply_to(cls, rows):
+        """Whether check_append_allowed() may read the database or refuse an entry built from one of `rows`
+        (the field values given to append_many). A ledger whose rules concern only some entries says which,
+        so that a batch of the others needs nothing from the database under the lock but its insert
+        (streams_into_copy); when in doubt, True."""
+        return cls.check_append_allowed.__func__ is not LedgerEntry.check_append_allowed.__func__
 
     def get_entry_url(self):
         """The kernel's integrity page of this entry (seq, hashes, canonical form)."""

@@ -271,6 +271,10 @@ def root_api(make_user, client_for):
 
 @pytest.fixture
 def world(root_api):
+    return stored_world(root_api)
+
+
+def stored_world(root_api):
     """Stored entries the arrays refer to (a run, a rejected entry, an output, a log record)."""
     response = root_api.post("/api/v1/runs/", {"spec_digest": D1, "metadata": {"agent_name": "a"}}, format="json")
     assert response.status_code == 201, response.content
