@@ -218,8 +218,8 @@ class ExperienceEvent(LedgerEntry):
 
     @classmethod
     def state_rules_apply_to(cls, rows):
-        # The lifecycle concerns artifact transitions only.
-        return any(row.get("kind") == TRANSITION for row in rows)
+        # The lifecycle concerns artifact transitions only (a kind that is not text may become one when cleaned).
+        return any(type(kind := row.get("kind")) is not str or kind == TRANSITION for row in rows)
 
     @classmethod
     def check_append_allowed(cls, entries, using):

@@ -104,7 +104,13 @@ class RunSerializer(LedgerSerializer):
         return self.datetime_text(outcome.recorded_at) if outcome else None
 
     def create(self, validated_data):
-        run = super().create(validated_data)
+        return self._running(super().create(validated_data))
+
+    def append_rows(self, rows):
+        return [self._running(run) for run in super().append_rows(rows)]
+
+    @staticmethod
+    def _running(run):
         # A run is created running: no outcome can name it yet, so its answer need not ask for one.
         Run.outcome.related.set_cached_value(run, None)
         return run

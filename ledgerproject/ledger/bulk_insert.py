@@ -168,24 +168,28 @@ def insert_entries(model, entries, using):
 def copy_writer(model, using):
     """One COPY … FROM STDIN into the model's table (PostgreSQL), in the caller's transaction: the block gets
     write(entries), which sends those entries' rows at once, so PostgreSQL stores each part while the caller
-    prepares the next. The COPY ends with the block; an exception in it abandons the COPY (nothing is stored)
-    and is raised as it came, a refused row as Django translates every statement's errors (IntegrityError, …)."""
+    prepares the next. The COPY ends with the block. A row the table refuses raises as Django translates
+    every statement's errors (IntegrityError, …); an exception raised in the block abandons the COPY (psycopg
+    then logs, and drops, any refusal of rows already sent) and is raised as it came."""
     connection = connections[using]
     columns, _ = copy_rows(model, (), connection)
     quote = connection.ops.quote_name
     sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(column) for column in columns)}) FROM STDIN"
     # The driver's own cursor (Django's wrapper has no copy()), in the same transaction.
     with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+        by_row = False  # once a part went row by row (the driver buffers those), every later part does too
 
         def write(entries):
+            nonlocal by_row
             if not entries:
                 return
             _, rows = copy_rows(model, entries, connection)
-            data = copy_text(rows)
+            data = None if by_row else copy_text(rows)
             if data is not None:
                 copy.write(data)  # the rows as one COPY text, formatted here without a call per value
-            else:
-                for row in rows:
-                    copy.write_row(row)
+                return
+            by_row = True  # kept in order: text goes out at once, rows wait in the driver's buffer
+            for row in rows:
+                copy.write_row(row)
 
         yield write

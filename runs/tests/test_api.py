@@ -168,6 +168,14 @@ def test_creating_a_run_answers_without_looking_for_its_outcome(writer_api):
     assert not [q["sql"] for q in queries if outcome_table in q["sql"] and q["sql"].lstrip().startswith("SELECT")]
     # The answer is the run as it is read back afterwards.
     assert writer_api.get(f"/api/v1/runs/{run['run_id']}/").json() == run
+    # An array of runs likewise: no lookup per created run.
+    body = [{"spec_digest": SPEC, "metadata": {"agent_name": f"a{i}", "tags": {}}} for i in range(12)]
+    with CaptureQueriesContext(connection) as queries:
+        response = writer_api.post("/api/v1/runs/", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert not [q["sql"] for q in queries if outcome_table in q["sql"] and q["sql"].lstrip().startswith("SELECT")]
+    for run in response.json():
+        assert writer_api.get(f"/api/v1/runs/{run['run_id']}/").json() == run
 
 
 def test_it_refuses_a_client_chosen_run_id_and_a_malformed_spec(writer_api):

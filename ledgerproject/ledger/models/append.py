@@ -174,7 +174,7 @@ def leaves_keys_to_insert(model, entries, db):
 
 def streams_into_copy(model, rows, db):
     """Whether this batch can be checked, chained and sent to its COPY item by item under the lock
-    (entries.append_streamed): PostgreSQL stores the first items while the next are built and checked.
+    (entries._append_streamed): PostgreSQL stores the first items while the next are built and checked.
 
     Only where nothing needs the database between the tip and the insert but the insert itself: the COPY
     path (PostgreSQL, enough rows), stored keys left to the unique index, no scope counter left to number

@@ -129,14 +129,14 @@ class LedgerQuerySet(AppendOnlyQuerySet):
         def build(fields):
             return _built_entry(model, plan, fields, relations, skip)
 
-        rules = None
-        if model.check_append_allowed.__func__ is not LedgerEntry.check_append_allowed.__func__:
-            rules = lambda: model.check_append_allowed(entries, using=db)  # noqa: E731
         if streams_into_copy(model, rows, db):
             try:
                 return _append_streamed(model, rows, db, build, user_id, user_name)
             except _BuildFirst:
                 pass  # a backdated clock going back: the path below answers, in its order
+        rules = None
+        if model.check_append_allowed.__func__ is not LedgerEntry.check_append_allowed.__func__:
+            rules = lambda: model.check_append_allowed(entries, using=db)  # noqa: E731
         entries, problems = [], []
         for index, fields in enumerate(rows):
             entry, problem = build(fields)
@@ -186,7 +186,7 @@ class _BuildFirst(Exception):
 
 
 class _Refused(Exception):
-    """An item of a streamed batch is refused: the COPY is abandoned, and the refusal raised after it."""
+    """An item of a streamed batch is refused: what was sent rolls back, and the refusal is raised after it."""
 
 
 # Items a streamed batch sends to its COPY at once: enough text per write (tens of kB) for PostgreSQL
@@ -265,54 +265,65 @@ def _append_streamed(model, rows, db, build, user_id, user_name):
 
     The answers are those of the path that builds first, in its order: every refused item (400, all of
     them), else a key repeated within the batch (400), else a stored key (409, found by the unique index at
-    the end of the COPY, as insert_checking_keys finds it). After the first refusal nothing more is sent;
-    the COPY is abandoned in its savepoint, and the remaining items are still checked, for their messages.
+    the end of the COPY, as insert_checking_keys finds it). At the first refused item or repeated key nothing
+    more is sent: the COPY ends with the rows already sent (a refusal is not a database error for the server
+    to log), the savepoint and the transaction roll back, which lets the lock go (unless the caller's own
+    transaction holds it), and the remaining items are checked after that, for their messages.
     """
-    entries, problems, seen, repeated = [], [], set(), False
-    with transaction.atomic(using=db):
-        seq, prev = _refuse_conflicts_and_read_tip(model, (), db, lock=True, keys=False)
-        now = clock.now()
-        if clock.backdated_moment() is not None:
+    entries, seen, refusal = [], set(), None  # refusal: (index, messages) of the first refused item, or (index, None)
+    try:
+        with transaction.atomic(using=db):
+            seq, prev = _refuse_conflicts_and_read_tip(model, (), db, lock=True, keys=False)
+            now = clock.now()
+            if clock.backdated_moment() is not None:
+                try:
+                    _refuse_going_back_in_time(model, db, now)
+                except ValueError:
+                    raise _BuildFirst from None  # a stored key, or a refused item, is reported before the clock
+            chain = _chainer(model, now, user_id, user_name, seq, prev)
             try:
-                _refuse_going_back_in_time(model, db, now)
-            except ValueError:
-                raise _BuildFirst from None  # a stored key, or a refused item, is reported before the clock
-        chain = _chainer(model, now, user_id, user_name, seq, prev)
-        try:
-            with transaction.atomic(using=db), bulk_insert.copy_writer(model, db) as write:
-                pending = []
-                for index, fields in enumerate(rows):
-                    entry, problem = build(fields)
-                    entries.append(entry)
-                    if problem is not None:
-                        problems.append((index, problem))
-                    if problems or repeated:
-                        continue
-                    key = entry.natural_key_value()
-                    if key in seen:
-                        repeated = True
-                        continue
-                    seen.add(key)
-                    chain(entry)
-                    pending.append(entry)
-                    if len(pending) == STREAM_CHUNK:
-                        write(pending)
+                with transaction.atomic(using=db):
+                    with bulk_insert.copy_writer(model, db) as write:
                         pending = []
-                if problems or repeated:
-                    raise _Refused
-                write(pending)
-        except _Refused:
-            if problems:
-                raise BatchValidationError(problems) from None
-            _refuse_repeats_within(entries)  # raises the first repeat, as the path that builds first does
-            raise AssertionError("a repeated key that _refuse_repeats_within() does not find") from None
-        except IntegrityError:
-            _refuse_conflicts_and_read_tip(model, entries, db)  # the check left to the insert: raises on a stored key
-            raise
-        record_rollups(model, entries, db)
-        latest.record(model, entries, db)
-        _stored(model, entries, db)
-    return entries
+                        for index, fields in enumerate(rows):
+                            entry, problem = build(fields)
+                            entries.append(entry)
+                            key = entry.natural_key_value() if problem is None else None
+                            if problem is not None or key in seen:
+                                refusal = (index, problem)
+                                break
+                            seen.add(key)
+                            chain(entry)
+                            pending.append(entry)
+                            if len(pending) == STREAM_CHUNK:
+                                write(pending)
+                                pending = []
+                        if refusal is None:
+                            write(pending)
+                    if refusal is not None:
+                        raise _Refused  # the savepoint rolls back what was sent
+            except IntegrityError:
+                if refusal is not None:
+                    raise _Refused from None  # a stored key among the rows sent: the refused item comes first
+                _refuse_conflicts_and_read_tip(model, entries, db)  # the check left to the insert: raises on one
+                raise
+            record_rollups(model, entries, db)
+            latest.record(model, entries, db)
+            _stored(model, entries, db)
+        return entries
+    except _Refused:
+        pass
+    index, problem = refusal
+    problems = [] if problem is None else [(index, problem)]
+    for later, fields in enumerate(rows[index + 1 :], start=index + 1):
+        entry, problem = build(fields)
+        entries.append(entry)
+        if problem is not None:
+            problems.append((later, problem))
+    if problems:
+        raise BatchValidationError(problems)
+    _refuse_repeats_within(entries)  # raises the first repeat, as the path that builds first does
+    raise AssertionError("a repeated key that _refuse_repeats_within() does not find")
 
 
 def tenant_unique(*fields, name, tenant="tenant_id"):

@@ -245,3 +245,55 @@ def test_streamed_batches_and_single_appends_from_many_connections_keep_one_gapl
             )
             assert batch == list(range(batch[0], batch[0] + 150))
     assert verify_chain(EnhanceEntry).ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_refused_item_the_rest_is_checked_without_the_lock(monkeypatch):
+    # No caller's transaction here (as in a request): the refusal rolls back and lets the ledger's lock go.
+    in_transaction = {}
+    real = entries_module._built_entry
+
+    def spy(model, plan, fields, relations, skip):
+        in_transaction[fields["issue_id"]] = connection.in_atomic_block
+        return real(model, plan, fields, relations, skip)
+
+    monkeypatch.setattr(entries_module, "_built_entry", spy)
+    batch = [entry_json(f"n{i}") for i in range(200)]
+    batch[100] = entry_json("n100", status="maybe")
+    batch[150] = entry_json("n150", ts_ms=-1)
+    with pytest.raises(BatchValidationError) as refused:
+        EnhanceEntry.objects.append_many(batch)
+    assert [index for index, _ in refused.value.items] == [100, 150]
+    assert all(in_transaction[f"n{i}"] for i in range(101))
+    assert not any(in_transaction[f"n{i}"] for i in range(101, 200))
+    assert EnhanceEntry.objects.count() == 0
+
+
+def test_a_refused_item_after_a_stored_key_was_sent_is_the_400_and_nothing_is_logged(caplog):
+    EnhanceEntry.objects.append_many([entry_json(f"s{i}") for i in range(12)])
+    batch = [entry_json(f"n{i}") for i in range(200)]
+    batch[0] = entry_json("s5")  # in the first part sent
+    batch[150] = entry_json("bad", status="maybe")
+    with caplog.at_level("WARNING"), pytest.raises(BatchValidationError) as refused:
+        EnhanceEntry.objects.append_many(batch)
+    assert [index for index, _ in refused.value.items] == [150]
+    assert [record.getMessage() for record in caplog.records if record.name.startswith("psycopg")] == []
+    assert EnhanceEntry.objects.count() == 12
+
+
+def test_parts_that_go_row_by_row_keep_the_rows_in_order(monkeypatch):
+    from ledgerproject.ledger import bulk_insert
+
+    real = bulk_insert.copy_text
+    parts = []
+
+    def second_part_by_row(rows):
+        parts.append(len(rows))
+        return None if len(parts) == 2 else real(rows)
+
+    monkeypatch.setattr(bulk_insert, "copy_text", second_part_by_row)
+    EnhanceEntry.objects.append_many([entry_json(f"s{i}") for i in range(3)])
+    appended = EnhanceEntry.objects.append_many([entry_json(f"n{i}") for i in range(200)])
+    assert len(parts) == 2  # the third and fourth parts went row by row without asking again
+    assert [entry.seq for entry in appended] == list(range(4, 204))
+    assert verify_chain(EnhanceEntry).ok
