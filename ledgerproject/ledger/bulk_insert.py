@@ -154,14 +154,27 @@ def copy_text(rows):
 COPY_MIN_ROWS = 10
 
 
-def insert_entries(model, entries, using):
-    """INSERT every entry (seq and hashes already set) in one statement, inside the caller's transaction."""
+# Entries a COPY sends at once: enough text per write (tens of kB) for PostgreSQL to store one part while the
+# next is prepared, few enough writes that each costs nothing noticeable.
+COPY_PART = 64
+
+
+def insert_entries(model, entries, using, prepare=None):
+    """INSERT every entry in one statement, inside the caller's transaction. `prepare(entry)`, when given, is
+    called on each entry, in order, before its row is made (the chain's seq and hashes): on PostgreSQL part
+    by part as the COPY sends them, so the database stores one part while the next is prepared."""
     connection = connections[using]
     if connection.vendor != "postgresql" or len(entries) < COPY_MIN_ROWS:
+        for entry in entries if prepare else ():
+            prepare(entry)
         models.QuerySet(model, using=using).bulk_create(entries)
         return
     with copy_writer(model, using) as write:
-        write(entries)
+        for start in range(0, len(entries), COPY_PART):
+            part = entries[start : start + COPY_PART]
+            for entry in part if prepare else ():
+                prepare(entry)
+            write(part)
 
 
 @contextlib.contextmanager

@@ -201,8 +201,9 @@ def no_key_can_be_stored(model, entries):
     return bool(counted) and all(counted.intersection(entry._pending_counters) for entry in entries)
 
 
-def insert_checking_keys(model, entries, db):
-    """Insert the batch (bulk_insert) inside a savepoint, the table's unique index checking the stored keys.
+def insert_checking_keys(model, entries, db, prepare=None):
+    """Insert the batch (bulk_insert, each entry `prepare`d as it goes) inside a savepoint, the table's unique
+    index checking the stored keys.
 
     On a refusal the savepoint rolls back and the stored-key check runs, under the lock still held, and
     raises the ConflictError it would have raised before the insert (the same entry, index and
@@ -210,7 +211,7 @@ def insert_checking_keys(model, entries, db):
     """
     try:
         with transaction.atomic(using=db):
-            bulk_insert.insert_entries(model, entries, db)
+            bulk_insert.insert_entries(model, entries, db, prepare)
     except IntegrityError:
         _refuse_conflicts_and_read_tip(model, entries, db)  # the check it left to the insert: raises on a stored key
         raise

@@ -168,13 +168,15 @@ class LedgerQuerySet(AppendOnlyQuerySet):
                         _refuse_conflicts_and_read_tip(model, entries, db)
                     raise
             chain = _chainer(model, now, user_id, user_name, seq, prev)
-            for entry in entries:
-                chain(entry)
+            if len(entries) == 1:
+                chain(entries[0])
             if not _insert_one_with_rollups(model, entries, db):  # a single entry: one round trip for both
+                # A batch is chained part by part as its COPY sends it: PostgreSQL stores a part while the next is hashed.
+                prepare = chain if len(entries) > 1 else None
                 if keys_at_insert:
-                    insert_checking_keys(model, entries, db)  # one COPY in a savepoint
+                    insert_checking_keys(model, entries, db, prepare)  # one COPY in a savepoint
                 else:
-                    bulk_insert.insert_entries(model, entries, db)  # one COPY on PostgreSQL
+                    bulk_insert.insert_entries(model, entries, db, prepare)  # one COPY on PostgreSQL
                 record_rollups(model, entries, db)  # the pages' counts: one UPSERT, same transaction
                 latest.record(model, entries, db)  # each key's newest entry (ledger/latest.py), same transaction
             _stored(model, entries, db)
@@ -187,11 +189,6 @@ class _BuildFirst(Exception):
 
 class _Refused(Exception):
     """An item of a streamed batch is refused: what was sent rolls back, and the refusal is raised after it."""
-
-
-# Items a streamed batch sends to its COPY at once: enough text per write (tens of kB) for PostgreSQL
-# to store one part while the next is built, few enough writes that each costs nothing noticeable.
-STREAM_CHUNK = 64
 
 
 def _built_entry(model, plan, fields, relations, skip):
@@ -295,7 +292,7 @@ def _append_streamed(model, rows, db, build, user_id, user_name):
                             seen.add(key)
                             chain(entry)
                             pending.append(entry)
-                            if len(pending) == STREAM_CHUNK:
+                            if len(pending) == bulk_insert.COPY_PART:
                                 write(pending)
                                 pending = []
                         if refusal is None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from enhancelog.models import EnhanceEntry
 from enhancelog.tests.conftest import entry_json
 from experience.models import TRANSITION, ExperienceEvent
-from ledgerproject.ledger import clock
+from ledgerproject.ledger import bulk_insert, clock
 from ledgerproject.ledger.chain import verify_chain
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError
 from ledgerproject.ledger.models import append as append_path
@@ -32,7 +32,7 @@ NEW_KEY = {
     "testnotes": lambda item, i: {**item, "key": f"pad-{i}"},
 }
 # Enough items ahead of an array's own that whole parts of the COPY were sent before they are reached.
-PAD = entries_module.STREAM_CHUNK + 6
+PAD = bulk_insert.COPY_PART + 6
 
 
 @pytest.fixture
@@ -282,8 +282,6 @@ def test_a_refused_item_after_a_stored_key_was_sent_is_the_400_and_nothing_is_lo
 
 
 def test_parts_that_go_row_by_row_keep_the_rows_in_order(monkeypatch):
-    from ledgerproject.ledger import bulk_insert
-
     real = bulk_insert.copy_text
     parts = []
 
