@@ -1,11 +1,12 @@
-"""Writes a batch of prepared ledger entries in one statement: COPY on PostgreSQL, Django's bulk INSERT elsewhere.
+"""Writes a batch of ledger entries in one statement: COPY on PostgreSQL, Django's bulk INSERT elsewhere.
 
 Django's bulk_create compiles an INSERT with one placeholder per value and adapts every value through the
 field's full get_db_prep_save chain: for a batch of a thousand entries that cost several times what the
 database spends storing them. On PostgreSQL the entries go in with COPY instead, the values converted
 once per column kind. COPY fires the same row triggers as INSERT (the append-only guards, the chain
-checks), writes all rows or none inside the caller's transaction, and stores the same values: a column
-whose conversion is not one of the plain kinds below goes through its field's own get_db_prep_save.
+checks) and stores the same values: a column whose conversion is not one of the plain kinds below goes
+through its field's own get_db_prep_save. insert_entries() writes all rows or none; a copy_writer() block
+that stops early stores the rows it sent, for the caller to roll back (a savepoint).
 """
 
 import contextlib

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, router, transaction
+from django.db import DatabaseError, IntegrityError, models, router, transaction
 from django.db.models.signals import class_prepared
 from django.dispatch import receiver
 
@@ -171,7 +171,8 @@ class LedgerQuerySet(AppendOnlyQuerySet):
             if len(entries) == 1:
                 chain(entries[0])
             if not _insert_one_with_rollups(model, entries, db):  # a single entry: one round trip for both
-                # A batch is chained part by part as its COPY sends it: PostgreSQL stores a part while the next is hashed.
+                # On PostgreSQL's COPY path a batch is chained part by part as it is sent: the database stores a
+                # part while the next is hashed (elsewhere every entry is chained before the INSERT).
                 prepare = chain if len(entries) > 1 else None
                 if keys_at_insert:
                     insert_checking_keys(model, entries, db, prepare)  # one COPY in a savepoint
@@ -299,10 +300,11 @@ def _append_streamed(model, rows, db, build, user_id, user_name):
                             write(pending)
                     if refusal is not None:
                         raise _Refused  # the savepoint rolls back what was sent
-            except IntegrityError:
+            except DatabaseError as exc:
                 if refusal is not None:
-                    raise _Refused from None  # a stored key among the rows sent: the refused item comes first
-                _refuse_conflicts_and_read_tip(model, entries, db)  # the check left to the insert: raises on one
+                    raise _Refused from None  # a row sent was refused (a stored key, …): the refused item comes first
+                if isinstance(exc, IntegrityError):
+                    _refuse_conflicts_and_read_tip(model, entries, db)  # the check left to the insert: raises on one
                 raise
             record_rollups(model, entries, db)
             latest.record(model, entries, db)

@@ -295,3 +295,26 @@ def test_parts_that_go_row_by_row_keep_the_rows_in_order(monkeypatch):
     assert len(parts) == 2  # the third and fourth parts went row by row without asking again
     assert [entry.seq for entry in appended] == list(range(4, 204))
     assert verify_chain(EnhanceEntry).ok
+
+
+def test_a_refused_item_is_answered_before_an_error_of_the_rows_already_sent(monkeypatch):
+    from django.db import DataError
+
+    columns, _ = bulk_insert.copy_rows(EnhanceEntry, (), connection)
+    at = columns.index("recorded_at")
+    real = bulk_insert.copy_text
+
+    def first_row_unreadable(rows):
+        if rows:
+            rows[0][at] = "not a time"  # a row the database refuses, not for its key
+        return real(rows)
+
+    monkeypatch.setattr(bulk_insert, "copy_text", first_row_unreadable)
+    batch = [entry_json(f"n{i}") for i in range(200)]
+    batch[150] = entry_json("bad", status="maybe")
+    with pytest.raises(BatchValidationError) as refused:
+        EnhanceEntry.objects.append_many(batch)
+    assert [index for index, _ in refused.value.items] == [150]
+    with pytest.raises(DataError):  # with no refused item, the database's own error, as it came
+        EnhanceEntry.objects.append_many(batch[:150])
+    assert EnhanceEntry.objects.count() == 0
