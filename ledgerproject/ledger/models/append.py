@@ -154,6 +154,16 @@ def _unique_index_refuses_stored_keys(model):
     )
 
 
+def _insert_checks_stored_keys(model, db):
+    """Whether a batch's COPY can leave its stored keys to the table's unique index: PostgreSQL, and an
+    index that refuses every repeat of the ledger's natural key."""
+    return (
+        bool(model.natural_key_fields)
+        and connections[db].vendor == "postgresql"
+        and _unique_index_refuses_stored_keys(model)
+    )
+
+
 def leaves_keys_to_insert(model, entries, db):
     """Whether this batch's stored-key check can wait for the insert (insert_checking_keys) instead of
     running a query under the lock on every append.
@@ -165,10 +175,8 @@ def leaves_keys_to_insert(model, entries, db):
     """
     return (
         len(entries) > 1
-        and bool(model.natural_key_fields)
-        and connections[db].vendor == "postgresql"
         and not any(entry._pending_counters for entry in entries)
-        and _unique_index_refuses_stored_keys(model)
+        and _insert_checks_stored_keys(model, db)
     )
 
 
@@ -180,9 +188,7 @@ def streams_into_copy(model, rows, db):
     path (PostgreSQL, enough rows), stored keys left to the unique index, no scope counter left to number
     (every row gives it), no foreign key to look up and no state rule of the ledger to run under the lock.
     """
-    if len(rows) < bulk_insert.COPY_MIN_ROWS or connections[db].vendor != "postgresql":
-        return False
-    if not model.natural_key_fields or not _unique_index_refuses_stored_keys(model):
+    if len(rows) < bulk_insert.COPY_MIN_ROWS or not _insert_checks_stored_keys(model, db):
         return False
     if any(field.is_relation for field in model.content_fields()) or model.state_rules_apply_to(rows):
         return False

@@ -135,7 +135,7 @@ class LedgerQuerySet(AppendOnlyQuerySet):
             except _BuildFirst:
                 pass  # a backdated clock going back: the path below answers, in its order
         rules = None
-        if model.check_append_allowed.__func__ is not LedgerEntry.check_append_allowed.__func__:
+        if model.has_state_rules():
             rules = lambda: model.check_append_allowed(entries, using=db)  # noqa: E731
         entries, problems = [], []
         for index, fields in enumerate(rows):
@@ -470,12 +470,17 @@ class LedgerEntry(models.Model):
         """Rules that depend on the ledger's current state, checked under the lock (raise to refuse)."""
 
     @classmethod
+    def has_state_rules(cls):
+        """Whether the ledger declares check_append_allowed() rules (the kernel's allows everything)."""
+        return cls.check_append_allowed.__func__ is not LedgerEntry.check_append_allowed.__func__
+
+    @classmethod
     def state_rules_apply_to(cls, rows):
         """Whether check_append_allowed() may read the database or refuse an entry built from one of `rows`
         (the field values given to append_many). A ledger whose rules concern only some entries says which,
         so that a batch of the others needs nothing from the database under the lock but its insert
         (streams_into_copy); when in doubt, True."""
-        return cls.check_append_allowed.__func__ is not LedgerEntry.check_append_allowed.__func__
+        return cls.has_state_rules()
 
     def get_entry_url(self):
         """The kernel's integrity page of this entry (seq, hashes, canonical form)."""
