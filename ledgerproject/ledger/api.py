@@ -367,8 +367,10 @@ class AppendMixin:
             if many:
                 raise BatchValidationError(item_errors(serializer.errors))
             raise ValidationError(serializer.errors)
-        entries = serializer.save()
-        return Response(self.get_serializer(entries, many=many).data, status=status.HTTP_201_CREATED)
+        serializer.save()
+        # The answer comes from the serializer that validated the body (DRF's own create does the same):
+        # its fields are built already, and a second serializer would build them again for every request.
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Append many entries atomically: all are stored, or none (same as POSTing an array)")
     @action(detail=False, methods=["post"])

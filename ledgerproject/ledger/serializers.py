@@ -1,6 +1,7 @@
 """Serializer bases: every entry carries its `ledger` block; unknown and server-owned body fields are refused."""
 
 import copy
+import functools
 from collections.abc import Mapping
 
 from django.core.validators import (
@@ -240,7 +241,12 @@ _DECIDING = (
 
 def acceptor_kind(field):
     """The stock field class whose acceptor serves `field`, or None (then DRF validates it)."""
-    cls = type(field)
+    return _acceptor_kind_of_class(type(field))
+
+
+@functools.cache
+def _acceptor_kind_of_class(cls):
+    # Decided by the class alone (its methods), so once per class: every request's fields ask again.
     for base in cls.__mro__:
         if base in _FAST:
             if all(getattr(cls, name, None) is getattr(base, name, None) for name in _DECIDING):
@@ -421,7 +427,15 @@ class LedgerSerializer(StrictBodyMixin, serializers.ModelSerializer):
         return speed_up_fields(fields)
 
     def get_validators(self):
-        return [v for v in super().get_validators() if not isinstance(v, UniqueTogetherValidator)]
+        # ModelSerializer derives these from the class's fields and its model's constraints, again for every
+        # instance (once per request); they depend only on the class, so derive them once per class. DRF shares
+        # validator instances between serializers itself (Meta.validators), so one list serves every instance.
+        cls = type(self)
+        derived = cls.__dict__.get("_ledger_validators")
+        if derived is None:
+            derived = tuple(v for v in super().get_validators() if not isinstance(v, UniqueTogetherValidator))
+            cls._ledger_validators = derived
+        return list(derived)
 
     # Where the client names the tenant in its JSON, for error messages (e.g. "event.tenant_id").
     tenant_path = "tenant_id"
