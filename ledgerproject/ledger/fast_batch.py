@@ -13,6 +13,7 @@ batch ledger of the registry, that both paths store byte-identical rows or both 
 
 import datetime
 import gc
+import keyword
 import math
 import operator
 import uuid
@@ -648,41 +649,88 @@ def representer(serializer):
             return None
         return field.to_representation(attribute)
 
-    def represent(fields, instance, is_mapping):
-        ret = {}
-        for name, field, attr, types, nested, convert, special in fields:
-            if special is not None:
-                if special is SAME_OBJECT:
-                    ret[name] = represent(nested, instance, is_mapping)
-                else:
-                    ret[name] = special(instance)
-                continue
-            if types != () or nested is not None or convert is not None:
-                try:
-                    value = instance[attr] if is_mapping else getattr(instance, attr)
-                except Exception:  # noqa: BLE001 - missing, related, …: the field's own path decides
-                    value = empty
-                if value is not empty and not callable(value):
-                    if value is None:
-                        ret[name] = None
-                        continue
-                    if nested is not None:
-                        ret[name] = represent(nested, value, isinstance(value, Mapping))
-                        continue
-                    if types is None or type(value) in types:
-                        ret[name] = value
-                        continue
-                    if convert is not None and type(value) in convert[1]:
-                        ret[name] = convert[0](value)
-                        continue
-            value = slow_field(field, instance)
-            if value is not empty:
-                ret[name] = value
-        return ret
+    represent_object = _straight_line(plan, slow_field)
 
     def represent_instance(instance):
         if isinstance(instance, Mapping):
             return serializers.Serializer.to_representation(serializer, instance)
-        return represent(plan, instance, False)
+        return represent_object(instance)
 
     return represent_instance
+
+
+def _straight_line(plan, slow_field, mapping=False):
+    """instance → its representation by a compiled plan, as one generated function of a few lines per field (as
+    dataclasses and attrs write their methods): the plan's choices are made once, here, not for every field of
+    every row. A field reads its attribute (a key when `mapping`: a nested serializer's dict value, such as the
+    ledger block); None stays None; a value of a type the field writes as it is is taken, one it converts
+    plainly is converted; a nested plain serializer's value goes to its own function; every other value, a
+    missing or callable one included, goes through the field's own get_attribute and to_representation."""
+    from collections.abc import Mapping
+
+    namespace = {"empty": empty, "Mapping": Mapping, "slow_field": slow_field}
+    lines = ["def represent(instance):", "    ret = {}"]
+
+    def slow(index, indent):
+        return [
+            f"{indent}value = slow_field(field_{index}, instance)",
+            f"{indent}if value is not empty:",
+            f"{indent}    ret[key_{index}] = value",
+        ]
+
+    for index, (name, field, attr, types, nested, convert, special) in enumerate(plan):
+        namespace[f"key_{index}"], namespace[f"field_{index}"] = name, field
+        if special is SAME_OBJECT:
+            namespace[f"same_{index}"] = _straight_line(nested, slow_field, mapping)
+            lines.append(f"    ret[key_{index}] = same_{index}(instance)")
+            continue
+        if special is not None:
+            namespace[f"method_{index}"] = special
+            lines.append(f"    ret[key_{index}] = method_{index}(instance)")
+            continue
+        if types == () and nested is None and convert is None:
+            lines += slow(index, "    ")
+            continue
+        namespace[f"attr_{index}"] = attr
+        if mapping:
+            read = f"instance[attr_{index}]"
+        elif attr.isidentifier() and not keyword.iskeyword(attr):
+            read = f"instance.{attr}"
+        else:
+            read = f"getattr(instance, attr_{index})"
+        lines += [
+            "    try:",
+            f"        value = {read}",
+            "    except Exception:  # missing, related, …: the field's own path decides",
+            "        value = empty",
+            "    if value is None:",
+            f"        ret[key_{index}] = None",
+            "    elif value is empty or callable(value):",
+            *slow(index, "        "),
+        ]
+        if nested is not None:
+            namespace[f"nested_{index}"] = _straight_line(nested, slow_field)
+            namespace[f"nested_mapping_{index}"] = _straight_line(nested, slow_field, mapping=True)
+            lines += [
+                "    elif isinstance(value, Mapping):",
+                f"        ret[key_{index}] = nested_mapping_{index}(value)",
+                "    else:",
+                f"        ret[key_{index}] = nested_{index}(value)",
+            ]
+            continue
+        if types is None:
+            lines += ["    else:", f"        ret[key_{index}] = value"]
+            continue
+        if types:
+            namespace[f"types_{index}"] = frozenset(types)
+            lines += [f"    elif type(value) in types_{index}:", f"        ret[key_{index}] = value"]
+        if convert is not None:
+            namespace[f"convert_{index}"], namespace[f"convertible_{index}"] = convert[0], frozenset(convert[1])
+            lines += [
+                f"    elif type(value) in convertible_{index}:",
+                f"        ret[key_{index}] = convert_{index}(value)",
+            ]
+        lines += ["    else:", *slow(index, "        ")]
+    lines.append("    return ret")
+    exec(compile("\n".join(lines), "<ledger representation>", "exec"), namespace)  # noqa: S102 - text built here
+    return namespace["represent"]

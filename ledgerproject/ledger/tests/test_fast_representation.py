@@ -183,3 +183,28 @@ def test_json_columns_read_long_integers_exactly_as_the_fields_decoder_does(text
     assert load(text, None, None) == json.loads(text)
     assert load.parse_text(text) == json.loads(text)
     assert repr(load.parse_text(text)) == repr(json.loads(text))
+
+
+def test_it_writes_a_nested_mapping_through_its_fields_as_drf_does():
+    """A nested serializer's dict value (the ledger block is one) is read key by key, each value written by its field."""
+
+    class InnerSerializer(serializers.Serializer):
+        count = serializers.IntegerField()
+        name = serializers.CharField()
+        note = serializers.CharField(required=False)  # absent from the dict: left out, as DRF leaves it
+        data = serializers.JSONField()
+
+    class RowSerializer(serializers.Serializer):
+        inner = InnerSerializer()
+        same = InnerSerializer(source="*")
+
+    class Row:
+        inner = {"count": "7", "name": 5, "data": {"a": [1]}}
+        count, name, data = 3, "x", None
+
+    serializer = RowSerializer()
+    represent = fast_batch.representer(serializer)
+    expected = serializers.Serializer.to_representation(serializer, Row())
+    assert represent(Row()) == expected
+    assert expected["inner"] == {"count": 7, "name": "5", "data": {"a": [1]}}
+    assert expected["same"] == {"count": 3, "name": "x", "data": None}
