@@ -24,6 +24,11 @@ class LedgerConfig(AppConfig):
         # Every ledger's appends, counted once here rather than in each app.
         entries_appended.connect(count_append, dispatch_uid="ledger.metrics.count_append")
 
+        from ledgerproject.ledger.serializers import connect_field_set_reuse
+
+        # A ledger serializer's field set serves the next request of its thread (LedgerSerializer.fields).
+        connect_field_set_reuse()
+
         from ledgerproject.ledger import token_cache
 
         # A change made in this process revokes at once here; other workers within the cache's lifetime.
