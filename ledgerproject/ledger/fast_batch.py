@@ -12,6 +12,7 @@ batch ledger of the registry, that both paths store byte-identical rows or both 
 """
 
 import datetime
+import functools
 import gc
 import keyword
 import math
@@ -732,5 +733,12 @@ def _straight_line(plan, slow_field, mapping=False):
             ]
         lines += ["    else:", *slow(index, "        ")]
     lines.append("    return ret")
-    exec(compile("\n".join(lines), "<ledger representation>", "exec"), namespace)  # noqa: S102 - text built here
+    exec(_compiled("\n".join(lines)), namespace)  # noqa: S102 - text built here
     return namespace["represent"]
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(source):
+    # The text depends only on the plan's shape (its values are in the namespace), and compiling it costs far more
+    # than a list page's rows gain: one compilation per shape, for every later serializer of every request.
+    return compile(source, "<ledger representation>", "exec")
