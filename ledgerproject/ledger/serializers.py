@@ -425,10 +425,26 @@ def _request_finished(**kwargs):
     # Detach the sets from the serializers that used them: between requests they keep no request, principal,
     # body or answer alive.
     for _request, fields in _field_sets.pool.values():
-        fields.serializer = None
-        for field in fields.values():
-            field.parent = None
+        _bind_set(fields, None)
     _field_sets.request = None
+
+
+def _bind_set(fields, serializer):
+    """Make a built field set `serializer`'s (None: nobody's): each field reads its context through this parent."""
+    fields.serializer = serializer
+    for field in fields.values():
+        field.parent = serializer
+
+
+def _once_per_class(serializer, name, derive):
+    """derive() the first time a serializer of its class asks for `name`, what it gave afterwards (kept on the
+    class itself, so a subclass derives its own)."""
+    cls = type(serializer)
+    value = cls.__dict__.get(name)
+    if value is None:
+        value = derive()
+        setattr(cls, name, value)
+    return value
 
 
 def connect_field_set_reuse():
@@ -483,9 +499,7 @@ class LedgerSerializer(StrictBodyMixin, serializers.ModelSerializer):
         if pooled is not None and pooled[0] != request:
             fields = pooled[1]
             _field_sets.pool[cls] = (request, fields)
-            fields.serializer = self
-            for field in fields.values():
-                field.parent = self
+            _bind_set(fields, self)
             return fields
         fields = serializers.Serializer.fields.func(self)
         if pooled is None:
@@ -505,12 +519,7 @@ class LedgerSerializer(StrictBodyMixin, serializers.ModelSerializer):
         # ModelSerializer rebuilds every field from the model on each instance (once per request);
         # it depends only on the class, so build it once per class and hand each instance a copy,
         # as DRF does for a plain Serializer's declared fields.
-        cls = type(self)
-        built = cls.__dict__.get("_ledger_built_fields")
-        if built is None:
-            built = super().get_fields()
-            cls._ledger_built_fields = built
-        fields = copy.deepcopy(built)
+        fields = copy.deepcopy(_once_per_class(self, "_ledger_built_fields", super().get_fields))
         # A repeated natural key is not a 400: the append path answers 409 with the stored entry.
         # (Filtered on every copy: a field's deepcopy is rebuilt from its constructor arguments.)
         for field in fields.values():
@@ -521,12 +530,14 @@ class LedgerSerializer(StrictBodyMixin, serializers.ModelSerializer):
         # ModelSerializer derives these from the class's fields and its model's constraints, again for every
         # instance (once per request); they depend only on the class, so derive them once per class. DRF shares
         # validator instances between serializers itself (Meta.validators), so one list serves every instance.
-        cls = type(self)
-        derived = cls.__dict__.get("_ledger_validators")
-        if derived is None:
-            derived = tuple(v for v in super().get_validators() if not isinstance(v, UniqueTogetherValidator))
-            cls._ledger_validators = derived
-        return list(derived)
+        derive = super().get_validators
+        return list(
+            _once_per_class(
+                self,
+                "_ledger_validators",
+                lambda: tuple(v for v in derive() if not isinstance(v, UniqueTogetherValidator)),
+            )
+        )
 
     # Where the client names the tenant in its JSON, for error messages (e.g. "event.tenant_id").
     tenant_path = "tenant_id"
