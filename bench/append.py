@@ -11,6 +11,7 @@ within one run are the result.
 
 import argparse
 import hashlib
+import os
 import shlex
 import statistics
 import sys
@@ -18,6 +19,7 @@ import time
 
 from harness import (
     GUNICORN_ARGS,
+    CpuMeter,
     enhance_body,
     p50_p95,
     raw_copy,
@@ -150,8 +152,9 @@ class Ledger:
                 raise ValueError(name)
         return routes
 
-    def single_rate(self, name, count, clients=1):
-        """Rows/s of single-entry POSTs of shape `name` from `clients` threads."""
+    def single_rate(self, name, count, clients=1, meter=None):
+        """Rows/s of single-entry POSTs of shape `name` from `clients` threads (`meter`, a CpuMeter, started as
+        they begin)."""
         routes = self.single_routes(name, clients)
         per_client = count // clients
 
@@ -161,6 +164,8 @@ class Ledger:
             for i in range(per_client):
                 require_status(session.post(self.base + url, json=body(i), timeout=30), 201)
 
+        if meter is not None:
+            meter.start()
         return per_client * clients / timed_threads(work, clients)
 
     def batch_route(self, name):
@@ -179,15 +184,32 @@ class Ledger:
             return "/api/v1/outputs/batch/", lambda i: output_body(i, tag)
         raise ValueError(name)
 
-    def batch_rate(self, name, requests_count, size):
-        """Rows/s of `requests_count` batch POSTs of `size` entries of shape `name`, one after another."""
+    def batch_rate(self, name, requests_count, size, meter=None):
+        """Rows/s of `requests_count` batch POSTs of `size` entries of shape `name`, one after another (`meter`, a
+        CpuMeter, started as the first is sent)."""
         url, body = self.batch_route(name)
         session = session_for(self.token)
         bodies = [[body(r * size + i) for i in range(size)] for r in range(requests_count)]
+        if meter is not None:
+            meter.start()
         start = time.perf_counter()
         for batch in bodies:
             require_status(session.post(self.base + url, json=batch, timeout=300), 201)
         return requests_count * size / (time.perf_counter() - start)
+
+    def noop_rate(self, count, clients, meter=None):
+        """Requests/s of GET /healthz (no database, session or user: the server's fixed cost per request) from
+        `clients` threads: the most any endpoint of this server could answer with this client on this machine."""
+        per_client = count // clients
+
+        def work(worker):
+            session = session_for(self.token)
+            for _ in range(per_client):
+                require_status(session.get(f"{self.base}/healthz", timeout=30), 200)
+
+        if meter is not None:
+            meter.start()
+        return per_client * clients / timed_threads(work, clients)
 
     def list_latencies(self, runs):
         """Milliseconds of `runs` filtered list requests (enhance entries of one blueprint, 100 per page)."""
@@ -202,6 +224,49 @@ class Ledger:
 
 SINGLE_SHAPES = ["enhance entry", "experience event", "run event", "log record", "output", "promote"]
 BATCH_SHAPES = ["enhance entries", "experience events", "run events", "log records", "outputs"]
+
+
+EIGHT = "1 enhance entry / request, 8 clients"
+FLOOR = "no-op request (GET /healthz), 8 clients"
+
+
+def print_cpu(cpu, eight, floor, mlflow_eight, raw_eight):
+    """Where each metered rate's time went: CPU per append (or row) of the server, PostgreSQL and the client, which
+    share this machine's cores, and the rate that CPU alone allows; then what the 8-client targets ask against
+    the rate at which the same server answers a request that does no work."""
+    cores = os.cpu_count() or 1
+    print(f"CPU per append or row, from /proc (server, PostgreSQL and client share {cores} cores here):")
+    header = ("shape", "server", "PostgreSQL", "client", "total", f"rate {cores} cores allow")
+    widths = (40, 10, 10, 10, 10, 22)
+    print(
+        "  ".join(f"{h:<{w}}" if i == 0 else f"{h:>{w}}" for i, (h, w) in enumerate(zip(header, widths, strict=True)))
+    )
+    for label, parts in cpu.items():
+        total = sum(parts)
+        per_row = label.startswith("batch")
+        scale, unit = (1e6, "µs") if per_row else (1e3, "ms")
+        cells = [label, *(f"{part * scale:.{1 if per_row else 2}f} {unit}" for part in (*parts, total))]
+        cells.append(f"{cores / total:,.0f}/s" if total else "—")
+        print(
+            "  ".join(
+                f"{c:<{w}}" if i == 0 else f"{c:>{w}}" for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+        )
+    if eight is not None and floor is not None:
+        # The server's share at its floor, PostgreSQL's and the client's as the 8-client appends spent them: the
+        # most an append could reach here if serving it cost the server no more than a request that does nothing.
+        bare = cpu[FLOOR][0] + cpu[EIGHT][1] + cpu[EIGHT][2]
+        asked = (
+            [f"{CONCURRENT_VS_MLFLOW:g}× MLflow = {CONCURRENT_VS_MLFLOW * mlflow_eight:,.0f}/s"] if mlflow_eight else []
+        )
+        if raw_eight:
+            asked.append(f"{CONCURRENT_VS_RAW:.0%} raw = {CONCURRENT_VS_RAW * raw_eight:,.0f}/s")
+        print(
+            f"8 clients: Ledger appended {eight:,.0f}/s; the same server and client answered a request that does no work "
+            f"(no database, no authentication) {floor:,.0f}/s. An append costing the server no more than that would "
+            f"be capped near {cores / bare:,.0f}/s by the CPU above"
+            + (f"; the targets ask {' and '.join(asked)}." if asked else ".")
+        )
 
 
 def verdict(checks):
@@ -306,15 +371,34 @@ def main():
     }
 
     print(f"Ledger (gunicorn {args.gunicorn})…", file=sys.stderr, flush=True)
-    with running_app(app_url, tuple(shlex.split(args.gunicorn))) as (_, base, token):
+    cpu = {}  # shape → (server, PostgreSQL, client) CPU seconds per append or row
+    with running_app(app_url, tuple(shlex.split(args.gunicorn))) as (server, base, token):
         ledger = Ledger(base, token)
+        meter = CpuMeter(server.pid, app_url)
+
+        def metered(label, units, measure):
+            rate = measure(meter)  # starts the meter once its requests are ready to go
+            cpu[label] = meter.stop(units)
+            return rate
+
         for name in SINGLE_SHAPES:  # warm every route in both workers
             ledger.single_rate(name, 20, 2)
         single = {name: ledger.single_rate(name, args.single) for name in SINGLE_SHAPES if measured(name)}
         create_run = ledger.single_rate("create run", args.single) if measured("create run") else None
-        eight = ledger.single_rate("enhance entry", args.single, 8) if measured("8 clients") else None
+        eight = floor = None
+        if measured("8 clients"):
+            eight = metered(
+                EIGHT, args.single, lambda meter: ledger.single_rate("enhance entry", args.single, 8, meter)
+            )
+            floor = metered(FLOOR, args.single, lambda meter: ledger.noop_rate(args.single, 8, meter))
         batches = {
-            name: ledger.batch_rate(name, args.batches, args.batch_size) for name in BATCH_SHAPES if measured(name)
+            name: metered(
+                f"batch of {args.batch_size} {name}",
+                args.batches * args.batch_size,
+                lambda meter, name=name: ledger.batch_rate(name, args.batches, args.batch_size, meter),
+            )
+            for name in BATCH_SHAPES
+            if measured(name)
         }
         if measured("list") and not measured("enhance entries"):
             # The entries the list filters, as many as a full run's batches leave (pages as full as there).
@@ -330,7 +414,7 @@ def main():
     if eight is not None:
         rows.append(
             rate_row(
-                "1 enhance entry / request, 8 clients",
+                EIGHT,
                 eight,
                 m_eight,
                 raw["eight"],
@@ -374,6 +458,9 @@ def main():
     )
     if mlflow_missing:
         print(f"MLflow column missing: {mlflow_missing}")
+    if cpu:
+        print()
+        print_cpu(cpu, eight, floor, m_eight, raw.get("eight"))
 
 
 def measure_mlflow(base, args):

@@ -17,49 +17,16 @@ import threading
 import time
 
 from append import Ledger
-from harness import GUNICORN_ARGS, recreate_bench_databases, running_app, session_for, timed_threads
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    """utime + stime of one process, in seconds (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def children(pid):
-    """Every descendant of `pid` (gunicorn's workers)."""
-    found = []
-    for task in os.listdir("/proc"):
-        if not task.isdigit():
-            continue
-        try:
-            child = parent(int(task)) == pid
-        except OSError:
-            continue
-        if child:
-            found += [int(task), *children(int(task))]
-    return found
-
-
-def parent(pid):
-    with open(f"/proc/{pid}/stat") as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[1])
-
-
-def postgres_pids(url):
-    """The processes of the PostgreSQL server at `url` (its postmaster's children: backends, WAL writer, …),
-    not those of any other server on the machine."""
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        postmaster = parent(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
-    return [postmaster, *children(postmaster)]
+from harness import (
+    GUNICORN_ARGS,
+    children,
+    cpu_seconds,
+    postgres_pids,
+    recreate_bench_databases,
+    running_app,
+    session_for,
+    timed_threads,
+)
 
 
 class LockSampler:

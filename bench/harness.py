@@ -263,6 +263,70 @@ def require_status(response, expected):
         raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """utime + stime of one process, in seconds (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def children(pid):
+    """Every descendant of `pid` (gunicorn's workers)."""
+    found = []
+    for task in os.listdir("/proc"):
+        if not task.isdigit():
+            continue
+        try:
+            child = parent(int(task)) == pid
+        except OSError:
+            continue
+        if child:
+            found += [int(task), *children(int(task))]
+    return found
+
+
+def parent(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+def postgres_pids(url):
+    """The processes of the PostgreSQL server at `url` (its postmaster's children: backends, WAL writer, …),
+    not those of any other server on the machine."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        postmaster = parent(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+    return [postmaster, *children(postmaster)]
+
+
+class CpuMeter:
+    """CPU seconds spent, between start() and stop(), by the server's processes, PostgreSQL's and this one (the
+    client threads), from /proc: per append or per row, where a rate's time went on a machine all three share."""
+
+    def __init__(self, server_pid, database_url):
+        self.server_pids, self.database_url = children(server_pid), database_url
+
+    def start(self):
+        self.server = sum(cpu_seconds(pid) for pid in self.server_pids)
+        self.postgres = {pid: cpu_seconds(pid) for pid in postgres_pids(self.database_url)}
+        self.client = time.process_time()
+
+    def stop(self, units):
+        """(server, PostgreSQL, client) CPU seconds per unit since start()."""
+        client = time.process_time() - self.client
+        server = sum(cpu_seconds(pid) for pid in self.server_pids) - self.server
+        # Backends that came and went since start() are missed; the ones the measured work used stay open.
+        postgres = sum(cpu_seconds(pid) - self.postgres.get(pid, 0.0) for pid in postgres_pids(self.database_url))
+        return server / units, postgres / units, client / units
+
+
 def timed_threads(work, clients):
     """Seconds for `clients` threads to run work(worker) each; raise if any failed."""
     errors = []
