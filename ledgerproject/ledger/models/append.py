@@ -347,11 +347,19 @@ def _assign_scope_counters(model, entries, db):
     _refuse_repeats_within(entries)
 
 
-def _insert_one_with_rollups(model, entries, db):
+def _insert_one_with_rollups(model, entries, db, commit=False):
     """One entry's INSERT, its rollups' UPSERT and its latest-entry rows' UPSERT (ledger/latest.py) in one
     message (one round trip, and the ledger's lock held that much shorter) where the connection can send
     them together; True when done, False to leave it to the batch path (several entries, or SQLite /
-    server-side binding)."""
+    server-side binding).
+
+    With `commit` (only for the connection's outermost transaction, which Django commits next anyway) the
+    message ends with COMMIT. The ledger's lock, a transaction-level advisory lock, then goes the moment the
+    row is stored: not one more round trip later, and not after this thread has won the interpreter back from
+    the worker's other threads, which is what kept concurrent appenders queued on the lock. A statement that
+    fails stops the message before its COMMIT, and the atomic block rolls everything back as before; on the
+    way out Django's commit() finds no transaction open and psycopg sends nothing.
+    """
     connection = connections[db]
     if len(entries) != 1 or not sends_statements_together(connection):
         return False
@@ -363,6 +371,8 @@ def _insert_one_with_rollups(model, entries, db):
         following.insert(0, upsert)
     for statement, more in following:
         insert, params = f"{insert}; {statement}", [*params, *more]
+    if commit:
+        insert = f"{insert}; COMMIT"
     with connection.cursor() as cursor:
         cursor.execute(insert, params)
     return True

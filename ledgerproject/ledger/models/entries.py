@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, models, router, transaction
+from django.db import DatabaseError, IntegrityError, connections, models, router, transaction
 from django.db.models.signals import class_prepared
 from django.dispatch import receiver
 
@@ -149,6 +149,9 @@ class LedgerQuerySet(AppendOnlyQuerySet):
         _refuse_repeats_within(entries)
         if not entries:
             return []
+        # The connection's outermost transaction (autocommit on, no atomic block open), which Django commits as
+        # soon as the block below ends: a single entry's COMMIT then rides in its INSERT's message.
+        commit_with_insert = transaction.get_autocommit(using=db) and not connections[db].in_atomic_block
         with transaction.atomic(using=db):
             # The lock and the read share one round trip; the ledger's state rules run under the lock after it.
             # A batch whose stored keys the table's unique index refuses reads only the tip here: the
@@ -170,7 +173,7 @@ class LedgerQuerySet(AppendOnlyQuerySet):
             chain = _chainer(model, now, user_id, user_name, seq, prev)
             if len(entries) == 1:
                 chain(entries[0])
-            if not _insert_one_with_rollups(model, entries, db):  # a single entry: one round trip for both
+            if not _insert_one_with_rollups(model, entries, db, commit=commit_with_insert):  # one round trip
                 # On PostgreSQL's COPY path a batch is chained part by part as it is sent: the database stores a
                 # part while the next is hashed (elsewhere every entry is chained before the INSERT).
                 prepare = chain if len(entries) > 1 else None
