@@ -347,6 +347,37 @@ def _assign_scope_counters(model, entries, db):
     _refuse_repeats_within(entries)
 
 
+# (model, database vendor) → the text of one entry's INSERT, as Django's compiler wrote it the first time.
+_INSERT_TEXTS = {}
+
+
+def insert_statement(model, entry, connection):
+    """(sql, params) of one entry's INSERT, as Django's compiler writes it.
+
+    The text is the same for every entry of a model, and writing it took the compiler longer than preparing the
+    values (under the ledger's lock): it is written once per model and vendor, and afterwards each value is
+    prepared as the compiler prepares it (the field's pre_save, then get_db_prep_save). An expression among the
+    values, or a field with its own placeholder, goes through the compiler every time.
+    """
+    fields = [field for field in model._meta.concrete_fields if not field.generated]
+    key = (model, connection.vendor)
+    text = _INSERT_TEXTS.get(key)
+    if text is not None:
+        values = [field.pre_save(entry, True) for field in fields]
+        if not any(hasattr(value, "resolve_expression") for value in values):
+            return text, [
+                field.get_db_prep_save(value, connection=connection)
+                for field, value in zip(fields, values, strict=True)
+            ]
+    query = sql.InsertQuery(model)
+    query.insert_values(fields, [entry])
+    [(statement, params)] = query.get_compiler(connection=connection).as_sql()
+    plain = not any(hasattr(field, "get_placeholder") for field in fields)
+    if text is None and plain and len(params) == len(fields) == statement.count("%s"):
+        _INSERT_TEXTS[key] = statement
+    return statement, params
+
+
 def _insert_one_with_rollups(model, entries, db, commit=False):
     """One entry's INSERT, its rollups' UPSERT and its latest-entry rows' UPSERT (ledger/latest.py) in one
     message (one round trip, and the ledger's lock held that much shorter) where the connection can send
@@ -363,9 +394,7 @@ def _insert_one_with_rollups(model, entries, db, commit=False):
     connection = connections[db]
     if len(entries) != 1 or not sends_statements_together(connection):
         return False
-    query = sql.InsertQuery(model)
-    query.insert_values([f for f in model._meta.concrete_fields if not f.generated], entries)
-    [(insert, params)] = query.get_compiler(using=db).as_sql()
+    insert, params = insert_statement(model, entries[0], connection)
     following = latest.statements(model, entries, db)
     if (upsert := record_statement(model, entries, db)) is not None:
         following.insert(0, upsert)

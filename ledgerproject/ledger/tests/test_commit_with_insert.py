@@ -118,3 +118,38 @@ def test_the_appended_signal_comes_once_after_the_commit():
     finally:
         entries_appended.disconnect(receiver)
     assert heard == [(Note, 1, 1, 1)]
+
+
+def _comparable(params):
+    """Parameters as values: psycopg's JSON wrappers compare by what they wrap."""
+    return [(type(param), param.obj) if hasattr(param, "obj") else param for param in params]
+
+
+def test_the_insert_written_once_per_ledger_is_the_compilers_for_every_stored_entry(root_api):
+    """insert_statement() writes a ledger's INSERT once and then only prepares values: for every entry stored by
+    the single appends of every ledger, the statement and values are the ones Django's compiler writes."""
+    from django.db.models import sql
+
+    from ledgerproject.ledger.registry import ledger_models
+
+    world = stored_world(root_api)
+    for name in sorted(ARRAYS):
+        url, arrays = ARRAYS[name](world)
+        assert root_api.post(url, arrays[0][0], format="json").status_code == 201
+    promote = {"spec_digest": "cd" * 32, "version_label": "v1", "promoted_by": "ci"}
+    assert root_api.post("/api/v1/releases/bp-text/promote/", promote, format="json").status_code == 201
+
+    compared = set()
+    for model in ledger_models():
+        fields = [field for field in model._meta.concrete_fields if not field.generated]
+        for entry in model.objects.order_by("seq"):
+            # Written by the appends above: what follows is the prepared-values path, not the compiler's.
+            assert (model, connection.vendor) in append_module._INSERT_TEXTS, model.ledger_name
+            query = sql.InsertQuery(model)
+            query.insert_values(fields, [entry])
+            [(expected, expected_params)] = query.get_compiler(connection=connection).as_sql()
+            statement, params = append_module.insert_statement(model, entry, connection)
+            assert statement == expected
+            assert _comparable(params) == _comparable(expected_params)
+            compared.add(model.ledger_name)
+    assert compared >= {*ARRAYS, "releases"}
