@@ -69,24 +69,34 @@ def sends_statements_together(connection):
     )
 
 
-def lock_ledger_then_fetch(connection, ledger_name, sql, params):
-    """Take the ledger's lock, then run the SELECT `sql`: its rows, read under the lock.
+def lock_ledger_then_fetch(connection, ledger_name, sql, params, also=()):
+    """Take the ledger's lock, then run the SELECT `sql`: its rows, read under the lock. With `also`, more
+    (sql, params) SELECTs run after it, under the lock too: then a list of each one's rows, `sql`'s first.
 
-    PostgreSQL with client-side binding (Django's default) sends both statements in one message: one
-    round trip fewer on every append, and the lock is held that much shorter. They stay two
-    statements, so the read's snapshot is taken after the lock was granted (READ COMMITTED takes one
+    PostgreSQL with client-side binding (Django's default) sends all the statements in one message: one
+    round trip fewer on every append, and the lock is held that much shorter. They stay separate
+    statements, so each read's snapshot is taken after the lock was granted (READ COMMITTED takes one
     per statement) and sees every append committed before.
     """
+    also = list(also)
     if not sends_statements_together(connection):
         lock_ledger(connection, ledger_name)
+        found = []
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+            for statement, more in [(sql, params), *also]:
+                cursor.execute(statement, more)
+                found.append(cursor.fetchall())
+        return found if also else found[0]
+    text = "; ".join(["SELECT pg_advisory_xact_lock(%s)", sql, *(statement for statement, _ in also)])
+    values = [advisory_key("ledger", ledger_name), *params, *(value for _, more in also for value in more)]
+    found = []
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT pg_advisory_xact_lock(%s); {sql}", [advisory_key("ledger", ledger_name), *params])
-        if not cursor.nextset():  # pragma: no cover - PostgreSQL always answers both statements
-            raise RuntimeError("the read after the ledger lock returned no result")
-        return cursor.fetchall()
+        cursor.execute(text, values)
+        for _ in range(1 + len(also)):
+            if not cursor.nextset():  # pragma: no cover - PostgreSQL answers every statement
+                raise RuntimeError("a read after the ledger lock returned no result")
+            found.append(cursor.fetchall())
+    return found if also else found[0]
 
 
 def job_key(name):

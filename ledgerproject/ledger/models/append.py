@@ -95,7 +95,7 @@ def _missing_targets(entries, relations, db):
     return problems
 
 
-def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None, keys=True):
+def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None, keys=True, counters=None):
     """Raise ConflictError for a stored natural key; else return the tip's (seq, entry_hash).
 
     Runs under the lock, after it was taken (a statement's snapshot predates the statement, so the
@@ -104,11 +104,18 @@ def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None, ke
     lock once they are read and before a stored key is reported (the ledger's state rules: a finished
     run refuses a replayed event as finished, as when those rules ran before the read). Without
     `keys` only the tip is read: the caller leaves stored keys to the insert (insert_checking_keys).
+    With `lock` and a dict `counters`, the scope counters' reads (_counter_reads) go in the same message,
+    each its own statement after the lock, and their rows are left in `counters` for _assign_scope_counters.
     """
     connection = connections[db]
     sql, params = _conflicts_and_tip_sql(model, entries, connection, keys=keys)
     if lock:
-        rows = lock_ledger_then_fetch(connection, model.ledger_name, sql, params)
+        reads = _counter_reads(model, entries, connection) if counters is not None else {}
+        if reads:
+            rows, *read_rows = lock_ledger_then_fetch(connection, model.ledger_name, sql, params, also=reads.values())
+            counters.update(zip(reads, read_rows, strict=True))
+        else:
+            rows = lock_ledger_then_fetch(connection, model.ledger_name, sql, params)
     else:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -274,18 +281,17 @@ def _pending_counters(entry):
     return tuple(name for name in entry.scope_counters if getattr(entry, name) is None)
 
 
-def _highest_counters(model, counter, scope, wanted, db):
-    """(scope key, highest stored counter) for the scopes among `wanted` (tuples of the scope fields' values)
-    that have entries: one grouped MAX, written by hand (on every run event the ORM took longer to build it
-    than the database to run it). Keys come back as the entries hold them (a run's UUID, not its text)."""
-    connection = connections[db]
+def _highest_counters_statement(model, counter, scope, wanted, connection):
+    """(sql, params) of one grouped MAX, written by hand (on every run event the ORM took longer to build it
+    than the database to run it): the highest stored `counter` of each scope among `wanted` (tuples of the
+    scope fields' values) that has entries; None when no stored scope can match."""
     quote = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in scope]
     conditions, params = [], []
     for i, field in enumerate(fields):
         values = sorted({key[i] for key in wanted} - {None}, key=str)
         if not values:  # NULL matches no IN list: no stored scope can hold it
-            return []
+            return None
         condition, more = _one_of(field, values, connection)
         conditions.append(condition)
         params += more
@@ -294,22 +300,51 @@ def _highest_counters(model, counter, scope, wanted, db):
         f"SELECT {columns}, MAX({quote(model._meta.get_field(counter).column)}) FROM {quote(model._meta.db_table)} "
         f"WHERE {' AND '.join(conditions)} GROUP BY {columns}"
     )
+    return sql, params
+
+
+def _highest_counters_from(model, scope, rows):
+    """(scope key, highest counter) pairs of _highest_counters_statement's rows. Keys come back as the entries
+    hold them (a run's UUID, not its text)."""
+    fields = [model._meta.get_field(name) for name in scope]
     python = [(field.target_field if field.is_relation else field).to_python for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
     return [(tuple(to_python(value) for to_python, value in zip(python, row, strict=False)), row[-1]) for row in rows]
 
 
-def _assign_scope_counters(model, entries, db):
+def _counter_reads(model, entries, connection):
+    """{counter: (sql, params)} of the reads _assign_scope_counters needs for these entries: one grouped MAX per
+    counter that some entry leaves to the ledger (and that a stored scope can match)."""
+    reads = {}
+    meta = model._meta
+    for counter, scope in model.scope_counters.items():
+        pending = [entry for entry in entries if counter in entry._pending_counters]
+        if not pending:
+            continue
+        columns = [meta.get_field(name).attname for name in scope]
+        wanted = {tuple(getattr(entry, column) for column in columns) for entry in pending}
+        statement = _highest_counters_statement(model, counter, scope, wanted, connection)
+        if statement is not None:
+            reads[counter] = statement
+    return reads
+
+
+def _assign_scope_counters(model, entries, db, read=None):
     """Under the lock: number the entries that left a scope counter empty, then finish their canonical
     content (the rest of it was canonicalized before the lock), and refuse repeats within the batch.
 
     Each gets one above the highest number of its scope, stored or earlier in the batch (a number an
-    entry gives itself counts too). One grouped MAX query per counter.
+    entry gives itself counts too). One grouped MAX query per counter (_counter_reads), unless `read`
+    holds its rows already ({counter: rows}, read in the lock's own message).
     """
     if not any(entry._pending_counters for entry in entries):
         return
+    if read is None:
+        connection = connections[db]
+        read = {}
+        for counter, (sql, params) in _counter_reads(model, entries, connection).items():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                read[counter] = cursor.fetchall()
     meta = model._meta
     for counter, scope in model.scope_counters.items():
         pending = [entry for entry in entries if counter in entry._pending_counters]
@@ -322,7 +357,7 @@ def _assign_scope_counters(model, entries, db):
 
         wanted = {scope_of(entry) for entry in pending}
         highest = dict.fromkeys(wanted, 0)
-        for key, top in _highest_counters(model, counter, scope, wanted, db):
+        for key, top in _highest_counters_from(model, scope, read.get(counter, ())):
             if key in highest:  # IN lists per column: match the whole scope exactly here
                 highest[key] = top or 0
         problems = []
@@ -364,7 +399,7 @@ def insert_statement(model, entry, connection):
     text = _INSERT_TEXTS.get(key)
     if text is not None:
         values = [field.pre_save(entry, True) for field in fields]
-        if not any(hasattr(value, "resolve_expression") for value in values):
+        if not any(hasattr(value, "resolve_expression") or hasattr(value, "as_sql") for value in values):
             return text, [
                 field.get_db_prep_save(value, connection=connection)
                 for field, value in zip(fields, values, strict=True)
