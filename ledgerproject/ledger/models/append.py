@@ -311,17 +311,27 @@ def _highest_counters_from(model, scope, rows):
     return [(tuple(to_python(value) for to_python, value in zip(python, row, strict=False)), row[-1]) for row in rows]
 
 
-def _counter_reads(model, entries, connection):
-    """{counter: (sql, params)} of the reads _assign_scope_counters needs for these entries: one grouped MAX per
-    counter that some entry leaves to the ledger (and that a stored scope can match)."""
-    reads = {}
+def _pending_scopes(model, entries):
+    """(counter, scope fields, entry → its scope key, the keys of the entries that leave `counter` to the ledger)
+    for each scope counter some of these entries leave empty."""
     meta = model._meta
     for counter, scope in model.scope_counters.items():
         pending = [entry for entry in entries if counter in entry._pending_counters]
         if not pending:
             continue
         columns = [meta.get_field(name).attname for name in scope]
-        wanted = {tuple(getattr(entry, column) for column in columns) for entry in pending}
+
+        def scope_of(entry, columns=columns):
+            return tuple(getattr(entry, column) for column in columns)
+
+        yield counter, scope, scope_of, {scope_of(entry) for entry in pending}
+
+
+def _counter_reads(model, entries, connection):
+    """{counter: (sql, params)} of the reads _assign_scope_counters needs for these entries: one grouped MAX per
+    counter that some entry leaves to the ledger (and that a stored scope can match)."""
+    reads = {}
+    for counter, scope, _scope_of, wanted in _pending_scopes(model, entries):
         statement = _highest_counters_statement(model, counter, scope, wanted, connection)
         if statement is not None:
             reads[counter] = statement
@@ -346,16 +356,7 @@ def _assign_scope_counters(model, entries, db, read=None):
                 cursor.execute(sql, params)
                 read[counter] = cursor.fetchall()
     meta = model._meta
-    for counter, scope in model.scope_counters.items():
-        pending = [entry for entry in entries if counter in entry._pending_counters]
-        if not pending:
-            continue
-        columns = [meta.get_field(name).attname for name in scope]
-
-        def scope_of(entry, columns=columns):
-            return tuple(getattr(entry, column) for column in columns)
-
-        wanted = {scope_of(entry) for entry in pending}
+    for counter, scope, scope_of, wanted in list(_pending_scopes(model, entries)):
         highest = dict.fromkeys(wanted, 0)
         for key, top in _highest_counters_from(model, scope, read.get(counter, ())):
             if key in highest:  # IN lists per column: match the whole scope exactly here

@@ -129,3 +129,9 @@ def settings_under_env(monkeypatch):
             importlib.reload(project_settings)
 
     return load
+
+
+@pytest.fixture
+def root_api(make_user, client_for):
+    """An API client of a superuser."""
+    return client_for(make_user("root", superuser=True))

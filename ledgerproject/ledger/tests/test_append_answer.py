@@ -6,11 +6,6 @@ from ledgerproject.ledger.serializers import LedgerSerializer
 from ledgerproject.ledger.tests.test_fast_batch_equivalence import ARRAYS, stored_world
 
 
-@pytest.fixture
-def root_api(make_user, client_for):
-    return client_for(make_user("root", superuser=True))
-
-
 @pytest.mark.parametrize("name", sorted(ARRAYS))
 def test_an_append_builds_its_serializers_fields_once_and_answers_every_item(name, root_api, monkeypatch):
     """Building a serializer's fields costs a tenth of a single append's time; the answer used to build them again."""

@@ -108,11 +108,6 @@ def test_it_reports_a_stored_key_before_a_backdated_clock_going_back():
         EnhanceEntry.objects.append_many([entry_json("n1"), entry_json("n2")])
 
 
-@pytest.fixture
-def root_api(make_user, client_for):
-    return client_for(make_user("root", superuser=True))
-
-
 def _log(i, node=42, **overrides):
     return {"seq": i, "ts_ms": 5 + i, "level": "Info", "node_id": node, "message": f"m{i}", **overrides}
 

@@ -48,11 +48,6 @@ def single_inserts(monkeypatch):
     return seen
 
 
-@pytest.fixture
-def root_api(make_user, client_for):
-    return client_for(make_user("root", superuser=True))
-
-
 @pytest.mark.parametrize("name", sorted(ARRAYS))
 def test_a_single_append_over_the_api_is_committed_when_its_insert_returns(name, root_api, single_inserts):
     url, arrays = ARRAYS[name](stored_world(root_api))

@@ -264,12 +264,6 @@ def test_every_ledger_that_takes_arrays_is_compared():
 
 
 @pytest.fixture
-def root_api(make_user, client_for):
-    user = make_user("root", superuser=True)
-    return client_for(user)
-
-
-@pytest.fixture
 def world(root_api):
     return stored_world(root_api)
 

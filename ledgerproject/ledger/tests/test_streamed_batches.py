@@ -36,11 +36,6 @@ PAD = bulk_insert.COPY_PART + 6
 
 
 @pytest.fixture
-def root_api(make_user, client_for):
-    return client_for(make_user("root", superuser=True))
-
-
-@pytest.fixture
 def world(root_api):
     return stored_world(root_api)
 
