@@ -20,6 +20,7 @@ from harness import (
     APPEND_TARGETS,
     ROOT,
     append_shape_rates,
+    children,
     print_ratios,
     recreate_bench_databases,
     require_status,
@@ -90,16 +91,13 @@ class Body:
 def worker_peak_rss(server):
     """Peak RSS (VmHWM, MB) of each gunicorn worker: the master's children."""
     peaks = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+    for pid in children(server.pid):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("PPid", "").strip() == str(server.pid):
-            peaks.append(int(fields["VmHWM"].split()[0]) / 1024)
+        peaks.append(int(fields["VmHWM"].split()[0]) / 1024)
     return peaks
 
 

@@ -69,34 +69,37 @@ def sends_statements_together(connection):
     )
 
 
-def lock_ledger_then_fetch(connection, ledger_name, sql, params, also=()):
-    """Take the ledger's lock, then run the SELECT `sql`: its rows, read under the lock. With `also`, more
-    (sql, params) SELECTs run after it, under the lock too: then a list of each one's rows, `sql`'s first.
+def lock_ledger_then_fetch(connection, ledger_name, sql, params):
+    """Take the ledger's lock, then run the SELECT `sql`: its rows, read under the lock."""
+    return lock_ledger_then_fetch_all(connection, ledger_name, [(sql, params)])[0]
 
-    PostgreSQL with client-side binding (Django's default) sends all the statements in one message: one
-    round trip fewer on every append, and the lock is held that much shorter. They stay separate
+
+def lock_ledger_then_fetch_all(connection, ledger_name, statements):
+    """Take the ledger's lock, then run each (sql, params) SELECT of `statements` in turn: a list of each one's
+    rows, all read under the lock.
+
+    PostgreSQL with client-side binding (Django's default) sends the lock and the statements in one message:
+    one round trip fewer on every append, and the lock is held that much shorter. They stay separate
     statements, so each read's snapshot is taken after the lock was granted (READ COMMITTED takes one
     per statement) and sees every append committed before.
     """
-    also = list(also)
+    found = []
     if not sends_statements_together(connection):
         lock_ledger(connection, ledger_name)
-        found = []
         with connection.cursor() as cursor:
-            for statement, more in [(sql, params), *also]:
-                cursor.execute(statement, more)
+            for sql, params in statements:
+                cursor.execute(sql, params)
                 found.append(cursor.fetchall())
-        return found if also else found[0]
-    text = "; ".join(["SELECT pg_advisory_xact_lock(%s)", sql, *(statement for statement, _ in also)])
-    values = [advisory_key("ledger", ledger_name), *params, *(value for _, more in also for value in more)]
-    found = []
+        return found
+    text = "; ".join(["SELECT pg_advisory_xact_lock(%s)", *(sql for sql, _ in statements)])
+    values = [advisory_key("ledger", ledger_name), *(value for _, params in statements for value in params)]
     with connection.cursor() as cursor:
         cursor.execute(text, values)
-        for _ in range(1 + len(also)):
+        for _ in statements:
             if not cursor.nextset():  # pragma: no cover - PostgreSQL answers every statement
                 raise RuntimeError("a read after the ledger lock returned no result")
             found.append(cursor.fetchall())
-    return found if also else found[0]
+    return found
 
 
 def job_key(name):

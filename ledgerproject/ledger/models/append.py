@@ -7,7 +7,7 @@ from django.db.models import sql
 
 from ledgerproject.ledger import bulk_insert, hashing, latest
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError
-from ledgerproject.ledger.locking import lock_ledger_then_fetch, sends_statements_together
+from ledgerproject.ledger.locking import lock_ledger_then_fetch_all, sends_statements_together
 from ledgerproject.ledger.rollups import record_statement
 from ledgerproject.ledger.triggers import CoalescedColumn, unique_column_sets
 from ledgerproject.ledger.validators import MAX_JSON_INT
@@ -111,11 +111,9 @@ def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None, ke
     sql, params = _conflicts_and_tip_sql(model, entries, connection, keys=keys)
     if lock:
         reads = _counter_reads(model, entries, connection) if counters is not None else {}
+        rows, *read_rows = lock_ledger_then_fetch_all(connection, model.ledger_name, [(sql, params), *reads.values()])
         if reads:
-            rows, *read_rows = lock_ledger_then_fetch(connection, model.ledger_name, sql, params, also=reads.values())
             counters.update(zip(reads, read_rows, strict=True))
-        else:
-            rows = lock_ledger_then_fetch(connection, model.ledger_name, sql, params)
     else:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -338,25 +336,18 @@ def _counter_reads(model, entries, connection):
     return reads
 
 
-def _assign_scope_counters(model, entries, db, read=None):
+def _assign_scope_counters(model, entries, read):
     """Under the lock: number the entries that left a scope counter empty, then finish their canonical
     content (the rest of it was canonicalized before the lock), and refuse repeats within the batch.
 
     Each gets one above the highest number of its scope, stored or earlier in the batch (a number an
-    entry gives itself counts too). One grouped MAX query per counter (_counter_reads), unless `read`
-    holds its rows already ({counter: rows}, read in the lock's own message).
+    entry gives itself counts too), from `read`: {counter: rows} of the grouped MAX reads (_counter_reads)
+    that _refuse_conflicts_and_read_tip ran in the lock's own message.
     """
     if not any(entry._pending_counters for entry in entries):
         return
-    if read is None:
-        connection = connections[db]
-        read = {}
-        for counter, (sql, params) in _counter_reads(model, entries, connection).items():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                read[counter] = cursor.fetchall()
     meta = model._meta
-    for counter, scope, scope_of, wanted in list(_pending_scopes(model, entries)):
+    for counter, scope, scope_of, wanted in _pending_scopes(model, entries):
         highest = dict.fromkeys(wanted, 0)
         for key, top in _highest_counters_from(model, scope, read.get(counter, ())):
             if key in highest:  # IN lists per column: match the whole scope exactly here
@@ -383,7 +374,8 @@ def _assign_scope_counters(model, entries, db, read=None):
     _refuse_repeats_within(entries)
 
 
-# (model, database vendor) → the text of one entry's INSERT, as Django's compiler wrote it the first time.
+# (model, database vendor) → (the fields inserted, the text of one entry's INSERT as Django's compiler wrote it
+# the first time).
 _INSERT_TEXTS = {}
 
 
@@ -395,22 +387,23 @@ def insert_statement(model, entry, connection):
     prepared as the compiler prepares it (the field's pre_save, then get_db_prep_save). An expression among the
     values, or a field with its own placeholder, goes through the compiler every time.
     """
-    fields = [field for field in model._meta.concrete_fields if not field.generated]
     key = (model, connection.vendor)
-    text = _INSERT_TEXTS.get(key)
-    if text is not None:
+    written = _INSERT_TEXTS.get(key)
+    if written is not None:
+        fields, text = written
         values = [field.pre_save(entry, True) for field in fields]
         if not any(hasattr(value, "resolve_expression") or hasattr(value, "as_sql") for value in values):
             return text, [
                 field.get_db_prep_save(value, connection=connection)
                 for field, value in zip(fields, values, strict=True)
             ]
+    fields = [field for field in model._meta.concrete_fields if not field.generated]
     query = sql.InsertQuery(model)
     query.insert_values(fields, [entry])
     [(statement, params)] = query.get_compiler(connection=connection).as_sql()
     plain = not any(hasattr(field, "get_placeholder") for field in fields)
-    if text is None and plain and len(params) == len(fields) == statement.count("%s"):
-        _INSERT_TEXTS[key] = statement
+    if written is None and plain and len(params) == len(fields) == statement.count("%s"):
+        _INSERT_TEXTS[key] = fields, statement
     return statement, params
 
 

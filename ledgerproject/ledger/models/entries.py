@@ -165,7 +165,7 @@ class LedgerQuerySet(AppendOnlyQuerySet):
                 model, entries, db, lock=True, then=rules, keys=keys, counters=counters
             )
             if model.scope_counters:
-                _assign_scope_counters(model, entries, db, read=counters)
+                _assign_scope_counters(model, entries, counters)
             now = clock.now()
             if clock.backdated_moment() is not None:
                 try:

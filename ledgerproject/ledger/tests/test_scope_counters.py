@@ -78,7 +78,7 @@ def test_the_counter_is_read_after_the_tip_and_the_content_is_hashed_before_the_
     LogRecord.objects.append(**_log(9, node_seq=3))
     locked = []
     under_lock = []
-    real_fetch = append_path.lock_ledger_then_fetch
+    real_fetch = append_path.lock_ledger_then_fetch_all
     real_canonical = hashing.canonical_json
 
     def fetch(*args, **kwargs):
@@ -90,7 +90,7 @@ def test_the_counter_is_read_after_the_tip_and_the_content_is_hashed_before_the_
             under_lock.append(value)
         return real_canonical(value)
 
-    monkeypatch.setattr(append_path, "lock_ledger_then_fetch", fetch)
+    monkeypatch.setattr(append_path, "lock_ledger_then_fetch_all", fetch)
     monkeypatch.setattr(hashing, "canonical_json", canonical)
     with CaptureQueriesContext(connection) as queries:
         record = LogRecord.objects.append(**_log(9, message="a long message " * 50))
