@@ -230,10 +230,11 @@ EIGHT = "1 enhance entry / request, 8 clients"
 FLOOR = "no-op request (GET /healthz), 8 clients"
 
 
-def print_cpu(cpu, eight, floor, mlflow_eight, raw_eight):
+def print_cpu(cpu, eight, floor, mlflow_eight, raw_eight, mlflow_batch=None, raw_many=None):
     """Where each metered rate's time went: CPU per append (or row) of the server, PostgreSQL and the client, which
     share this machine's cores, and the rate that CPU alone allows; then what the 8-client targets ask against
-    the rate at which the same server answers a request that does no work."""
+    the rate at which the same server answers a request that does no work, and what the batch targets ask of a
+    row's CPU against what the server and the client spent on it."""
     cores = os.cpu_count() or 1
     print(f"CPU per append or row, from /proc (server, PostgreSQL and client share {cores} cores here):")
     header = ("shape", "server", "PostgreSQL", "client", "total", f"rate {cores} cores allow")
@@ -266,6 +267,23 @@ def print_cpu(cpu, eight, floor, mlflow_eight, raw_eight):
             f"(no database, no authentication) {floor:,.0f}/s. An append costing the server no more than that would "
             f"be capped near {cores / bare:,.0f}/s by the CPU above"
             + (f"; the targets ask {' and '.join(asked)}." if asked else ".")
+        )
+    batches = {label: parts for label, parts in cpu.items() if label.startswith("batch")}
+    if batches:
+        # One client sends a batch and waits for its answer, and one worker thread (one core's Python) serves it:
+        # a row's server and client CPU come one after the other (PostgreSQL's overlaps: it stores a part while
+        # the worker builds the next), so 1 / (server + client) bounds the rate whatever the cores.
+        spent = "; ".join(
+            f"{label.split(' ', 3)[-1]} {(server + client) * 1e6:.0f} µs ({1 / (server + client):,.0f} rows/s)"
+            for label, (server, _postgres, client) in batches.items()
+        )
+        targets = [(f"{BATCH_VS_MLFLOW:g}× MLflow", BATCH_VS_MLFLOW * (mlflow_batch or 0))]
+        targets.append((f"{BATCH_VS_RAW:.0%} raw", BATCH_VS_RAW * (raw_many or 0)))
+        asked = [f"{name} = {rate:,.0f} rows/s, at most {1e6 / rate:.0f} µs a row" for name, rate in targets if rate]
+        print(
+            "Batches: a row's server and client CPU come one after the other (one client waits for each answer, one "
+            f"worker thread serves it), so they bound the rate: {spent}"
+            + (f". The targets ask {' and '.join(asked)}." if asked else ".")
         )
 
 
@@ -357,14 +375,13 @@ def main():
 
     print("raw psycopg baselines…", file=sys.stderr, flush=True)
     batch_rows = args.batches * args.batch_size
-    raw = (
-        {}
-        if args.only_batches
-        else {
-            "single": raw_single_inserts(raw_url, args.single, lambda i: enhance_body(i, "raw")),
-            "eight": raw_locked_chain(raw_url, args.single, 8, lambda i: enhance_body(i, "chain")),
-        }
-    )
+    # Each raw baseline only where a measured shape is set beside it (--only-batches and --only "8 clients" together
+    # need the 8-connection chain too).
+    raw = {}
+    if any(measured(name) for name in SINGLE_SHAPES):
+        raw["single"] = raw_single_inserts(raw_url, args.single, lambda i: enhance_body(i, "raw"))
+    if measured("8 clients"):
+        raw["eight"] = raw_locked_chain(raw_url, args.single, 8, lambda i: enhance_body(i, "chain"))
     raw |= {
         "many": raw_executemany(raw_url, batch_rows, lambda i: enhance_body(i, "many")),
         "copy": raw_copy(raw_url, batch_rows, lambda i: enhance_body(i, "copy")),
@@ -460,7 +477,7 @@ def main():
         print(f"MLflow column missing: {mlflow_missing}")
     if cpu:
         print()
-        print_cpu(cpu, eight, floor, m_eight, raw.get("eight"))
+        print_cpu(cpu, eight, floor, m_eight, raw.get("eight"), m_batch, raw.get("many"))
 
 
 def measure_mlflow(base, args):
