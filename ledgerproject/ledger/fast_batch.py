@@ -29,6 +29,8 @@ from django.db.models.signals import post_init, pre_init
 from rest_framework import serializers
 from rest_framework.fields import SkipField, empty
 
+from ledgerproject.ledger import hashing
+
 
 class Refused(Exception):
     """The fast path does not vouch for this input: use the framework's path (which answers)."""
@@ -298,15 +300,22 @@ def _field_check(field):
             others.append(validator)
     choices = {value for value, _label in field.flatchoices} if field.choices else None
     blank, editable = field.blank, field.editable
+    # The empty values a `wanted` value can equal: of Django's (None, "", [], (), {}) only "" for text, none for
+    # numbers, booleans and times, so most columns skip the comparisons. Any other kind of empty value is kept.
+    empties = tuple(
+        empty
+        for empty in field.empty_values
+        if isinstance(empty, wanted) or type(empty) not in (type(None), str, list, tuple, dict)
+    )
+    refuse_empty = editable and not blank and bool(empties)
 
     def check(value):
         if type(value) is not wanted:
             return False
-        if editable:
-            if choices is not None and value not in choices:
-                return False
-            if not blank and value in field.empty_values:
-                return False
+        if editable and choices is not None and value not in choices:
+            return False
+        if refuse_empty and value in empties:
+            return False
         if longest is not None and len(value) > longest:
             return False
         if high is not None and value > high:
@@ -411,6 +420,14 @@ class RowPlan:
         # A field's default, when get_default() returns the same value on every call (no default: None or
         # ""; a default that is not callable: that object itself, as Django hands it out): read once.
         self.defaults = [(field.attname, field.name, field, _constant_default(field)) for field in concrete]
+        # The same split for build()'s path of plain columns: attname → constant default, and the fields whose
+        # default is made per call, in field order.
+        self.constant_defaults = {
+            attname: default for attname, _name, _field, default in self.defaults if default is not _PER_CALL
+        }
+        self.per_call_defaults = [
+            (attname, field) for attname, _name, field, default in self.defaults if default is _PER_CALL
+        ]
         self.can_build = (
             type(model).__call__ is type.__call__  # no metaclass wrapping construction
             and model.__init__ is models.Model.__init__
@@ -431,6 +448,19 @@ class RowPlan:
         if not self.can_build:
             return self.model(**fields)
         plain, relations = self.plain, self.relations
+        if plain.issuperset(fields):
+            # Plain columns only (an array's usual item): their names are their attnames, so the constant
+            # defaults, then the given values, then the defaults computed per call for what is missing, land in
+            # __dict__ as the loop below would put them (in two C calls for most columns).
+            entry = self.model.__new__(self.model)
+            entry._state = ModelState()
+            values = entry.__dict__
+            values.update(self.constant_defaults)
+            values.update(fields)
+            for attname, field in self.per_call_defaults:
+                if attname not in fields:
+                    values[attname] = field.get_default()
+            return entry
         related = []
         for name, value in fields.items():
             if name in plain:
@@ -490,14 +520,15 @@ class RowPlan:
         """entry.ledger_content(), reading the columns once listed."""
         if not self.stock_content:
             return entry.ledger_content()
-        from ledgerproject.ledger import hashing
-
         jsonable, values, content = hashing.jsonable, entry.__dict__, {}
         for attname in self.content_attnames:
             value = values[attname]
             kind = type(value)
-            # What jsonable() returns as it is, without the call.
-            content[attname] = value if kind is str or kind is int or value is None else jsonable(value)
+            # What jsonable() returns as it is, without the call; a JSON column's list or object too: its only
+            # reader is canonical_json(), which writes a value and jsonable() of it alike (it falls back to
+            # jsonable() itself for anything but plain JSON), so the copy jsonable() would walk and make is spared.
+            plain = kind is str or kind is int or value is None or kind is list or kind is dict
+            content[attname] = value if plain else jsonable(value)
         return self.model.hashable_content(content)
 
 

@@ -1,5 +1,9 @@
 """The fast per-item path of arrays: cheaper checks with the same answers (issue #12, batches)."""
 
+import datetime
+import decimal
+import uuid
+
 import pytest
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -272,3 +276,53 @@ def test_plain_json_vouches_only_for_values_json_dumps_surely_takes(value, plain
     from ledgerproject.ledger import fast_batch
 
     assert fast_batch.plain_json(value) is plain
+
+
+def _hashed(content):
+    from ledgerproject.ledger import hashing
+
+    try:
+        return hashing.canonical_json(content)
+    except hashing.CanonicalizationError as exc:
+        return ("refused", str(exc))
+
+
+@pytest.mark.parametrize(
+    "verdicts",
+    [
+        [{"axis": "des", "status": "pass", "detail": "plain JSON, as a body gives it"}],
+        [],
+        # What a Python caller of append_many() may hand over, which jsonable() converts before hashing:
+        [{"axis": "des", "status": "pass", "detail": ("a", "tuple")}],
+        [{"axis": "des", "status": "pass", "detail": uuid.UUID(int=7)}],
+        [{"axis": "des", "status": "pass", "detail": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)}],
+        [{"axis": "des", "status": "pass", "detail": {7: "a key that is not text"}}],
+        [{"axis": "des", "status": "pass", "detail": decimal.Decimal("1.50")}],
+        [{"axis": "des", "status": "pass", "detail": "\U0001d11e \ue000", "\ue000": 1, "\U0001d11e": 2}],
+        [{"axis": "des", "status": "pass", "detail": 0.5}],
+        [{"axis": "des", "status": "pass", "detail": 2**60}],  # refused: beyond ±(2**53-1)
+        [{"axis": "des", "status": "pass", "detail": float(2**60)}],  # refused: an inexact float
+    ],
+)
+def test_an_arrays_content_hashes_as_ledger_content_whatever_its_json_columns_hold(verdicts):
+    """The fast path hands a JSON column's list or object to canonical_json() as it is, without jsonable()'s
+    copy: the canonical text (or the refusal) must be ledger_content()'s for every value jsonable() converts."""
+    from ledgerproject.ledger import fast_batch
+
+    plan = fast_batch.row_plan(EnhanceEntry)
+    fields = {
+        "issue_id": "i-1",
+        "blueprint_id": "bp",
+        "prev_hash": "a" * 64,
+        "new_hash": "b" * 64,
+        "verdicts": verdicts,
+        "status": "applied",
+        "reasons": ["r", ("tuple", "reason")],
+        "ts_ms": 1,
+    }
+    fast, slow = plan.build(dict(fields)), EnhanceEntry(**fields)
+    assert fast.__dict__.keys() - {"_state"} == slow.__dict__.keys() - {"_state"}
+    assert {k: v for k, v in fast.__dict__.items() if k != "_state"} == {
+        k: v for k, v in slow.__dict__.items() if k != "_state"
+    }
+    assert _hashed(plan.content(fast)) == _hashed(slow.ledger_content())
