@@ -37,6 +37,22 @@ def _overrides_pre_save(field):
     return type(field).pre_save is not models.Field.pre_save
 
 
+def _keeps_aware_datetimes(field, connection):
+    """Whether `field` stores an aware datetime as the object itself on `connection`: Django's own DateTimeField
+    conversion (to_python and get_prep_value return an aware datetime unchanged) and a backend whose adapter
+    hands datetimes to the driver as they are (PostgreSQL's; SQLite's writes text)."""
+    kind = type(field)
+    stock = (
+        kind.get_db_prep_value is models.DateTimeField.get_db_prep_value
+        and kind.get_prep_value is models.DateTimeField.get_prep_value
+        and kind.to_python is models.DateTimeField.to_python
+    )
+    if not stock:
+        return False
+    probe = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+    return connection.ops.adapt_datetimefield_value(probe) is probe
+
+
 def _column_value(field, connection):
     """entry → the value COPY writes for `field`'s column."""
     attname = field.attname
@@ -49,11 +65,16 @@ def _column_value(field, connection):
         # pre_save is then a read of the attribute; the entries of a batch share one recorded_at,
         # so its conversion is made once for each distinct datetime object in a row.
         last = [object(), None]
+        as_is = _keeps_aware_datetimes(field, connection)
 
         def datetime_value(entry):
             value = getattr(entry, attname)
             if value is not last[0]:
-                last[0], last[1] = value, field.get_db_prep_save(value, connection)
+                if as_is and type(value) is datetime.datetime and value.utcoffset() is not None:
+                    converted = value  # what the conversion below returns for it, without its 4 µs
+                else:
+                    converted = field.get_db_prep_save(value, connection)
+                last[0], last[1] = value, converted
             return last[1]
 
         return datetime_value

@@ -1,6 +1,10 @@
 """A batch goes in with one statement (COPY on PostgreSQL) and stores exactly what Django's INSERT stored."""
 
+import datetime
 import json
+import types
+import warnings
+import zoneinfo
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -218,3 +222,43 @@ def test_its_copy_text_keeps_apart_the_two_instants_of_a_wall_time_the_clock_tur
     assert first == second
     text = bulk_insert.copy_text([[first], [second], [first]])
     assert text == "2026-10-25T02:30:00+02:00\n2026-10-25T02:30:00+01:00\n2026-10-25T02:30:00+02:00\n"
+
+
+class _Tz(datetime.tzinfo):
+    """A zone that gives no offset: Django counts a datetime in it as naive."""
+
+    def utcoffset(self, moment):
+        return None
+
+    def dst(self, moment):
+        return None
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime.datetime(2026, 3, 1, 12, 0, 0, 5, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 10, 25, 2, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"), fold=1),
+        datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=-7))),
+        datetime.datetime(2026, 3, 1, 12, 0),  # naive: Django warns and reads it in the default zone
+        datetime.datetime(2026, 3, 1, 12, 0, tzinfo=_Tz()),  # naive by its offset
+    ],
+)
+def test_a_time_column_copies_what_djangos_conversion_gives_each_time(moment):
+    """Every row's own time (an event's occurred_at, a run event's timestamp) is converted as Django converts it;
+    on PostgreSQL an aware one is taken as it is, which is what that conversion returns for it."""
+    from experience.models import ExperienceEvent
+
+    field = ExperienceEvent._meta.get_field("occurred_at_utc")
+    column = bulk_insert._column_value(field, connection)
+    entries = [types.SimpleNamespace(occurred_at_utc=moment), types.SimpleNamespace(occurred_at_utc=moment)]
+    naive = moment.utcoffset() is None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        expected = field.get_db_prep_save(moment, connection)
+        copied = [column(entry) for entry in entries]
+    assert bool(caught) is naive  # Django's warning for a naive time, which the copy path lets it give
+    assert copied == [expected, expected]
+    assert all(type(value) is type(expected) for value in copied)
+    if connection.vendor == "postgresql" and not naive:
+        assert copied[0] is moment
