@@ -466,7 +466,18 @@ class LedgerEntry(models.Model):
 
     def natural_key_value(self):
         # attname: a foreign key's id, so comparing keys never loads the related row.
-        return tuple(getattr(self, self._meta.get_field(name).attname) for name in self.natural_key_fields)
+        return self._natural_key_getter()(self)
+
+    @classmethod
+    def _natural_key_getter(cls):
+        """entry → its natural key tuple, in one C call (a batch reads every entry's key), made once per class."""
+        fields = cls.natural_key_fields
+        made = cls.__dict__.get("_ledger_natural_key_getter")
+        if made is None or made[0] is not fields:  # made for these key fields (a test may set others)
+            attnames = [cls._meta.get_field(name).attname for name in fields]
+            made = (fields, fast_batch.attribute_getter(attnames) if attnames else (lambda entry: ()))
+            cls._ledger_natural_key_getter = made
+        return made[1]
 
     def validate_append(self):
         """Business rules of one entry before it is appended; raise ValidationError to refuse it.
