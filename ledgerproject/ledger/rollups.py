@@ -77,6 +77,7 @@ class Dimension:
 
 
 MANY = (list, tuple, set, frozenset)  # a key function may give several keys
+TEXT_OR_NONE = frozenset((str, type(None)))
 KERNEL_DIMENSIONS = (Dimension(ENTRIES, lambda entry: ""),)
 
 
@@ -143,7 +144,8 @@ def counts(model, entries, db):
     for dim in dimensions(model):
         name, key_of, day_of = dim.name, dim.key, dim.day
         keys = list(map(key_of, entries))
-        counted = [i for i, key in enumerate(keys) if key is not None] if None in keys else range(len(keys))
+        every = None not in keys
+        counted = range(len(keys)) if every else [i for i, key in enumerate(keys) if key is not None]
         days = days_of.get(day_of)
         if days is None:
             days = days_of[day_of] = [None] * len(entries)
@@ -160,17 +162,22 @@ def counts(model, entries, db):
             for i in counted:
                 if days[i] is None:
                     days[i] = day_of(entries[i])
-        if all(type(keys[i]) is str for i in counted):
-            # Text keys (most dimensions): counted in one C-level pass.
-            found.update((name, days[i], tenants[i], keys[i]) for i in counted)
-            continue
-        for i in counted:
-            value = keys[i]
-            if type(value) in MANY:
-                for key in value:
-                    found[(name, days[i], tenants[i], str(key))] += 1
+        # The (day, tenant, key) groups are counted by Counter's C loop, then added once per group (a batch has
+        # a few), not once per entry.
+        if set(map(type, keys)) <= TEXT_OR_NONE:  # text keys (most dimensions): zip() makes the triples
+            if every:
+                triples = zip(days, tenants, keys, strict=True)
             else:
-                found[(name, days[i], tenants[i], str(value))] += 1
+                triples = ((days[i], tenants[i], keys[i]) for i in counted)
+        else:
+            # Several keys per entry (a list of axes, …) or keys that are not text: one (day, tenant, text) per key.
+            triples = (
+                (days[i], tenants[i], str(key))
+                for i in counted
+                for key in (keys[i] if type(keys[i]) in MANY else (keys[i],))
+            )
+        for (day, tenant, key), n in Counter(triples).items():
+            found[(name, day, tenant, key)] += n
     return found
 
 

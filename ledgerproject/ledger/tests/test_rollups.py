@@ -319,3 +319,45 @@ def test_its_dimensions_sharing_a_day_function_compute_each_entrys_day_once():
         ("b", datetime.date(2026, 1, 3), "", "k1"): 2,
         ("b", datetime.date(2026, 1, 3), "", "x"): 2,
     }
+
+
+def test_its_counts_equal_a_count_entry_by_entry_whatever_the_keys():
+    """Text keys, several keys per entry (list, tuple, set), no key, and keys that are not text (stored as text),
+    counted per (dimension, day, tenant, key): the batch's groups, as one entry after another would add up."""
+    import datetime
+    import types
+    from collections import Counter
+
+    days = [datetime.date(2026, 1, 1), datetime.date(2026, 1, 2)]
+    model = types.SimpleNamespace(
+        ledger_name="fake",
+        tenant_field=None,
+        rollups=(
+            rollups.Dimension("text", "k", day=lambda entry: entry.day),
+            rollups.Dimension("several", lambda entry: entry.axes, day=lambda entry: entry.day),
+            rollups.Dimension("number", lambda entry: entry.n, day=rollups.monthly(lambda entry: entry.day)),
+            rollups.Dimension("sometimes", lambda entry: entry.k if entry.n % 3 else None, day=rollups.all_time),
+            rollups.Dimension("mixed", lambda entry: entry.k if entry.n % 2 else entry.n),
+        ),
+    )
+    rng = random.Random(7)
+    moment = timezone.now()
+    entries = [
+        types.SimpleNamespace(
+            recorded_at=moment,
+            day=rng.choice(days),
+            k=rng.choice(["a", "b", "ü"]),
+            n=rng.randint(0, 5),
+            axes=rng.choice([[], ["des"], ("des", "noop"), {"noop", "canonical"}, ["des", "des"]]),
+        )
+        for _ in range(300)
+    ]
+    expected = Counter()
+    for entry in entries:
+        for dim in rollups.dimensions(model):
+            key = dim.key(entry)
+            if key is None:
+                continue
+            for one in key if isinstance(key, (list, tuple, set, frozenset)) else [key]:
+                expected[(dim.name, dim.day(entry), "", one if type(one) is str else str(one))] += 1
+    assert rollups.counts(model, entries, "default") == expected
