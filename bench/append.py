@@ -283,7 +283,7 @@ def print_cpu(cpu, eight, floor, mlflow_eight, raw_eight, mlflow_batch=None, raw
         print(
             "Batches: a row's server and client CPU come one after the other (one client waits for each answer, one "
             f"worker thread serves it), so they bound the rate: {spent}"
-            + (f". The targets ask {' and '.join(asked)}." if asked else ".")
+            + (f". The targets ask {'; '.join(asked)}." if asked else ".")
         )
 
 
@@ -335,7 +335,7 @@ def print_table(rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=400, help="appends for each single-append shape")
-    parser.add_argument("--batches", type=int, default=3, help="requests of --batch-size entries per batch shape")
+    parser.add_argument("--batches", type=int, default=10, help="requests of --batch-size entries per batch shape")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--list-runs", type=int, default=200, help="requests for the filtered list latencies")
     parser.add_argument(
