@@ -41,16 +41,21 @@ def _keeps_aware_datetimes(field, connection):
     """Whether `field` stores an aware datetime as the object itself on `connection`: Django's own DateTimeField
     conversion (to_python and get_prep_value return an aware datetime unchanged) and a backend whose adapter
     hands datetimes to the driver as they are (PostgreSQL's; SQLite's writes text)."""
-    kind = type(field)
-    stock = (
-        kind.get_db_prep_value is models.DateTimeField.get_db_prep_value
-        and kind.get_prep_value is models.DateTimeField.get_prep_value
-        and kind.to_python is models.DateTimeField.to_python
-    )
-    if not stock:
+    if not isinstance(field, models.DateTimeField):
         return False
-    probe = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
-    return connection.ops.adapt_datetimefield_value(probe) is probe
+    # No class of the field's own (a subclass, a mixin anywhere in its MRO) converts values otherwise.
+    for cls in type(field).__mro__:
+        if cls not in _STOCK_TIME_CLASSES and any(name in cls.__dict__ for name in _TIME_CONVERSIONS):
+            return False
+    probes = (
+        datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC),
+        datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=-7))),
+    )
+    return all(connection.ops.adapt_datetimefield_value(probe) is probe for probe in probes)
+
+
+_STOCK_TIME_CLASSES = (models.DateTimeField, models.DateField, models.Field)
+_TIME_CONVERSIONS = ("to_python", "get_prep_value", "get_db_prep_value", "get_db_prep_save")
 
 
 def _column_value(field, connection):

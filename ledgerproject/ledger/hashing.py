@@ -123,20 +123,28 @@ def canonical_json(value):
     """RFC 8785 canonical JSON text of a JSON value.
 
     The C JSON encoder writes the same bytes for most values (see _json_dumps_is_canonical) and is
-    many times faster than the pure-Python RFC 8785 encoder, which handles the rest.
+    many times faster than the pure-Python RFC 8785 encoder, which handles the rest. A value that is not
+    plain JSON (a tuple, a UUID, a key that is not text, …) is first made plain by jsonable(), then
+    judged again: its text, or its refusal, is that of jsonable(value) whichever form a caller passes.
     """
-    if _json_dumps_is_canonical(value):
-        try:
-            return orjson.dumps(value, option=_ORJSON_SORTED).decode()
-        except orjson.JSONEncodeError:
-            pass  # a lone surrogate or nesting past orjson's limit: the standard encoder answers
-        text = _CANONICAL_ENCODER.encode(value)
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise CanonicalizationError("text holds a lone surrogate, which is not valid Unicode") from None
-        return text
-    value = jsonable(value)
+    if not _json_dumps_is_canonical(value):
+        value = jsonable(value)
+        if not _json_dumps_is_canonical(value):
+            return _rfc8785_text(value)
+    try:
+        return orjson.dumps(value, option=_ORJSON_SORTED).decode()
+    except orjson.JSONEncodeError:
+        pass  # a lone surrogate or nesting past orjson's limit: the standard encoder answers
+    text = _CANONICAL_ENCODER.encode(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CanonicalizationError("text holds a lone surrogate, which is not valid Unicode") from None
+    return text
+
+
+def _rfc8785_text(value):
+    """The pure-Python RFC 8785 encoder's text of a plain JSON value (floats, large integers, keys past U+D7FF)."""
     if _has_inexact_float(value):
         raise CanonicalizationError(
             "numbers of magnitude 2**53 or more must be integers within ±(2**53-1) or strings: "

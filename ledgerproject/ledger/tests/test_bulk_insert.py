@@ -7,7 +7,7 @@ import warnings
 import zoneinfo
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.test.utils import CaptureQueriesContext
 
 from enhancelog.models import EnhanceEntry
@@ -262,3 +262,23 @@ def test_a_time_column_copies_what_djangos_conversion_gives_each_time(moment):
     assert all(type(value) is type(expected) for value in copied)
     if connection.vendor == "postgresql" and not naive:
         assert copied[0] is moment
+
+
+class _Converts:
+    def get_prep_value(self, value):
+        return value
+
+
+class _MixedTime(models.DateTimeField, _Converts):
+    """A conversion of its own below DateTimeField in the method order (reached through super())."""
+
+
+class _OwnTime(models.DateTimeField):
+    def to_python(self, value):
+        return value
+
+
+@pytest.mark.parametrize("field_class", [models.DateTimeField, _MixedTime, _OwnTime])
+def test_a_time_is_copied_as_it_is_only_for_djangos_own_conversion_on_a_backend_that_keeps_it(field_class):
+    kept = bulk_insert._keeps_aware_datetimes(field_class(), connection)
+    assert kept is (field_class is models.DateTimeField and connection.vendor == "postgresql")

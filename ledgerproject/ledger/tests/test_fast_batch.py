@@ -1,5 +1,6 @@
 """The fast per-item path of arrays: cheaper checks with the same answers (issue #12, batches)."""
 
+import collections
 import datetime
 import decimal
 import uuid
@@ -300,6 +301,10 @@ def _hashed(content):
         [{"axis": "des", "status": "pass", "detail": decimal.Decimal("1.50")}],
         [{"axis": "des", "status": "pass", "detail": "\U0001d11e \ue000", "\ue000": 1, "\U0001d11e": 2}],
         [{"axis": "des", "status": "pass", "detail": 0.5}],
+        # A lone surrogate beside values jsonable() converts: the same refusal, word for word.
+        [{"axis": "des", "status": "pass", "detail": ("x\ud800",)}],
+        [{"axis": "des", "status": "pass", "detail": {7: "\ud800"}}],
+        [collections.OrderedDict(axis="des", status="pass", detail="x\ud800")],
         [{"axis": "des", "status": "pass", "detail": 2**60}],  # refused: beyond ±(2**53-1)
         [{"axis": "des", "status": "pass", "detail": float(2**60)}],  # refused: an inexact float
     ],
