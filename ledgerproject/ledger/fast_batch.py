@@ -570,6 +570,27 @@ def _identity_types(field):
 SAME_OBJECT = object()
 
 
+def _last_one(convert, kind):
+    """convert(value), remembering the answer for the last value of exactly `kind` (an immutable type: datetime,
+    UUID): an answer's rows often share one such object (a batch's run, its events' claimed time), and the same
+    object gives the same text. The pair is replaced in one assignment, so a reader never sees one value with
+    another's text."""
+    last = (object(), None)
+
+    def remembered(value):
+        nonlocal last
+        if type(value) is not kind:
+            return convert(value)
+        seen = last
+        if value is seen[0]:
+            return seen[1]
+        text = convert(value)
+        last = (value, text)
+        return text
+
+    return remembered
+
+
 def _converter(field):
     """value → the field's representation, for the value types where it is a plain conversion (a stock
     DateTimeField writing ISO 8601 in a time zone read once, a stock UUIDField's hex_verbose text, a stock
@@ -595,9 +616,9 @@ def _converter(field):
                 return field.to_representation(value)  # DRF's own refusal
             return text[:-6] + "Z" if text.endswith("+00:00") else text
 
-        return iso, (datetime.datetime,)
+        return _last_one(iso, datetime.datetime), (datetime.datetime,)
     if type(field).to_representation is serializers.UUIDField.to_representation and field.uuid_format == "hex_verbose":
-        return str, (uuid.UUID,)
+        return _last_one(str, uuid.UUID), (uuid.UUID,)
     if type(field).to_representation is serializers.ChoiceField.to_representation:
         # DRF: "" as it is, else the choice whose text the value is (the value itself when none is).
         choices = field.choice_strings_to_values
@@ -683,9 +704,14 @@ def representer(serializer):
 
     represent_object = _straight_line(plan, slow_field)
 
+    objects = set()  # the row types found not to be mappings (a model, a plain row): the ABC check once per type
+
     def represent_instance(instance):
-        if isinstance(instance, Mapping):
-            return serializers.Serializer.to_representation(serializer, instance)
+        kind = type(instance)
+        if kind not in objects:
+            if isinstance(instance, Mapping):
+                return serializers.Serializer.to_representation(serializer, instance)
+            objects.add(kind)
         return represent_object(instance)
 
     return represent_instance
@@ -737,22 +763,9 @@ def _straight_line(plan, slow_field, mapping=False):
             "        value = empty",
             "    if value is None:",
             f"        ret[key_{index}] = None",
-            "    elif value is empty or callable(value):",
-            *slow(index, "        "),
         ]
-        if nested is not None:
-            namespace[f"nested_{index}"] = _straight_line(nested, slow_field)
-            namespace[f"nested_mapping_{index}"] = _straight_line(nested, slow_field, mapping=True)
-            lines += [
-                "    elif isinstance(value, Mapping):",
-                f"        ret[key_{index}] = nested_mapping_{index}(value)",
-                "    else:",
-                f"        ret[key_{index}] = nested_{index}(value)",
-            ]
-            continue
-        if types is None:
-            lines += ["    else:", f"        ret[key_{index}] = value"]
-            continue
+        # A value of a type the field writes as it is, or converts plainly (exact str, int, bool, datetime, UUID),
+        # is neither callable nor `empty`: those tests come first, the callable check (DRF calls a callable) after.
         if types:
             namespace[f"types_{index}"] = frozenset(types)
             lines += [f"    elif type(value) in types_{index}:", f"        ret[key_{index}] = value"]
@@ -762,6 +775,20 @@ def _straight_line(plan, slow_field, mapping=False):
                 f"    elif type(value) in convertible_{index}:",
                 f"        ret[key_{index}] = convert_{index}(value)",
             ]
+        lines += ["    elif value is empty or callable(value):", *slow(index, "        ")]
+        if nested is not None:
+            namespace[f"nested_{index}"] = _straight_line(nested, slow_field)
+            namespace[f"nested_mapping_{index}"] = _straight_line(nested, slow_field, mapping=True)
+            lines += [
+                "    elif type(value) is dict or isinstance(value, Mapping):",
+                f"        ret[key_{index}] = nested_mapping_{index}(value)",
+                "    else:",
+                f"        ret[key_{index}] = nested_{index}(value)",
+            ]
+            continue
+        if types is None:
+            lines += ["    else:", f"        ret[key_{index}] = value"]
+            continue
         lines += ["    else:", *slow(index, "        ")]
     lines.append("    return ret")
     exec(_compiled("\n".join(lines)), namespace)  # noqa: S102 - text built here

@@ -208,3 +208,35 @@ def test_it_writes_a_nested_mapping_through_its_fields_as_drf_does():
     assert represent(Row()) == expected
     assert expected["inner"] == {"count": 7, "name": "5", "data": {"a": [1]}}
     assert expected["same"] == {"count": 3, "name": "x", "data": None}
+
+
+def test_rows_sharing_a_time_or_an_id_are_written_as_drf_writes_each_of_them():
+    """The representer remembers the text of the last datetime and UUID object it wrote (a batch's rows share
+    one): a repeated object, an equal but distinct one, and the wall time a clock turns back over twice (equal by
+    Python's rules, an hour apart) are each written as DRF writes them."""
+    import datetime
+    import uuid
+    import zoneinfo
+
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    first = datetime.datetime(2026, 10, 25, 2, 30, tzinfo=paris)
+    second = first.replace(fold=1)
+    assert first == second
+    shared_id = uuid.UUID(int=5)
+
+    class Row:
+        def __init__(self, at, ident):
+            self.at, self.ident = at, ident
+
+    class RowSerializer(serializers.Serializer):
+        at = serializers.DateTimeField()
+        ident = serializers.UUIDField()
+
+    moments = [first, first, second, second, first, datetime.datetime(2026, 10, 25, 2, 30, tzinfo=paris), None, first]
+    idents = [shared_id, shared_id, uuid.UUID(int=5), uuid.UUID(int=6), shared_id, shared_id, None, uuid.UUID(int=6)]
+    rows = [Row(at, ident) for at, ident in zip(moments, idents, strict=True)]
+    serializer = RowSerializer()
+    represent = fast_batch.representer(serializer)
+    written = [represent(row) for row in rows]
+    assert written == [serializers.Serializer.to_representation(serializer, row) for row in rows]
+    assert written[0]["at"] != written[2]["at"]  # the two instants of one wall time stay apart
