@@ -230,11 +230,12 @@ EIGHT = "1 enhance entry / request, 8 clients"
 FLOOR = "no-op request (GET /healthz), 8 clients"
 
 
-def print_cpu(cpu, eight, floor, mlflow_eight, raw_eight, mlflow_batch=None, raw_many=None):
+def print_cpu(cpu, batch_names, eight, floor, mlflow_eight, raw_eight, mlflow_batch=None, raw_many=None):
     """Where each metered rate's time went: CPU per append (or row) of the server, PostgreSQL and the client, which
     share this machine's cores, and the rate that CPU alone allows; then what the 8-client targets ask against
     the rate at which the same server answers a request that does no work, and what the batch targets ask of a
-    row's CPU against what the server and the client spent on it."""
+    row's CPU against what the server and the client spent on it. `batch_names`: the batch shapes' labels in `cpu`
+    (their figures are per row), each with its shape's name."""
     cores = os.cpu_count() or 1
     print(f"CPU per append or row, from /proc (server, PostgreSQL and client share {cores} cores here):")
     header = ("shape", "server", "PostgreSQL", "client", "total", f"rate {cores} cores allow")
@@ -244,7 +245,7 @@ def print_cpu(cpu, eight, floor, mlflow_eight, raw_eight, mlflow_batch=None, raw
     )
     for label, parts in cpu.items():
         total = sum(parts)
-        per_row = label.startswith("batch")
+        per_row = label in batch_names
         scale, unit = (1e6, "µs") if per_row else (1e3, "ms")
         cells = [label, *(f"{part * scale:.{1 if per_row else 2}f} {unit}" for part in (*parts, total))]
         cells.append(f"{cores / total:,.0f}/s" if total else "—")
@@ -268,14 +269,14 @@ def print_cpu(cpu, eight, floor, mlflow_eight, raw_eight, mlflow_batch=None, raw
             f"be capped near {cores / bare:,.0f}/s by the CPU above"
             + (f"; the targets ask {' and '.join(asked)}." if asked else ".")
         )
-    batches = {label: parts for label, parts in cpu.items() if label.startswith("batch")}
+    batches = {batch_names[label]: parts for label, parts in cpu.items() if label in batch_names}
     if batches:
         # One client sends a batch and waits for its answer, and one worker thread (one core's Python) serves it:
         # a row's server and client CPU come one after the other (PostgreSQL's overlaps: it stores a part while
         # the worker builds the next), so 1 / (server + client) bounds the rate whatever the cores.
         spent = "; ".join(
-            f"{label.split(' ', 3)[-1]} {(server + client) * 1e6:.0f} µs ({1 / (server + client):,.0f} rows/s)"
-            for label, (server, _postgres, client) in batches.items()
+            f"{name} {(server + client) * 1e6:.0f} µs ({1 / (server + client):,.0f} rows/s)"
+            for name, (server, _postgres, client) in batches.items()
         )
         targets = [(f"{BATCH_VS_MLFLOW:g}× MLflow", BATCH_VS_MLFLOW * (mlflow_batch or 0))]
         targets.append((f"{BATCH_VS_RAW:.0%} raw", BATCH_VS_RAW * (raw_many or 0)))
@@ -389,6 +390,7 @@ def main():
 
     print(f"Ledger (gunicorn {args.gunicorn})…", file=sys.stderr, flush=True)
     cpu = {}  # shape → (server, PostgreSQL, client) CPU seconds per append or row
+    batch_labels = {name: f"batch of {args.batch_size} {name}" for name in BATCH_SHAPES}
     with running_app(app_url, tuple(shlex.split(args.gunicorn))) as (server, base, token):
         ledger = Ledger(base, token)
         meter = CpuMeter(server.pid, app_url)
@@ -410,7 +412,7 @@ def main():
             floor = metered(FLOOR, args.single, lambda meter: ledger.noop_rate(args.single, 8, meter))
         batches = {
             name: metered(
-                f"batch of {args.batch_size} {name}",
+                batch_labels[name],
                 args.batches * args.batch_size,
                 lambda meter, name=name: ledger.batch_rate(name, args.batches, args.batch_size, meter),
             )
@@ -440,9 +442,7 @@ def main():
             )
         )
     for name, rate in batches.items():
-        rows.append(
-            rate_row(f"batch of {args.batch_size} {name}", rate, m_batch, raw["many"], BATCH_VS_MLFLOW, BATCH_VS_RAW)
-        )
+        rows.append(rate_row(batch_labels[name], rate, m_batch, raw["many"], BATCH_VS_MLFLOW, BATCH_VS_RAW))
     if list_ms is not None:
         l50, l95 = p50_p95(list_ms)
         search = mlflow.get("search")
@@ -477,7 +477,8 @@ def main():
         print(f"MLflow column missing: {mlflow_missing}")
     if cpu:
         print()
-        print_cpu(cpu, eight, floor, m_eight, raw.get("eight"), m_batch, raw.get("many"))
+        batch_names = {label: name for name, label in batch_labels.items()}
+        print_cpu(cpu, batch_names, eight, floor, m_eight, raw.get("eight"), m_batch, raw.get("many"))
 
 
 def measure_mlflow(base, args):

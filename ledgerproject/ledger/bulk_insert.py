@@ -69,20 +69,15 @@ def _column_value(field, connection):
     ):
         # pre_save is then a read of the attribute; the entries of a batch share one recorded_at,
         # so its conversion is made once for each distinct datetime object in a row.
-        last = [object(), None]
         as_is = _keeps_aware_datetimes(field, connection)
 
-        def datetime_value(entry):
-            value = getattr(entry, attname)
-            if value is not last[0]:
-                if as_is and type(value) is datetime.datetime and value.utcoffset() is not None:
-                    converted = value  # what the conversion below returns for it, without its 4 µs
-                else:
-                    converted = field.get_db_prep_save(value, connection)
-                last[0], last[1] = value, converted
-            return last[1]
+        def converted(value):
+            if as_is and type(value) is datetime.datetime and value.utcoffset() is not None:
+                return value  # what the conversion below returns for it, without its 4 µs
+            return field.get_db_prep_save(value, connection)
 
-        return datetime_value
+        remembered = fast_batch.remember_last(converted, (datetime.datetime, type(None)))
+        return lambda entry: remembered(getattr(entry, attname))
     if _overrides_pre_save(field):
         return lambda entry: field.get_db_prep_save(field.pre_save(entry, True), connection)
     if isinstance(field, models.JSONField) and field.encoder is None:

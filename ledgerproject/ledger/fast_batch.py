@@ -570,23 +570,24 @@ def _identity_types(field):
 SAME_OBJECT = object()
 
 
-def _last_one(convert, kind):
-    """convert(value), remembering the answer for the last value of exactly `kind` (an immutable type: datetime,
-    UUID): an answer's rows often share one such object (a batch's run, its events' claimed time), and the same
-    object gives the same text. The pair is replaced in one assignment, so a reader never sees one value with
-    another's text."""
+def remember_last(convert, kinds):
+    """convert(value), remembering the answer for the last value whose exact type is one of `kinds` (immutable
+    types: datetime, UUID, None): rows often share one such object (a batch's run, its recorded_at, its events'
+    claimed time), and the same object gives the same answer. Kept by identity, so two equal values (the two
+    instants of a wall time the clock turns back over) are each converted. The pair is replaced in one
+    assignment, so a reader never sees one value with another's answer."""
     last = (object(), None)
 
     def remembered(value):
         nonlocal last
-        if type(value) is not kind:
+        if type(value) not in kinds:
             return convert(value)
         seen = last
         if value is seen[0]:
             return seen[1]
-        text = convert(value)
-        last = (value, text)
-        return text
+        answer = convert(value)
+        last = (value, answer)
+        return answer
 
     return remembered
 
@@ -616,9 +617,9 @@ def _converter(field):
                 return field.to_representation(value)  # DRF's own refusal
             return text[:-6] + "Z" if text.endswith("+00:00") else text
 
-        return _last_one(iso, datetime.datetime), (datetime.datetime,)
+        return remember_last(iso, (datetime.datetime,)), (datetime.datetime,)
     if type(field).to_representation is serializers.UUIDField.to_representation and field.uuid_format == "hex_verbose":
-        return _last_one(str, uuid.UUID), (uuid.UUID,)
+        return remember_last(str, (uuid.UUID,)), (uuid.UUID,)
     if type(field).to_representation is serializers.ChoiceField.to_representation:
         # DRF: "" as it is, else the choice whose text the value is (the value itself when none is).
         choices = field.choice_strings_to_values
