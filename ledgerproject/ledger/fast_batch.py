@@ -68,9 +68,10 @@ def _stock(cls, name, *bases):
 
 
 # get_value implementations that, for a dict that is not HTML input and a serializer that is not partial,
-# are dictionary.get(field_name, empty) (DRF's Field, ListField and ListSerializer).
+# are dictionary.get(field_name, empty) (DRF's Field, JSONField, ListField and ListSerializer).
 _PLAIN_GET_VALUE = (
     serializers.Field.get_value,
+    serializers.JSONField.get_value,
     serializers.Serializer.get_value,
     serializers.ListField.get_value,
     serializers.ListSerializer.get_value,
@@ -146,6 +147,70 @@ def _per_text(run):
     return run_validation
 
 
+def _field_plan(child):
+    """One step per writable field of `child`, as DRF's to_internal_value takes it: (name read from the item, or
+    None for the field's own get_value; get_value; run_validation; validate_<name> method or None; key set
+    directly, or None for set_value; source_attrs; whether a missing value is left out without a call)."""
+    from ledgerproject.ledger.serializers import acceptor_kind
+
+    cls = type(child)
+    partial = getattr(child.root, "partial", False)
+    plan = []
+    for field in child._writable_fields:
+        run = _list_validator(field) or field.run_validation
+        if _stock_datetime(field) and not field.validators:
+            run = _per_text(run)
+        method = getattr(child, "validate_" + field.field_name, None)
+        # A plain source is one key: set directly (what set_value does with one key).
+        key = (
+            field.source_attrs[0]
+            if len(field.source_attrs) == 1 and _stock(cls, "set_value", serializers.Serializer)
+            else None
+        )
+        # A JSON object is never HTML form input: the stock get_value is then item.get(name, empty).
+        plain_get = type(field).get_value in _PLAIN_GET_VALUE and not partial
+        # An optional field with no default, missing from the item: DRF's validate_empty_values calls
+        # get_default(), which raises SkipField (the field is left out) — said here without the raise.
+        skip_missing = (
+            plain_get
+            and acceptor_kind(field) is not None
+            and not field.required
+            and field.default is empty
+            and not field.read_only
+        )
+        plan.append(
+            (
+                field.field_name if plain_get else None,
+                field.get_value,
+                run,
+                method,
+                key,
+                field.source_attrs,
+                skip_missing,
+            )
+        )
+    return plan
+
+
+def _run_fields(plan, item, value, set_value):
+    """value with each field of `plan` validated from `item` (DRF's order and rules; SkipField leaves one out)."""
+    for name, get_value, run, method, key, source_attrs, skip_missing in plan:
+        data = item.get(name, empty) if name is not None else get_value(item)
+        if skip_missing and data is empty:
+            continue
+        try:
+            validated = run(data)
+        except SkipField:
+            continue
+        if method is not None:
+            validated = method(validated)
+        if key is not None:
+            value[key] = validated
+        else:
+            set_value(value, source_attrs, validated)
+    return value
+
+
 def item_validator(child):
     """item → validated data as DRF's `child.run_validation(item)` returns it, raising Refused where
     DRF might refuse. None when the serializer's validation is not the stock shape this follows."""
@@ -162,43 +227,7 @@ def item_validator(child):
     # Serializer.validate returns its attrs as they are: not called when not overridden.
     validate = None if _stock(cls, "validate", serializers.Serializer) else child.validate
     if lean_fields:
-        from ledgerproject.ledger.serializers import acceptor_kind
-
-        partial = getattr(child.root, "partial", False)
-        plan = []
-        for field in child._writable_fields:
-            run = _list_validator(field) or field.run_validation
-            if _stock_datetime(field) and not field.validators:
-                run = _per_text(run)
-            method = getattr(child, "validate_" + field.field_name, None)
-            # A plain source is one key: set directly (what set_value does with one key).
-            key = (
-                field.source_attrs[0]
-                if len(field.source_attrs) == 1 and _stock(cls, "set_value", serializers.Serializer)
-                else None
-            )
-            # A JSON object is never HTML form input: the stock get_value is then item.get(name, empty).
-            plain_get = type(field).get_value in _PLAIN_GET_VALUE and not partial
-            # An optional field with no default, missing from the item: DRF's validate_empty_values calls
-            # get_default(), which raises SkipField (the field is left out) — said here without the raise.
-            skip_missing = (
-                plain_get
-                and acceptor_kind(field) is not None
-                and not field.required
-                and field.default is empty
-                and not field.read_only
-            )
-            plan.append(
-                (
-                    field.field_name if plain_get else None,
-                    field.get_value,
-                    run,
-                    method,
-                    key,
-                    field.source_attrs,
-                    skip_missing,
-                )
-            )
+        plan = _field_plan(child)
         # The stock refused_fields answers {} exactly when every key is an accepted one.
         known = child._accepted()[1] if _stock(cls, "refused_fields", StrictBodyMixin) else None
         refused_fields = child.refused_fields
@@ -212,23 +241,12 @@ def item_validator(child):
                     raise Refused
             elif refused_fields(item):
                 raise Refused
-            value = {}
-            for name, get_value, run, method, key, source_attrs, skip_missing in plan:
-                data = item.get(name, empty) if name is not None else get_value(item)
-                if skip_missing and data is empty:
-                    continue
-                try:
-                    validated = run(data)
-                except SkipField:
-                    continue
-                if method is not None:
-                    validated = method(validated)
-                if key is not None:
-                    value[key] = validated
-                else:
-                    set_value(value, source_attrs, validated)
+            value = _run_fields(plan, item, {}, set_value)
         else:
             value = child.to_internal_value(item)
+        return finish(value)
+
+    def finish(value):
         if has_validators:
             child.run_validators(value)
         if validate is not None:
@@ -237,15 +255,68 @@ def item_validator(child):
                 raise Refused
         return value
 
+    validate_item.finish = finish
     return validate_item
 
 
-def validate_items(child, items):
+def _compiled_items(child, items, finish):
+    """The validated data of every item with the field rules checked by one compiled validator
+    (compiled_checks), the fields it leaves to Python and the serializer's own checks run per item; None
+    when the validator does not take the array as it is (the per-item path then decides)."""
+    from ledgerproject.ledger import compiled_checks
+
+    spec = compiled_checks.object_spec(child, top=True)
+    if spec is None:
+        return None
+    values = compiled_checks.validated(spec, items)
+    if values is None:
+        return None
+    passed = {name for _key, name, field in spec if field is None}
+    if passed:
+        plan = [step for step in _field_plan(child) if step[0] in passed]
+        set_value = child.set_value
+        for value in values:
+            _run_passed(plan, value, set_value)
+    return [finish(value) for value in values]
+
+
+def _run_passed(plan, value, set_value):
+    """The fields of `plan` validated as DRF would, from the values the compiled validator passed through as
+    sent under their names (in place: a field whose key is its name keeps its place)."""
+    for name, _get_value, run, method, key, source_attrs, skip_missing in plan:
+        data = value.get(name, empty)
+        if key != name:
+            value.pop(name, None)
+        if skip_missing and data is empty:
+            continue
+        try:
+            validated = run(data)
+        except SkipField:
+            value.pop(name, None)
+            continue
+        if method is not None:
+            validated = method(validated)
+        if key is not None:
+            value[key] = validated
+        else:
+            set_value(value, source_attrs, validated)
+
+
+def validate_items(child, items, parsed=False):
     """The validated data of every item, or None when the fast path does not vouch for all of them
-    (then DRF's own path validates the array and names every refusal)."""
+    (then DRF's own path validates the array and names every refusal). `parsed`: the items are the request's
+    parsed JSON (plain dicts, lists, str, int, float, bool and None, never a subclass), which one compiled
+    validator checks first (compiled_checks)."""
     validate = item_validator(child)
     if validate is None:
         return None
+    if parsed:
+        try:
+            values = _compiled_items(child, items, validate.finish)
+        except Exception:  # noqa: BLE001 - any refusal: the per-item path below decides
+            values = None
+        if values is not None:
+            return values
     try:
         return [validate(item) for item in items]
     except Exception:  # noqa: BLE001 - any refusal, in whatever form: DRF's path answers it

@@ -54,7 +54,7 @@ _BOUNDS = {
 }
 
 
-def _bounds_and_others(validators):
+def bounds_and_others(validators):
     """A field's validators as (lowest, highest, measure, others): plain int limits are compared
     inline (one comparison instead of a validator call); every other validator is called as DRF would."""
     low, high, others = None, None, []
@@ -115,7 +115,7 @@ def _after_others(others, field, value, slow, data):
 
 
 def _fast_char(field, slow):
-    split = _bounds_and_others(field.validators)
+    split = bounds_and_others(field.validators)
     if split is None:
         return None
     low, high, others = split
@@ -142,7 +142,7 @@ def _fast_char(field, slow):
 
 
 def _fast_integer(field, slow):
-    split = _bounds_and_others(field.validators)
+    split = bounds_and_others(field.validators)
     if split is None:
         return None
     low, high, others = split
@@ -372,7 +372,7 @@ class LedgerListSerializer(serializers.ListSerializer):
         if type(data) is list and len(data) > 1 and self.max_length is None and self.min_length is None:
             # Every item through the same field rules without DRF's per-item machinery; None when
             # any item might be refused, and then DRF's own path below answers, word for word.
-            items = fast_batch.validate_items(self.child, data)
+            items = fast_batch.validate_items(self.child, data, parsed=self._is_parsed_body(data))
         if items is None:
             self._item_index = -1
             items = super().to_internal_value(data)
@@ -381,6 +381,12 @@ class LedgerListSerializer(serializers.ListSerializer):
             # Keyed by index, as DRF reports failed items: the view names each one.
             raise serializers.ValidationError(dict(problems))
         return items
+
+    def _is_parsed_body(self, data):
+        # The request's own body as its JSON parser made it: only plain JSON types, which the compiled field
+        # checks take as DRF takes them (a Python caller's str subclass is made str by DRF's str() call).
+        request = self.context.get("request")
+        return request is not None and getattr(request, "_full_data", None) is data
 
     def run_child_validation(self, data):
         # DRF validates the items in order, one call each: the count is the item's index.

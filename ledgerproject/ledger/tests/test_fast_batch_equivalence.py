@@ -11,7 +11,7 @@ from django.urls import get_resolver
 from django.utils import timezone
 from rest_framework import serializers
 
-from ledgerproject.ledger import clock, fast_batch
+from ledgerproject.ledger import clock, compiled_checks, fast_batch
 from ledgerproject.ledger.access import iter_routes
 from ledgerproject.ledger.api import AppendMixin
 from ledgerproject.ledger.registry import ledger_models
@@ -27,6 +27,14 @@ def batch_views():
         actions = getattr(pattern.callback, "actions", None)
         if actions is None or actions.get("post") == "batch":
             yield cls
+
+
+def model_serializer(model):
+    """An item serializer of the array route that appends `model` (as the view builds it, without a request)."""
+    for cls in batch_views():
+        if cls.serializer_class.Meta.model is model:
+            return cls.serializer_class(many=True, context={}).child
+    raise LookupError(model)
 
 
 def batch_ledgers():
@@ -297,18 +305,26 @@ def _outcome(api, url, array, model, moment, monkeypatch, fast):
     monkeypatch.setattr(
         "runs.serializers.uuid", type("U", (), {"uuid4": staticmethod(lambda: uuid.UUID(int=next(numbers)))})
     )
-    used = []
+    used, compiled = [], []
     if fast:
         real = fast_batch.validate_items
 
-        def spy(child, items):
-            result = real(child, items)
+        def spy(child, items, parsed=False):
+            result = real(child, items, parsed=parsed)
             used.append(result is not None)
             return result
 
         monkeypatch.setattr(fast_batch, "validate_items", spy)
+        real_compiled = compiled_checks.validated
+
+        def compiled_spy(spec, items):
+            result = real_compiled(spec, items)
+            compiled.append(result is not None)
+            return result
+
+        monkeypatch.setattr(compiled_checks, "validated", compiled_spy)
     else:
-        monkeypatch.setattr(fast_batch, "validate_items", lambda child, items: None)
+        monkeypatch.setattr(fast_batch, "validate_items", lambda child, items, parsed=False: None)
         monkeypatch.setattr(fast_batch, "row_plan", lambda model: None)
         monkeypatch.setattr(
             fast_batch, "representer", lambda s: lambda instance: serializers.Serializer.to_representation(s, instance)
@@ -321,7 +337,7 @@ def _outcome(api, url, array, model, moment, monkeypatch, fast):
             transaction.set_rollback(True)
     finally:
         monkeypatch.undo()
-    return (response.status_code, response.json(), rows), used
+    return (response.status_code, response.json(), rows), (used, compiled)
 
 
 @pytest.mark.django_db
@@ -330,16 +346,20 @@ def test_its_fast_path_stores_the_same_rows_as_drfs_or_both_refuse(name, root_ap
     model = batch_ledgers()[name]
     url, arrays = ARRAYS[name](world)
     moment = timezone.now()
-    took_fast = 0
+    took_fast = took_compiled = 0
     for array in arrays:
-        fast, used = _outcome(root_api, url, array, model, moment, monkeypatch, fast=True)
+        fast, (used, compiled) = _outcome(root_api, url, array, model, moment, monkeypatch, fast=True)
         slow, _ = _outcome(root_api, url, array, model, moment, monkeypatch, fast=False)
         assert fast == slow, array
         if fast[0] == 201:
             assert fast[2] and len(fast[2]) == len(array)
             took_fast += all(used) and bool(used)
-    # The comparison is not vacuous: the valid arrays were validated by the fast path.
+            took_compiled += all(compiled) and bool(compiled)
+    # The comparison is not vacuous: the valid arrays were validated by the fast path, and by the compiled field
+    # checks wherever the ledger's serializer has fields they describe.
     assert took_fast >= 1
+    if compiled_checks.object_spec(model_serializer(model), top=True) is not None:
+        assert took_compiled >= 1
 
 
 VALUES = [

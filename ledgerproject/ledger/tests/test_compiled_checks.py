@@ -1,0 +1,180 @@
+"""The compiled field checks of arrays against the Python acceptors, value by value, for every batch ledger's fields."""
+
+import sys
+
+import pytest
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+
+from enhancelog.serializers import EnhanceEntrySerializer
+from ledgerproject.ledger import compiled_checks, fast_batch
+from ledgerproject.ledger.parsers import LedgerJSONParser
+from ledgerproject.ledger.serializers import StrictBodyMixin
+from ledgerproject.ledger.tests.test_fast_batch_equivalence import (
+    ARRAYS,
+    VALUES,
+    batch_ledgers,
+    enhance,
+    model_serializer,
+    world,  # noqa: F401 - the fixture the arrays refer to
+)
+
+MISSING = object()
+REFUSED = object()
+
+# Beyond the equivalence test's values: what str.strip() removes and pydantic-core's own stripping would not
+# (\x1c–\x1f, \x85), what neither removes (U+200B), lone surrogates, and the integer acceptor's bounds.
+MORE_VALUES = [
+    *("\x1cx", "x\x1f", "\x85x", "x\u3000", "\u3000", "\u200bx", "x\u200b", "\t", "a\nb", " a b ", "\ud800", "x\udfff"),
+    *("a" * 256, "a" * 4096, "pass", "deny", "Pass", "applied ", "true"),
+    *(2**64, 2**64 + 1, -(2**64), -(2**64) - 1, 9007199254740991, 9007199254740992, 4294967295, 4294967296),
+    *([""], ["  "], [" x"], ["x", 1], [None], ["a" * 65], ["a" * 64], [["x"]], ("x", "y")),
+    *([{"axis": "des", "status": "deny", "detail": " why "}], [{"axis": " des", "status": "pass", "detail": ""}]),
+    *([{"axis": "des", "status": "pass", "detail": None}], [{"axis": "des", "status": "pass"}], [None], [[]]),
+]
+
+
+def same(a, b):
+    """Equal, of the same exact types, in the same key order, all the way down."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return list(a) == list(b) and all(same(a[key], b[key]) for key in a)
+    if type(a) is list:
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def python_fields(child, item):
+    """The fields' validated data as the Python acceptors (and DRF, for what they hand on) give it, or REFUSED."""
+    try:
+        return fast_batch._run_fields(fast_batch._field_plan(child), item, {}, child.set_value)
+    except Exception:  # noqa: BLE001 - any refusal
+        return REFUSED
+
+
+def variations(base, spec):
+    """(item, what was varied) with one compiled field (or one member of a nested object) changed or left out."""
+    for _key, name, field in spec:
+        if field is None:
+            continue
+        for value in (MISSING, *VALUES, *MORE_VALUES):
+            item = dict(base)
+            if value is MISSING:
+                item.pop(name, None)
+            else:
+                item[name] = value
+            yield item, (name, value)
+        if field[0][0] == "objects" and base.get(name):
+            member = base[name][0]
+            for _sub_key, sub_name, _sub in field[0][1]:
+                for value in (MISSING, *VALUES, *MORE_VALUES):
+                    changed = dict(member)
+                    if value is MISSING:
+                        changed.pop(sub_name, None)
+                    else:
+                        changed[sub_name] = value
+                    yield {**base, name: [changed, *base[name][1:]]}, (f"{name}.{sub_name}", value)
+            yield {**base, name: [{**member, "more": 1}]}, (name, "an unknown member key")
+
+
+def test_the_whitespace_a_trimmed_field_refuses_is_what_str_strip_removes():
+    spaces = {chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace()}
+    assert set(compiled_checks.PYTHON_WHITESPACE) == spaces
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(ARRAYS))
+def test_what_the_compiled_checks_take_the_python_acceptors_take_alike(name, world):  # noqa: F811
+    model = batch_ledgers()[name]
+    child = model_serializer(model)
+    spec = compiled_checks.object_spec(child, top=True)
+    if spec is None:
+        # Only a serializer that reads its body by hand (its own to_internal_value) has no compiled fields.
+        assert type(child).to_internal_value is not StrictBodyMixin.to_internal_value
+        return
+    compiled_keys = [key for key, _name, field in spec if field is not None]
+    _url, arrays = ARRAYS[name](world)
+    base = arrays[0][0]
+    assert compiled_checks.validated(spec, [base]) is not None, "the ledger's first valid item is taken"
+    taken = refused = 0
+    for item, varied in variations(base, spec):
+        compiled = compiled_checks.validated(spec, [item])
+        if compiled is None:
+            refused += 1
+            continue
+        python = python_fields(child, item)
+        assert python is not REFUSED, varied
+        ours = {key: compiled[0][key] for key in compiled_keys if key in compiled[0]}
+        theirs = {key: python[key] for key in compiled_keys if key in python}
+        assert same(ours, theirs), varied
+        taken += 1
+    # Neither side is vacuous: many variations are taken as they are, many refused.
+    assert taken >= 10 and refused >= 10
+
+
+@pytest.mark.django_db
+def test_the_compiled_checks_take_only_a_requests_own_parsed_body(make_user):
+    """A Python caller's array may hold a str subclass, which DRF makes a plain string with str(): the compiled
+    checks (which keep its characters) are for the request's parsed JSON only."""
+
+    class Renamed(str):
+        def __str__(self):
+            return "renamed"
+
+    calls = []
+    real = compiled_checks.validated
+
+    def spy(spec, items):
+        calls.append(len(items))
+        return real(spec, items)
+
+    body = [enhance(1), enhance(2)]
+    request = Request(APIRequestFactory().post("/", body, format="json"), parsers=[LedgerJSONParser()])
+    request.user = make_user("root", superuser=True)
+    try:
+        compiled_checks.validated = spy
+        from_request = EnhanceEntrySerializer(data=request.data, many=True, context={"request": request})
+        assert from_request.is_valid(), from_request.errors
+        assert calls == [2]
+        python_items = [enhance(1, blueprint_id=Renamed("bp-1")), enhance(2)]
+        from_python = EnhanceEntrySerializer(data=python_items, many=True, context={"request": request})
+        assert from_python.is_valid(), from_python.errors
+        assert calls == [2]
+    finally:
+        compiled_checks.validated = real
+    assert [item["blueprint_id"] for item in from_request.validated_data] == ["bp-1", "bp-2"]
+    assert from_python.validated_data[0]["blueprint_id"] == "renamed"
+    assert type(from_python.validated_data[0]["blueprint_id"]) is str
+
+
+def test_a_field_the_schema_cannot_say_is_left_to_python():
+    from rest_framework import serializers
+
+    from ledgerproject.ledger.serializers import StrictSerializer
+
+    class Item(StrictSerializer):
+        name = serializers.CharField(max_length=8)
+        when = serializers.DateTimeField()
+        code = serializers.CharField(min_length=2, allow_blank=True)  # "" taken, "x" refused: no one bound says it
+        size = serializers.IntegerField(validators=[lambda value: None])
+        tags = serializers.ListField(child=serializers.CharField(), max_length=3)
+        kind = serializers.ChoiceField(choices=[(1, "one")])  # DRF gives 1 for "1": not the text sent
+
+        def validate_name(self, value):
+            return value
+
+    child = serializers.ListSerializer(child=Item()).child
+    assert compiled_checks.object_spec(child, top=True) is None  # every field is left to Python: nothing to compile
+
+    class Partly(StrictSerializer):
+        name = serializers.CharField(max_length=8)
+        when = serializers.DateTimeField()
+        choice = serializers.ChoiceField(choices=[(1, "one"), ("two", "Two")])
+
+    spec = compiled_checks.object_spec(serializers.ListSerializer(child=Partly()).child, top=True)
+    assert [name for _key, name, field in spec if field is None] == ["when"]
+    assert dict((key, field[0]) for key, _name, field in spec if field) == {
+        "name": ("text", None, 8, False, True),
+        "choice": ("choice", ("two",)),  # 1 is given for "1": not the text itself, so left to Python
+    }
