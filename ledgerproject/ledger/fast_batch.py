@@ -256,27 +256,30 @@ def item_validator(child):
         return value
 
     validate_item.finish = finish
+    validate_item.plan = plan if lean_fields else None
     return validate_item
 
 
-def _compiled_items(child, items, finish):
+def _compiled_items(child, items, validate):
     """The validated data of every item with the field rules checked by one compiled validator
     (compiled_checks), the fields it leaves to Python and the serializer's own checks run per item; None
     when the validator does not take the array as it is (the per-item path then decides)."""
     from ledgerproject.ledger import compiled_checks
 
-    spec = compiled_checks.object_spec(child, top=True)
-    if spec is None:
+    found = compiled_checks.array_check(child)
+    if found is None:
         return None
-    values = compiled_checks.validated(spec, items)
+    spec, validator = found
+    values = compiled_checks.validated(validator, items)
     if values is None:
         return None
     passed = {name for _key, name, field in spec if field is None}
     if passed:
-        plan = [step for step in _field_plan(child) if step[0] in passed]
+        plan = [step for step in validate.plan if step[0] in passed]
         set_value = child.set_value
         for value in values:
             _run_passed(plan, value, set_value)
+    finish = validate.finish
     return [finish(value) for value in values]
 
 
@@ -312,7 +315,7 @@ def validate_items(child, items, parsed=False):
         return None
     if parsed:
         try:
-            values = _compiled_items(child, items, validate.finish)
+            values = _compiled_items(child, items, validate)
         except Exception:  # noqa: BLE001 - any refusal: the per-item path below decides
             values = None
         if values is not None:

@@ -96,10 +96,11 @@ def test_what_the_compiled_checks_take_the_python_acceptors_take_alike(name, wor
     compiled_keys = [key for key, _name, field in spec if field is not None]
     _url, arrays = ARRAYS[name](world)
     base = arrays[0][0]
-    assert compiled_checks.validated(spec, [base]) is not None, "the ledger's first valid item is taken"
+    validator = compiled_checks.array_validator(spec)
+    assert compiled_checks.validated(validator, [base]) is not None, "the ledger's first valid item is taken"
     taken = refused = 0
     for item, varied in variations(base, spec):
-        compiled = compiled_checks.validated(spec, [item])
+        compiled = compiled_checks.validated(validator, [item])
         if compiled is None:
             refused += 1
             continue
@@ -125,9 +126,9 @@ def test_the_compiled_checks_take_only_a_requests_own_parsed_body(make_user):
     calls = []
     real = compiled_checks.validated
 
-    def spy(spec, items):
+    def spy(validator, items):
         calls.append(len(items))
-        return real(spec, items)
+        return real(validator, items)
 
     body = [enhance(1), enhance(2)]
     request = Request(APIRequestFactory().post("/", body, format="json"), parsers=[LedgerJSONParser()])
@@ -178,3 +179,21 @@ def test_a_field_the_schema_cannot_say_is_left_to_python():
         "name": ("text", None, 8, False, True),
         "choice": ("choice", ("two",)),  # 1 is given for "1": not the text itself, so left to Python
     }
+
+
+@pytest.mark.django_db
+def test_a_views_serializer_derives_its_compiled_checks_once_and_keeps_them_with_its_field_set(root_api, monkeypatch):
+    derived = []
+    real = compiled_checks.object_spec
+
+    def spy(child, top=False):
+        if top:
+            derived.append(type(child).__name__)
+        return real(child, top=top)
+
+    monkeypatch.setattr(compiled_checks, "object_spec", spy)
+    for first in (1, 3, 5):
+        response = root_api.post("/api/v1/enhances/", [enhance(first), enhance(first + 1)], format="json")
+        assert response.status_code == 201, response.content
+    # The first array derived them; the next requests' serializers were handed the same field set, and the checks.
+    assert derived == ["EnhanceEntrySerializer"]

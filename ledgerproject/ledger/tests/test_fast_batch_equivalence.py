@@ -317,8 +317,8 @@ def _outcome(api, url, array, model, moment, monkeypatch, fast):
         monkeypatch.setattr(fast_batch, "validate_items", spy)
         real_compiled = compiled_checks.validated
 
-        def compiled_spy(spec, items):
-            result = real_compiled(spec, items)
+        def compiled_spy(validator, items):
+            result = real_compiled(validator, items)
             compiled.append(result is not None)
             return result
 
