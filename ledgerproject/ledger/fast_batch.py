@@ -193,14 +193,23 @@ def _field_plan(child):
 
 
 def _run_fields(plan, item, value, set_value):
-    """value with each field of `plan` validated from `item` (DRF's order and rules; SkipField leaves one out)."""
+    """value with each field of `plan` validated from `item` (DRF's order and rules; SkipField leaves one out).
+
+    `item` may be `value` itself: the compiled checks pass the fields they leave to Python through as sent,
+    under their names. A field's sent value is then replaced where its key is its name (it keeps its place),
+    and taken away where it is not or where the field is left out."""
+    in_place = item is value
     for name, get_value, run, method, key, source_attrs, skip_missing in plan:
         data = item.get(name, empty) if name is not None else get_value(item)
+        if in_place and key != name:
+            value.pop(name, None)
         if skip_missing and data is empty:
             continue
         try:
             validated = run(data)
         except SkipField:
+            if in_place:
+                value.pop(name, None)
             continue
         if method is not None:
             validated = method(validated)
@@ -278,31 +287,9 @@ def _compiled_items(child, items, validate):
         plan = [step for step in validate.plan if step[0] in passed]
         set_value = child.set_value
         for value in values:
-            _run_passed(plan, value, set_value)
+            _run_fields(plan, value, value, set_value)
     finish = validate.finish
     return [finish(value) for value in values]
-
-
-def _run_passed(plan, value, set_value):
-    """The fields of `plan` validated as DRF would, from the values the compiled validator passed through as
-    sent under their names (in place: a field whose key is its name keeps its place)."""
-    for name, _get_value, run, method, key, source_attrs, skip_missing in plan:
-        data = value.get(name, empty)
-        if key != name:
-            value.pop(name, None)
-        if skip_missing and data is empty:
-            continue
-        try:
-            validated = run(data)
-        except SkipField:
-            value.pop(name, None)
-            continue
-        if method is not None:
-            validated = method(validated)
-        if key is not None:
-            value[key] = validated
-        else:
-            set_value(value, source_attrs, validated)
 
 
 def validate_items(child, items, parsed=False):

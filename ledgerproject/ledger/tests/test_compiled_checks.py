@@ -53,28 +53,28 @@ def python_fields(child, item):
         return REFUSED
 
 
+def changed(mapping, key, value):
+    """A copy of `mapping` with `key` set to `value`, or left out (MISSING)."""
+    copy = dict(mapping)
+    if value is MISSING:
+        copy.pop(key, None)
+    else:
+        copy[key] = value
+    return copy
+
+
 def variations(base, spec):
     """(item, what was varied) with one compiled field (or one member of a nested object) changed or left out."""
     for _key, name, field in spec:
         if field is None:
             continue
         for value in (MISSING, *VALUES, *MORE_VALUES):
-            item = dict(base)
-            if value is MISSING:
-                item.pop(name, None)
-            else:
-                item[name] = value
-            yield item, (name, value)
+            yield changed(base, name, value), (name, value)
         if field[0][0] == "objects" and base.get(name):
             member = base[name][0]
             for _sub_key, sub_name, _sub in field[0][1]:
                 for value in (MISSING, *VALUES, *MORE_VALUES):
-                    changed = dict(member)
-                    if value is MISSING:
-                        changed.pop(sub_name, None)
-                    else:
-                        changed[sub_name] = value
-                    yield {**base, name: [changed, *base[name][1:]]}, (f"{name}.{sub_name}", value)
+                    yield {**base, name: [changed(member, sub_name, value), *base[name][1:]]}, (sub_name, value)
             yield {**base, name: [{**member, "more": 1}]}, (name, "an unknown member key")
 
 
@@ -195,5 +195,6 @@ def test_a_views_serializer_derives_its_compiled_checks_once_and_keeps_them_with
     for first in (1, 3, 5):
         response = root_api.post("/api/v1/enhances/", [enhance(first), enhance(first + 1)], format="json")
         assert response.status_code == 201, response.content
-    # The first array derived them; the next requests' serializers were handed the same field set, and the checks.
-    assert derived == ["EnhanceEntrySerializer"]
+    # At most the first array derived them (none if this thread's field set already had them, from an earlier
+    # request): the next requests' serializers were handed the same field set, and the checks with it.
+    assert derived in ([], ["EnhanceEntrySerializer"])
