@@ -39,6 +39,9 @@ _INT_BOUND = 2**64
 
 _IMMUTABLE_DEFAULTS = (str, int, float, bool, type(None))
 
+# What the validator's output holds for a field left to Python that the item did not send.
+NOT_SENT = fast_batch.NOT_SENT
+
 
 def field_spec(field):
     """A hashable description of what `field`'s acceptor takes unchanged, or None when it cannot be compiled."""
@@ -62,7 +65,8 @@ def field_spec(field):
 
 
 def _default_spec(field):
-    """("none",), ("value", v) or ("factory", f) for a missing optional value, as DRF's get_default() gives it."""
+    """("none",), ("value", type, v) or ("factory", f) for a missing optional value, as DRF's get_default() gives it
+    (a constant's type is part of the spec: 1, 1.0 and True are equal keys of the validators' cache)."""
     if field.required:
         return ("none",)
     default = field.default
@@ -73,7 +77,7 @@ def _default_spec(field):
             return None
         return ("factory", default)
     if type(default) in _IMMUTABLE_DEFAULTS and not (type(default) is float and not math.isfinite(default)):
-        return ("value", default)
+        return ("value", type(default), default)
     return None  # a mutable default object is handed out as it is: left to Python
 
 
@@ -137,7 +141,8 @@ def object_spec(child, top=False):
     A nested object must be wholly described: no field left out, no validate, validators or validate_<name>
     method of its own. At the top (`top`) the serializer's validate and validators run in Python after the
     schema (fast_batch), and a field the schema cannot say, or one with a validate_<name> method, is left to
-    Python: its spec is None, and its value passes through the schema as sent, under its name."""
+    Python: its spec is None, and its value passes through the schema as sent (NOT_SENT when it was not),
+    under its key and in its place, where fast_batch validates it."""
     cls = type(child)
     if not isinstance(child, StrictBodyMixin):
         return None
@@ -155,19 +160,17 @@ def object_spec(child, top=False):
         return None  # the body's keys are decided otherwise than by the writable fields
     specs, keys = [], set()
     for field in writable:
-        if type(field).get_value not in fast_batch._PLAIN_GET_VALUE:
-            return None
+        if type(field).get_value not in fast_batch._PLAIN_GET_VALUE or len(field.source_attrs) != 1:
+            return None  # a dotted source or "*" sets keys of its own (set_value): not followed
         method = getattr(child, "validate_" + field.field_name, None)
         spec = None if method is not None else field_spec(field)
         if spec is None and not top:
             return None
-        # Where the value lands: the source for a compiled field; for a passed one its name (as sent), and then
-        # its source too (where Python sets it). Two fields landing on one key are not followed.
-        lands = [field.source_attrs[0]] if spec is not None else [field.field_name, *field.source_attrs[:1]]
-        if keys.intersection(lands):
-            return None
-        keys.update(lands)
-        specs.append((lands[0], field.field_name, spec))
+        key = field.source_attrs[0]
+        if key in keys:
+            return None  # two fields landing on one key: not followed
+        keys.add(key)
+        specs.append((key, field.field_name, spec))
     if all(spec is None for _key, _name, spec in specs):
         return None
     return tuple(specs)
@@ -210,7 +213,7 @@ def _field_schema(spec):
     if allow_null:
         schema = cs.nullable_schema(schema, strict=True)  # DRF: None for a field that allows null
     if default[0] == "value":
-        schema = cs.with_default_schema(schema, default=default[1])
+        schema = cs.with_default_schema(schema, default=default[2])
     elif default[0] == "factory":
         schema = cs.with_default_schema(schema, default_factory=default[1])
     return cs.typed_dict_field(schema, required=required)
@@ -220,10 +223,11 @@ def _object_schema(specs):
     fields = {}
     for key, name, spec in specs:
         if spec is None:
-            # Left to Python: any value (or none) passes through under its own name.
-            fields[key] = cs.typed_dict_field(cs.any_schema(), required=False)
-            continue
-        field = _field_schema(spec)
+            # Left to Python: the value as sent, or NOT_SENT, under the field's key and in its place (the keys of
+            # DRF's validated data are in field order, defaults included).
+            field = cs.typed_dict_field(cs.with_default_schema(cs.any_schema(), default=NOT_SENT), required=False)
+        else:
+            field = _field_schema(spec)
         if name != key:
             field["validation_alias"] = name
         fields[key] = field
@@ -244,13 +248,15 @@ def array_check(child):
     handed the same set request after request (LedgerSerializer.fields), and deriving the spec (some 30–50 µs)
     would otherwise cost a small array more than it saves."""
     fields = child.fields
-    partial = bool(getattr(child.root, "partial", False))
+    # What else the spec read: the class, partial, and the keys the body may carry (accepted_fields() may
+    # depend on the context), compared for every serializer.
+    derived_from = (type(child), bool(getattr(child.root, "partial", False)), child._accepted()[1])
     kept = fields.__dict__.get("_ledger_array_check")
-    if kept is not None and kept[0] is type(child) and kept[1] == partial:
-        return kept[2]
+    if kept is not None and kept[0] == derived_from:
+        return kept[1]
     spec = object_spec(child, top=True)
     found = None if spec is None else (spec, array_validator(spec))
-    fields._ledger_array_check = (type(child), partial, found)
+    fields._ledger_array_check = (derived_from, found)
     return found
 
 

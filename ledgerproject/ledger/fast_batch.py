@@ -192,18 +192,24 @@ def _field_plan(child):
     return plan
 
 
+# The compiled checks' placeholder for a field left to Python that the item did not send (compiled_checks).
+NOT_SENT = object()
+
+
 def _run_fields(plan, item, value, set_value):
     """value with each field of `plan` validated from `item` (DRF's order and rules; SkipField leaves one out).
 
-    `item` may be `value` itself: the compiled checks pass the fields they leave to Python through as sent,
-    under their names. A field's sent value is then replaced where its key is its name (it keeps its place),
-    and taken away where it is not or where the field is left out."""
+    `item` may be `value` itself: the compiled checks pass the fields they leave to Python through under their
+    keys, in their places, as sent or NOT_SENT (the plan then reads each by its key). Each is replaced by its
+    validated value there, or taken away where the field is left out."""
     in_place = item is value
     for name, get_value, run, method, key, source_attrs, skip_missing in plan:
         data = item.get(name, empty) if name is not None else get_value(item)
-        if in_place and key != name:
-            value.pop(name, None)
+        if data is NOT_SENT:
+            data = empty
         if skip_missing and data is empty:
+            if in_place:
+                value.pop(name, None)
             continue
         try:
             validated = run(data)
@@ -284,7 +290,8 @@ def _compiled_items(child, items, validate):
         return None
     passed = {name for _key, name, field in spec if field is None}
     if passed:
-        plan = [step for step in validate.plan if step[0] in passed]
+        # Each read by its key (where the validator left it): (key, …, key, …) steps.
+        plan = [(step[4], *step[1:]) for step in validate.plan if step[0] in passed]
         set_value = child.set_value
         for value in values:
             _run_fields(plan, value, value, set_value)
