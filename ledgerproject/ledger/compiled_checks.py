@@ -44,9 +44,8 @@ NOT_SENT = fast_batch.NOT_SENT
 
 
 def field_spec(field):
-    """A hashable description of what `field`'s acceptor takes unchanged, or None when it cannot be compiled."""
-    if field.read_only or field.source == "*" or len(field.source_attrs) != 1:
-        return None
+    """A hashable description of what `field`'s acceptor takes unchanged, or None when it cannot be compiled.
+    `field` is one of object_spec()'s: writable, its source one key."""
     if getattr(field.root, "partial", False):
         return None
     default = _default_spec(field)
@@ -124,11 +123,7 @@ def _value_spec(field, kind):
 
 def _nested_spec(field):
     """A nested array of plain objects (DRF's stock ListSerializer of a stock strict serializer), or None."""
-    if type(field) is not serializers.ListSerializer or field.validators:
-        return None
-    if field.max_length is not None or field.min_length is not None:
-        return None
-    if not fast_batch._stock(type(field), "validate", serializers.ListSerializer):
+    if not fast_batch.stock_list(field):
         return None
     fields = object_spec(field.child)
     return None if fields is None else ("objects", fields, field.allow_empty)

@@ -78,13 +78,21 @@ _PLAIN_GET_VALUE = (
 )
 
 
+def stock_list(field):
+    """Whether `field` is a nested `many=True` serializer that validates its list as DRF's own ListSerializer
+    does, item by item and nothing more (no validators, length bounds or validate of its own)."""
+    return (
+        type(field) is serializers.ListSerializer
+        and not field.validators
+        and field.max_length is None
+        and field.min_length is None
+        and _stock(type(field), "validate", serializers.ListSerializer)
+    )
+
+
 def _list_validator(field):
     """A lean run_validation of a nested `many=True` serializer field, or None when it is not stock."""
-    if not isinstance(field, serializers.ListSerializer) or type(field) is not serializers.ListSerializer:
-        return None
-    if field.validators or field.max_length is not None or field.min_length is not None:
-        return None
-    if not _stock(type(field), "validate", serializers.ListSerializer):
+    if not stock_list(field):
         return None
     item = item_validator(field.child)
     if item is None:
