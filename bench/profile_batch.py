@@ -176,6 +176,11 @@ def main():
     parser.add_argument("--sqlite", action="store_true", help="a scratch SQLite file instead of DATABASE_URL")
     parser.add_argument("--only", help="one ledger: enhance, experience, run_events, logs, outputs")
     parser.add_argument("--top", type=int, default=0, help="also print the top N functions by own time")
+    parser.add_argument(
+        "--sort",
+        default="tottime",
+        help="--top's order: tottime, cumulative or ncalls (calls per row show the Python work)",
+    )
     parser.add_argument("--sample", action="store_true", help="a stack sampler instead of cProfile (wall shares)")
     parser.add_argument("--interval", type=float, default=0.5, help="--sample: ms between samples")
     args = parser.parse_args()
@@ -251,7 +256,7 @@ def main():
             if seconds:
                 print(f"  {label:<48} {seconds / rows * 1e6:8.1f} µs/row (profiled)")
         if args.top:
-            stats.sort_stats("tottime").print_stats(args.top)
+            stats.sort_stats(args.sort).print_stats(args.top)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ that stops early stores the rows it sent, for the caller to roll back (a savepoi
 
 import contextlib
 import datetime
+import itertools
+import operator
 import uuid
 
 import orjson
@@ -137,38 +139,95 @@ def copy_text(rows):
     The kinds are the values copy_rows hands over: text (JSON columns are already their text), integers,
     booleans, NULL, the batch's recorded_at and UUIDs; each is spelled as the driver's text dumpers spell
     it (ledger/tests/test_bulk_insert.py compares the stored rows of both).
+
+    Spelled column by column: a column's values share one kind (one or two with NULL), so a whole column is
+    converted by one C call (str() over integers, one scan for characters to escape over its texts) instead
+    of a branch per value; the lines are then joined from the columns. A column of mixed kinds is spelled
+    value by value (copy_cell), which is also what every column's spelling must equal.
     """
-    lines = []
-    moments = {}
-    for row in rows:
-        cells = []
-        for value in row:
-            kind = type(value)
-            if kind is str:
-                cells.append(copy_escape(value))
-            elif value is None:
-                cells.append("\\N")
-            elif kind is int:
-                cells.append(str(value))
-            elif kind is bool:
-                cells.append("t" if value else "f")
-            elif kind is datetime.datetime:
-                if value.tzinfo is None:
-                    return None  # a naive time: its meaning depends on the session's zone, the driver decides
-                # Keyed with the offset: two times of one zone compare equal by their wall clock alone, and
-                # in the hour a clock turns back one wall time is two instants (fold).
-                key = (value, value.utcoffset())
-                text = moments.get(key)
-                if text is None:
-                    text = moments[key] = value.isoformat()
-                cells.append(text)
-            elif kind is uuid.UUID:
-                cells.append(str(value))
-            else:
-                return None
-        lines.append("\t".join(cells))
+    columns = []
+    for column in zip(*rows, strict=True):
+        cells = _column_cells(column)
+        if cells is None:
+            return None
+        columns.append(cells)
+    lines = list(map("\t".join, zip(*columns, strict=True))) if columns else [""] * len(rows)
     lines.append("")
     return "\n".join(lines)
+
+
+class _Unspelled(Exception):
+    """A value copy_text leaves to the driver."""
+
+
+def copy_cell(value, moments):
+    """One value as COPY's text format spells it; `moments` remembers the text of each aware time seen."""
+    kind = type(value)
+    if kind is str:
+        return copy_escape(value)
+    if value is None:
+        return "\\N"
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "t" if value else "f"
+    if kind is datetime.datetime:
+        if value.tzinfo is None:
+            raise _Unspelled  # a naive time: its meaning depends on the session's zone, the driver decides
+        # Keyed with the offset: two times of one zone compare equal by their wall clock alone, and in the hour a
+        # clock turns back one wall time is two instants (fold).
+        key = (value, value.utcoffset())
+        text = moments.get(key)
+        if text is None:
+            text = moments[key] = value.isoformat()
+        return text
+    if kind is uuid.UUID:
+        return str(value)
+    raise _Unspelled
+
+
+_NULL = type(None)
+_TO_ESCAPE = ("\\", "\t", "\n", "\r")
+
+
+def _column_cells(column):
+    """The spelled values of one column (a tuple), or None when one is left to the driver."""
+    kinds = set(map(type, column))
+    nulls = _NULL in kinds
+    kinds.discard(_NULL)
+    if len(kinds) > 1:
+        try:
+            moments = {}
+            return [copy_cell(value, moments) for value in column]
+        except _Unspelled:
+            return None
+    kind = kinds.pop() if kinds else _NULL
+    values = [value for value in column if value is not None] if nulls else column
+    if kind is str:
+        joined = "".join(values)
+        spelled = list(map(copy_escape, values)) if any(c in joined for c in _TO_ESCAPE) else values
+    elif kind is int or kind is uuid.UUID:
+        spelled = list(map(str, values))
+    elif kind is bool:
+        spelled = ["t" if value else "f" for value in values]
+    elif kind is datetime.datetime:
+        first = values[0]
+        if first.tzinfo is not None and all(map(operator.is_, values, itertools.repeat(first))):
+            spelled = [first.isoformat()] * len(values)  # a batch's one recorded_at
+        else:
+            try:
+                moments = {}
+                spelled = [copy_cell(value, moments) for value in values]
+            except _Unspelled:
+                return None
+    elif kind is _NULL:
+        return ["\\N"] * len(column)
+    else:
+        return None
+    if not nulls:
+        return spelled
+    texts = iter(spelled)
+    return ["\\N" if value is None else next(texts) for value in column]
 
 
 # COPY costs two round trips (the statement, then the data), an INSERT one: below this many rows the

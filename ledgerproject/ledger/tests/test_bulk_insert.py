@@ -224,6 +224,53 @@ def test_its_copy_text_keeps_apart_the_two_instants_of_a_wall_time_the_clock_tur
     assert text == "2026-10-25T02:30:00+02:00\n2026-10-25T02:30:00+01:00\n2026-10-25T02:30:00+02:00\n"
 
 
+def test_its_copy_text_spells_every_column_as_it_spells_each_value():
+    """copy_text spells a column at once when its values share a kind; what it writes must be the lines of
+    copy_cell over each value, for columns of one kind, with NULLs, of mixed kinds, with characters to
+    escape, with one time object or several, and None as soon as any value is one it leaves to the driver."""
+    import random
+    import uuid
+
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    moment = datetime.datetime(2026, 10, 25, 2, 30, tzinfo=paris)
+    pool = [
+        "",
+        "plain",
+        "a\tb",
+        "tab\there",
+        "back\\slash",
+        "line\nbreak",
+        "\r",
+        "\\N",
+        "☃ \U0001f600",
+        0,
+        -7,
+        2**70,
+        True,
+        False,
+        None,
+        moment,
+        moment.replace(fold=1),
+        moment.astimezone(datetime.UTC),
+        datetime.datetime(2026, 1, 1),  # naive: left to the driver
+        uuid.UUID(int=5),
+        1.5,  # left to the driver
+    ]
+    generator = random.Random(12)
+    spelled_lines = 0
+    for _ in range(4000):
+        kinds = [generator.sample(pool, generator.choice((1, 1, 2, 3))) for _ in range(generator.randint(0, 4))]
+        rows = [[generator.choice(kind) for kind in kinds] for _ in range(generator.randint(0, 6))]
+        moments = {}
+        try:
+            expected = "".join("\t".join(bulk_insert.copy_cell(value, moments) for value in row) + "\n" for row in rows)
+        except bulk_insert._Unspelled:
+            expected = None
+        assert bulk_insert.copy_text(rows) == expected, rows
+        spelled_lines += bool(expected) and len(rows)
+    assert spelled_lines > 1000  # most draws were spelled, not left to the driver
+
+
 class _Tz(datetime.tzinfo):
     """A zone that gives no offset: Django counts a datetime in it as naive."""
 
