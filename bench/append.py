@@ -19,8 +19,10 @@ import time
 
 from harness import (
     GUNICORN_ARGS,
+    LOAD_CLIENTS,
     CpuMeter,
     enhance_body,
+    keepalive_client_for,
     p50_p95,
     raw_copy,
     raw_executemany,
@@ -29,7 +31,6 @@ from harness import (
     recreate_bench_databases,
     require_status,
     running_app,
-    session_for,
     timed_threads,
 )
 
@@ -101,10 +102,10 @@ def promote_body(i, run):
 
 
 class Ledger:
-    """Ledger's column: every shape over HTTP with a requests session per client thread."""
+    """Ledger's column: every shape over HTTP with one client (client_for(token)) per client thread."""
 
-    def __init__(self, base, token):
-        self.base, self.token = base, token
+    def __init__(self, base, token, client_for=keepalive_client_for):
+        self.base, self.token, self.client_for = base, token, client_for
         self.nodes = iter(range(1000, 10**6))
 
     def new_run(self, session, i=0):
@@ -124,7 +125,7 @@ class Ledger:
             elif name == "experience event":
                 routes.append(("/api/v1/events/", lambda i, run=run: experience_body(i, run)))
             elif name == "run event":
-                run_id = self.new_run(session_for(self.token), worker)
+                run_id = self.new_run(self.client_for(self.token), worker)
                 routes.append((f"/api/v1/runs/{run_id}/events/", lambda i, run=run: run_event_body(i, run)))
             elif name == "log record":
                 node = next(self.nodes)
@@ -159,7 +160,7 @@ class Ledger:
         per_client = count // clients
 
         def work(worker):
-            session = session_for(self.token)
+            session = self.client_for(self.token)
             url, body = routes[worker]
             for i in range(per_client):
                 require_status(session.post(self.base + url, json=body(i), timeout=30), 201)
@@ -175,7 +176,7 @@ class Ledger:
         if name == "experience events":
             return "/api/v1/events/batch/", lambda i: experience_body(i, tag)
         if name == "run events":
-            run_id = self.new_run(session_for(self.token))
+            run_id = self.new_run(self.client_for(self.token))
             return f"/api/v1/runs/{run_id}/events/batch/", lambda i: run_event_body(i, tag)
         if name == "log records":
             node = next(self.nodes)
@@ -188,7 +189,7 @@ class Ledger:
         """Rows/s of `requests_count` batch POSTs of `size` entries of shape `name`, one after another (`meter`, a
         CpuMeter, started as the first is sent)."""
         url, body = self.batch_route(name)
-        session = session_for(self.token)
+        session = self.client_for(self.token)
         bodies = [[body(r * size + i) for i in range(size)] for r in range(requests_count)]
         if meter is not None:
             meter.start()
@@ -203,7 +204,7 @@ class Ledger:
         per_client = count // clients
 
         def work(worker):
-            session = session_for(self.token)
+            session = self.client_for(self.token)
             for _ in range(per_client):
                 require_status(session.get(f"{self.base}/healthz", timeout=30), 200)
 
@@ -213,7 +214,7 @@ class Ledger:
 
     def list_latencies(self, runs):
         """Milliseconds of `runs` filtered list requests (enhance entries of one blueprint, 100 per page)."""
-        session = session_for(self.token)
+        session = self.client_for(self.token)
         samples = []
         for i in range(runs):
             started = time.perf_counter()
@@ -344,6 +345,13 @@ def main():
         default=" ".join(GUNICORN_ARGS),
         help=f"gunicorn options serving Ledger (default {' '.join(GUNICORN_ARGS)!r}; e.g. '-w 2 -k gthread --threads 4')",
     )
+    parser.add_argument(
+        "--client",
+        choices=sorted(LOAD_CLIENTS),
+        default="keepalive",
+        help="the HTTP client both columns are driven with (default keepalive: http.client and orjson; requests: "
+        "a requests session, as rounds one to ten measured)",
+    )
     parser.add_argument("--no-mlflow", action="store_true", help="leave the MLflow column out")
     parser.add_argument(
         "--only",
@@ -392,7 +400,7 @@ def main():
     cpu = {}  # shape → (server, PostgreSQL, client) CPU seconds per append or row
     batch_labels = {name: f"batch of {args.batch_size} {name}" for name in BATCH_SHAPES}
     with running_app(app_url, tuple(shlex.split(args.gunicorn))) as (server, base, token):
-        ledger = Ledger(base, token)
+        ledger = Ledger(base, token, LOAD_CLIENTS[args.client])
         meter = CpuMeter(server.pid, app_url)
 
         def metered(label, units, measure):
@@ -461,7 +469,10 @@ def main():
     print()
     print_table(rows)
     print()
-    print(f"Ledger served by: gunicorn {args.gunicorn}; MLflow {mlflow.get('version', '—')}: gunicorn, 2 workers.")
+    print(
+        f"Ledger served by: gunicorn {args.gunicorn}; MLflow {mlflow.get('version', '—')}: gunicorn, 2 workers; "
+        f"both driven by the {args.client} client (--client)."
+    )
     print(
         "MLflow: log_batch of 1 metric per request (single shapes, 1 and 8 clients on one run), log_batch of "
         f"{args.batch_size} metrics (batches), create_run, search_runs filtered by a tag (list; ratio = MLflow p95 ÷ Ledger p95)."
@@ -486,7 +497,7 @@ def measure_mlflow(base, args):
     from mlflow_server import MLFLOW_VERSION, MlflowClient
 
     print("MLflow…", file=sys.stderr, flush=True)
-    client = MlflowClient(base)
+    client = MlflowClient(base, LOAD_CLIENTS[args.client])
     client.log_batch_rate(40, 2, 1)  # warm both workers
     figures = {
         "version": MLFLOW_VERSION,

@@ -24,7 +24,6 @@ from harness import (
     postgres_pids,
     recreate_bench_databases,
     running_app,
-    session_for,
     timed_threads,
 )
 
@@ -70,7 +69,7 @@ def measure(ledger, server, app_url, appends, clients):
     per_client = appends // clients
 
     def work(worker):
-        session = session_for(ledger.token)
+        session = ledger.client_for(ledger.token)
         url, body = routes[worker]
         for i in range(per_client):
             response = session.post(ledger.base + url, json=body(i), timeout=30)

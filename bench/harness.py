@@ -1,9 +1,11 @@
 """Shared pieces of the bench scripts: scratch databases, a gunicorn app, raw psycopg baselines, timing and reports."""
 
 import contextlib
+import http.client
 import json
 import os
 import secrets
+import select
 import shutil
 import socket
 import statistics
@@ -15,7 +17,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-# psycopg, requests and Django are imported where they are used, so a script (and verify_export's per-phase
+# psycopg, requests, orjson and Django are imported where they are used, so a script (and verify_export's per-phase
 # peak RSS) carries only what it needs.
 ROOT = Path(__file__).resolve().parent.parent
 # One per run, so the server checks what the management commands signed with the same key.
@@ -255,6 +257,84 @@ def session_for(token):
     session = requests.Session()
     session.headers["Authorization"] = f"Token {token}"
     return session
+
+
+class Answer:
+    """What KeepAliveClient gives back: the status, the raw body, and the body as text or JSON on demand."""
+
+    __slots__ = ("status_code", "content")
+
+    def __init__(self, status_code, content):
+        self.status_code, self.content = status_code, content
+
+    @property
+    def text(self):
+        return self.content.decode("utf-8", "replace")
+
+    def json(self):
+        import orjson
+
+        return orjson.loads(self.content)
+
+
+class KeepAliveClient:
+    """An HTTP/1.1 client for one thread (http.client, one kept-alive connection per server) that writes JSON bodies
+    with orjson: the load generator append.py drives Ledger and MLflow with, the same for both columns.
+
+    The client shares this machine's two cores with the servers it measures, so its own CPU is taken from theirs:
+    a requests session spent 1.1–1.8 ms of it per request and 9–10 µs per batch row (its json.dumps), which capped
+    the server that needed less of the machine the most. This client does the same requests for 0.3–0.5 ms and 2
+    µs a row (bench/README.md, eleventh round). A connection the server closed while idle (its keep-alive timeout)
+    is noticed before a request is written on it and opened again, as urllib3 does; no request is sent twice.
+    """
+
+    def __init__(self, headers=None):
+        self.headers = {"Accept": "application/json", **(headers or {})}
+        self.json_headers = {**self.headers, "Content-Type": "application/json"}
+        self.connections = {}
+
+    def post(self, url, json=None, timeout=30):
+        import orjson
+
+        return self.request("POST", url, orjson.dumps(json), self.json_headers, timeout)
+
+    def get(self, url, timeout=30):
+        return self.request("GET", url, None, self.headers, timeout)
+
+    def request(self, method, url, body, headers, timeout):
+        parts = urlsplit(url)
+        connection = self._connection(parts.hostname, parts.port, timeout)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        try:
+            connection.request(method, path, body, headers)
+            response = connection.getresponse()
+            content = response.read()
+        except Exception:
+            connection.close()
+            raise
+        if response.will_close:
+            connection.close()
+        return Answer(response.status, content)
+
+    def _connection(self, host, port, timeout):
+        connection = self.connections.get((host, port))
+        if connection is None:
+            connection = self.connections[(host, port)] = http.client.HTTPConnection(host, port)
+        elif connection.sock is not None and select.select([connection.sock], [], [], 0)[0]:
+            connection.close()  # an idle connection is readable only once the server has closed it
+        connection.timeout = timeout
+        if connection.sock is not None:
+            connection.sock.settimeout(timeout)
+        return connection
+
+
+def keepalive_client_for(token):
+    """A KeepAliveClient that sends the API token."""
+    return KeepAliveClient({"Authorization": f"Token {token}"})
+
+
+# append.py --client: the load generator both columns are driven with.
+LOAD_CLIENTS = {"keepalive": keepalive_client_for, "requests": session_for}
 
 
 def require_status(response, expected):

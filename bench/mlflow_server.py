@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import free_port, recreate_database, require_postgres_url, session_for, timed_threads
+from harness import free_port, keepalive_client_for, recreate_database, require_postgres_url, timed_threads
 
 # The tracking server most users know, at the version the issue measured (3.17 is the newest on PyPI here).
 MLFLOW_VERSION = "3.17.2"
@@ -113,9 +113,9 @@ def _post(session, base, route, body):
 class MlflowClient:
     """The shapes the issue compares, through MLflow's REST API with the same HTTP client as Ledger's column."""
 
-    def __init__(self, base):
-        self.base = base
-        session = session_for("unused")
+    def __init__(self, base, client_for=keepalive_client_for):
+        self.base, self.client_for = base, client_for
+        session = client_for("unused")
         self.experiment = _post(session, base, "experiments/create", {"name": f"bench-{time.time_ns()}"})[
             "experiment_id"
         ]
@@ -137,16 +137,16 @@ class MlflowClient:
 
     def create_runs_rate(self, count):
         """create_run/s from 1 client."""
-        session = session_for("unused")
+        session = self.client_for("unused")
         return count / timed_threads(lambda _: [self.create_run(session, i) for i in range(count)], 1)
 
     def log_batch_rate(self, count, clients, size):
         """Metrics/s of log_batch of `size` metrics, `count` metrics in all from `clients` threads on one run."""
-        run_id = self.create_run(session_for("unused"), 0)
+        run_id = self.create_run(self.client_for("unused"), 0)
         per_client = count // clients // size
 
         def work(worker):
-            session = session_for("unused")
+            session = self.client_for("unused")
             for i in range(per_client):
                 self.log_batch(session, run_id, (worker * per_client + i) * size, size)
 
@@ -154,7 +154,7 @@ class MlflowClient:
 
     def search_latencies(self, runs):
         """Milliseconds of `runs` search_runs filtered by a tag, 100 per page."""
-        session = session_for("unused")
+        session = self.client_for("unused")
         samples = []
         for i in range(runs):
             body = {"experiment_ids": [self.experiment], "filter": f"tags.bp = 'bp-{i % 50}'", "max_results": 100}
