@@ -12,6 +12,7 @@ import argparse
 import gc
 import hashlib
 import json
+import os
 import time
 
 from append import experience_body, output_body, promote_body, run_event_body
@@ -45,6 +46,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="rounds (the best of them is printed)")
     parser.add_argument("--only", action="append", help="measure only this shape (repeatable)")
     args = parser.parse_args()
+    # As profile_batch.py: the settings refuse to load without a key, and the test client's host must be allowed.
+    os.environ.setdefault("DJANGO_SECRET_KEY", "single-cpu-" + "x" * 40)
+    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
     setup_django()
     prepare_database(allow_sqlite=False)
     from profile_batch import batch_shapes
