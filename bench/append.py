@@ -231,12 +231,12 @@ EIGHT = "1 enhance entry / request, 8 clients"
 FLOOR = "no-op request (GET /healthz), 8 clients"
 
 
-def print_cpu(cpu, batch_names, eight, floor, mlflow_eight, raw_eight, mlflow_batch=None, raw_many=None):
+def print_cpu(cpu, batch_names, eight, floor, mlflow_eight, raw_eight, mlflow_batch=None, raw_many=None, peer=None):
     """Where each metered rate's time went: CPU per append (or row) of the server, PostgreSQL and the client, which
     share this machine's cores, and the rate that CPU alone allows; then what the 8-client targets ask against
     the rate at which the same server answers a request that does no work, and what the batch targets ask of a
     row's CPU against what the server and the client spent on it. `batch_names`: the batch shapes' labels in `cpu`
-    (their figures are per row), each with its shape's name."""
+    (their figures are per row), each with its shape's name. `peer`: MLflow's rows, label → (parts, per row)."""
     cores = os.cpu_count() or 1
     print(f"CPU per append or row, from /proc (server, PostgreSQL and client share {cores} cores here):")
     header = ("shape", "server", "PostgreSQL", "client", "total", f"rate {cores} cores allow")
@@ -244,9 +244,11 @@ def print_cpu(cpu, batch_names, eight, floor, mlflow_eight, raw_eight, mlflow_ba
     print(
         "  ".join(f"{h:<{w}}" if i == 0 else f"{h:>{w}}" for i, (h, w) in enumerate(zip(header, widths, strict=True)))
     )
-    for label, parts in cpu.items():
+    # MLflow's rows (`peer`: label → (parts, per row or not)) under Ledger's, measured the same way.
+    rows = [(label, parts, label in batch_names) for label, parts in cpu.items()]
+    rows += [(label, parts, per_row) for label, (parts, per_row) in (peer or {}).items()]
+    for label, parts, per_row in rows:
         total = sum(parts)
-        per_row = label in batch_names
         scale, unit = (1e6, "µs") if per_row else (1e3, "ms")
         cells = [label, *(f"{part * scale:.{1 if per_row else 2}f} {unit}" for part in (*parts, total))]
         cells.append(f"{cores / total:,.0f}/s" if total else "—")
@@ -377,8 +379,8 @@ def main():
         from mlflow_server import MlflowUnavailable, running_mlflow
 
         try:
-            with running_mlflow() as mlflow_base:
-                mlflow = measure_mlflow(mlflow_base, args)
+            with running_mlflow() as (mlflow_base, mlflow_pid, mlflow_url):
+                mlflow = measure_mlflow(mlflow_base, args, CpuMeter(mlflow_pid, mlflow_url))
         except MlflowUnavailable as exc:
             mlflow_missing = str(exc)
 
@@ -489,11 +491,17 @@ def main():
     if cpu:
         print()
         batch_names = {label: name for name, label in batch_labels.items()}
-        print_cpu(cpu, batch_names, eight, floor, m_eight, raw.get("eight"), m_batch, raw.get("many"))
+        peer = {}
+        if "cpu_eight" in mlflow:
+            peer["MLflow: log_batch of 1, 8 clients"] = (mlflow["cpu_eight"], False)
+        if "cpu_batch" in mlflow:
+            peer[f"MLflow: log_batch of {args.batch_size}, a metric"] = (mlflow["cpu_batch"], True)
+        print_cpu(cpu, batch_names, eight, floor, m_eight, raw.get("eight"), m_batch, raw.get("many"), peer)
 
 
-def measure_mlflow(base, args):
-    """MLflow's figures for every shape, measured once (MLflow has one write path for all of them)."""
+def measure_mlflow(base, args, meter):
+    """MLflow's figures for every shape, measured once (MLflow has one write path for all of them); with the CPU
+    its server, PostgreSQL and the client spent per write of 1 metric from 8 clients and per metric of a batch."""
     from mlflow_server import MLFLOW_VERSION, MlflowClient
 
     print("MLflow…", file=sys.stderr, flush=True)
@@ -503,9 +511,12 @@ def measure_mlflow(base, args):
         "version": MLFLOW_VERSION,
         "single": client.log_batch_rate(args.single, 1, 1),
         "create_run": client.create_runs_rate(args.single),
-        "eight": client.log_batch_rate(args.single, 8, 1),
-        "batch": client.log_batch_rate(args.batches * args.batch_size, 1, args.batch_size),
     }
+    figures["eight"] = client.log_batch_rate(args.single, 8, 1, meter)
+    figures["cpu_eight"] = meter.stop(args.single // 8 * 8)
+    batch_metrics = args.batches * args.batch_size
+    figures["batch"] = client.log_batch_rate(batch_metrics, 1, args.batch_size, meter)
+    figures["cpu_batch"] = meter.stop(batch_metrics // args.batch_size * args.batch_size)
     client.search_latencies(5)
     samples = client.search_latencies(args.list_runs)
     figures["search"] = p50_p95(samples)

@@ -47,7 +47,8 @@ def mlflow_venv():
 @contextlib.contextmanager
 def running_mlflow(workers=2):
     """MLflow's tracking server on its own database of DATABASE_URL's PostgreSQL, served by gunicorn with
-    `workers` workers on 127.0.0.1; yields its base URL, stops it on the way out."""
+    `workers` workers on 127.0.0.1; yields (base URL, the server's process id, its database URL) and stops it on
+    the way out."""
     bin_dir = mlflow_venv()
     url = recreate_database(require_postgres_url(), "ledger_bench_mlflow")
     # psycopg2 explicitly: SQLAlchemy 2.1 reads plain postgresql:// as psycopg 3, which is not installed there.
@@ -76,7 +77,7 @@ def running_mlflow(workers=2):
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, server, Path(artifacts) / "server.log")
-        yield base
+        yield base, server.pid, url
     finally:
         # gunicorn's master and workers run in the server's own session: stop them all.
         with contextlib.suppress(ProcessLookupError):
@@ -140,8 +141,9 @@ class MlflowClient:
         session = self.client_for("unused")
         return count / timed_threads(lambda _: [self.create_run(session, i) for i in range(count)], 1)
 
-    def log_batch_rate(self, count, clients, size):
-        """Metrics/s of log_batch of `size` metrics, `count` metrics in all from `clients` threads on one run."""
+    def log_batch_rate(self, count, clients, size, meter=None):
+        """Metrics/s of log_batch of `size` metrics, `count` metrics in all from `clients` threads on one run
+        (`meter`, a CpuMeter, started once the run exists)."""
         run_id = self.create_run(self.client_for("unused"), 0)
         per_client = count // clients // size
 
@@ -150,6 +152,8 @@ class MlflowClient:
             for i in range(per_client):
                 self.log_batch(session, run_id, (worker * per_client + i) * size, size)
 
+        if meter is not None:
+            meter.start()
         return per_client * clients * size / timed_threads(work, clients)
 
     def search_latencies(self, runs):
