@@ -125,9 +125,15 @@ def copy_rows(model, entries, connection):
     return columns, rows
 
 
+def _needs_copy_escape(text):
+    """Whether `text` holds a character COPY's text format escapes (backslash, tab, newline, carriage return):
+    asked of one value, or at once of a whole column's texts joined."""
+    return "\\" in text or "\t" in text or "\n" in text or "\r" in text
+
+
 def copy_escape(text):
     """A text value as COPY's text format spells it: backslash, tab, newline and carriage return escaped."""
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+    if _needs_copy_escape(text):
         return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     return text
 
@@ -187,7 +193,6 @@ def copy_cell(value, moments):
 
 
 _NULL = type(None)
-_TO_ESCAPE = ("\\", "\t", "\n", "\r")
 
 
 def _column_cells(column):
@@ -196,16 +201,11 @@ def _column_cells(column):
     nulls = _NULL in kinds
     kinds.discard(_NULL)
     if len(kinds) > 1:
-        try:
-            moments = {}
-            return [copy_cell(value, moments) for value in column]
-        except _Unspelled:
-            return None
+        return _spelled_each(column)
     kind = kinds.pop() if kinds else _NULL
     values = [value for value in column if value is not None] if nulls else column
     if kind is str:
-        joined = "".join(values)
-        spelled = list(map(copy_escape, values)) if any(c in joined for c in _TO_ESCAPE) else values
+        spelled = list(map(copy_escape, values)) if _needs_copy_escape("".join(values)) else values
     elif kind is int or kind is uuid.UUID:
         spelled = list(map(str, values))
     elif kind is bool:
@@ -215,10 +215,8 @@ def _column_cells(column):
         if first.tzinfo is not None and all(map(operator.is_, values, itertools.repeat(first))):
             spelled = [first.isoformat()] * len(values)  # a batch's one recorded_at
         else:
-            try:
-                moments = {}
-                spelled = [copy_cell(value, moments) for value in values]
-            except _Unspelled:
+            spelled = _spelled_each(values)
+            if spelled is None:
                 return None
     elif kind is _NULL:
         return ["\\N"] * len(column)
@@ -228,6 +226,16 @@ def _column_cells(column):
         return spelled
     texts = iter(spelled)
     return ["\\N" if value is None else next(texts) for value in column]
+
+
+def _spelled_each(values):
+    """copy_cell of each value (a column of mixed kinds, or of several times), or None when one is left to the
+    driver."""
+    moments = {}
+    try:
+        return [copy_cell(value, moments) for value in values]
+    except _Unspelled:
+        return None
 
 
 # COPY costs two round trips (the statement, then the data), an INSERT one: below this many rows the

@@ -141,6 +141,14 @@ def test_its_copy_text_spells_each_kind_as_copy_reads_it():
     )
 
 
+def test_its_copy_text_escapes_each_character_copy_reads_specially_even_alone():
+    # Each on its own, in a text column and value by value (a column of mixed kinds): one rule says which
+    # characters are escaped, so a character it forgot would go out raw in both.
+    for character, spelled in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        assert bulk_insert.copy_text([[f"a{character}b"]]) == f"a{spelled}b\n", repr(character)
+        assert bulk_insert.copy_text([[f"a{character}b"], [1]]) == f"a{spelled}b\n1\n", repr(character)
+
+
 def test_its_copy_text_leaves_other_kinds_to_the_driver():
     import datetime
     import decimal
