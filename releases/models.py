@@ -63,15 +63,18 @@ class ReleaseQuerySet(LedgerQuerySet):
     def newest(self, name, tenant_id):
         """current(name) of one tenant (None or "": no tenant) in a query written by hand: a promote
         reads it twice, before the lock and under it, and the ORM took longer to build it than to run it."""
-        connection = connections[self.db]
-        quote = connection.ops.quote_name
+        return next(iter(self.raw(*self.newest_statement(name, tenant_id))), None)
+
+    def newest_statement(self, name, tenant_id):
+        """(sql, params) of newest(): every concrete column of the name's newest entry (of one tenant)."""
+        quote = connections[self.db].ops.quote_name
         meta = self.model._meta
         tenant = f"{quote('tenant_id')} = %s" if tenant_id else f"{quote('tenant_id')} IS NULL"
         sql = (
             f"SELECT {', '.join(quote(field.column) for field in meta.concrete_fields)} FROM {quote(meta.db_table)} "
             f"WHERE {quote('name')} = %s AND {tenant} ORDER BY {quote('seq')} DESC LIMIT 1"
         )
-        return next(iter(self.raw(sql, [name, tenant_id] if tenant_id else [name])), None)
+        return sql, [name, tenant_id] if tenant_id else [name]
 
     def current_as_of(self, name, moment):
         """The entry of `name` that was current at `moment` (on the trusted recorded_at), or None."""
@@ -341,7 +344,15 @@ class Release(LedgerEntry):
             raise ValidationError({"rolled_back_to": ["A rollback names the release it returns to."]})
 
     @classmethod
-    def check_append_allowed(cls, entries, using):
+    def state_reads(cls, entries, connection):
+        # One name (a promote or a rollback): its newest entry, read in the lock's own message.
+        if len(entries) != 1:
+            return {}
+        entry = entries[0]
+        return {"current": cls._base_manager.using(connection.alias).newest_statement(entry.name, entry.tenant_id)}
+
+    @classmethod
+    def check_append_allowed(cls, entries, using, read=None):
         """Each entry must be built on its name's current release, and a rollback must restore the
         entry before it with the same spec; checked under the ledger lock, so racing appends serialize."""
         keys = [(entry.tenant_id, entry.name) for entry in entries]
@@ -350,7 +361,11 @@ class Release(LedgerEntry):
         rows = cls._base_manager.using(using)
         if len(entries) == 1:
             # One name: its newest entry through the (name, -seq) index, a query quicker to build and run.
-            current = rows.newest(keys[0][1], keys[0][0])
+            if read is not None and "current" in read:
+                found = cls.entries_from_rows(read["current"], using)
+                current = found[0] if found else None
+            else:
+                current = rows.newest(keys[0][1], keys[0][0])
             heads = {keys[0]: current} if current is not None else {}
         else:
             # Each (tenant, name)'s newest entry, for the whole batch in one query.

@@ -235,11 +235,33 @@ def test_the_append_path_refuses_an_entry_not_built_on_the_current_release(make_
     first = make_release("agent", "v1")
     make_release("agent", "v2")
 
-    with pytest.raises(StaleCurrentError, match="changed"):
+    with pytest.raises(StaleCurrentError, match="changed") as caught:
         Release.objects.append(name="agent", spec_digest=D3, promoted_by="x", supersedes=first)
+    # The current release as read under the lock (in the lock's own message on PostgreSQL) names the newest.
+    assert caught.value.extra["current"] == {"seq": 2, "name": "agent", "spec_digest": D2, "version_label": "v2",
+                                             "action": "promote"}  # fmt: skip
     with pytest.raises(StaleCurrentError):
         Release.objects.append(name="agent", spec_digest=D3, promoted_by="x")  # a second "first" release
     assert Release.objects.count() == 2
+
+
+def test_the_current_release_read_under_the_lock_is_the_entry_the_orm_reads(make_release):
+    make_release("agent", "v1")
+    make_release("agent", "v2", notes="second\tcut", promoted_by="ops@example")
+    Release.objects.rollback("agent", notes="back")
+    sql, params = Release.objects.newest_statement("agent", None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+
+    [read] = Release.entries_from_rows(rows, "default")
+
+    stored = Release.objects.get(seq=3)
+    for field in Release._meta.concrete_fields:
+        assert getattr(read, field.attname) == getattr(stored, field.attname), field.name
+    assert read.recorded_at.tzinfo is not None
+    assert read.summary() == stored.summary() and not read._state.adding
+    assert Release.entries_from_rows([], "default") == []
 
 
 def test_the_append_path_refuses_a_rollback_to_anything_but_the_previous_release(make_release):

@@ -95,7 +95,7 @@ def _missing_targets(entries, relations, db):
     return problems
 
 
-def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None, keys=True, counters=None):
+def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None, keys=True, counters=None, state=None):
     """Raise ConflictError for a stored natural key; else return the tip's (seq, entry_hash).
 
     Runs under the lock, after it was taken (a statement's snapshot predates the statement, so the
@@ -106,14 +106,22 @@ def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None, ke
     `keys` only the tip is read: the caller leaves stored keys to the insert (insert_checking_keys).
     With `lock` and a dict `counters`, the scope counters' reads (_counter_reads) go in the same message,
     each its own statement after the lock, and their rows are left in `counters` for _assign_scope_counters.
+    With `lock` and a dict `state`, so do the ledger's state_reads() where statements travel together; their rows
+    are left in `state` for the rules `then()` runs.
     """
     connection = connections[db]
     sql, params = _conflicts_and_tip_sql(model, entries, connection, keys=keys)
     if lock:
         reads = _counter_reads(model, entries, connection) if counters is not None else {}
-        rows, *read_rows = lock_ledger_then_fetch_all(connection, model.ledger_name, [(sql, params), *reads.values()])
+        together = state is not None and sends_statements_together(connection)
+        state_reads = model.state_reads(entries, connection) if together else {}
+        rows, *read_rows = lock_ledger_then_fetch_all(
+            connection, model.ledger_name, [(sql, params), *reads.values(), *state_reads.values()]
+        )
         if reads:
-            counters.update(zip(reads, read_rows, strict=True))
+            counters.update(zip(reads, read_rows[: len(reads)], strict=True))
+        if state_reads:
+            state.update(zip(state_reads, read_rows[len(reads) :], strict=True))
     else:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

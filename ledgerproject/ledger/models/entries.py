@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connections, models, router, transaction
 from django.db.models.signals import class_prepared
+from django.db.models.sql import Query
 from django.dispatch import receiver
 
 from ledgerproject.ledger import bulk_insert, clock, fast_batch, hashing, ids, latest
@@ -134,9 +135,17 @@ class LedgerQuerySet(AppendOnlyQuerySet):
                 return _append_streamed(model, rows, db, build, user_id, user_name)
             except _BuildFirst:
                 pass  # a backdated clock going back: the path below answers, in its order
-        rules = None
+        rules = state = None
         if model.has_state_rules():
-            rules = lambda: model.check_append_allowed(entries, using=db)  # noqa: E731
+            # The rows of the rules' own reads (state_reads), when they rode in the lock's message.
+            state = {}
+
+            def rules():
+                if state:
+                    model.check_append_allowed(entries, using=db, read=state)
+                else:
+                    model.check_append_allowed(entries, using=db)
+
         entries, problems = [], []
         for index, fields in enumerate(rows):
             entry, problem = build(fields)
@@ -162,7 +171,7 @@ class LedgerQuerySet(AppendOnlyQuerySet):
             # The scope counters' MAX reads ride in the lock's message too (one round trip fewer under the lock).
             counters = {} if model.scope_counters else None
             seq, prev = _refuse_conflicts_and_read_tip(
-                model, entries, db, lock=True, then=rules, keys=keys, counters=counters
+                model, entries, db, lock=True, then=rules, keys=keys, counters=counters, state=state
             )
             if model.scope_counters:
                 _assign_scope_counters(model, entries, counters)
@@ -485,7 +494,32 @@ class LedgerEntry(models.Model):
 
     @classmethod
     def check_append_allowed(cls, entries, using):
-        """Rules that depend on the ledger's current state, checked under the lock (raise to refuse)."""
+        """Rules that depend on the ledger's current state, checked under the lock (raise to refuse).
+
+        A ledger that declares state_reads() is also given `read`: {name: rows} of those statements, when they
+        were sent with the lock; without it (SQLite, or none declared) the rules run their reads themselves."""
+
+    @classmethod
+    def state_reads(cls, entries, connection):
+        """The SELECTs check_append_allowed() needs under the lock, as {name: (sql, params)}, or {} to read for itself.
+
+        Where statements travel together (PostgreSQL), the kernel sends them in the lock's own message, each a
+        statement of its own after the lock (so each sees every append committed before it), and hands their
+        rows to check_append_allowed(read=...): one round trip fewer, and the lock held that much shorter."""
+        return {}
+
+    @classmethod
+    def entries_from_rows(cls, rows, using):
+        """Entries of `rows` that hold every concrete column in the model's order, with each value converted as
+        the ORM converts what it reads (a state read's rows: `SELECT` of concrete_fields' columns)."""
+        connection = connections[using]
+        fields = cls._meta.concrete_fields
+        compiler = connection.ops.compiler("SQLCompiler")(Query(cls), connection, using)
+        converters = compiler.get_converters([field.get_col(cls._meta.db_table) for field in fields])
+        if converters:
+            rows = compiler.apply_converters(rows, converters)
+        names = [field.attname for field in fields]
+        return [cls.from_db(using, names, list(row)) for row in rows]
 
     @classmethod
     def has_state_rules(cls):
