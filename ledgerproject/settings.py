@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # An API answer, once rendered, lets go of the request's data (ledger/memory.py): outside every middleware.
+    "ledgerproject.ledger.memory.ReleaseAnsweredDataMiddleware",
     # Outermost after security: compresses the finished page (HTML only; see ledger/compression.py).
     "ledgerproject.ledger.compression.HtmlGZipMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -22,6 +22,7 @@ from ledgerproject.ledger.access import LEDGER_READ
 from ledgerproject.ledger.chain import _json_loader as json_loader
 from ledgerproject.ledger.chain import raw_rows, record_check, timestamp_text, verify_ledger, with_recorded_at_text
 from ledgerproject.ledger.exceptions import BatchValidationError
+from ledgerproject.ledger.memory import release_serializer_data
 from ledgerproject.ledger.models import ChainCheck, Checkpoint, sees_all_tenants
 from ledgerproject.ledger.permissions import LedgerRolePermission
 from ledgerproject.ledger.registry import get_ledger, ledger_models
@@ -347,19 +348,20 @@ class AppendMixin:
     """
 
     def create(self, request, *args, **kwargs):
-        data = request.data
-        many = isinstance(data, list)
-        if many:
-            if not data:
-                raise ValidationError({"non_field_errors": ["An array of entries needs at least one entry."]})
-            if len(data) > MAX_BATCH:
-                raise ValidationError(
-                    {"non_field_errors": [f"An array holds at most {MAX_BATCH} entries; got {len(data)}."]}
-                )
-        if not many:
-            return self._append(data, many)
-        with fast_batch.collector_paused():  # an array's garbage is freed by reference counting alone
-            return self._append(data, many)
+        # An array is parsed, validated, appended and answered with the collector held off: what it builds is freed
+        # by reference counting once it is answered (memory.py), so a pass would only walk it while it is in use.
+        with fast_batch.collector_paused():
+            data = request.data
+            many = isinstance(data, list)
+            if many:
+                if not data:
+                    raise ValidationError({"non_field_errors": ["An array of entries needs at least one entry."]})
+                if len(data) > MAX_BATCH:
+                    raise ValidationError(
+                        {"non_field_errors": [f"An array holds at most {MAX_BATCH} entries; got {len(data)}."]}
+                    )
+                return self._append(data, many)
+        return self._append(data, many)
 
     def _append(self, data, many):
         serializer = self.get_serializer(data=data, many=many)
@@ -370,14 +372,18 @@ class AppendMixin:
         serializer.save()
         # The answer comes from the serializer that validated the body (DRF's own create does the same):
         # its fields are built already, and a second serializer would build them again for every request.
-        return Response(serializer.data, status=status.HTTP_201_CREATED)
+        answer = serializer.data
+        # Then the serializer lets go of the body and the entries: reference counting frees them (memory.py).
+        release_serializer_data(serializer)
+        return Response(answer, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Append many entries atomically: all are stored, or none (same as POSTing an array)")
     @action(detail=False, methods=["post"])
     def batch(self, request, *args, **kwargs):
-        if not isinstance(request.data, list):
-            raise ValidationError({"non_field_errors": ["A batch is a JSON array of entries."]})
-        return self.create(request, *args, **kwargs)
+        with fast_batch.collector_paused():  # the parse too (create's)
+            if not isinstance(request.data, list):
+                raise ValidationError({"non_field_errors": ["A batch is a JSON array of entries."]})
+            return self.create(request, *args, **kwargs)
 
 
 class LedgerViewSet(

@@ -1,6 +1,7 @@
-"""An array's append runs with the cyclic garbage collector held off, and turns it back on whatever the answer."""
+"""An array's append runs with the cyclic garbage collector held off, turns it back on whatever the answer, and leaves it nothing."""
 
 import gc
+import weakref
 
 import pytest
 
@@ -65,3 +66,111 @@ def test_it_leaves_a_collector_turned_off_elsewhere_off():
     with collector_paused():
         assert not gc.isenabled()
     assert gc.isenabled()
+
+
+# --- what an answered array leaves to the collector ----------------------------------------------
+
+
+def _batch_routes():
+    from ledgerproject.ledger.tests.routes import all_routes
+
+    for route, pattern in all_routes():
+        if (getattr(pattern.callback, "actions", None) or {}).get("post") == "batch":
+            yield route
+
+
+def _single_route_of(batch_route):
+    return batch_route.replace("batch/$", "$").replace("logs/batch/", "logs/")
+
+
+def test_every_batch_route_is_held_to_its_garbage():
+    from ledgerproject.ledger.tests.test_perf_append import SINGLE_APPEND_ROUTES
+
+    missing = [route for route in _batch_routes() if _single_route_of(route) not in SINGLE_APPEND_ROUTES]
+    assert missing == [], "a batch route without items to send (test_perf_append.SINGLE_APPEND_ROUTES)"
+
+
+@pytest.fixture
+def appended_entries(monkeypatch):
+    """Weak references to every entry the kernel's append path returns."""
+    from ledgerproject.ledger.models import LedgerQuerySet
+
+    refs = []
+    real = LedgerQuerySet.append_many
+
+    def spy(self, *args, **kwargs):
+        entries = real(self, *args, **kwargs)
+        refs.extend(weakref.ref(entry) for entry in entries)
+        return entries
+
+    monkeypatch.setattr(LedgerQuerySet, "append_many", spy)
+    return refs
+
+
+@pytest.mark.parametrize("array_to", ["the list", "batch/"])
+@pytest.mark.parametrize("route", sorted(_batch_routes()))
+def test_an_answered_array_is_freed_without_the_collector(route, array_to, make_user, client_for, appended_entries):
+    # The body, the entries and the answer are freed by reference counting as the request ends (ledger/memory.py):
+    # DRF's cycles (view and response, request and parser context, list serializer and child) keep none of them.
+    from ledgerproject.ledger.tests.test_perf_append import SINGLE_APPEND_ROUTES, _new_run
+
+    api = client_for(make_user("root", superuser=True))
+    api.budget_run = _new_run(api)
+    url_for, body = SINGLE_APPEND_ROUTES[_single_route_of(route)]
+    url = url_for(api, 0) + ("batch/" if array_to == "batch/" else "")
+    appended_entries.clear()
+    gc.collect()
+    gc.disable()
+    try:
+        response = api.post(url, [body(i) for i in range(50)], format="json")
+        assert response.status_code == 201, response.content[:500]
+        del response
+        assert api.get("/api/v1/").status_code == 200  # a thread may keep its last request until its next one
+        alive = sum(ref() is not None for ref in appended_entries)
+    finally:
+        gc.enable()
+    assert len(appended_entries) == 50
+    assert alive == 0, f"{route}: {alive} of the 50 appended entries are left for the cycle collector"
+
+
+def test_it_parses_an_array_with_the_collector_held_off(api, monkeypatch):
+    from ledgerproject.ledger.parsers import LedgerJSONParser
+
+    seen = []
+    real = LedgerJSONParser.parse
+
+    def spy(self, *args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(LedgerJSONParser, "parse", spy)
+    for index, url in enumerate(("/api/v1/enhances/", "/api/v1/enhances/batch/")):
+        response = api.post(url, [entry_json(f"parsed-{index}")], format="json")
+        assert response.status_code == 201, response.content
+    assert seen == [False, False]
+    assert gc.isenabled()
+
+
+def test_a_rendered_answer_lets_go_of_its_data_and_its_requests_body(api, monkeypatch):
+    from rest_framework.response import Response
+
+    from ledgerproject.ledger import memory
+
+    released = []
+    real = memory.release_answered_data
+
+    def spy(response):
+        context = getattr(response, "renderer_context", None) or {}
+        request = context.get("request")
+        done = real(response)
+        released.append((done, response.data, request and request.__dict__.get("_full_data")))
+        return done
+
+    monkeypatch.setattr(memory, "release_answered_data", spy)
+    response = api.post("/api/v1/enhances/", [entry_json("released")], format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()[0]["issue_id"] == "released"  # the bytes the client reads are the answer
+    assert released == [(True, None, None)]
+    # Neither an answer still to be rendered nor a streamed one: their data is still to be read.
+    unrendered = Response({"a": 1})
+    assert memory.release_answered_data(unrendered) is False and unrendered.data == {"a": 1}

@@ -1,0 +1,67 @@
+"""Frees an API request's data as soon as its answer is rendered, instead of at the cycle collector's next pass.
+
+DRF builds reference cycles around every request: the view and its Response refer to each other
+(view.response, response.renderer_context["view"]), so do the Request and its parser context, and a list
+serializer and its child. Whatever hangs off them, such as a batch's parsed body, its built entries and the
+answer's rows, cannot be freed by reference counting, only by Python's cycle collector. That collector walks those
+tens of thousands of objects again in each pass while they age through its generations. Under gunicorn this
+was about a sixth of a batch row's server CPU (bench/README.md, twelfth round).
+
+Once the answer is bytes, nothing reads them. ReleaseAnsweredDataMiddleware drops them, so they are freed when
+the request ends, and the collector is left only the few small objects of the cycles themselves.
+"""
+
+# What a DRF Request holds of the parsed body (request.data, request.POST and request.FILES).
+REQUEST_DATA_ATTRIBUTES = ("_data", "_full_data", "_files")
+
+
+def release_answered_data(response):
+    """Drop a rendered DRF answer's references to its data and to its request's parsed body.
+
+    Only a DRF response, once rendered and not streamed: a streamed answer's iterator still reads its view.
+    Whether it was released: response.data is None afterwards."""
+    context = getattr(response, "renderer_context", None)
+    if context is None or response.streaming or not getattr(response, "is_rendered", False):
+        return False
+    request = context.get("request")
+    if request is not None:
+        for name in REQUEST_DATA_ATTRIBUTES:
+            if name in request.__dict__:
+                setattr(request, name, None)
+    response.data = None
+    # The view and the request stay reachable from the response only as the cycles' own small objects.
+    response.renderer_context = {}
+    return True
+
+
+# What a serializer holds of the request and of what it built: the body, the validated data, the entries, the answer.
+SERIALIZER_DATA_ATTRIBUTES = ("initial_data", "_validated_data", "instance", "_data", "_errors")
+
+
+def release_serializer_data(serializer):
+    """Drop what `serializer` (and a list serializer's child) holds of the body and of what it built, once its
+    answer is taken (serializer.data, which the answer keeps). DRF binds a list serializer's child to it
+    (child.parent), and each field to its serializer: cycles that would keep the batch for the collector."""
+    for each in (serializer, getattr(serializer, "child", None)):
+        if each is None:
+            continue
+        for name in SERIALIZER_DATA_ATTRIBUTES:
+            if name in each.__dict__:
+                setattr(each, name, None)
+        # The arguments it was made with (kept for a copy of it), the body among them.
+        for name in ("data", "instance"):
+            each.__dict__.get("_kwargs", {}).pop(name, None)
+        each._args = ()
+
+
+class ReleaseAnsweredDataMiddleware:
+    """Releases each rendered API answer's data (release_answered_data) on its way out. Put it outside every
+    middleware that may read response.data: those run before it on the way out."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        release_answered_data(response)
+        return response
