@@ -3,12 +3,14 @@
 DRF builds reference cycles around every request: the view and its Response refer to each other
 (view.response, response.renderer_context["view"]), so do the Request and its parser context, and a list
 serializer and its child. Whatever hangs off them, such as a batch's parsed body, its built entries and the
-answer's rows, cannot be freed by reference counting, only by Python's cycle collector. That collector walks those
-tens of thousands of objects again in each pass while they age through its generations. Under gunicorn this
-was about a sixth of a batch row's server CPU (bench/README.md, twelfth round).
+answer's rows, cannot be freed by reference counting, only by Python's cycle collector. They piled up in its
+oldest generation until a full pass, which then walked and freed all of them while holding the interpreter for
+every thread of the worker: passes of 160–360 ms, and a worker's peak memory half as much again
+(bench/README.md, twelfth round).
 
 Once the answer is bytes, nothing reads them. ReleaseAnsweredDataMiddleware drops them, so they are freed when
-the request ends, and the collector is left only the few small objects of the cycles themselves.
+the request ends, and the collector is left only the few small objects of the cycles themselves. Freeing them
+costs the same CPU either way: what changes is when, and how much memory waits for it.
 """
 
 # What a DRF Request holds of the parsed body (request.data, request.POST and request.FILES).
