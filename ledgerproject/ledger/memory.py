@@ -8,6 +8,8 @@ oldest generation until a full pass, which then walked and freed all of them whi
 every thread of the worker: passes of 160–360 ms, and a worker's peak memory half as much again
 (bench/README.md, twelfth round).
 
+The same holds for a list page's rows, kept by its serializer and by the view's paginator.
+
 Once the answer is bytes, nothing reads them. ReleaseAnsweredDataMiddleware drops them, so they are freed when
 the request ends, and the collector is left only the few small objects of the cycles themselves. Freeing them
 costs the same CPU either way: what changes is when, and how much memory waits for it.
@@ -30,6 +32,17 @@ def release_answered_data(response):
         for name in REQUEST_DATA_ATTRIBUTES:
             if name in request.__dict__:
                 setattr(request, name, None)
+    # DRF's answer data (ReturnList, ReturnDict) keeps the serializer that made it, which keeps what it read (a list
+    # page's rows, an entry) in its own cycles: the data itself, or a page's `results`.
+    data = response.data
+    for made in (data, *(data.values() if isinstance(data, dict) else ())):
+        serializer = getattr(made, "serializer", None)
+        if serializer is not None:
+            release_serializer_data(serializer)
+    # A list's paginator keeps its page's rows on the view, which the request's cycles keep.
+    paginator = getattr(context.get("view"), "__dict__", {}).get("_paginator")
+    if paginator is not None and "page" in paginator.__dict__:
+        paginator.page = None
     response.data = None
     # The view and the request stay reachable from the response only as the cycles' own small objects.
     response.renderer_context = {}
