@@ -22,7 +22,6 @@ from ledgerproject.ledger.access import LEDGER_READ
 from ledgerproject.ledger.chain import _json_loader as json_loader
 from ledgerproject.ledger.chain import raw_rows, record_check, timestamp_text, verify_ledger, with_recorded_at_text
 from ledgerproject.ledger.exceptions import BatchValidationError
-from ledgerproject.ledger.memory import release_serializer_data
 from ledgerproject.ledger.models import ChainCheck, Checkpoint, sees_all_tenants
 from ledgerproject.ledger.permissions import LedgerRolePermission
 from ledgerproject.ledger.registry import get_ledger, ledger_models
@@ -372,15 +371,13 @@ class AppendMixin:
         serializer.save()
         # The answer comes from the serializer that validated the body (DRF's own create does the same):
         # its fields are built already, and a second serializer would build them again for every request.
-        answer = serializer.data
-        # Then the serializer lets go of the body and the entries: reference counting frees them (memory.py).
-        release_serializer_data(serializer)
-        return Response(answer, status=status.HTTP_201_CREATED)
+        # Once it is rendered, the answer lets go of this serializer's body and entries (memory.py).
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Append many entries atomically: all are stored, or none (same as POSTing an array)")
     @action(detail=False, methods=["post"])
     def batch(self, request, *args, **kwargs):
-        with fast_batch.collector_paused():  # the parse too (create's)
+        with fast_batch.collector_paused():  # request.data parses the body here; create's block is then a no-op
             if not isinstance(request.data, list):
                 raise ValidationError({"non_field_errors": ["A batch is a JSON array of entries."]})
             return self.create(request, *args, **kwargs)

@@ -106,15 +106,14 @@ def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None, ke
     `keys` only the tip is read: the caller leaves stored keys to the insert (insert_checking_keys).
     With `lock` and a dict `counters`, the scope counters' reads (_counter_reads) go in the same message,
     each its own statement after the lock, and their rows are left in `counters` for _assign_scope_counters.
-    With `lock` and a dict `state`, so do the ledger's state_reads() where statements travel together; their rows
-    are left in `state` for the rules `then()` runs.
+    With `lock` and a dict `state`, so do the ledger's state_reads(), and their rows are left in `state` for the
+    rules `then()` runs.
     """
     connection = connections[db]
     sql, params = _conflicts_and_tip_sql(model, entries, connection, keys=keys)
     if lock:
         reads = _counter_reads(model, entries, connection) if counters is not None else {}
-        together = state is not None and sends_statements_together(connection)
-        state_reads = model.state_reads(entries, connection) if together else {}
+        state_reads = model.state_reads(entries, connection) if state is not None else {}
         rows, *read_rows = lock_ledger_then_fetch_all(
             connection, model.ledger_name, [(sql, params), *reads.values(), *state_reads.values()]
         )

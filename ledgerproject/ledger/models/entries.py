@@ -496,16 +496,16 @@ class LedgerEntry(models.Model):
     def check_append_allowed(cls, entries, using):
         """Rules that depend on the ledger's current state, checked under the lock (raise to refuse).
 
-        A ledger that declares state_reads() is also given `read`: {name: rows} of those statements, when they
-        were sent with the lock; without it (SQLite, or none declared) the rules run their reads themselves."""
+        A ledger that declares state_reads() is also given `read`: {name: rows} of those statements, read under
+        the lock; called without it (by a test, or a caller of its own) the rules run their reads themselves."""
 
     @classmethod
     def state_reads(cls, entries, connection):
         """The SELECTs check_append_allowed() needs under the lock, as {name: (sql, params)}, or {} to read for itself.
 
-        Where statements travel together (PostgreSQL), the kernel sends them in the lock's own message, each a
-        statement of its own after the lock (so each sees every append committed before it), and hands their
-        rows to check_append_allowed(read=...): one round trip fewer, and the lock held that much shorter."""
+        The kernel runs them right after the lock, each a statement of its own (so each sees every append committed
+        before it), and hands their rows to check_append_allowed(read=...). On PostgreSQL they go in the lock's own
+        message (locking.lock_ledger_then_fetch_all): one round trip fewer, and the lock held that much shorter."""
         return {}
 
     @classmethod
