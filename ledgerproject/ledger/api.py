@@ -17,7 +17,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ledgerproject.ledger import fast_batch, rollups
+from ledgerproject.ledger import memory, rollups
 from ledgerproject.ledger.access import LEDGER_READ
 from ledgerproject.ledger.chain import _json_loader as json_loader
 from ledgerproject.ledger.chain import raw_rows, record_check, timestamp_text, verify_ledger, with_recorded_at_text
@@ -349,7 +349,7 @@ class AppendMixin:
     def create(self, request, *args, **kwargs):
         # An array is parsed, validated, appended and answered with the collector held off: what it builds is freed
         # by reference counting once it is answered (memory.py), so a pass would only walk it while it is in use.
-        with fast_batch.collector_paused():
+        with memory.collector_paused(request) as paused:
             data = request.data
             many = isinstance(data, list)
             if many:
@@ -360,6 +360,7 @@ class AppendMixin:
                         {"non_field_errors": [f"An array holds at most {MAX_BATCH} entries; got {len(data)}."]}
                     )
                 return self._append(data, many)
+            paused.resume()  # one entry: appended with the collector on
         return self._append(data, many)
 
     def _append(self, data, many):
@@ -377,7 +378,7 @@ class AppendMixin:
     @extend_schema(summary="Append many entries atomically: all are stored, or none (same as POSTing an array)")
     @action(detail=False, methods=["post"])
     def batch(self, request, *args, **kwargs):
-        with fast_batch.collector_paused():  # request.data parses the body here; create's block is then a no-op
+        with memory.collector_paused(request):  # request.data parses the body here; create's block is then a no-op
             if not isinstance(request.data, list):
                 raise ValidationError({"non_field_errors": ["A batch is a JSON array of entries."]})
             return self.create(request, *args, **kwargs)

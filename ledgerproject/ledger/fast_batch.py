@@ -13,12 +13,10 @@ batch ledger of the registry, that both paths store byte-identical rows or both 
 
 import datetime
 import functools
-import gc
 import keyword
 import math
 import operator
 import uuid
-from contextlib import contextmanager
 
 from django.core import validators as dj_validators
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -37,28 +35,6 @@ class Refused(Exception):
 
 
 # --- serializer side: one array item ------------------------------------------------------------
-
-
-@contextmanager
-def collector_paused():
-    """Hold the cyclic garbage collector off for the block: an array's parse, validation, append and answer.
-
-    An array of a thousand entries allocates hundreds of thousands of objects (items, entries, content
-    dicts, COPY rows) that reference counting alone frees once the request is answered (memory.py lets go
-    of what DRF's cycles would keep); on the way they would set off dozens of collector passes, each walking
-    every young object, and now and then a full pass over the whole heap. The block is bounded (the request
-    size limit, api.MAX_BATCH entries), and the collector runs again as soon as it ends. Only the block that
-    turned the collector off turns it back on, so a concurrent request's block (threads of one worker) or a
-    collector turned off elsewhere is left as is; at worst a batch runs part of its way with the collector on.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _stock(cls, name, *bases):

@@ -7,7 +7,7 @@ import pytest
 
 from enhancelog.models import EnhanceEntry
 from enhancelog.tests.conftest import entry_json
-from ledgerproject.ledger.fast_batch import collector_paused
+from ledgerproject.ledger.memory import collector_paused
 
 pytestmark = pytest.mark.django_db
 
@@ -131,6 +131,80 @@ def test_an_answered_array_is_freed_without_the_collector(route, array_to, make_
         gc.enable()
     assert len(appended_entries) == 50
     assert alive == 0, f"{route}: {alive} of the 50 appended entries are left for the cycle collector"
+
+
+class PassesBeforeRelease(list):
+    """The generations of the collector passes that started between the kernel's append returning entries and the
+    release of an answer (memory.release_answered_data), counted from watch()."""
+
+    def watch(self, appended_entries):
+        self.clear()
+        appended_entries.clear()
+        self.released = False
+
+
+@pytest.fixture
+def passes_before_release(monkeypatch, appended_entries):
+    """PassesBeforeRelease, with a threshold that makes any allocation set off a pass while the collector is on."""
+    from ledgerproject.ledger import memory
+
+    passes = PassesBeforeRelease()
+    passes.watch(appended_entries)
+    real = memory.release_answered_data
+
+    def released(response):
+        done = real(response)
+        passes.released = True
+        return done
+
+    def on_pass(phase, info):
+        if phase == "start" and appended_entries and not passes.released:
+            passes.append(info["generation"])
+
+    monkeypatch.setattr(memory, "release_answered_data", released)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(1)
+    gc.callbacks.append(on_pass)
+    try:
+        yield passes
+    finally:
+        gc.callbacks.remove(on_pass)
+        gc.set_threshold(*thresholds)
+
+
+@pytest.mark.parametrize("array_to", ["the list", "batch/"])
+@pytest.mark.parametrize("route", sorted(_batch_routes()))
+def test_the_collector_resumes_only_once_an_arrays_answer_is_released(
+    route, array_to, make_user, client_for, appended_entries, passes_before_release
+):
+    # Allocations count while the collector is off, so the first one after it is back on sets off a pass. Turned back
+    # on while the answer still held the batch, that pass walked every entry and row the request built.
+    from ledgerproject.ledger.tests.test_perf_append import SINGLE_APPEND_ROUTES, _new_run
+
+    api = client_for(make_user("root", superuser=True))
+    api.budget_run = _new_run(api)
+    url_for, body = SINGLE_APPEND_ROUTES[_single_route_of(route)]
+    url = url_for(api, 0) + ("batch/" if array_to == "batch/" else "")
+    passes_before_release.watch(appended_entries)
+    response = api.post(url, [body(i) for i in range(20)], format="json")
+    assert response.status_code == 201, response.content[:500]
+    assert gc.isenabled()
+    assert passes_before_release == [], f"{route}: collector passes while the answer held the batch"
+
+
+def test_a_refused_array_turns_the_collector_back_on_once_answered(api, passes_before_release):
+    refused = api.post("/api/v1/enhances/", [entry_json("r1"), entry_json("r2", status="maybe")], format="json")
+    assert refused.status_code == 400
+    assert gc.isenabled()
+
+
+def test_without_the_middleware_the_collector_resumes_as_the_block_ends():
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/")
+    with collector_paused(request):
+        assert not gc.isenabled()
+    assert gc.isenabled()
 
 
 def test_it_parses_an_array_with_the_collector_held_off(api, monkeypatch):
