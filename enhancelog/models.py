@@ -458,7 +458,7 @@ class Review(LedgerEntry):
             seen.add(review.entry_id)
 
     @classmethod
-    def check_append_allowed(cls, entries, using):
+    def check_append_allowed(cls, entries, using, read=None):
         seqs = {review.entry_id for review in entries}
         applied = list(
             EnhanceEntry.objects.using(using)

@@ -222,19 +222,34 @@ class ExperienceEvent(LedgerEntry):
         return any(type(kind := row.get("kind")) is not str or kind == TRANSITION for row in rows)
 
     @classmethod
-    def check_append_allowed(cls, entries, using):
-        """The artifact lifecycle, under the ledger lock: each transition starts from the current state."""
-        moves = [(index, entry) for index, entry in enumerate(entries) if entry.kind == TRANSITION]
-        if not moves:
-            return
-        ids = {entry.artifact_id for _, entry in moves}
-        current = {}
-        newest = (
+    def _transitions_newest_first(cls, entries, using):
+        """The stored transitions of the artifacts that `entries` move, newest first per artifact id."""
+        ids = {entry.artifact_id for entry in entries if entry.kind == TRANSITION}
+        return (
             cls._base_manager.using(using)
             .filter(kind=TRANSITION, artifact_id__in=ids)
             .order_by("artifact_id", "-seq")
             .values_list("artifact_id", "tenant_id", "data")
         )
+
+    @classmethod
+    def state_reads(cls, entries, connection):
+        # The moved artifacts' transitions, read in the lock's own message.
+        if not any(entry.kind == TRANSITION for entry in entries):
+            return {}
+        return {"transitions": cls._transitions_newest_first(entries, connection.alias)}
+
+    @classmethod
+    def check_append_allowed(cls, entries, using, read=None):
+        """The artifact lifecycle, under the ledger lock: each transition starts from the current state."""
+        moves = [(index, entry) for index, entry in enumerate(entries) if entry.kind == TRANSITION]
+        if not moves:
+            return
+        current = {}
+        if read is not None and "transitions" in read:
+            newest = read["transitions"]
+        else:
+            newest = cls._transitions_newest_first(entries, using)
         # Artifact ids are per tenant: another tenant's artifact of the same id is another artifact.
         for artifact_id, tenant_id, data in newest:
             current.setdefault((tenant_id, artifact_id), (data["event"]["to_state"], data["artifact_kind"]))

@@ -383,6 +383,47 @@ def test_from_state_must_be_the_current_state(transition):
     assert "is Approved, not Draft" in caught.value.message
 
 
+def test_the_transitions_read_under_the_lock_are_what_the_orm_reads(transition, monkeypatch):
+    # The lifecycle's read reaches the rules from the kernel (state_reads, in the lock's message on PostgreSQL),
+    # each row as iterating the queryset gives it: the JSON column as its value, not its text.
+    transition("read-1", "Draft", "Approved", tenant_id="acme")
+    transition("read-1", "Approved", "Active", tenant_id="acme")
+    transition("read-2", "Draft", "Deprecated")
+    seen = []
+    real = ExperienceEvent.check_append_allowed.__func__
+
+    def spy(cls, entries, using, read=None):
+        seen.append((read, list(cls._transitions_newest_first(entries, using))))
+        return real(cls, entries, using, read)
+
+    monkeypatch.setattr(ExperienceEvent, "check_append_allowed", classmethod(spy))
+    transition("read-1", "Active", "Deprecated", tenant_id="acme")
+    [(read, orm)] = seen
+    assert read["transitions"] == orm
+    assert [(artifact, data["event"]["to_state"]) for artifact, _, data in orm] == [
+        ("read-1", "Active"),
+        ("read-1", "Approved"),
+    ]
+    # Read under the lock, the stale claim is still refused with the state it found.
+    with pytest.raises(StateConflictError) as caught:
+        transition("read-1", "Active", "Deprecated", tenant_id="acme")
+    assert caught.value.extra["current_state"] == "Deprecated"
+
+
+def test_an_event_that_moves_no_artifact_reads_no_transitions(make_event, monkeypatch):
+    reads = []
+    real = ExperienceEvent.state_reads.__func__
+
+    def spy(cls, entries, connection):
+        found = real(cls, entries, connection)
+        reads.append(found)
+        return found
+
+    monkeypatch.setattr(ExperienceEvent, "state_reads", classmethod(spy))
+    make_event("OutcomeRecorded")
+    assert reads == [{}]
+
+
 def test_an_artifact_keeps_the_tenant_of_its_first_transition(transition):
     transition("art-3", "Draft", "Approved", tenant_id="acme")
     with pytest.raises(StateConflictError):

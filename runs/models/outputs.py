@@ -136,7 +136,7 @@ class Output(LedgerEntry):
         return any(row.get("parent_refs") or may_name_a_blob(row.get("event")) for row in rows)
 
     @classmethod
-    def check_append_allowed(cls, entries, using):
+    def check_append_allowed(cls, entries, using, read=None):
         # Every entry's problems, keyed by its index: a batch answers which items are refused and why.
         problems = {}
         wanted = {ref for entry in entries for ref in entry.parent_refs}

@@ -82,7 +82,7 @@ class RunEvent(LedgerEntry):
         self.blob_refs = " ".join(digests_in(self.payload))
 
     @classmethod
-    def check_append_allowed(cls, entries, using):
+    def check_append_allowed(cls, entries, using, read=None):
         # Events and outcomes are separate ledgers: taking the outcome lock here (after our own)
         # makes "no outcome yet" and the insert one step for any concurrent complete/fail/cancel.
         # append_many already holds run_events; run_outcomes sorts after it (the kernel's lock order).

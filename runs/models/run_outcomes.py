@@ -89,7 +89,7 @@ class RunOutcome(AddressedByRun, LedgerEntry):
             raise ValidationError({"success": [f"success must be {str(expected).lower()} when a run is {outcome}"]})
 
     @classmethod
-    def check_append_allowed(cls, entries, using):
+    def check_append_allowed(cls, entries, using, read=None):
         _refuse_if_finished({entry.run_id for entry in entries}, using, "second outcome")
 
     @property

@@ -49,8 +49,8 @@ def test_a_completion_waits_for_an_event_append_that_already_checked_the_run(mak
     checked, go = threading.Event(), threading.Event()
     original = RunEvent.check_append_allowed.__func__
 
-    def paused(cls, entries, using):
-        original(cls, entries, using)
+    def paused(cls, entries, using, read=None):
+        original(cls, entries, using, read)
         checked.set()  # "the run is still RUNNING", and the insert has not happened yet
         go.wait(30)
 

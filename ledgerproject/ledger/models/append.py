@@ -2,8 +2,10 @@
 
 import functools
 
+from django.core.exceptions import EmptyResultSet
 from django.db import IntegrityError, connections, models, transaction
 from django.db.models import sql
+from django.db.models.query import QuerySet, ValuesListIterable
 
 from ledgerproject.ledger import bulk_insert, hashing, latest
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError
@@ -113,14 +115,22 @@ def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None, ke
     sql, params = _conflicts_and_tip_sql(model, entries, connection, keys=keys)
     if lock:
         reads = _counter_reads(model, entries, connection) if counters is not None else {}
-        state_reads = model.state_reads(entries, connection) if state is not None else {}
+        state_reads = {}
+        for name, read in (model.state_reads(entries, connection) if state is not None else {}).items():
+            compiled = _compiled_state_read(model, name, read, connection)
+            if compiled is None:
+                state[name] = []  # a read that can match nothing is not sent
+            else:
+                state_reads[name] = compiled
         rows, *read_rows = lock_ledger_then_fetch_all(
-            connection, model.ledger_name, [(sql, params), *reads.values(), *state_reads.values()]
+            connection,
+            model.ledger_name,
+            [(sql, params), *reads.values(), *((sql, params) for sql, params, _ in state_reads.values())],
         )
         if reads:
             counters.update(zip(reads, read_rows[: len(reads)], strict=True))
-        if state_reads:
-            state.update(zip(state_reads, read_rows[len(reads) :], strict=True))
+        for (name, (_, _, convert)), found in zip(state_reads.items(), read_rows[len(reads) :], strict=True):
+            state[name] = convert(found)
     else:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -132,6 +142,27 @@ def _refuse_conflicts_and_read_tip(model, entries, db, lock=False, then=None, ke
         return 0, hashing.GENESIS_HASH
     seq, entry_hash, _ = max(rows, key=lambda row: row[0])
     return int(seq), entry_hash
+
+
+def _compiled_state_read(model, name, read, connection):
+    """(sql, params, convert) of one of a ledger's state_reads(), or None for a QuerySet that can match nothing.
+
+    A (sql, params) pair's rows reach the rules as the database answers them; a values_list() QuerySet's as
+    iterating it would give them, each column through its field's converters (a JSON column as its value)."""
+    if not isinstance(read, QuerySet):
+        sql, params = read
+        return sql, params, list
+    if read._iterable_class is not ValuesListIterable:
+        raise TypeError(
+            f"{model.__name__}.state_reads()[{name!r}]: a QuerySet read under the lock must be a values_list() "
+            "of columns (or a (sql, params) pair)"
+        )
+    compiler = read.query.get_compiler(connection=connection)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        return None
+    return sql, params, lambda rows: list(compiler.results_iter(results=[rows], tuple_expected=True))
 
 
 def _raise_for_stored_keys(model, entries, db, rows):

@@ -141,10 +141,7 @@ class LedgerQuerySet(AppendOnlyQuerySet):
             state = {}
 
             def rules():
-                if state:
-                    model.check_append_allowed(entries, using=db, read=state)
-                else:
-                    model.check_append_allowed(entries, using=db)
+                model.check_append_allowed(entries, using=db, read=state)
 
         entries, problems = [], []
         for index, fields in enumerate(rows):
@@ -493,15 +490,19 @@ class LedgerEntry(models.Model):
         A scope counter left empty is still None here (it is assigned under the lock)."""
 
     @classmethod
-    def check_append_allowed(cls, entries, using):
+    def check_append_allowed(cls, entries, using, read=None):
         """Rules that depend on the ledger's current state, checked under the lock (raise to refuse).
 
-        A ledger that declares state_reads() is also given `read`: {name: rows} of those statements, read under
-        the lock; called without it (by a test, or a caller of its own) the rules run their reads themselves."""
+        `read` is {name: rows} of the ledger's state_reads(), read under the lock (a name is missing where
+        state_reads() left it out); called with None (by a test, or a caller of its own) the rules run their reads
+        themselves."""
 
     @classmethod
     def state_reads(cls, entries, connection):
-        """The SELECTs check_append_allowed() needs under the lock, as {name: (sql, params)}, or {} to read for itself.
+        """The SELECTs check_append_allowed() needs under the lock, as {name: read}, or {} to read for itself.
+
+        A read is a values_list() QuerySet, whose rows the rules get as iterating it would give them, or a
+        (sql, params) pair, whose rows they get as the database answers them.
 
         The kernel runs them right after the lock, each a statement of its own (so each sees every append committed
         before it), and hands their rows to check_append_allowed(read=...). On PostgreSQL they go in the lock's own

@@ -331,3 +331,42 @@ def test_it_reads_a_promotions_current_release_under_the_lock_in_the_locks_own_m
     newest_reads = [sql for sql in statements if 'FROM "releases_release" WHERE "name" = ' in sql]
     assert len(newest_reads) == 2  # before the lock (to build on), and under it (to check it is still current)
     assert response.json()["supersedes"] == 2
+
+
+def _transition_body(artifact_id, from_state, to_state):
+    from experience.tests.conftest import envelope
+
+    return envelope(
+        "ArtifactStateTransitioned",
+        data={
+            "artifact_id": artifact_id,
+            "artifact_kind": "Adapter",
+            "event": {
+                "from_state": from_state,
+                "to_state": to_state,
+                "timestamp": "2026-01-21T12:00:00Z",
+                "actor": "carol",
+                "reason": "review",
+                "ticket_ref": None,
+                "tenant_id": "acme",
+            },
+        },
+    )
+
+
+@pytest.mark.postgres
+def test_it_reads_an_artifacts_transitions_under_the_lock_in_the_locks_own_message(writer_api):
+    first = writer_api.post("/api/v1/events/", _transition_body("lock-message", "Draft", "Approved"), format="json")
+    assert first.status_code == 201, first.content
+    with CaptureQueriesContext(connection) as captured:
+        body = _transition_body("lock-message", "Approved", "Active")
+        response = writer_api.post("/api/v1/events/", body, format="json")
+    assert response.status_code == 201, response.content
+    statements = [q["sql"] for q in captured.captured_queries]
+    [locked] = [sql for sql in statements if "pg_advisory_xact_lock" in sql]
+    # The lock, the tip and the artifact's transitions: one message, the read a statement after the lock.
+    assert locked.index("pg_advisory_xact_lock") < locked.index('"artifact_id" IN (')
+    assert not any('"artifact_id" IN (' in sql for sql in statements if sql != locked)
+    # And the stale claim is refused from that read, naming the state it found.
+    stale = writer_api.post("/api/v1/events/", body, format="json")
+    assert stale.status_code == 409 and stale.json()["current_state"] == "Active", stale.content
