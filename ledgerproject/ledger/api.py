@@ -331,6 +331,33 @@ class StreamingListMixin:
         return super().paginate_queryset(queryset)
 
 
+# RFC 7240: a writer that does not need its entries echoed back asks for `Prefer: return=minimal`.
+RETURN_MINIMAL = "return=minimal"
+
+
+def prefers_minimal(request):
+    """Whether the request's Prefer header asks for return=minimal (RFC 7240: comma-separated preferences, the
+    preference's name and this value compared without regard to case, a quoted value as plain, parameters after
+    `;` ignored). Any other preference, return=representation among them, leaves the full answer."""
+    for preference in request.META.get("HTTP_PREFER", "").split(","):
+        name, _, value = preference.split(";", 1)[0].partition("=")
+        if name.strip().lower() == "return" and value.strip().strip('"').lower() == "minimal":
+            return True
+    return False
+
+
+def appended_summary(entries):
+    """The minimal answer to an append: how many entries were stored and where, in the ledger's own terms. An
+    append is atomic and its entries take consecutive seqs in the order sent, so first_seq..last_seq are they;
+    entry_hash is the last one's, the ledger's head as this append left it."""
+    return {
+        "appended": len(entries),
+        "first_seq": entries[0].seq,
+        "last_seq": entries[-1].seq,
+        "entry_hash": entries[-1].entry_hash,
+    }
+
+
 def item_errors(errors):
     """(index, messages) of each refused item, from a list serializer's errors: DRF reports a list
     aligned with the input, or (newer, and the kernel's own cross-item checks) only the failed indexes."""
@@ -343,7 +370,8 @@ class AppendMixin:
     (201, the entries in order; atomic: all are stored or none, each refused item named by its index).
 
     `POST …/batch/` is the same path for arrays only (kept for the clients that use it). What an item
-    is, and how a ledger stores a list of them, is its serializer's business (`LedgerSerializer`).
+    is, and how a ledger stores a list of them, is its serializer's business (`LedgerSerializer`). With
+    `Prefer: return=minimal` the answer is appended_summary() instead of the entries.
     """
 
     def create(self, request, *args, **kwargs):
@@ -370,6 +398,12 @@ class AppendMixin:
                 raise BatchValidationError(item_errors(serializer.errors))
             raise ValidationError(serializer.errors)
         serializer.save()
+        if prefers_minimal(self.request):
+            # No entry is rendered: the answer says where they were stored (appended_summary), and the serializer lets
+            # go of the body and the entries, which no answer keeps for memory.py to release.
+            summary = appended_summary(serializer.instance if many else [serializer.instance])
+            memory.release_serializer_data(serializer)
+            return Response(summary, status=status.HTTP_201_CREATED, headers={"Preference-Applied": RETURN_MINIMAL})
         # The answer comes from the serializer that validated the body (DRF's own create does the same):
         # its fields are built already, and a second serializer would build them again for every request.
         # Once it is rendered, the answer lets go of this serializer's body and entries (memory.py).

@@ -3,6 +3,8 @@ with operations grouped by the ledger that serves them (one tag per app) in the 
 
 from django.apps import apps
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
 KERNEL_TAG = "Ledgers and verification"
 # Apps without a verbose_name of their own get these titles; SPECTACULAR_SETTINGS["TAGS"] orders them.
@@ -29,6 +31,20 @@ ERROR_SCHEMA = {
     "additionalProperties": True,
 }
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+PREFER_PARAMETER = OpenApiParameter(
+    "Prefer",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        "`return=minimal` (RFC 7240): answer 201 with `{appended, first_seq, last_seq, entry_hash}` instead of the "
+        "stored entries: how many were appended, the seqs they took (consecutive, in the order sent) and the last "
+        "one's entry_hash, and `Preference-Applied: return=minimal`. Ids the server mints (an output's, an event's "
+        "left out) come only in the full answer. Refusals answer as without it."
+    ),
+    required=False,
+)
 
 
 def app_title(label):
@@ -89,6 +105,12 @@ class LedgerAutoSchema(AutoSchema):
             for content in response.get("content", {}).values():
                 content["schema"] = one_or_many(content["schema"])
         return response
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self._is_append() or self._is_batch():
+            parameters = [*parameters, PREFER_PARAMETER]
+        return parameters
 
     def _get_paginator(self):
         return None if self._is_batch() else super()._get_paginator()  # a batch answers every entry, unpaged

@@ -107,9 +107,12 @@ def appended_entries(monkeypatch):
     return refs
 
 
+@pytest.mark.parametrize("answer", ["entries", "minimal"])
 @pytest.mark.parametrize("array_to", ["the list", "batch/"])
 @pytest.mark.parametrize("route", sorted(_batch_routes()))
-def test_an_answered_array_is_freed_without_the_collector(route, array_to, make_user, client_for, appended_entries):
+def test_an_answered_array_is_freed_without_the_collector(
+    route, array_to, answer, make_user, client_for, appended_entries
+):
     # The body, the entries and the answer are freed by reference counting as the request ends (ledger/memory.py):
     # DRF's cycles (view and response, request and parser context, list serializer and child) keep none of them.
     from ledgerproject.ledger.tests.test_perf_append import SINGLE_APPEND_ROUTES, _new_run
@@ -122,8 +125,10 @@ def test_an_answered_array_is_freed_without_the_collector(route, array_to, make_
     gc.collect()
     gc.disable()
     try:
-        response = api.post(url, [body(i) for i in range(50)], format="json")
+        prefer = {"HTTP_PREFER": "return=minimal"} if answer == "minimal" else {}
+        response = api.post(url, [body(i) for i in range(50)], format="json", **prefer)
         assert response.status_code == 201, response.content[:500]
+        assert ("Preference-Applied" in response) is (answer == "minimal")
         del response
         assert api.get("/api/v1/").status_code == 200  # a thread may keep its last request until its next one
         alive = sum(ref() is not None for ref in appended_entries)
