@@ -104,13 +104,15 @@ def promote_body(i, run):
 class Ledger:
     """Ledger's column: every shape over HTTP with one client (client_for(token)) per client thread."""
 
-    def __init__(self, base, token, client_for=keepalive_client_for):
-        self.base, self.token, self.client_for = base, token, client_for
+    def __init__(self, base, token, client_for=keepalive_client_for, minimal=False):
+        # The measured appends' clients; a run to append events to is created by a client that reads its run_id.
+        self.base, self.token, self.setup_client_for = base, token, client_for
+        self.client_for = preferring_minimal_answers(client_for) if minimal else client_for
         self.nodes = iter(range(1000, 10**6))
 
-    def new_run(self, session, i=0):
+    def new_run(self, i=0):
         body = {"spec_digest": digest("bench spec"), "metadata": {"agent_name": f"bench-{i}", "tags": {}}}
-        response = session.post(f"{self.base}/api/v1/runs/", json=body, timeout=30)
+        response = self.setup_client_for(self.token).post(f"{self.base}/api/v1/runs/", json=body, timeout=30)
         require_status(response, 201)
         return response.json()["run_id"]
 
@@ -125,7 +127,7 @@ class Ledger:
             elif name == "experience event":
                 routes.append(("/api/v1/events/", lambda i, run=run: experience_body(i, run)))
             elif name == "run event":
-                run_id = self.new_run(self.client_for(self.token), worker)
+                run_id = self.new_run(worker)
                 routes.append((f"/api/v1/runs/{run_id}/events/", lambda i, run=run: run_event_body(i, run)))
             elif name == "log record":
                 node = next(self.nodes)
@@ -176,7 +178,7 @@ class Ledger:
         if name == "experience events":
             return "/api/v1/events/batch/", lambda i: experience_body(i, tag)
         if name == "run events":
-            run_id = self.new_run(self.client_for(self.token))
+            run_id = self.new_run()
             return f"/api/v1/runs/{run_id}/events/batch/", lambda i: run_event_body(i, tag)
         if name == "log records":
             node = next(self.nodes)
@@ -221,6 +223,20 @@ class Ledger:
             require_status(session.get(f"{self.base}/api/v1/enhances/?blueprint_id=bp-{i % 50}", timeout=30), 200)
             samples.append((time.perf_counter() - started) * 1000)
         return samples
+
+
+def preferring_minimal_answers(client_for):
+    """client_for whose clients send `Prefer: return=minimal` with every request: Ledger then answers an append with
+    where its entries went instead of the entries (a GET ignores it)."""
+
+    def make(token):
+        client = client_for(token)
+        for headers in (getattr(client, "headers", None), getattr(client, "json_headers", None)):
+            if headers is not None:
+                headers["Prefer"] = "return=minimal"
+        return client
+
+    return make
 
 
 SINGLE_SHAPES = ["enhance entry", "experience event", "run event", "log record", "output", "promote"]
@@ -354,6 +370,13 @@ def main():
         help="the HTTP client both columns are driven with (default keepalive: http.client and orjson; requests: "
         "a requests session, as rounds one to ten measured)",
     )
+    parser.add_argument(
+        "--answer",
+        choices=["entries", "minimal"],
+        default="entries",
+        help="what Ledger answers an append with: the stored entries (default, the API's default) or, sent "
+        "Prefer: return=minimal, {appended, first_seq, last_seq, entry_hash} (MLflow's log_batch answers {})",
+    )
     parser.add_argument("--no-mlflow", action="store_true", help="leave the MLflow column out")
     parser.add_argument(
         "--only",
@@ -402,7 +425,7 @@ def main():
     cpu = {}  # shape → (server, PostgreSQL, client) CPU seconds per append or row
     batch_labels = {name: f"batch of {args.batch_size} {name}" for name in BATCH_SHAPES}
     with running_app(app_url, tuple(shlex.split(args.gunicorn))) as (server, base, token):
-        ledger = Ledger(base, token, LOAD_CLIENTS[args.client])
+        ledger = Ledger(base, token, LOAD_CLIENTS[args.client], minimal=args.answer == "minimal")
         meter = CpuMeter(server.pid, app_url)
 
         def metered(label, units, measure):
@@ -473,7 +496,12 @@ def main():
     print()
     print(
         f"Ledger served by: gunicorn {args.gunicorn}; MLflow {mlflow.get('version', '—')}: gunicorn, 2 workers; "
-        f"both driven by the {args.client} client (--client)."
+        f"both driven by the {args.client} client (--client); Ledger's appends answered with "
+        + (
+            "{appended, first_seq, last_seq, entry_hash} (Prefer: return=minimal)."
+            if args.answer == "minimal"
+            else "the stored entries (--answer)."
+        )
     )
     print(
         "MLflow: log_batch of 1 metric per request (single shapes, 1 and 8 clients on one run), log_batch of "
