@@ -182,6 +182,12 @@ def main():
         help="--top's order: tottime, cumulative or ncalls (calls per row show the Python work)",
     )
     parser.add_argument("--sample", action="store_true", help="a stack sampler instead of cProfile (wall shares)")
+    parser.add_argument(
+        "--answer",
+        choices=["entries", "minimal"],
+        default="entries",
+        help="the stored entries (default) or, sent Prefer: return=minimal, where they went",
+    )
     parser.add_argument("--interval", type=float, default=0.5, help="--sample: ms between samples")
     args = parser.parse_args()
 
@@ -206,6 +212,7 @@ def main():
     for name, shape in shapes.items():
         if args.only and name != args.only:
             continue
+        prefer = {"HTTP_PREFER": "return=minimal"} if args.answer == "minimal" else {}
         walls, cpus, collector, profile = [], [], [], cProfile.Profile()
         sampler = Sampler(args.interval / 1000)
         sampled_seconds = 0.0
@@ -217,14 +224,14 @@ def main():
             if profiled and args.sample:
                 with sampler:
                     started = time.perf_counter()
-                    response = client.post(url, payload, content_type="application/json")
+                    response = client.post(url, payload, content_type="application/json", **prefer)
                     sampled_seconds += time.perf_counter() - started
             else:
                 started, cpu = time.perf_counter(), time.process_time()
                 if profiled:
                     profile.enable()
                 with CollectorTime() as collected:
-                    response = client.post(url, payload, content_type="application/json")
+                    response = client.post(url, payload, content_type="application/json", **prefer)
                 if profiled:
                     profile.disable()
                 else:
