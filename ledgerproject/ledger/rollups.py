@@ -12,6 +12,7 @@ table, and `verify_ledgers --rollups` (check()) compares them with a count over 
 """
 
 import datetime
+import functools
 from collections import Counter
 
 from django.db import connections, models, router, transaction
@@ -31,7 +32,12 @@ def recorded_day(entry):
 def ms_day(ms):
     """The UTC day of a millisecond timestamp (a claimed time such as enhancelog's ts_ms); a claim
     past the calendar (year 9999) counts on its last day."""
-    days = ms // 86_400_000
+    return _day_number(ms // 86_400_000)
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_number(days):
+    """The date `days` after 1970-01-01, remembered: a batch's claimed times fall on a few days."""
     if days > LAST_DAY_NUMBER:
         return datetime.date.max
     return EPOCH + datetime.timedelta(days=days)
@@ -141,9 +147,12 @@ def counts(model, entries, db):
     found = Counter()
     tenants = _tenants(model, entries, db)
     days_of = {}  # day function → each entry's day, computed once per entry however many dimensions share it
+    keys_of = {}  # key function → each entry's key, computed once per entry however many dimensions share it
     for dim in dimensions(model):
         name, key_of, day_of = dim.name, dim.key, dim.day
-        keys = list(map(key_of, entries))
+        keys = keys_of.get(key_of)
+        if keys is None:
+            keys = keys_of[key_of] = list(map(key_of, entries))
         every = None not in keys
         counted = range(len(keys)) if every else [i for i, key in enumerate(keys) if key is not None]
         days = days_of.get(day_of)
@@ -170,6 +179,12 @@ def counts(model, entries, db):
             else:
                 triples = ((days[i], tenants[i], keys[i]) for i in counted)
         else:
+            groups = _text_tuple_groups(days, tenants, keys, counted, every)
+            if groups is not None:
+                for (day, tenant, several), n in groups.items():
+                    for key in several:
+                        found[(name, day, tenant, key)] += n
+                continue
             # Several keys per entry (a list of axes, …) or keys that are not text: one (day, tenant, text) per key.
             triples = (
                 (days[i], tenants[i], str(key))
@@ -179,6 +194,22 @@ def counts(model, entries, db):
         for (day, tenant, key), n in Counter(triples).items():
             found[(name, day, tenant, key)] += n
     return found
+
+
+def _text_tuple_groups(days, tenants, keys, counted, every):
+    """Counter of (day, tenant, keys) when each counted entry's keys are a tuple of text (several keys per entry, as a
+    ledger's axes), else None. Entries sharing all three (most of a batch) are then counted once each by Counter's C
+    loop, instead of one (day, tenant, key) made per key of every entry. Checked on the groups: a tuple holding
+    anything but text is left to the per-key count (as dict keys 1 and True are one; as text they are two)."""
+    if set(map(type, keys)) - {type(None)} != {tuple}:
+        return None
+    if every:
+        groups = Counter(zip(days, tenants, keys, strict=True))
+    else:
+        groups = Counter((days[i], tenants[i], keys[i]) for i in counted)
+    if any(type(key) is not str for _, _, several in groups for key in several):
+        return None
+    return groups
 
 
 def record(model, entries, db):

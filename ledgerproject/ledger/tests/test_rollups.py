@@ -361,3 +361,54 @@ def test_its_counts_equal_a_count_entry_by_entry_whatever_the_keys():
             for one in key if isinstance(key, (list, tuple, set, frozenset)) else [key]:
                 expected[(dim.name, dim.day(entry), "", one if type(one) is str else str(one))] += 1
     assert rollups.counts(model, entries, "default") == expected
+
+
+def _count_entry_by_entry(model, entries):
+    from collections import Counter
+
+    expected = Counter()
+    for entry in entries:
+        for dim in rollups.dimensions(model):
+            key = dim.key(entry)
+            if key is None:
+                continue
+            for one in key if isinstance(key, (list, tuple, set, frozenset)) else [key]:
+                expected[(dim.name, dim.day(entry), "", one if type(one) is str else str(one))] += 1
+    return expected
+
+
+@pytest.mark.parametrize(
+    "choices",
+    [
+        [(), ("des",), ("des", "noop"), ("des", "des"), None],  # text tuples: counted a group at a time
+        [("des",), (1,), (True,), (1.0, "des"), ("des", "noop")],  # 1, True and 1.0 are one dict key, three texts
+    ],
+    ids=["text tuples", "tuples of numbers"],
+)
+def test_entries_with_several_keys_in_tuples_count_as_entry_by_entry(choices):
+    import datetime
+    import types
+
+    calls = []
+
+    def axes(entry):
+        calls.append(entry)
+        return entry.axes
+
+    model = types.SimpleNamespace(
+        ledger_name="fake",
+        tenant_field=None,
+        rollups=(
+            rollups.Dimension("axis", axes, day=lambda entry: entry.day),
+            rollups.Dimension("axis_month", axes, day=rollups.monthly(lambda entry: entry.day)),
+        ),
+    )
+    rng = random.Random(11)
+    moment = timezone.now()
+    days = [datetime.date(2026, 1, 1), datetime.date(2026, 2, 2)]
+    entries = [
+        types.SimpleNamespace(recorded_at=moment, day=rng.choice(days), axes=rng.choice(choices)) for _ in range(200)
+    ]
+    found = rollups.counts(model, entries, "default")
+    assert len(calls) == len(entries)  # a key function two dimensions share is called once per entry
+    assert found == _count_entry_by_entry(model, entries)
