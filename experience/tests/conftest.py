@@ -216,24 +216,26 @@ def make_event(db):
     return make
 
 
+def transition_data(artifact_id, from_state, to_state, tenant_id=None, kind="Adapter"):
+    """The data of an ArtifactStateTransitioned event moving `artifact_id` between two states."""
+    lifecycle = {
+        "from_state": from_state,
+        "to_state": to_state,
+        "timestamp": "2026-01-21T12:00:00Z",
+        "actor": "carol",
+        "reason": "review",
+        "ticket_ref": None,
+        "tenant_id": tenant_id,
+    }
+    return {"artifact_id": artifact_id, "artifact_kind": kind, "event": lifecycle}
+
+
 @pytest.fixture
 def transition(db):
     """transition("a1", "Draft", "Approved", tenant_id=None) → the appended ArtifactStateTransitioned event."""
 
     def make(artifact_id, from_state, to_state, tenant_id=None, kind="Adapter", **extra):
-        data = {
-            "artifact_id": artifact_id,
-            "artifact_kind": kind,
-            "event": {
-                "from_state": from_state,
-                "to_state": to_state,
-                "timestamp": "2026-01-21T12:00:00Z",
-                "actor": "carol",
-                "reason": "review",
-                "ticket_ref": None,
-                "tenant_id": tenant_id,
-            },
-        }
+        data = transition_data(artifact_id, from_state, to_state, tenant_id, kind)
         return ExperienceEvent.objects.append(
             kind="ArtifactStateTransitioned",
             data=data,

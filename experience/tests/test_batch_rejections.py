@@ -3,7 +3,7 @@
 import pytest
 
 from experience.models import ExperienceEvent
-from experience.tests.conftest import envelope
+from experience.tests.conftest import envelope, transition_data
 
 pytestmark = pytest.mark.django_db
 
@@ -17,16 +17,7 @@ def acme_api(make_user, client_for):
 
 def moved(artifact_id, from_state, to_state, tenant_id="acme"):
     """An ArtifactStateTransitioned envelope moving `artifact_id` between two states."""
-    lifecycle = {
-        "from_state": from_state,
-        "to_state": to_state,
-        "timestamp": "2026-01-21T12:00:00Z",
-        "actor": "carol",
-        "reason": "review",
-        "ticket_ref": None,
-        "tenant_id": tenant_id,
-    }
-    data = {"artifact_id": artifact_id, "artifact_kind": "Adapter", "event": lifecycle}
+    data = transition_data(artifact_id, from_state, to_state, tenant_id)
     return envelope("ArtifactStateTransitioned", data=data, tenant_id=tenant_id)
 
 

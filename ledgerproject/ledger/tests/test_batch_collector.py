@@ -90,6 +90,17 @@ def test_every_batch_route_is_held_to_its_garbage():
     assert missing == [], "a batch route without items to send (test_perf_append.SINGLE_APPEND_ROUTES)"
 
 
+def _array_route(route, array_to, make_user, client_for):
+    """(a superuser's client, the URL an array goes to, body(i)) for a batch route, the array sent to the list or to
+    `batch/`."""
+    from ledgerproject.ledger.tests.test_perf_append import SINGLE_APPEND_ROUTES, _new_run
+
+    api = client_for(make_user("root", superuser=True))
+    api.budget_run = _new_run(api)
+    url_for, body = SINGLE_APPEND_ROUTES[_single_route_of(route)]
+    return api, url_for(api, 0) + ("batch/" if array_to == "batch/" else ""), body
+
+
 @pytest.fixture
 def appended_entries(monkeypatch):
     """Weak references to every entry the kernel's append path returns."""
@@ -115,12 +126,7 @@ def test_an_answered_array_is_freed_without_the_collector(
 ):
     # The body, the entries and the answer are freed by reference counting as the request ends (ledger/memory.py):
     # DRF's cycles (view and response, request and parser context, list serializer and child) keep none of them.
-    from ledgerproject.ledger.tests.test_perf_append import SINGLE_APPEND_ROUTES, _new_run
-
-    api = client_for(make_user("root", superuser=True))
-    api.budget_run = _new_run(api)
-    url_for, body = SINGLE_APPEND_ROUTES[_single_route_of(route)]
-    url = url_for(api, 0) + ("batch/" if array_to == "batch/" else "")
+    api, url, body = _array_route(route, array_to, make_user, client_for)
     appended_entries.clear()
     gc.collect()
     gc.disable()
@@ -184,12 +190,7 @@ def test_the_collector_resumes_only_once_an_arrays_answer_is_released(
 ):
     # Allocations count while the collector is off, so the first one after it is back on sets off a pass. Turned back
     # on while the answer still held the batch, that pass walked every entry and row the request built.
-    from ledgerproject.ledger.tests.test_perf_append import SINGLE_APPEND_ROUTES, _new_run
-
-    api = client_for(make_user("root", superuser=True))
-    api.budget_run = _new_run(api)
-    url_for, body = SINGLE_APPEND_ROUTES[_single_route_of(route)]
-    url = url_for(api, 0) + ("batch/" if array_to == "batch/" else "")
+    api, url, body = _array_route(route, array_to, make_user, client_for)
     passes_before_release.watch(appended_entries)
     response = api.post(url, [body(i) for i in range(20)], format="json")
     assert response.status_code == 201, response.content[:500]

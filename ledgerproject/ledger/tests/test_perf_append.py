@@ -334,24 +334,9 @@ def test_it_reads_a_promotions_current_release_under_the_lock_in_the_locks_own_m
 
 
 def _transition_body(artifact_id, from_state, to_state):
-    from experience.tests.conftest import envelope
+    from experience.tests.conftest import envelope, transition_data
 
-    return envelope(
-        "ArtifactStateTransitioned",
-        data={
-            "artifact_id": artifact_id,
-            "artifact_kind": "Adapter",
-            "event": {
-                "from_state": from_state,
-                "to_state": to_state,
-                "timestamp": "2026-01-21T12:00:00Z",
-                "actor": "carol",
-                "reason": "review",
-                "ticket_ref": None,
-                "tenant_id": "acme",
-            },
-        },
-    )
+    return envelope("ArtifactStateTransitioned", data=transition_data(artifact_id, from_state, to_state, "acme"))
 
 
 @pytest.mark.postgres
