@@ -162,7 +162,16 @@ def _compiled_state_read(model, name, read, connection):
         sql, params = compiler.as_sql()
     except EmptyResultSet:
         return None
-    return sql, params, lambda rows: list(compiler.results_iter(results=[rows], tuple_expected=True))
+    width = compiler.col_count if compiler.has_extra_select else None
+
+    def convert(rows):
+        # As the compiler's own fetch does: columns it added for ordering (distinct() ordered by an unselected column)
+        # are cut off before the fields' converters run.
+        if width is not None:
+            rows = [row[:width] for row in rows]
+        return list(compiler.results_iter(results=[rows], tuple_expected=True))
+
+    return sql, params, convert
 
 
 def _raise_for_stored_keys(model, entries, db, rows):

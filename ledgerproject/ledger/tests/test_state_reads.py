@@ -23,6 +23,25 @@ def test_a_values_list_read_comes_back_as_the_queryset_gives_it():
     assert isinstance(convert(rows)[0][1], dict)
 
 
+def test_a_distinct_read_ordered_by_a_column_it_does_not_select_comes_back_as_the_queryset_gives_it():
+    from experience.tests.conftest import envelope, fields_of
+
+    for _ in range(2):
+        ExperienceEvent.objects.append(**fields_of(envelope("OutcomeRecorded", correlation_id="distinct")))
+    read = (
+        ExperienceEvent._base_manager.filter(correlation_id="distinct")
+        .values_list("correlation_id", "kind")
+        .distinct()
+        .order_by("correlation_id", "-seq")
+    )
+    sql, params, convert = _compiled_state_read(ExperienceEvent, "read", read, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    assert convert(rows) == list(read)
+    assert {len(row) for row in convert(rows)} == {2}
+
+
 def test_a_sql_read_comes_back_as_the_database_answers():
     sql, params, convert = _compiled_state_read(ExperienceEvent, "raw", ("SELECT %s", [1]), connection)
     assert (sql, params, convert([(1,)])) == ("SELECT %s", [1], [(1,)])
