@@ -137,7 +137,7 @@ class LedgerQuerySet(AppendOnlyQuerySet):
                 pass  # a backdated clock going back: the path below answers, in its order
         rules = state = None
         if model.has_state_rules():
-            # The rows of the rules' own reads (state_reads), when they rode in the lock's message.
+            # The rows of the rules' own reads (state_reads), read right after the lock (in its message on PostgreSQL).
             state = {}
 
             def rules():

@@ -198,12 +198,6 @@ def test_the_collector_resumes_only_once_an_arrays_answer_is_released(
     assert passes_before_release == [], f"{route}: collector passes while the answer held the batch"
 
 
-def test_a_refused_array_turns_the_collector_back_on_once_answered(api, passes_before_release):
-    refused = api.post("/api/v1/enhances/", [entry_json("r1"), entry_json("r2", status="maybe")], format="json")
-    assert refused.status_code == 400
-    assert gc.isenabled()
-
-
 def test_without_the_middleware_the_collector_resumes_as_the_block_ends():
     from django.test import RequestFactory
 
@@ -272,12 +266,7 @@ def _garbage_after(api, url, params):
 
 @pytest.mark.parametrize("route", sorted(_batch_routes()))
 def test_a_list_page_leaves_the_collector_nothing_that_grows_with_it(route, make_user, client_for):
-    from ledgerproject.ledger.tests.test_perf_append import SINGLE_APPEND_ROUTES, _new_run
-
-    api = client_for(make_user("root", superuser=True))
-    api.budget_run = _new_run(api)
-    url_for, body = SINGLE_APPEND_ROUTES[_single_route_of(route)]
-    url = url_for(api, 0)
+    api, url, body = _array_route(route, "the list", make_user, client_for)
     assert api.post(url, [body(i) for i in range(60)], format="json").status_code == 201
     _garbage_after(api, url, {"page_size": 2})  # first use: caches, lookups
     small = _garbage_after(api, url, {"page_size": 2})

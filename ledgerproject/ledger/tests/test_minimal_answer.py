@@ -9,6 +9,7 @@ from django.test import RequestFactory
 from enhancelog.tests.conftest import entry_json
 from ledgerproject.ledger.api import AppendMixin, prefers_minimal
 from ledgerproject.ledger.registry import ledger_models
+from ledgerproject.ledger.tests.test_batch_collector import _single_route_of
 from ledgerproject.ledger.tests.test_perf_append import NOT_SINGLE_APPENDS, SINGLE_APPEND_ROUTES, _new_run
 
 pytestmark = pytest.mark.django_db
@@ -43,14 +44,10 @@ def _reviewed_url(api, i):
 MORE_ROUTES = {REVIEWS: (_reviewed_url, lambda i: {"decision": "acknowledged", "comment": f"seen {i}"})}
 
 
-def _single_route_of(route):
-    return route.replace("batch/$", "$").replace("logs/batch/", "logs/")
-
-
 def _url_and_body(route, api):
     batch = route.endswith("batch/$") or route.endswith("batch/")
     url_for, body = {**SINGLE_APPEND_ROUTES, **MORE_ROUTES}[_single_route_of(route)]
-    return url_for(api, 0) + ("batch/" if batch else ""), body, batch
+    return url_for(api, 0) + ("batch/" if batch else ""), body
 
 
 @pytest.fixture
@@ -77,7 +74,7 @@ def test_every_append_route_is_held_to_the_minimal_answer():
 
 @pytest.mark.parametrize("route", sorted(_append_routes()))
 def test_an_array_answered_minimally_says_where_its_entries_were_stored(route, api):
-    url, body, _ = _url_and_body(route, api)
+    url, body = _url_and_body(route, api)
     response = api.post(url, [body(i) for i in range(1, 4)], format="json", **MINIMAL)
     assert response.status_code == 201, response.content[:500]
     assert response["Preference-Applied"] == "return=minimal"
@@ -92,7 +89,7 @@ def test_an_array_answered_minimally_says_where_its_entries_were_stored(route, a
 
 @pytest.mark.parametrize("route", sorted(route for route in _append_routes() if "batch/" not in route))
 def test_one_entry_answered_minimally_names_its_seq_and_hash(route, api):
-    url, body, _ = _url_and_body(route, api)
+    url, body = _url_and_body(route, api)
     response = api.post(url, body(1), format="json", **MINIMAL)
     assert response.status_code == 201, response.content[:500]
     answer = response.json()
@@ -106,7 +103,7 @@ def test_one_entry_answered_minimally_names_its_seq_and_hash(route, api):
 
 @pytest.mark.parametrize("route", sorted(route for route in _append_routes() if "batch/" in route))
 def test_a_refused_array_answers_as_without_the_preference(route, api):
-    url, body, _ = _url_and_body(route, api)
+    url, body = _url_and_body(route, api)
     items = [body(1), {"not": "an entry"}]
     minimal = api.post(url, items, format="json", **MINIMAL)
     full = api.post(url, items, format="json")
