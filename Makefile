@@ -67,7 +67,8 @@ test-sqlite:
 test-postgres:
 	scripts/with-postgres.sh $(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
 
-## make bench: the append table of issue #12 (Ledger, MLflow, raw psycopg; targets met/MISSED) on a throwaway
-## PostgreSQL; MLflow is installed once under ~/.cache/ledger-bench. BENCH_ARGS passes options (see bench/README.md).
+## make bench: every target of issue #12 (appends beside MLflow and raw psycopg, reads, export, verification, Merkle;
+## met/MISSED) on a throwaway PostgreSQL; MLflow is installed once under ~/.cache/ledger-bench. BENCH_ARGS passes
+## options (bench/README.md): BENCH_ARGS=--full reads at 10M entries, BENCH_ARGS="--skip reads --only-batches" …
 bench: install-dev
-	scripts/with-postgres.sh $(PY) bench/append.py $(BENCH_ARGS)
+	scripts/with-postgres.sh $(PY) bench/targets.py $(BENCH_ARGS)

@@ -32,6 +32,7 @@ from harness import (
     require_status,
     running_app,
     timed_threads,
+    write_summary,
 )
 
 # The issue's targets (#12): Ledger ÷ MLflow and Ledger ÷ raw for each kind of shape, list p95 in ms.
@@ -330,6 +331,15 @@ def rate_row(label, rate, mlflow_rate, raw_rate, mlflow_target, raw_target=None)
     return (label, fmt(rate), fmt(mlflow_rate), fmt(raw_rate), vs_m, vs_r, target, verdict(checks))
 
 
+def summary_row(row):
+    """(target, figure, goal, met) of a report row, for bench/targets.py's table of every target."""
+    label, rate, _mlflow, _raw, vs_mlflow, vs_raw, goal, met = row
+    ratios = [f"{vs_mlflow:.2f}× MLflow" if vs_mlflow is not None and "MLflow" in goal else None]
+    ratios.append(f"{vs_raw:.0%} raw" if vs_raw is not None and "raw" in goal else None)
+    shown = ", ".join(ratio for ratio in ratios if ratio)
+    return label, f"{rate} ({shown})" if shown else rate, goal, met == "met"
+
+
 def print_table(rows):
     header = ("shape", "Ledger", "MLflow", "raw psycopg", "Ledger÷MLflow", "Ledger÷raw", "target", "")
     widths = (40, 12, 12, 12, 14, 11, 26, 6)
@@ -378,6 +388,9 @@ def main():
         "Prefer: return=minimal, {appended, first_seq, last_seq, entry_hash} (MLflow's log_batch answers {})",
     )
     parser.add_argument("--no-mlflow", action="store_true", help="leave the MLflow column out")
+    parser.add_argument(
+        "--summary", help="also add each row's target and verdict to this JSON-lines file (bench/targets.py)"
+    )
     parser.add_argument(
         "--only",
         action="append",
@@ -493,6 +506,7 @@ def main():
         )
     print()
     print_table(rows)
+    write_summary(args.summary, [summary_row(row) for row in rows])
     print()
     print(
         f"Ledger served by: gunicorn {args.gunicorn}; MLflow {mlflow.get('version', '—')}: gunicorn, 2 workers; "

@@ -127,6 +127,26 @@ def append_in_batches(rows, size, append, done, noun, report_every):
     return time.perf_counter() - started
 
 
+def write_summary(path, rows):
+    """Add each (target, figure, goal, met) row to the JSON-lines file `path`, which bench/targets.py gathers from
+    every script it runs into one table; nothing when `path` is None (the script was run on its own)."""
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as handle:
+        for target, figure, goal, met in rows:
+            handle.write(json.dumps({"target": target, "figure": figure, "goal": goal, "met": bool(met)}) + "\n")
+
+
+def read_summary(path):
+    """The rows write_summary() left in `path`, as (target, figure, goal, met) tuples."""
+    with open(path, encoding="utf-8") as handle:
+        return [
+            tuple(json.loads(line)[key] for key in ("target", "figure", "goal", "met"))
+            for line in handle
+            if line.strip()
+        ]
+
+
 def p50_p95(samples):
     """Median and 95th percentile (nearest rank, rounded down) of the samples."""
     ordered = sorted(samples)

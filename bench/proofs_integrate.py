@@ -19,7 +19,9 @@ import statistics
 import time
 from pathlib import Path
 
-from harness import run_in_scratch_dir, setup_django, use_scratch_database
+from harness import run_in_scratch_dir, setup_django, use_scratch_database, write_summary
+
+INTEGRATE_PER_S = 100_000  # issue #12's target
 
 
 def main(workdir):
@@ -27,6 +29,9 @@ def main(workdir):
     parser.add_argument("--entries", type=int, default=200_000)
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary directory")
     parser.add_argument("--repeat", type=int, default=1, help="time the integration N times (best and median)")
+    parser.add_argument(
+        "--summary", help="also add the target and its verdict to this JSON-lines file (bench/targets.py)"
+    )
     args = parser.parse_args()
 
     use_scratch_database(args.database_url, workdir)
@@ -66,6 +71,17 @@ def main(workdir):
     elapsed = min(timings)
     print(f"integrated {size:,} entries in {elapsed:.1f} s: {size / elapsed:,.0f} entries/s", end="")
     print(f" (best; median {size / statistics.median(timings):,.0f} of {args.repeat})" if args.repeat > 1 else "")
+    write_summary(
+        args.summary,
+        [
+            (
+                f"Merkle integration, {size:,} entries ({connection.vendor})",
+                f"{size / elapsed:,.0f} entries/s",
+                f"≥ {INTEGRATE_PER_S:,} entries/s",
+                size / elapsed >= INTEGRATE_PER_S,
+            )
+        ],
+    )
     cpu = f"CPU per entry (median): this process {statistics.median(client_costs):.2f} µs"
     if server_costs:
         cpu += f", the PostgreSQL backend {statistics.median(server_costs):.2f} µs"
