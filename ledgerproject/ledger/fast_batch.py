@@ -448,7 +448,12 @@ _PER_CALL = object()  # a default computed by each get_default() call
 def _constant_default(field):
     """field.get_default() when every call returns the same value, else _PER_CALL."""
     kind = type(field)
-    if kind.get_default is not models.Field.get_default or kind._get_default is not models.Field._get_default:
+    # A foreign key without a default (every ledger's recorded_by) answers as Django's own method does: None. With one,
+    # it reads the key of a model instance default, which may change: asked per call.
+    plain_key = kind.get_default is models.ForeignKey.get_default and not field.has_default()
+    if (kind.get_default is not models.Field.get_default and not plain_key) or (
+        kind._get_default is not models.Field._get_default
+    ):
         return _PER_CALL
     if field.has_db_default() or (field.has_default() and callable(field.default)):
         return _PER_CALL

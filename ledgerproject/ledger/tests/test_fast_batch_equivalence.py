@@ -449,6 +449,10 @@ def test_its_construction_reads_a_constant_default_once_and_calls_a_minting_one_
     assert fast_batch._constant_default(field("chain_pending")) is False
     assert fast_batch._constant_default(field("daemon_id")) is None  # no default: None, the same each call
     assert fast_batch._constant_default(EnhanceEntry._meta.get_field("verdicts")) is fast_batch._PER_CALL
+    # A foreign key without a default (every ledger's recorded_by) gives None on every call: read once too.
+    recorded_by = EnhanceEntry._meta.get_field("recorded_by")
+    assert fast_batch._constant_default(recorded_by) is None
+    assert "recorded_by_id" in fast_batch.row_plan(EnhanceEntry).constant_defaults
     first, second = fast_batch.row_plan(EnhanceEntry).build({}), fast_batch.row_plan(EnhanceEntry).build({})
     assert first.verdicts == [] and first.verdicts is not second.verdicts  # default=list: one list per entry
     plan = fast_batch.row_plan(ExperienceEvent)
