@@ -4,9 +4,10 @@ import django_filters
 from django import forms
 
 from enhancelog.models import EMPTY, EnhanceEntry, unreviewed_floor
+from ledgerproject.ledger.filters import LedgerFilterSet
 
 
-class EnhanceEntryFilterSet(django_filters.FilterSet):
+class EnhanceEntryFilterSet(LedgerFilterSet):
     blueprint_id = django_filters.CharFilter(method="filter_blueprint", help_text="exact blueprint id")
     status = django_filters.ChoiceFilter(choices=EnhanceEntry.STATUS_CHOICES)
     axis = django_filters.CharFilter(method="filter_axis", help_text="has a verdict (pass or deny) on this axis")

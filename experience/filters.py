@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from experience import schemas
 from experience.models import ExperienceEvent
-from ledgerproject.ledger.filters import CapFilter
+from ledgerproject.ledger.filters import CapFilter, LedgerFilterSet
 from ledgerproject.ledger.validators import MAX_JSON_INT
 
 KIND_CHOICES = [(kind, kind) for kind in schemas.KINDS]
@@ -38,7 +38,7 @@ def IdFilter(**kwargs):  # noqa: N802 - reads like the filter classes beside it
     return django_filters.CharFilter(validators=[validate_id], **kwargs)
 
 
-class ExperienceEventFilterSet(django_filters.FilterSet):
+class ExperienceEventFilterSet(LedgerFilterSet):
     tenant_id = IdFilter()
     # distinct=False: a column of the event's own row cannot repeat a row, and django-filter's default
     # SELECT DISTINCT keeps PostgreSQL from walking the (kind, seq) index to the page's LIMIT (it read
@@ -74,7 +74,7 @@ def validate_artifact_kind(value):
     )
 
 
-class ArtifactFilterSet(django_filters.FilterSet):
+class ArtifactFilterSet(LedgerFilterSet):
     tenant_id = IdFilter()
     artifact_id = IdFilter()
     kind = django_filters.CharFilter(

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import django_filters
 from django import forms
 
+from ledgerproject.ledger.filters import LedgerFilterSet
 from ledgerproject.ledger.validators import MAX_JSON_INT
 from logchain.levels import LEVELS
 from logchain.models import LogRecord
@@ -12,7 +13,7 @@ from logchain.models import LogRecord
 LEVEL_CHOICES = [(name, name) for name in LEVELS]
 
 
-class LogRecordFilterSet(django_filters.FilterSet):
+class LogRecordFilterSet(LedgerFilterSet):
     node_id = django_filters.NumberFilter(field_name="node_id")
     daemon_id = django_filters.NumberFilter(field_name="daemon_id")
     level = django_filters.MultipleChoiceFilter(choices=LEVEL_CHOICES, help_text="Exact level; repeat for several.")

@@ -2,6 +2,7 @@
 
 import django_filters
 
+from ledgerproject.ledger.filters import LedgerFilterSet
 from releases.models import Release
 
 # The list joins each entry to its current-release row (Release.objects.currents()): filtering that row's
@@ -9,7 +10,7 @@ from releases.models import Release
 CURRENT = "current_row__"
 
 
-class ReleaseFilterSet(django_filters.FilterSet):
+class ReleaseFilterSet(LedgerFilterSet):
     q = django_filters.CharFilter(field_name=f"{CURRENT}name", lookup_expr="icontains", label="Name contains")
     name = django_filters.CharFilter(field_name=f"{CURRENT}name")
     spec_digest = django_filters.CharFilter(field_name=f"{CURRENT}spec_digest", method="filter_spec_digest")

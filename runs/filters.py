@@ -3,11 +3,12 @@
 import django_filters
 from django.core.exceptions import ValidationError
 
+from ledgerproject.ledger.filters import LedgerFilterSet
 from ledgerproject.ledger.validators import normalize_sha256
 from runs.models import Output, Run, RunStatus
 
 
-class RunFilterSet(django_filters.FilterSet):
+class RunFilterSet(LedgerFilterSet):
     spec_digest = django_filters.CharFilter(method="filter_spec_digest")
     agent_name = django_filters.CharFilter(field_name="agent_name")
     status = django_filters.ChoiceFilter(
@@ -28,7 +29,7 @@ class RunFilterSet(django_filters.FilterSet):
         return queryset.with_status_name(value)
 
 
-class OutputFilterSet(django_filters.FilterSet):
+class OutputFilterSet(LedgerFilterSet):
     task_id = django_filters.CharFilter(field_name="task_id")
     attempt = django_filters.NumberFilter(field_name="attempt")
     producer_agent = django_filters.CharFilter(field_name="producer_agent")

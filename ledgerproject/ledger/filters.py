@@ -1,12 +1,64 @@
-"""The API's filter backend: a FilterSet's refusal becomes a 400 whose messages are never %-formatted again."""
+"""The ledgers' filtering: the base of every FilterSet, and the API's backend, whose refusal is a 400 rendered once."""
 
+import copy
 from datetime import UTC, datetime
 
 import django_filters
+from django.http import QueryDict
+from django_filters.filters import QuerySetRequestMixin
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
 from ledgerproject.ledger.validators import MAX_JSON_INT
+
+
+class LedgerFilterSet(django_filters.FilterSet):
+    """The base of every ledger's FilterSet (API lists and pages): made for each request without rebuilding what
+    does not change from one request to the next.
+
+    django-filter deep-copies every declared filter for each FilterSet it makes, to point the copies at it, then
+    builds a form class from new form fields, each labelled from the model's field: on an API list that was more
+    Python than the page's own query. Here each filter is copied shallowly and pointed at this FilterSet, its
+    `method` bound to the copy (as the deep copy binds it); the form class is made once per FilterSet class and
+    model (its fields come from the filters' declarations alone), and each form still deep-copies its fields, as
+    Django's forms do. A FilterSet with a filter whose form field is made from the request (model choices) keeps
+    django-filter's per-request form. `ledger/tests/test_filtersets.py` holds every FilterSet of the project to
+    django-filter's own answers.
+    """
+
+    _form_classes = {}  # (FilterSet class, model) → its form class
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        # django-filter's BaseFilterSet.__init__, with the filters copied shallowly.
+        if queryset is None:
+            queryset = self._meta.model._default_manager.all()
+        model = queryset.model
+        self.is_bound = data is not None
+        self.data = data or QueryDict()
+        self.queryset = queryset
+        self.request = request
+        self.form_prefix = prefix
+        self.filters = {name: _filter_for(self, declared, model) for name, declared in self.base_filters.items()}
+
+    def get_form_class(self):
+        key = (type(self), self.queryset.model)
+        form_class = self._form_classes.get(key)
+        if form_class is None:
+            form_class = super().get_form_class()
+            # A filter whose form field is made from the request (model choices from a queryset callable) is built
+            # for each request, as django-filter builds it.
+            if not any(isinstance(each, QuerySetRequestMixin) for each in self.filters.values()):
+                self._form_classes[key] = form_class
+        return form_class
+
+
+def _filter_for(filterset, declared, model):
+    """A shallow copy of the declared filter, for `filterset` over `model`."""
+    copied = copy.copy(declared)
+    copied.model, copied.parent = model, filterset
+    if copied.method is not None:
+        copied.method = copied.method  # a FilterMethod of the copy (the declared one's calls its own parent)
+    return copied
 
 
 def filter_errors(filterset):

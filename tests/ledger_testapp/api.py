@@ -1,11 +1,10 @@
-import django_filters
-
 from ledgerproject.ledger.api import LedgerViewSet
+from ledgerproject.ledger.filters import LedgerFilterSet
 from tests.ledger_testapp.models import Note
 from tests.ledger_testapp.serializers import NoteSerializer
 
 
-class NoteFilterSet(django_filters.FilterSet):
+class NoteFilterSet(LedgerFilterSet):
     class Meta:
         model = Note
         fields = ["topic", "tenant_id"]
