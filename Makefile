@@ -69,6 +69,7 @@ test-postgres:
 
 ## make bench: every target of issue #12 (appends beside MLflow and raw psycopg, reads, export, verification, Merkle;
 ## met/MISSED) on a throwaway PostgreSQL; MLflow is installed once under ~/.cache/ledger-bench. BENCH_ARGS passes
-## options (bench/README.md): BENCH_ARGS=--full reads at 10M entries, BENCH_ARGS="--skip reads --only-batches" …
+## options (bench/README.md), e.g. BENCH_ARGS="--skip reads --only-batches"; --full (reads at 10M) wants a server
+## that keeps its data (bench/README.md, "Running it at 10M").
 bench: install-dev
 	scripts/with-postgres.sh $(PY) bench/targets.py $(BENCH_ARGS)

@@ -337,7 +337,9 @@ def summary_row(row):
     ratios = [f"{vs_mlflow:.2f}× MLflow" if vs_mlflow is not None and "MLflow" in goal else None]
     ratios.append(f"{vs_raw:.0%} raw" if vs_raw is not None and "raw" in goal else None)
     shown = ", ".join(ratio for ratio in ratios if ratio)
-    return label, f"{rate} ({shown})" if shown else rate, goal, met == "met"
+    # Against MLflow, the verdict needs MLflow's figure: without it (--no-mlflow, MLflow unavailable) it is unmeasured.
+    measured = vs_mlflow is not None or "MLflow" not in goal
+    return label, f"{rate} ({shown})" if shown else rate, goal, (met == "met") if measured else None
 
 
 def print_table(rows):

@@ -52,6 +52,16 @@ def recreate_database(base, name):
     return database_url(base, name)
 
 
+def ensure_database(base, name):
+    """Create database `name` on the server of URL `base` unless it is there; return its URL (what it holds is kept)."""
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return database_url(base, name)
+
+
 def recreate_bench_databases(prefix):
     """Drop and create `<prefix>_raw` and `<prefix>_app` on DATABASE_URL's PostgreSQL server; return their URLs."""
     base = require_postgres_url()
@@ -129,12 +139,14 @@ def append_in_batches(rows, size, append, done, noun, report_every):
 
 def write_summary(path, rows):
     """Add each (target, figure, goal, met) row to the JSON-lines file `path`, which bench/targets.py gathers from
-    every script it runs into one table; nothing when `path` is None (the script was run on its own)."""
+    every script it runs into one table; nothing when `path` is None (the script was run on its own). `met` is None
+    for a target the run could not measure (its baseline missing)."""
     if not path:
         return
     with open(path, "a", encoding="utf-8") as handle:
         for target, figure, goal, met in rows:
-            handle.write(json.dumps({"target": target, "figure": figure, "goal": goal, "met": bool(met)}) + "\n")
+            verdict = None if met is None else bool(met)
+            handle.write(json.dumps({"target": target, "figure": figure, "goal": goal, "met": verdict}) + "\n")
 
 
 def read_summary(path):

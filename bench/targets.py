@@ -10,9 +10,12 @@ its own report as it goes; the run ends with one table of every target, its figu
 - reads (bench/search_explain.py): the API's filtered lists, the list and dashboard pages and search, p95 each,
   every query they run EXPLAINed (a Seq Scan on a ledger table misses its target), on ledgers loaded by COPY
   through the kernel's hashes: --reads-entries per ledger (default 20,000, a couple of minutes), or with --full
-  10,000,000 (about an hour's load and some 45 GB with --reads-args "--sizes …": bench/README.md);
+  10,000,000 per ledger (hours of load and tens of GB; --reads-args "--sizes experience=1000000,…" gives some
+  ledgers less; point DATABASE_URL at a server that keeps its data: bench/README.md, "Running it at 10M");
 - export and full verification (bench/verify_export.py) and Merkle integration (bench/proofs_integrate.py) on
   --throughput-entries appended through the kernel (default 100,000; 1,000,000 with --full).
+
+Options it does not know go to append.py, even with --skip appends; give --reads-args its value as --reads-args=….
 
 The exit status is 1 when a part could not finish (a missed target is not a failure of the run: it is printed).
 """
@@ -26,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import read_summary, recreate_database, require_postgres_url
+from harness import ensure_database, read_summary, recreate_database, require_postgres_url
 
 BENCH = Path(__file__).resolve().parent
 PARTS = ("appends", "reads", "throughput", "merkle")
@@ -49,7 +52,9 @@ def main():
 
     def reads():
         sizes = ["--full"] if args.full else ["--entries", str(args.reads_entries)]
-        url = recreate_database(base, "ledger_bench_reads")
+        # At 10M the load takes hours: a server that keeps its data keeps it for the next run, which only measures
+        # (search_explain.py reuses a ledger already at its size).
+        url = (ensure_database if args.full else recreate_database)(base, "ledger_bench_reads")
         # DJANGO_DEBUG as search_explain.py documents it: its pages are rendered without collected static files.
         env = {"DATABASE_URL": url, "DJANGO_DEBUG": "1"}
         return [python, str(BENCH / "search_explain.py"), *sizes, *shlex.split(args.reads_args)], env
@@ -92,9 +97,11 @@ def print_targets(rows, unfinished):
     figure_width = max([len("figure"), *(len(row[1]) for row in rows)])
     print(f"{'target':<{width}}  {'figure':>{figure_width}}  {'asked':<32}")
     for target, figure, goal, met in rows:
-        print(f"{target:<{width}}  {figure:>{figure_width}}  {goal:<32}  {'met' if met else 'MISSED'}")
-    missed = sum(1 for row in rows if not row[3])
-    print(f"\n{len(rows) - missed} of {len(rows)} met, {missed} missed.")
+        verdict = "not measured" if met is None else "met" if met else "MISSED"
+        print(f"{target:<{width}}  {figure:>{figure_width}}  {goal:<32}  {verdict}")
+    met, missed = sum(1 for row in rows if row[3]), sum(1 for row in rows if row[3] is False)
+    unmeasured = len(rows) - met - missed
+    print(f"\n{met} of {len(rows)} met, {missed} missed" + (f", {unmeasured} not measured." if unmeasured else "."))
     for name, status in unfinished:
         print(f"The {name} part stopped with exit status {status}: its targets above are partial or missing.")
 

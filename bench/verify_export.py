@@ -146,7 +146,7 @@ def phase_export(entries, repeat, summary):
         growths.append((resident_bytes() - early[0], sent - early[1]))
 
     best, text = rates(entries, repeat, export)
-    grown, sent = min(growths)
+    grown, sent = max(growths)  # a later export reuses memory an earlier one freed: the first tells most
     flat = grown <= EXPORT_GROWTH_SLACK + EXPORT_GROWTH_SHARE * sent
     write_summary(
         summary,

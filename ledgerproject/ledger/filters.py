@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 
 import django_filters
 from django.http import QueryDict
-from django_filters.filters import QuerySetRequestMixin
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
@@ -21,9 +20,9 @@ class LedgerFilterSet(django_filters.FilterSet):
     Python than the page's own query. Here each filter is copied shallowly and pointed at this FilterSet, its
     `method` bound to the copy (as the deep copy binds it); the form class is made once per FilterSet class and
     model (its fields come from the filters' declarations alone), and each form still deep-copies its fields, as
-    Django's forms do. A FilterSet with a filter whose form field is made from the request (model choices) keeps
-    django-filter's per-request form. `ledger/tests/test_filtersets.py` holds every FilterSet of the project to
-    django-filter's own answers.
+    Django's forms do. A FilterSet with a filter whose form field is made otherwise (from the request, the table or
+    a `field` of its own) keeps django-filter's per-request form. `ledger/tests/test_filtersets.py` holds every
+    FilterSet of the project to django-filter's own answers and rendered form.
     """
 
     _form_classes = {}  # (FilterSet class, model) → its form class
@@ -45,17 +44,29 @@ class LedgerFilterSet(django_filters.FilterSet):
         form_class = self._form_classes.get(key)
         if form_class is None:
             form_class = super().get_form_class()
-            # A filter whose form field is made from the request (model choices from a queryset callable) is built
-            # for each request, as django-filter builds it.
-            if not any(isinstance(each, QuerySetRequestMixin) for each in self.filters.values()):
+            # Kept only when every filter makes its form field from its declaration alone (django-filter's own
+            # builders of that kind): a field made from the request (model choices from a queryset callable), from
+            # the table (AllValuesFilter's choices) or by a project's own `field` is built for each request, as
+            # django-filter builds it.
+            if all(type(each).field in _DECLARED_FIELD_BUILDERS for each in self.filters.values()):
                 self._form_classes[key] = form_class
         return form_class
+
+
+# The `field` properties that build a filter's form field from its declaration alone.
+_DECLARED_FIELD_BUILDERS = (
+    django_filters.Filter.field,
+    django_filters.NumberFilter.field,
+    django_filters.LookupChoiceFilter.field,
+)
 
 
 def _filter_for(filterset, declared, model):
     """A shallow copy of the declared filter, for `filterset` over `model`."""
     copied = copy.copy(declared)
     copied.model, copied.parent = model, filterset
+    # Its own keyword arguments: building a field may write to them (a queryset, choices), as on a deep copy.
+    copied.extra = dict(declared.extra)
     if copied.method is not None:
         copied.method = copied.method  # a FilterMethod of the copy (the declared one's calls its own parent)
     return copied

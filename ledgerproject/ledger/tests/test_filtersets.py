@@ -71,12 +71,19 @@ def _values(declared):
 
 
 def _answers(filterset):
+    """Validity, errors, the SQL and the form as a page renders it (labels, help texts, widgets, values)."""
     valid = filterset.is_valid()
     try:
         sql = str(filterset.qs.query)
     except EmptyResultSet:  # a filter that matches nothing, such as an empty list of choices
         sql = None
-    return valid, {name: list(messages) for name, messages in filterset.errors.items()}, sql
+    return valid, {name: list(messages) for name, messages in filterset.errors.items()}, sql, str(filterset.form)
+
+
+def _declared_state(filterset_class):
+    return {
+        name: (dict(vars(declared)), dict(declared.extra)) for name, declared in filterset_class.base_filters.items()
+    }
 
 
 @pytest.mark.django_db
@@ -92,6 +99,7 @@ def test_it_answers_as_django_filters_own_filterset(filterset_class):
     names = list(filterset_class.base_filters)
     for first, second in itertools.combinations(names[:4], 2):  # a few together
         cases.append(QueryDict(f"{first}=1&{second}=abc"))
+    declared = _declared_state(filterset_class)
     for data in cases:
         request = RequestFactory().get("/", data)
         request.user = user
@@ -99,6 +107,7 @@ def test_it_answers_as_django_filters_own_filterset(filterset_class):
             ours = _answers(filterset_class(data, queryset=queryset, request=request))
             theirs = _answers(_stock(filterset_class, data, queryset, request))
         assert ours == theirs, data
+    assert _declared_state(filterset_class) == declared  # no request left anything on the declared filters
 
 
 class _Recording(LedgerFilterSet):
@@ -175,3 +184,21 @@ def test_a_filter_with_choices_from_the_request_gets_a_form_made_for_each_reques
     first_form, second_form = ByChoice(QueryDict(), request=first).form, ByChoice(QueryDict(), request=second).form
     assert type(first_form) is not type(second_form)
     assert asked == [first, second]
+    assert ByChoice.base_filters["note"].extra["queryset"] is topics  # each request resolved it on its own copy
+
+
+@pytest.mark.django_db
+def test_a_filter_with_choices_from_the_table_reads_them_for_each_request():
+    from tests.ledger_testapp.models import Note
+
+    class ByTopic(LedgerFilterSet):
+        topic = django_filters.AllValuesFilter(field_name="topic")
+
+        class Meta:
+            model = Note
+            fields = []
+
+    Note.objects.append(key="n1", topic="alpha", body={})
+    assert [value for value, _ in ByTopic(QueryDict()).form.fields["topic"].choices] == ["", "alpha"]
+    Note.objects.append(key="n2", topic="beta", body={})
+    assert [value for value, _ in ByTopic(QueryDict()).form.fields["topic"].choices] == ["", "alpha", "beta"]
