@@ -10,7 +10,7 @@ its own report as it goes; the run ends with one table of every target, its figu
 - reads (bench/search_explain.py): the API's filtered lists, the list and dashboard pages and search, p95 each,
   every query they run EXPLAINed (a Seq Scan on a ledger table misses its target), on ledgers loaded by COPY
   through the kernel's hashes: --reads-entries per ledger (default 20,000, a couple of minutes), or with --full
-  10,000,000 per ledger (hours of load and tens of GB; --reads-args "--sizes experience=1000000,…" gives some
+  10,000,000 per ledger (hours of load and tens of GB; --reads-args='--sizes experience=1000000,…' gives some
   ledgers less; point DATABASE_URL at a server that keeps its data: bench/README.md, "Running it at 10M");
 - export and full verification (bench/verify_export.py) and Merkle integration (bench/proofs_integrate.py) on
   --throughput-entries appended through the kernel (default 100,000; 1,000,000 with --full).

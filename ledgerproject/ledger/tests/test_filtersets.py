@@ -16,6 +16,7 @@ from django.test import RequestFactory
 from django_filters.filterset import BaseFilterSet
 
 from ledgerproject.ledger.filters import LedgerFilterSet
+from tests.ledger_testapp.models import Note
 
 
 def _project_filtersets():
@@ -110,14 +111,14 @@ def test_it_answers_as_django_filters_own_filterset(filterset_class):
     assert _declared_state(filterset_class) == declared  # no request left anything on the declared filters
 
 
-class _Recording(LedgerFilterSet):
+class Recording(LedgerFilterSet):
     """A FilterSet whose method filter says which FilterSet it ran in."""
 
     tag = django_filters.CharFilter(method="by_tag")
     topic = django_filters.CharFilter(field_name="topic")
 
     class Meta:
-        model = None
+        model = Note
         fields = []
 
     def by_tag(self, queryset, name, value):
@@ -125,48 +126,34 @@ class _Recording(LedgerFilterSet):
         return queryset.filter(topic=value)
 
 
-@pytest.fixture
-def recording():
-    from tests.ledger_testapp.models import Note
-
-    class Recording(_Recording):
-        class Meta:
-            model = Note
-            fields = []
-
-    return Recording
-
-
 @pytest.mark.django_db
-def test_each_request_gets_its_own_filters_bound_to_its_own_filterset(recording):
-    first = recording(QueryDict("tag=a"), request=None)
-    second = recording(QueryDict("tag=b"), request=None)
+def test_each_request_gets_its_own_filters_bound_to_its_own_filterset():
+    first = Recording(QueryDict("tag=a"), request=None)
+    second = Recording(QueryDict("tag=b"), request=None)
     first.ran, second.ran = [], []
     first.qs, second.qs  # noqa: B018 - evaluating them runs the filters
     assert first.ran == [(first, "a")] and second.ran == [(second, "b")]
     for name in ("tag", "topic"):
         assert first.filters[name] is not second.filters[name]
         assert first.filters[name].parent is first and second.filters[name].parent is second
-        declared = recording.base_filters[name]
+        declared = Recording.base_filters[name]
         assert not hasattr(declared, "parent")  # the declared filter is never pointed at a request's FilterSet
-    assert recording.base_filters["tag"].filter.f is recording.base_filters["tag"]
+    assert Recording.base_filters["tag"].filter.f is Recording.base_filters["tag"]
 
 
 @pytest.mark.django_db
-def test_the_form_class_is_made_once_and_each_form_keeps_its_own_fields_and_errors(recording):
-    good = recording(QueryDict("topic=t"), request=None)
-    bad = recording(QueryDict("topic=" + "\x00"), request=None)
+def test_the_form_class_is_made_once_and_each_form_keeps_its_own_fields_and_errors():
+    good = Recording(QueryDict("topic=t"), request=None)
+    bad = Recording(QueryDict("topic=" + "\x00"), request=None)
     assert type(good.form) is type(bad.form)
     assert good.form.fields["topic"] is not bad.form.fields["topic"]
     assert good.is_valid() and not bad.is_valid()
     assert "topic" in bad.errors and not good.errors
-    assert recording(QueryDict("topic=t"), request=None).is_valid()  # the refusal stays with its own form
+    assert Recording(QueryDict("topic=t"), request=None).is_valid()  # the refusal stays with its own form
 
 
 @pytest.mark.django_db
 def test_a_filter_with_choices_from_the_request_gets_a_form_made_for_each_request():
-    from tests.ledger_testapp.models import Note
-
     asked = []
 
     def topics(request):
@@ -189,8 +176,6 @@ def test_a_filter_with_choices_from_the_request_gets_a_form_made_for_each_reques
 
 @pytest.mark.django_db
 def test_a_filter_with_choices_from_the_table_reads_them_for_each_request():
-    from tests.ledger_testapp.models import Note
-
     class ByTopic(LedgerFilterSet):
         topic = django_filters.AllValuesFilter(field_name="topic")
 
