@@ -114,7 +114,6 @@ def main():
     workdir = tempfile.mkdtemp(prefix="ledger-batch-statements-")
     os.environ["LEDGER_VAR_DIR"] = workdir
     os.environ["DATABASE_URL"] = recreate_database(require_postgres_url(), "batch_statements")
-    os.environ.setdefault("DJANGO_SECRET_KEY", "batch-statements-" + "x" * 40)
     os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
     setup_django()
     from django.core.management import call_command

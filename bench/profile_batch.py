@@ -201,7 +201,6 @@ def main():
         from harness import recreate_database, require_postgres_url
 
         os.environ["DATABASE_URL"] = recreate_database(require_postgres_url(), "profile_batch")
-    os.environ.setdefault("DJANGO_SECRET_KEY", "profile-batch-" + "x" * 40)
     os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
     setup_django()
     from django.core.management import call_command

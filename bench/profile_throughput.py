@@ -15,7 +15,7 @@ import os
 import pstats
 import time
 
-from harness import ROOT, database_url, require_postgres_url, setup_django
+from harness import ROOT, database_url, require_postgres_url, setup_django, vacuum_analyze
 from verify_export import entry
 
 DB_NAME = "ledger_bench_profile"
@@ -36,6 +36,7 @@ def fill(entries):
         EnhanceEntry.objects.append_many(
             [entry(i) for i in range(first, min(entries, first + 5000))], recorded_by="bench"
         )
+    vacuum_analyze(EnhanceEntry)
     return f"filled {entries:,} entries"
 
 

@@ -19,7 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
-from harness import run_in_scratch_dir, setup_django, use_scratch_database, write_summary
+from harness import run_in_scratch_dir, setup_django, use_scratch_database, vacuum_analyze, write_summary
 
 INTEGRATE_PER_S = 100_000  # issue #12's target
 
@@ -51,6 +51,7 @@ def main(workdir):
         count = min(1000, args.entries - start)
         Note.objects.append_many([{"key": f"k{start + i}", "body": {"n": start + i}} for i in range(count)])
     print(f"appended in {time.perf_counter() - started:.1f} s")
+    vacuum_analyze(Note)
 
     server_cpu = backend_cpu_reader(connection)
     timings, client_costs, server_costs = [], [], []

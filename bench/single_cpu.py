@@ -47,7 +47,6 @@ def main():
     parser.add_argument("--only", action="append", help="measure only this shape (repeatable)")
     args = parser.parse_args()
     # As profile_batch.py: the settings refuse to load without a key, and the test client's host must be allowed.
-    os.environ.setdefault("DJANGO_SECRET_KEY", "single-cpu-" + "x" * 40)
     os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
     setup_django()
     prepare_database(allow_sqlite=False)

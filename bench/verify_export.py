@@ -18,7 +18,15 @@ import subprocess
 import sys
 import time
 
-from harness import ROOT, SECRET_KEY, recreate_database, require_postgres_url, setup_django, write_summary
+from harness import (
+    ROOT,
+    SECRET_KEY,
+    recreate_database,
+    require_postgres_url,
+    setup_django,
+    vacuum_analyze,
+    write_summary,
+)
 
 DB_NAME = "ledger_bench_verify"
 
@@ -51,6 +59,7 @@ def phase_fill(entries, repeat, summary=None):
     for first in range(0, entries, batch):
         rows = [entry(i) for i in range(first, min(entries, first + batch))]
         EnhanceEntry.objects.append_many(rows, recorded_by="bench")
+    vacuum_analyze(EnhanceEntry)
     return f"filled {entries} entries in {time.perf_counter() - start:.1f}s"
 
 
