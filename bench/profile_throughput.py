@@ -48,7 +48,7 @@ def phases():
     from enhancelog.models import EnhanceEntry
     from ledgerproject.ledger import checkpoints
     from ledgerproject.ledger.chain import verify_chain
-    from ledgerproject.ledger.models import ApiToken, MerkleNode
+    from ledgerproject.ledger.models import ApiToken, MerkleTile
 
     def verify():
         result = verify_chain(EnhanceEntry)
@@ -63,9 +63,9 @@ def phases():
         assert sum(chunk.count(b"\n") for chunk in response.streaming_content) > 0
 
     def forget_tree():  # outside the timing: the next integration starts from an empty, vacuumed table
-        MerkleNode.objects.filter(ledger=EnhanceEntry.ledger_name)._raw_delete(MerkleNode.objects.db)
+        MerkleTile.objects.filter(ledger=EnhanceEntry.ledger_name)._raw_delete(MerkleTile.objects.db)
         with connection.cursor() as cursor:
-            cursor.execute(f"VACUUM {MerkleNode._meta.db_table}")
+            cursor.execute(f"VACUUM {MerkleTile._meta.db_table}")
 
     def integrate():
         checkpoints.integrate(EnhanceEntry)

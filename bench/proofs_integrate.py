@@ -57,12 +57,12 @@ def main(workdir):
     timings, client_costs, server_costs = [], [], []
     for attempt in range(args.repeat):
         if attempt:  # throw the tree away, outside the timing (VACUUM: the next run must not meet dead rows)
-            from ledgerproject.ledger.models import MerkleNode
+            from ledgerproject.ledger.models import MerkleTile
 
-            MerkleNode.objects.filter(ledger=Note.ledger_name)._raw_delete(MerkleNode.objects.db)
+            MerkleTile.objects.filter(ledger=Note.ledger_name)._raw_delete(MerkleTile.objects.db)
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
-                    cursor.execute(f"VACUUM {MerkleNode._meta.db_table}")
+                    cursor.execute(f"VACUUM {MerkleTile._meta.db_table}")
         started, client_started, server_started = time.perf_counter(), process_cpu(), server_cpu()
         size = checkpoints.integrate(Note)
         timings.append(time.perf_counter() - started)

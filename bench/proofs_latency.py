@@ -4,8 +4,7 @@
     .venv/bin/python bench/proofs_latency.py --entries 100000
     .venv/bin/python bench/proofs_latency.py --database-url postgres://user@host/db   # a scratch database!
 
-The tree's state is filled directly (the complete subtrees that integration would store, for synthetic
-entry hashes), then random proofs are timed exactly as the API computes them (checkpoints.tree(...)),
+The tree's state is filled directly (the tiles that integration would store, for synthetic entry hashes), then random proofs are timed exactly as the API computes them (checkpoints.tree(...)),
 and each is checked with the offline verifier outside the timing. It writes to the database it is given:
 never point it at one you care about.
 """
@@ -46,7 +45,7 @@ def main(workdir):
     from django.db import connection, transaction
 
     from ledgerproject.ledger import checkpoints, merkle
-    from ledgerproject.ledger.checkpoints import MerkleNode
+    from ledgerproject.ledger.checkpoints import MerkleTile
     from ledgerproject.ledger.verify import verify_consistency, verify_inclusion
 
     call_command("migrate", verbosity=0)
@@ -54,20 +53,14 @@ def main(workdir):
     print(f"database: {connection.vendor}, entries: {n:,}")
 
     started = time.perf_counter()
-    frontier, rows = merkle.Frontier(), []
-    leaves = []
+    frontier = merkle.Frontier()
+    raw = b"".join(hashlib.sha256(seq.to_bytes(8, "big")).digest() for seq in range(1, n + 1))
+    leaves = [hashlib.sha256(b"\x00" + raw[offset : offset + 32]).digest() for offset in range(0, len(raw), 32)]
     with transaction.atomic():
-        MerkleNode.objects.filter(ledger=ledger)._raw_delete(MerkleNode.objects.db)
-        for seq in range(1, n + 1):
-            leaf = merkle.leaf_hash(hashlib.sha256(seq.to_bytes(8, "big")).hexdigest())
-            leaves.append(leaf)
-            rows.extend((ledger, level, index, value) for (level, index), value in frontier.push(leaf))
-            if len(rows) >= 20_000:
-                checkpoints._insert_nodes(connection, rows)  # the integrator's own insert
-                rows = []
-        checkpoints._insert_nodes(connection, rows)
-    stored = MerkleNode.objects.filter(ledger=ledger).count()
-    print(f"filled {stored:,} stored subtrees in {time.perf_counter() - started:.1f} s")
+        MerkleTile.objects.filter(ledger=ledger)._raw_delete(MerkleTile.objects.db)
+        checkpoints._insert_tiles(connection, ledger, frontier.push_tiles(raw, {}))  # the integrator's own insert
+    stored = MerkleTile.objects.filter(ledger=ledger).count()
+    print(f"filled {stored:,} stored tiles in {time.perf_counter() - started:.1f} s")
 
     tree = checkpoints.tree(ledger, n)
     root_times = []

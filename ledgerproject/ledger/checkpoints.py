@@ -1,15 +1,14 @@
 """Signed Merkle checkpoints of ledgers: the stored tree state, its integration, checkpoints and proofs.
 
 Every ledger has an RFC 6962 Merkle tree over its entries (leaf index = seq − 1). Its complete,
-aligned subtrees are stored as MerkleNode rows (ledger, level, index, hash), written once, outside the
-append path: by `manage.py checkpoint_ledgers` (cron or `--every`), before every checkpoint and export,
+aligned subtrees are stored in MerkleTile rows (ledger, level, index, width, hashes: up to 16 nodes of the
+levels 0, 4, 8, …; ledger/merkle.py folds the levels between them), inserted only, outside the append path: by `manage.py checkpoint_ledgers` (cron or `--every`), before every checkpoint and export,
 and, if LEDGER_MERKLE_INTEGRATE_ON_APPEND is set, on `entries_appended`; a root or proof then reads
 O(log n) rows. Checkpoints sign (origin, tree_size, root, timestamp) with
 the Ed25519 key of ledger/signing.py and are append-only. See docs/verification.md.
 """
 
 import base64
-import itertools
 import logging
 from dataclasses import dataclass
 
@@ -18,18 +17,18 @@ from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 
 from ledgerproject.ledger import merkle, signing
-from ledgerproject.ledger.chain import copy_statement
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.hashing import format_timestamp
 from ledgerproject.ledger.locking import advisory_key
-from ledgerproject.ledger.models.merkle import Checkpoint, CheckpointQuerySet, MerkleNode
+from ledgerproject.ledger.models.merkle import Checkpoint, CheckpointQuerySet, MerkleTile
 from ledgerproject.ledger.signals import entries_appended
 
-__all__ = ["Checkpoint", "CheckpointQuerySet", "MerkleNode"]
+__all__ = ["Checkpoint", "CheckpointQuerySet", "MerkleTile"]
 
 logger = logging.getLogger(__name__)
 INTEGRATE_BATCH = 10_000
-UNNEST_CHUNK = 20_000  # Merkle node rows per INSERT on PostgreSQL
+TILES_PER_INSERT = 200  # tiles per multi-row INSERT (SQLite)
+UNNEST_TILES = 5000  # tiles per INSERT … SELECT FROM unnest() (PostgreSQL)
 
 
 def origin_for(ledger):
@@ -41,7 +40,7 @@ def origin_for(ledger):
 
 
 def _db(using=None):
-    return using or router.db_for_write(MerkleNode)
+    return using or router.db_for_write(MerkleTile)
 
 
 def _lock_tree(connection, ledger):
@@ -53,34 +52,43 @@ def _lock_tree(connection, ledger):
 
 
 def integrated_size(ledger, using=None):
-    """How many leaves the stored tree holds (level-0 nodes are written with the subtrees they finish)."""
+    """How many leaves the stored tree holds: the nodes before and in the widest last tile of level 0."""
     last = (
-        MerkleNode.objects.using(_db(using))
+        MerkleTile.objects.using(_db(using))
         .filter(ledger=ledger, level=0)
-        .order_by("-index")
-        .values_list("index", flat=True)
+        .order_by("-index", "-width")
+        .values_list("index", "width")
         .first()
     )
-    return 0 if last is None else last + 1
+    return 0 if last is None else (last[0] << merkle.TILE_HEIGHT) + last[1]
 
 
-def fetch_nodes(ledger, wanted, using=None):
-    """{(level, index): hash} of the wanted stored nodes, in one query.
+def fetch_tiles(ledger, keys, using=None):
+    """{(level, index): hashes} of the widest stored row of each of the tiles `keys`, in one query.
 
     Plain SQL: the ORM spends more time building a dozen OR-ed lookups than the database takes to
-    answer them. Each term names the whole unique key, so both engines answer it from that index.
+    answer them. Each term names the key but the width, so both engines answer it from that index.
     """
-    wanted = sorted(wanted)
-    if not wanted:
+    keys = sorted(keys)
+    if not keys:
         return {}
     connection = connections[_db(using)]
     quote = connection.ops.quote_name
-    table, level_col, index_col = quote(MerkleNode._meta.db_table), quote("level"), quote("index")
-    terms = " OR ".join([f"({quote('ledger')} = %s AND {level_col} = %s AND {index_col} = %s)"] * len(wanted))
-    params = [value for level, index in wanted for value in (ledger, level, index)]
+    table, level_col, index_col = quote(MerkleTile._meta.db_table), quote("level"), quote("index")
+    terms = " OR ".join([f"({quote('ledger')} = %s AND {level_col} = %s AND {index_col} = %s)"] * len(keys))
+    params = [value for level, index in keys for value in (ledger, level, index)]
+    tiles = {}
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {level_col}, {index_col}, {quote('hash')} FROM {table} WHERE {terms}", params)
-        return {(level, index): bytes(value) for level, index, value in cursor.fetchall()}
+        cursor.execute(f"SELECT {level_col}, {index_col}, {quote('hashes')} FROM {table} WHERE {terms}", params)
+        for level, index, hashes in cursor.fetchall():
+            if len(hashes) > len(tiles.get((level, index), b"")):
+                tiles[level, index] = bytes(hashes)
+    return tiles
+
+
+def fetch_nodes(ledger, wanted, using=None):
+    """{(level, index): hash} of the wanted nodes the stored tiles hold, in one query (merkle.tile_of)."""
+    return merkle.nodes_from_tiles(wanted, fetch_tiles(ledger, {merkle.tile_of(*node)[:2] for node in wanted}, using))
 
 
 class MerkleStateError(StateConflictError):
@@ -92,59 +100,52 @@ def integrate(model, upto=None, using=None, batch=INTEGRATE_BATCH, progress=None
 
     Idempotent and safe under concurrent integrators: each batch runs in its own transaction under
     the ledger's tree lock, re-reads the stored size, and inserts rows that are a pure function of
-    the entries (a repeat collides on the unique constraint and is ignored).
+    the entries (a repeat collides on the primary key and is ignored).
     """
     db = _db(using)
     name = model.ledger_name
     entries = model._base_manager.using(db)
     while True:
         with transaction.atomic(using=db):
-            _lock_tree(connections[db], name)
+            connection = connections[db]
+            _lock_tree(connection, name)
             size = integrated_size(name, db)
             target = entries.order_by("-seq").values_list("seq", flat=True).first() or 0
             if upto is not None:
                 target = min(target, upto)
             if target <= size:
                 return size
-            edge = fetch_nodes(name, merkle.Frontier.edge_nodes(size), db)
+            # The right edge's nodes, folded from the tiles that hold them: the last tile of each tile level.
+            edge_nodes = merkle.Frontier.edge_nodes(size)
+            tiles = fetch_tiles(name, {merkle.tile_of(*node)[:2] for node in edge_nodes}, db)
+            edge = merkle.nodes_from_tiles(edge_nodes, tiles)
+            if len(edge) != len(edge_nodes):
+                raise MerkleStateError(
+                    f"{name}: the stored tree lacks nodes of its right edge; rebuild it (checkpoint_ledgers --rebuild)"
+                )
             frontier = merkle.Frontier(size, {level: value for (level, _), value in edge.items()})
             if size:
                 _check_last_leaf(name, entries, size, db)
             stop = min(target, size + batch)
-            if _integrate_copy(connections[db], model, frontier, stop):
-                if progress is not None:
-                    progress(frontier.size - size)
-                continue
-            rows = []
-            for seq, entry_hash in (
-                entries.filter(seq__gt=size, seq__lte=stop).order_by("seq").values_list("seq", "entry_hash")
-            ):
-                if seq != frontier.size + 1:
-                    raise MerkleStateError(f"{name}: seq {frontier.size + 1} is missing; the tree cannot grow past it")
-                for (level, index), value in frontier.push(merkle.leaf_hash(entry_hash)):
-                    rows.append((name, level, index, value))
-            _insert_nodes(connections[db], rows)
+            raw = _entry_hashes_joined(connection, model, size, stop)
+            if raw is None:
+                raw = _entry_hashes_by_row(name, entries, size, stop)
+            _insert_tiles(connection, name, frontier.push_tiles(raw, tiles))
             if progress is not None:
                 progress(frontier.size - size)
-        if frontier.size >= target:
-            return frontier.size
 
 
-def _integrate_copy(connection, model, frontier, stop):
-    """Grow `frontier` with entries frontier.size+1 … `stop` and store the nodes they make, PostgreSQL's
-    fast way; False (nothing done) on other engines or when the entries are not a clean run of 64-hex-digit
-    hashes, which the row-by-row path then reports as it always has.
+def _entry_hashes_joined(connection, model, size, stop):
+    """The raw 32-byte entry hashes of seqs size+1 … `stop`, concatenated in seq order, PostgreSQL's fast
+    way; None on other engines or when the entries are not a clean run of 64-hex-digit hashes, which the
+    row-by-row read (_entry_hashes_by_row) then reports as it always has.
 
     The batch's hashes come back as one text (string_agg in seq order): one value to read, where a row
     per entry cost more than hashing it. Seq is the primary key, so as many rows as seqs in the range
     means none is missing. Lengths are counted in bytes (a third of the read's server time less than in
-    characters): a hash of 64 bytes holding a non-ASCII character still fails the hex decoding below.
-    The nodes go in by binary COPY, several times faster than an INSERT; under the tree lock, with the
-    stored size just re-read, none of them exists yet. Should one exist anyway (a stored tree ahead of
-    its leaves), the COPY is undone and the nodes are inserted skipping it."""
+    characters): a hash of 64 bytes holding a non-ASCII character still fails the hex decoding below."""
     if connection.vendor != "postgresql":
-        return False
-    size = frontier.size
+        return None
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -154,88 +155,60 @@ def _integrate_copy(connection, model, frontier, stop):
         )
         count, shortest, longest, joined = cursor.fetchone()
     if count != stop - size or shortest != 64 or longest != 64:
-        return False
+        return None
     try:
         raw = bytes.fromhex(joined)
     except ValueError:
-        return False
+        return None
     if len(raw) != 32 * count:  # fromhex skips spaces: a hash holding one is shorter than 32 bytes
-        return False
-    ledger, start = model.ledger_name, (frontier.size, dict(frontier.edge))
-    # Hashed a block at a time as the COPY sends them: the server stores one block while the next is hashed.
-    step = 32 * COPY_LEAVES
-    blocks = (frontier.push_entry_hashes(raw[offset : offset + step]) for offset in range(0, len(raw), step))
-    try:
-        with transaction.atomic(using=connection.alias):
-            _copy_nodes(connection, ledger, blocks)
-    except IntegrityError:
-        frontier.size, frontier.edge = start
-        made = frontier.push_entry_hashes(raw)
-        _insert_nodes(connection, [(ledger, level, index, value) for level, index, value in made])
-    return True
+        return None
+    return raw
 
 
-# PostgreSQL's binary COPY: the signature, flags and header extension, then per row its field count and
-# each field as a 32-bit length and its bytes (text as UTF-8, smallint 2 bytes, bigint 8, bytea raw).
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-_COPY_TRAILER = b"\xff\xff"
-COPY_LEAVES = 2048  # entries hashed per block of nodes sent
+def _entry_hashes_by_row(name, entries, size, stop):
+    """_entry_hashes_joined()'s bytes read row by row: a missing seq is a MerkleStateError, a hash that is
+    not 64 hex digits merkle.entry_hash_bytes()' ValueError."""
+    raw, expected = [], size + 1
+    rows = entries.filter(seq__gt=size, seq__lte=stop).order_by("seq").values_list("seq", "entry_hash")
+    for seq, entry_hash in rows.iterator(chunk_size=5000):
+        if seq != expected:
+            raise MerkleStateError(f"{name}: seq {expected} is missing; the tree cannot grow past it")
+        raw.append(merkle.entry_hash_bytes(entry_hash))
+        expected += 1
+    return b"".join(raw)
 
 
-def _copy_nodes(connection, ledger, blocks):
-    """Store `ledger`'s nodes, given as blocks (lists) of (level, index, hash), by COPY … FROM STDIN in binary."""
-    import struct
-
-    name = ledger.encode()
-    pack = struct.Struct(f"!hi{len(name)}sihiqi32s").pack
+def _insert_tiles(connection, ledger, tiles):
+    """Insert `ledger`'s (level, index, hashes) tiles, skipping any a concurrent integrator already wrote
+    (ON CONFLICT DO NOTHING: PostgreSQL, and SQLite ≥ 3.24)."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(column) for column in ("ledger", "level", "index", "hash"))
-    statement = f"COPY {quote(MerkleNode._meta.db_table)} ({columns}) FROM STDIN (FORMAT BINARY)"
-    with copy_statement(connection, statement) as copy:
-        copy.write(_COPY_HEADER)
-        for block in blocks:
-            copy.write(
-                b"".join([pack(4, len(name), name, 2, level, 8, index, 32, value) for level, index, value in block])
-            )
-        copy.write(_COPY_TRAILER)
-
-
-def _insert_nodes(connection, rows, chunk=500):
-    """Insert (ledger, level, index, hash) rows, skipping ones a concurrent integrator already wrote.
-
-    Multi-row INSERT statements of plain SQL: several times faster than building model instances for
-    bulk_create; ON CONFLICT DO NOTHING is understood by both PostgreSQL and SQLite ≥ 3.24.
-    """
-    quote = connection.ops.quote_name
-    key = ", ".join(quote(column) for column in ("ledger", "level", "index"))
-    head = f"INSERT INTO {quote(MerkleNode._meta.db_table)} ({key}, {quote('hash')}) "
-    if connection.vendor == "postgresql":
-        # A few text parameters per statement, split by the server: psycopg's client-side binding
-        # parses every %s of a multi-row VALUES list (and escapes every array element) in Python,
-        # which cost more than the hashing and the database together.
-        with connection.cursor() as cursor:
-            for ledger, group in itertools.groupby(rows, key=lambda row: row[0]):
-                group = list(group)
-                for start in range(0, len(group), UNNEST_CHUNK):
-                    part = group[start : start + UNNEST_CHUNK]
-                    cursor.execute(
-                        f"{head}SELECT %s, u.l::smallint, u.i::bigint, decode(u.h, 'hex') FROM unnest("
-                        "string_to_array(%s::text, ','), string_to_array(%s::text, ','), string_to_array(%s::text, ',')"
-                        f") AS u(l, i, h) ON CONFLICT ({key}) DO NOTHING",
-                        [
-                            ledger,
-                            ",".join(str(row[1]) for row in part),
-                            ",".join(str(row[2]) for row in part),
-                            ",".join(row[3].hex() for row in part),
-                        ],
-                    )
-        return
-    head += "VALUES "
+    key = ", ".join(quote(column) for column in ("ledger", "level", "index", "width"))
+    head = f"INSERT INTO {quote(MerkleTile._meta.db_table)} ({key}, {quote('hashes')}) "
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), chunk):
-            part = rows[start : start + chunk]
-            values = ", ".join(["(%s, %s, %s, %s)"] * len(part))
-            cursor.execute(f"{head}{values} ON CONFLICT ({key}) DO NOTHING", [value for row in part for value in row])
+        if connection.vendor == "postgresql":
+            # Five text parameters, split by the server: psycopg's client-side binding parses every %s of a
+            # multi-row VALUES list in Python, which cost integration more than the database's inserts.
+            for start in range(0, len(tiles), UNNEST_TILES):
+                part = tiles[start : start + UNNEST_TILES]
+                cursor.execute(
+                    f"{head}SELECT %s, u.l::smallint, u.i::bigint, u.w::smallint, decode(u.h, 'hex') FROM unnest("
+                    "string_to_array(%s::text, ','), string_to_array(%s::text, ','), "
+                    "string_to_array(%s::text, ','), string_to_array(%s::text, ',')"
+                    f") AS u(l, i, w, h) ON CONFLICT ({key}) DO NOTHING",
+                    [
+                        ledger,
+                        ",".join([str(level) for level, _, _ in part]),
+                        ",".join([str(index) for _, index, _ in part]),
+                        ",".join([str(len(hashes) // 32) for _, _, hashes in part]),
+                        ",".join([hashes.hex() for _, _, hashes in part]),
+                    ],
+                )
+            return
+        for start in range(0, len(tiles), TILES_PER_INSERT):
+            part = tiles[start : start + TILES_PER_INSERT]
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(part))
+            params = [v for level, index, hashes in part for v in (ledger, level, index, len(hashes) // 32, hashes)]
+            cursor.execute(f"{head}VALUES {values} ON CONFLICT ({key}) DO NOTHING", params)
 
 
 def _check_last_leaf(name, entries, size, db):
@@ -255,7 +228,7 @@ def rebuild(model, using=None, progress=None):
     with transaction.atomic(using=db):
         _lock_tree(connections[db], model.ledger_name)
         # The tree is derived state: deleting it is allowed (checkpoints stay, and are checked against it).
-        models.QuerySet(MerkleNode, using=db).filter(ledger=model.ledger_name)._raw_delete(db)
+        models.QuerySet(MerkleTile, using=db).filter(ledger=model.ledger_name)._raw_delete(db)
     return integrate(model, using=db, progress=progress)
 
 
@@ -381,17 +354,31 @@ def _signature_ok(checkpoint):
 def _first_changed_leaf(name, entries, lo, hi, db):
     """The first seq in (lo, hi] whose leaf differs from the stored tree's leaf, or None (not known)."""
     stored = (
-        MerkleNode.objects.using(db)
-        .filter(ledger=name, level=0, index__gte=lo, index__lt=hi)
-        .order_by("index")
-        .values_list("index", "hash")
+        MerkleTile.objects.using(db)
+        .filter(ledger=name, level=0, index__gte=lo >> merkle.TILE_HEIGHT, index__lte=(hi - 1) >> merkle.TILE_HEIGHT)
+        .order_by("index", "-width")
+        .values_list("index", "hashes")
     )
     current = entries.filter(seq__gt=lo, seq__lte=hi).order_by("seq").values_list("seq", "entry_hash")
-    pairs = zip(stored.iterator(chunk_size=5000), current.iterator(chunk_size=5000), strict=False)
+    pairs = zip(
+        _stored_leaves(stored.iterator(chunk_size=500), lo, hi), current.iterator(chunk_size=5000), strict=False
+    )
     for (index, value), (seq, entry_hash) in pairs:
-        if index + 1 != seq or merkle.leaf_hash(entry_hash) != bytes(value):
+        if index + 1 != seq or merkle.leaf_hash(entry_hash) != value:
             return seq
     return None
+
+
+def _stored_leaves(tiles, lo, hi):
+    """(index, leaf hash) of the stored leaves lo … hi−1 in order, from level-0 (index, hashes) tiles sorted by
+    index and widest first; they end where the stored tree does."""
+    last = None
+    for index, hashes in tiles:
+        if index == last:  # a narrower copy of the tile just read
+            continue
+        last, first = index, index << merkle.TILE_HEIGHT
+        for position in range(max(lo - first, 0), min(len(hashes) // 32, hi - first)):
+            yield first + position, bytes(hashes[32 * position : 32 * position + 32])
 
 
 def verify_against_checkpoints(model, using=None, upto=None):

@@ -3,6 +3,11 @@
 A node is named (level, index): the complete subtree over leaves [index·2^level, (index+1)·2^level).
 Any subtree a proof needs, complete or on the tree's right edge, is the fold of at most log2(n)
 such nodes, so roots and proofs cost O(log n) node reads whatever the ledger's size.
+
+Nodes are stored in tiles, as the Go checksum database's tlog stores them: a tile holds up to TILE_WIDTH
+consecutive nodes of one level that is a multiple of TILE_HEIGHT (0, 4, 8, …), and a node of a level in
+between is the fold of the TILE_WIDTH or fewer nodes under it in one tile. A tree of n leaves is about
+n / 15 tiles instead of 2n nodes, and a node costs at most TILE_WIDTH − 1 hashes to read.
 """
 
 import hashlib
@@ -10,12 +15,17 @@ import hashlib
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
-def leaf_hash(entry_hash_hex):
-    """Leaf = SHA-256(0x00 ‖ the 32 raw bytes of an entry_hash)."""
+def entry_hash_bytes(entry_hash_hex):
+    """The 32 raw bytes of an entry_hash (ValueError unless it is 64 hex digits)."""
     raw = bytes.fromhex(entry_hash_hex)
     if len(raw) != 32:
         raise ValueError("an entry_hash is 32 bytes (64 hex digits)")
-    return hashlib.sha256(b"\x00" + raw).digest()
+    return raw
+
+
+def leaf_hash(entry_hash_hex):
+    """Leaf = SHA-256(0x00 ‖ the 32 raw bytes of an entry_hash)."""
+    return hashlib.sha256(b"\x00" + entry_hash_bytes(entry_hash_hex)).digest()
 
 
 def node_hash(left, right):
@@ -123,6 +133,38 @@ class Tree:
         return self._hashes(consistency_ranges(first, second))
 
 
+TILE_HEIGHT = 4
+TILE_WIDTH = 1 << TILE_HEIGHT
+
+
+def tile_of(level, index):
+    """Where node (level, index) is read from: (tile level, tile index, first, count) — the fold of the
+    `count` nodes from position `first` of the tile (tile level, tile index)."""
+    height = level % TILE_HEIGHT
+    base = index << height  # its first node at the tile's level
+    return level - height, base >> TILE_HEIGHT, base & (TILE_WIDTH - 1), 1 << height
+
+
+def fold_tile(hashes, first, count):
+    """The root of the complete subtree over the `count` (a power of two) nodes of a tile's `hashes` (their
+    32-byte hashes, concatenated) from position `first`."""
+    nodes = [hashes[offset : offset + 32] for offset in range(32 * first, 32 * (first + count), 32)]
+    while len(nodes) > 1:
+        nodes = [node_hash(nodes[i], nodes[i + 1]) for i in range(0, len(nodes), 2)]
+    return nodes[0]
+
+
+def nodes_from_tiles(wanted, tiles):
+    """{(level, index): hash} of the `wanted` nodes that `tiles` ({(tile level, tile index): hashes}) hold."""
+    found = {}
+    for node in wanted:
+        level, index, first, count = tile_of(*node)
+        hashes = tiles.get((level, index))
+        if hashes is not None and len(hashes) >= 32 * (first + count):
+            found[node] = fold_tile(hashes, first, count)
+    return found
+
+
 def root_from_leaves(leaves):
     """MTH of a list of leaf hashes, in memory (tests and small trees); streaming needs `Frontier`."""
     frontier = Frontier()
@@ -153,28 +195,44 @@ class Frontier:
         self.size += 1
         return made
 
-    def push_entry_hashes(self, raw):
-        """push() the leaf of each entry hash in `raw` (the 32-byte hashes, concatenated, in seq order);
-        return every node made, as (level, index, hash), leaves first within each push.
+    def push_tiles(self, raw, tiles, leaves=False):
+        """push() the leaf of each entry hash in `raw` (the 32-byte hashes, concatenated, in seq order; with
+        `leaves`, the leaf hashes themselves); return the tiles to store, as (level, index, hashes).
 
-        The integrator's loop: the same hashes as push(leaf_hash(…)) per entry, without a call, a hex
-        decode and a tuple per step (the bench's whole-ledger integration spends its time here)."""
+        `tiles` ({(level, index): hashes}) holds the last, partial tile of each tile level of the tree as it
+        was (tile_of() of the edge nodes names them): a tile returned starts with the nodes stored before it
+        and ends with the last complete node of its level, so every tile the growth touched is returned
+        whole. Only nodes of tile levels are kept; every node is still hashed, as the edge needs them."""
         if len(raw) % 32:
             raise ValueError("entry hashes are 32 bytes each")
-        made, sha256, edge, size = [], hashlib.sha256, self.edge, self.size
-        append = made.append
+        before, sha256, edge, size = self.size, hashlib.sha256, self.edge, self.size
+        made, kept = {}, []  # level → its new nodes, in index order; the new leaves
+        keep = kept.append
         for start in range(0, len(raw), 32):
-            current = sha256(b"\x00" + raw[start : start + 32]).digest()
-            append((0, size, current))
+            current = raw[start : start + 32] if leaves else sha256(b"\x00" + raw[start : start + 32]).digest()
+            keep(current)
             level, index = 0, size
             while index & 1:
                 current = sha256(b"\x01" + edge.pop(level) + current).digest()
                 level, index = level + 1, index >> 1
-                append((level, index, current))
+                if not level % TILE_HEIGHT:
+                    made.setdefault(level, []).append(current)
             edge[level] = current
             size += 1
         self.size = size
-        return made
+        made[0] = kept
+        rows, whole = [], 32 * TILE_WIDTH
+        for level, hashes in sorted(made.items()):
+            first = before >> level  # the first new node of the level
+            index, held = first >> TILE_HEIGHT, first & (TILE_WIDTH - 1)
+            stored = tiles.get((level, index), b"")[: 32 * held]
+            if len(stored) != 32 * held:
+                raise LookupError(f"the stored tree lacks tile {level}/{index} of its right edge")
+            data = stored + b"".join(hashes)
+            rows += [
+                (level, index + offset // whole, data[offset : offset + whole]) for offset in range(0, len(data), whole)
+            ]
+        return rows
 
     def root(self):
         if not self.size:

@@ -2,7 +2,7 @@
 
 entries: the abstract LedgerEntry and its querysets (the append path's method); append: the append
 path's helpers; tenancy: bindings, the all-tenants grant and tenant_scope(); tokens: API tokens;
-checks: chain-check results and the kernel's permissions; merkle: Merkle nodes and checkpoints.
+checks: chain-check results and the kernel's permissions; merkle: Merkle tiles and checkpoints.
 """
 
 from ledgerproject.ledger.models.checks import ChainCheck, LedgerAccess
@@ -13,7 +13,7 @@ from ledgerproject.ledger.models.entries import (
     LedgerQuerySet,
     tenant_unique,
 )
-from ledgerproject.ledger.models.merkle import Checkpoint, CheckpointQuerySet, MerkleNode
+from ledgerproject.ledger.models.merkle import Checkpoint, CheckpointQuerySet, MerkleTile
 from ledgerproject.ledger.models.tenancy import (
     ALL_TENANTS,
     AllTenantsGrant,
@@ -37,7 +37,7 @@ __all__ = [
     "LedgerAccess",
     "LedgerEntry",
     "LedgerQuerySet",
-    "MerkleNode",
+    "MerkleTile",
     "TenantBinding",
     "hash_token_key",
     "sees_all_tenants",

@@ -1,34 +1,48 @@
-"""The stored Merkle tree nodes and signed checkpoints (their logic is ledger/checkpoints.py)."""
+"""The stored Merkle tree tiles and signed checkpoints (their logic is ledger/checkpoints.py)."""
 
 from django.db import models
 from django.utils import timezone
 
 from ledgerproject.ledger import signing
 from ledgerproject.ledger.exceptions import ImmutableEntryError
+from ledgerproject.ledger.merkle import TILE_WIDTH
 from ledgerproject.ledger.models.entries import AppendOnlyQuerySet
 
 
-class MerkleNode(models.Model):
-    """One complete subtree of a ledger's Merkle tree: leaves [index·2^level, (index+1)·2^level).
+class MerkleTile(models.Model):
+    """Up to TILE_WIDTH consecutive nodes of one tile level (0, 4, 8, …) of a ledger's Merkle tree: the
+    nodes (level, index·TILE_WIDTH + k) for k < width, each the complete subtree over leaves
+    [n·2^level, (n+1)·2^level) of its node index n, their 32-byte hashes concatenated in `hashes`
+    (ledger/merkle.py reads the levels in between from them).
 
-    Derived from the entries and rebuildable (`checkpoint_ledgers --rebuild`); rows are only ever
-    inserted. Tampering with them cannot forge anything: roots are signed and exports re-derive them.
+    Derived from the entries and rebuildable (`checkpoint_ledgers --rebuild`); rows are only ever inserted,
+    so integration needs no privilege but INSERT. A tile that grows is stored again, wider: its narrower
+    rows stay behind and reads take the widest. Tampering with them cannot forge anything: roots are signed
+    and exports re-derive them. Not in the admin (Django's admin takes no composite keys).
     """
 
-    # The node's name is its key: one index serves every root/proof read (ledger, level, index IN …) and the
-    # integrated size (max index at level 0), and makes concurrent integrators' identical inserts collide
-    # harmlessly. No surrogate id: a second index per row cost integration a third of its insert rate
-    # (migration 0007 moved the nodes over). Not in the admin (Django's admin takes no composite keys).
-    pk = models.CompositePrimaryKey("ledger", "level", "index")
+    # The tile's name and width are its key: one index serves every root/proof read (ledger, level, index IN …)
+    # and the integrated size (the widest last tile of level 0), and makes concurrent integrators' identical
+    # inserts collide harmlessly. Tiles instead of a row per node: about n/15 rows for n leaves instead of 2n,
+    # which were most of integration's time (migration 0008 moved the nodes over).
+    pk = models.CompositePrimaryKey("ledger", "level", "index", "width")
     ledger = models.CharField(max_length=64)
     level = models.PositiveSmallIntegerField()
     index = models.PositiveBigIntegerField()
-    hash = models.BinaryField(max_length=32)
+    width = models.PositiveSmallIntegerField()
+    hashes = models.BinaryField()
 
     replica_reads = True  # roots and proofs may be read from a replica (ledger/routers.py)
 
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(width__gte=1, width__lte=TILE_WIDTH), name="ledger_merkletile_width"
+            ),
+        ]
+
     def __str__(self):
-        return f"{self.ledger} node {self.level}/{self.index}"
+        return f"{self.ledger} tile {self.level}/{self.index} ({self.width} nodes)"
 
 
 class CheckpointQuerySet(AppendOnlyQuerySet):

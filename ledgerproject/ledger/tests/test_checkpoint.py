@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledgerproject.ledger import checkpoints, merkle, signing
-from ledgerproject.ledger.checkpoints import Checkpoint, MerkleNode
+from ledgerproject.ledger.checkpoints import Checkpoint, MerkleTile
 from ledgerproject.ledger.exceptions import ImmutableEntryError
 from ledgerproject.ledger.tests.test_checkpoint_support import (
     PUBLIC_KEY,
@@ -34,7 +34,18 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("signing_key")]
 
 
 def nodes(ledger="testnotes"):
-    return sorted(MerkleNode.objects.filter(ledger=ledger).values_list("level", "index", "hash"))
+    """The stored tree as reads see it: each tile's widest row (a tile that grew keeps its narrower rows)."""
+    widest = {}
+    for level, index, hashes in MerkleTile.objects.filter(ledger=ledger).values_list("level", "index", "hashes"):
+        if len(hashes) > len(widest.get((level, index), b"")):
+            widest[level, index] = bytes(hashes)
+    return widest
+
+
+def tile_rows(ledger="testnotes"):
+    """Every stored row, narrower copies of a grown tile included: (level, index, width, hashes)."""
+    rows = MerkleTile.objects.filter(ledger=ledger).values_list("level", "index", "width", "hashes")
+    return sorted((level, index, width, bytes(hashes)) for level, index, width, hashes in rows)
 
 
 def test_by_default_appending_leaves_integration_to_the_background_step(django_capture_on_commit_callbacks):
@@ -51,8 +62,8 @@ def test_it_can_integrate_entries_right_after_the_append_commits(settings, djang
         append_notes(5)
     assert checkpoints.integrated_size("testnotes") == 5
     assert checkpoints.tree("testnotes", 5).root() == merkle.root_from_leaves(leaves_of(Note))
-    # 5 leaves + 2 pairs + 1 four-leaf subtree: only complete subtrees are stored.
-    assert MerkleNode.objects.filter(ledger="testnotes").count() == 8
+    # 5 leaves in one tile of level 0: its 2 pairs and the four-leaf subtree are folded from it when read.
+    assert list(MerkleTile.objects.filter(ledger="testnotes").values_list("level", "index", "width")) == [(0, 0, 5)]
 
 
 def test_integration_is_idempotent_and_resumes_where_it_stopped():
@@ -277,10 +288,13 @@ def test_concurrent_integrators_build_one_tree():
     append_notes(500)
     sizes = _in_threads(4, lambda: checkpoints.integrate(Note, batch=64))
     assert sizes == [500] * 4
-    together = nodes()
-    assert len(together) == len({(level, index) for level, index, _ in together})
+    # Under the tree lock they took turns: the rows are one integrator's, none written twice or half-grown.
+    together, tree = tile_rows(), nodes()
+    MerkleTile.objects.filter(ledger="testnotes")._raw_delete(MerkleTile.objects.db)
+    assert checkpoints.integrate(Note, batch=64) == 500
+    assert tile_rows() == together
     checkpoints.rebuild(Note)
-    assert nodes() == together
+    assert nodes() == tree
 
 
 @pytest.mark.postgres

@@ -1,5 +1,5 @@
 """PostgreSQL's COPY paths of verification, exports and Merkle integration: the same rows, verdicts,
-bytes and nodes as the cursor and row-by-row paths, on values that need COPY's escapes."""
+bytes and tiles as the cursor and row-by-row paths, on values that need COPY's escapes."""
 
 import hashlib
 from contextlib import contextmanager
@@ -10,7 +10,7 @@ from django.db import connection
 from enhancelog.models import EnhanceEntry
 from ledgerproject.ledger import chain, checkpoints, merkle
 from ledgerproject.ledger.chain import raw_rows, verify_chain, verify_links
-from ledgerproject.ledger.models import MerkleNode
+from ledgerproject.ledger.models import MerkleTile
 from ledgerproject.ledger.tests.conftest import triggers_lifted
 from ledgerproject.ledger.tests.test_checkpoint_support import signing_key  # noqa: F401  (fixture)
 from tests.ledger_testapp.models import Note
@@ -254,54 +254,75 @@ def test_an_export_reads_only_the_columns_its_serializer_shows(tricky_enhances, 
 # --- Merkle integration -----------------------------------------------------------------------------------
 
 
-def test_pushing_raw_entry_hashes_makes_the_nodes_push_makes():
-    hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(70)]
-    for start in (0, 1, 2, 3, 7, 8, 13, 31, 32):
+def test_pushing_raw_entry_hashes_makes_the_tiles_of_the_nodes_push_makes():
+    hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(300)]
+    for start in (0, 1, 2, 3, 7, 8, 13, 15, 16, 17, 31, 32, 255, 256, 257):
         one, many = merkle.Frontier(), merkle.Frontier()
+        nodes = {}
         for entry_hash in hashes[:start]:
-            one.push(merkle.leaf_hash(entry_hash))
+            nodes.update(one.push(merkle.leaf_hash(entry_hash)))
             many.push(merkle.leaf_hash(entry_hash))
-        made = []
+        stored = tiles_of(nodes, start)
         for entry_hash in hashes[start:]:
-            made += [(level, index, value) for (level, index), value in one.push(merkle.leaf_hash(entry_hash))]
-        assert many.push_entry_hashes(b"".join(bytes.fromhex(h) for h in hashes[start:])) == made
+            nodes.update(one.push(merkle.leaf_hash(entry_hash)))
+        made = many.push_tiles(b"".join(bytes.fromhex(h) for h in hashes[start:]), stored)
+        # Each tile the growth touched, whole: the nodes stored before it and every complete one after.
+        grown = tiles_of(nodes, len(hashes))
+        assert made and {(level, index): hashes for level, index, hashes in made} == {
+            key: tile for key, tile in grown.items() if stored.get(key) != tile
+        }
         assert (many.size, many.edge, many.root()) == (one.size, one.edge, one.root())
     with pytest.raises(ValueError):
-        merkle.Frontier().push_entry_hashes(b"\x00" * 33)
+        merkle.Frontier().push_tiles(b"\x00" * 33, {})
+    with pytest.raises(LookupError):  # the last tile of level 0 is not given
+        merkle.Frontier(1, {0: b"\x00" * 32}).push_tiles(b"\x00" * 32, {})
 
 
-def stored_nodes():
-    return sorted(MerkleNode.objects.filter(ledger="testnotes").values_list("level", "index", "hash"))
+def tiles_of(nodes, size):
+    """The tiles (level, index) → hashes of the complete nodes of a tree of `size` leaves, from its nodes."""
+    tiles = {}
+    for (level, index), value in sorted(nodes.items()):
+        if level % merkle.TILE_HEIGHT == 0 and (index + 1) << level <= size:
+            key = (level, index >> merkle.TILE_HEIGHT)
+            tiles[key] = tiles.get(key, b"") + value
+    return tiles
+
+
+def stored_tiles():
+    """Each stored tile's widest row, as reads see it."""
+    widest = {}
+    for level, index, hashes in MerkleTile.objects.filter(ledger="testnotes").values_list("level", "index", "hashes"):
+        if len(hashes) > len(widest.get((level, index), b"")):
+            widest[level, index] = bytes(hashes)
+    return widest
 
 
 def leaves():
     return [merkle.leaf_hash(h) for h in Note._base_manager.order_by("seq").values_list("entry_hash", flat=True)]
 
 
-def test_it_integrates_in_batches_to_the_nodes_and_root_of_the_row_by_row_path(make_note, monkeypatch):
+def test_it_integrates_in_batches_to_the_tiles_and_root_of_the_row_by_row_path(make_note, monkeypatch):
     for i in range(37):
         make_note(f"m{i}", body={"i": i})
     with statements() as seen:
         assert checkpoints.integrate(Note, batch=8) == 37
-    assert bool(copied(seen)) == (connection.vendor == "postgresql")
-    fast = stored_nodes()
+    assert any("string_agg" in sql for sql in seen) == (connection.vendor == "postgresql")
+    fast = stored_tiles()
     assert checkpoints.tree("testnotes", 37).root() == merkle.root_from_leaves(leaves())
-    monkeypatch.setattr(checkpoints, "_integrate_copy", lambda *args: False)
+    monkeypatch.setattr(checkpoints, "_entry_hashes_joined", lambda *args: None)
     assert checkpoints.rebuild(Note) == 37
-    assert stored_nodes() == fast
+    assert stored_tiles() == fast
 
 
-@pytest.mark.postgres
-def test_it_stores_a_batch_even_when_one_of_its_nodes_is_already_stored(make_note):
+def test_it_stores_a_batch_even_when_one_of_its_tiles_is_already_stored(make_note):
     for i in range(12):
         make_note(f"c{i}")
     assert checkpoints.integrate(Note, upto=8) == 8
-    # A node of the next batch already there (leaves 8 and 9): the COPY collides, the batch goes in anyway.
-    node = merkle.node_hash(*leaves()[8:10])
-    MerkleNode.objects.create(ledger="testnotes", level=1, index=4, hash=node)
+    # The tile the next batch writes already there (a concurrent integrator's): the batch goes in anyway.
+    MerkleTile.objects.create(ledger="testnotes", level=0, index=0, width=12, hashes=b"".join(leaves()))
     assert checkpoints.integrate(Note) == 12
     assert checkpoints.tree("testnotes", 12).root() == merkle.root_from_leaves(leaves())
-    assert MerkleNode.objects.filter(ledger="testnotes", level=1, index=4).count() == 1
+    assert MerkleTile.objects.filter(ledger="testnotes", level=0, index=0, width=12).count() == 1
 
 
 def test_it_refuses_to_grow_past_a_missing_seq(make_note):

@@ -1,5 +1,5 @@
-"""The Merkle node table keyed by (ledger, level, index): the migration that moved the nodes, its one index, and
-what integration refuses to store in it."""
+"""The Merkle tree's storage: the migrations that moved the nodes (to a table keyed by (ledger, level, index), then
+into tiles), the tile table's one index and constraints, and what integration refuses to store in it."""
 
 import hashlib
 import random
@@ -10,32 +10,37 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from ledgerproject.ledger import checkpoints, merkle
-from ledgerproject.ledger.models import MerkleNode
+from ledgerproject.ledger.models import MerkleTile
 from ledgerproject.ledger.tests.conftest import triggers_lifted
 from tests.ledger_testapp.models import Note
 
-BEFORE = ("ledger", "0006_rollups")
-AFTER = ("ledger", "0007_merklenode_composite_key")
+WITH_ID = ("ledger", "0006_rollups")  # a row per node, with a surrogate id
+KEYED = ("ledger", "0007_merklenode_composite_key")  # a row per node, keyed by (ledger, level, index)
+TILED = ("ledger", "0008_merkle_tiles")  # the tiles of ledger/merkle.py
 
 
 def migrate_to(target):
-    """Migrate the ledger app to `target`; return the MerkleNode model of that state."""
-    executor = MigrationExecutor(connection)
-    executor.migrate([target])
+    """Migrate the ledger app to `target`."""
+    MigrationExecutor(connection).migrate([target])
+
+
+def node_model(target):
+    """Migrate the ledger app to `target` (a state with a row per node); return its MerkleNode model."""
+    migrate_to(target)
     return MigrationExecutor(connection).loader.project_state([target]).apps.get_model("ledger", "MerkleNode")
 
 
 def grown_tree(size, seed):
-    """A tree of `size` random leaves: its frontier and every node integration would store, as rows."""
+    """A tree of `size` random leaves: its frontier and every node of it, {(level, index): hash}."""
     rng = random.Random(seed)
-    raw = b"".join(hashlib.sha256(rng.randbytes(8)).digest() for _ in range(size))
-    frontier = merkle.Frontier()
-    return frontier, frontier.push_entry_hashes(raw)
+    frontier, nodes = merkle.Frontier(), {}
+    for _ in range(size):
+        nodes.update(frontier.push(hashlib.sha256(rng.randbytes(8)).digest()))
+    return frontier, nodes
 
 
-def readings(ledger, size, rng):
-    """Roots at a few sizes, inclusion and consistency proofs, read from the stored nodes as the API reads them."""
-    tree = checkpoints.tree(ledger, size)
+def readings(tree, size, rng):
+    """Roots at a few sizes, inclusion and consistency proofs of `tree` (a merkle.Tree)."""
     smaller = sorted(rng.sample(range(1, size + 1), min(size, 4)))
     return (
         [tree.root(n) for n in smaller],
@@ -44,70 +49,91 @@ def readings(ledger, size, rng):
     )
 
 
+def expected_readings(nodes, size):
+    return readings(
+        merkle.Tree(size, lambda wanted: {n: nodes[n] for n in wanted if n in nodes}), size, random.Random(size)
+    )
+
+
+def stored_nodes(model):
+    rows = model.objects.values_list("ledger", "level", "index", "hash")
+    return sorted((ledger, level, index, bytes(value)) for ledger, level, index, value in rows)
+
+
+def as_rows(trees):
+    return sorted(
+        (ledger, level, index, value) for ledger, nodes in trees.items() for (level, index), value in nodes.items()
+    )
+
+
 @pytest.mark.django_db(transaction=True)
-def test_it_moves_every_stored_node_to_the_keyed_table_with_the_same_roots_and_proofs():
+def test_it_moves_every_stored_node_into_tiles_with_the_same_roots_and_proofs():
     rng = random.Random(2026)  # two uneven sizes (61 and 463), one leaf and a power of two; the same every run
     sizes = {"alpha": rng.randrange(1, 300), "beta": rng.randrange(300, 700), "gamma": 1, "delta": 1024}
-    old = migrate_to(BEFORE)
+    trees = {ledger: grown_tree(size, seed) for seed, (ledger, size) in enumerate(sizes.items())}
+    old = node_model(WITH_ID)
     try:
         assert [field.name for field in old._meta.fields][0] == "id"
-        frontiers = {}
-        for seed, (ledger, size) in enumerate(sizes.items()):
-            frontier, made = grown_tree(size, seed)
-            frontiers[ledger] = frontier
+        for ledger, (_, nodes) in trees.items():
             old.objects.bulk_create(
-                [old(ledger=ledger, level=level, index=index, hash=value) for level, index, value in made]
+                [old(ledger=ledger, level=lv, index=i, hash=value) for (lv, i), value in nodes.items()]
             )
-        stored = sorted(old.objects.values_list("ledger", "level", "index", "hash"))
-        before = {ledger: readings(ledger, size, random.Random(size)) for ledger, size in sizes.items()}
+        assert stored_nodes(node_model(KEYED)) == as_rows({ledger: nodes for ledger, (_, nodes) in trees.items()})
     finally:
-        migrate_to(AFTER)
+        migrate_to(TILED)
 
-    assert sorted((a, b, c, bytes(d)) for a, b, c, d in MerkleNode.objects.values_list()) == [
-        (a, b, c, bytes(d)) for a, b, c, d in stored
-    ]
-    for ledger, size in sizes.items():
+    for ledger, (frontier, nodes) in trees.items():
+        size = sizes[ledger]
         assert checkpoints.integrated_size(ledger) == size
-        assert checkpoints.tree(ledger, size).root() == frontiers[ledger].root()
-        assert readings(ledger, size, random.Random(size)) == before[ledger]
+        assert checkpoints.tree(ledger, size).root() == frontier.root()
+        assert readings(checkpoints.tree(ledger, size), size, random.Random(size)) == expected_readings(nodes, size)
+        # Every node, of every level, read from the tiles as the API reads them.
+        assert checkpoints.fetch_nodes(ledger, nodes.keys()) == nodes
+    levels = set(MerkleTile.objects.values_list("level", flat=True))
+    assert levels == {0, 4, 8} and MerkleTile.objects.count() < sum(sizes.values()) / 12
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_can_move_the_nodes_back_to_the_table_with_the_surrogate_id():
-    frontier, made = grown_tree(37, 7)
-    MerkleNode.objects.bulk_create(
-        [MerkleNode(ledger="delta", level=level, index=index, hash=value) for level, index, value in made]
+def test_it_can_move_the_tiles_back_to_a_row_per_node():
+    frontier, nodes = grown_tree(37, 7)
+    integrated = merkle.Frontier()
+    made = integrated.push_tiles(b"".join(nodes[0, i] for i in range(37)), {}, leaves=True)
+    MerkleTile.objects.bulk_create(
+        [MerkleTile(ledger="delta", level=lv, index=i, width=len(h) // 32, hashes=h) for lv, i, h in made]
     )
     try:
-        old = migrate_to(BEFORE)
-        assert sorted(
-            (level, index, bytes(value)) for level, index, value in old.objects.values_list("level", "index", "hash")
-        ) == sorted(made)
-        assert checkpoints.tree("delta", 37).root() == frontier.root()
+        assert stored_nodes(node_model(KEYED)) == as_rows({"delta": nodes})
+        assert stored_nodes(node_model(WITH_ID)) == as_rows({"delta": nodes})
     finally:
-        migrate_to(AFTER)
-    assert MerkleNode.objects.count() == len(made)
+        migrate_to(TILED)
+    assert sorted(MerkleTile.objects.values_list("level", "index", "width")) == [
+        (0, 0, 16),
+        (0, 1, 16),
+        (0, 2, 5),
+        (4, 0, 2),
+    ]
     assert checkpoints.tree("delta", 37).root() == frontier.root()
+    assert checkpoints.fetch_nodes("delta", nodes.keys()) == nodes
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_the_application_role_keeps_its_privileges_on_the_moved_table():
+def test_the_application_role_keeps_its_privileges_on_the_tile_table():
     role = f"ledger_app_{uuid.uuid4().hex[:8]}"
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE ROLE {role}")
     try:
-        migrate_to(BEFORE)
+        migrate_to(WITH_ID)
         try:
             with connection.cursor() as cursor:
                 cursor.execute(f"GRANT SELECT, INSERT ON ledger_merklenode TO {role}")
         finally:
-            migrate_to(AFTER)
+            migrate_to(TILED)
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT has_table_privilege(%s, 'ledger_merklenode', 'SELECT'), "
-                "has_table_privilege(%s, 'ledger_merklenode', 'INSERT'), "
-                "has_table_privilege(%s, 'ledger_merklenode', 'DELETE')",
+                "SELECT has_table_privilege(%s, 'ledger_merkletile', 'SELECT'), "
+                "has_table_privilege(%s, 'ledger_merkletile', 'INSERT'), "
+                "has_table_privilege(%s, 'ledger_merkletile', 'DELETE')",
                 [role, role, role],
             )
             assert cursor.fetchone() == (True, True, False)
@@ -118,25 +144,43 @@ def test_the_application_role_keeps_its_privileges_on_the_moved_table():
 
 
 @pytest.mark.django_db
-def test_it_keeps_a_single_index_the_key_of_ledger_level_and_index():
+def test_it_keeps_a_single_index_the_key_of_ledger_level_index_and_width():
     with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, MerkleNode._meta.db_table)
-        columns = [
-            column.name for column in connection.introspection.get_table_description(cursor, "ledger_merklenode")
-        ]
+        constraints = connection.introspection.get_constraints(cursor, MerkleTile._meta.db_table)
+        tables = connection.introspection.table_names(cursor)
     indexed = [spec for spec in constraints.values() if spec["index"] or spec["unique"] or spec["primary_key"]]
     assert len(indexed) == 1 and indexed[0]["primary_key"]
-    assert indexed[0]["columns"] == ["ledger", "level", "index"]
-    assert "id" not in columns
+    assert indexed[0]["columns"] == ["ledger", "level", "index", "width"]
+    assert "ledger_merklenode" not in tables
 
 
 @pytest.mark.django_db
-def test_it_still_refuses_a_second_node_of_the_same_name():
-    MerkleNode.objects.create(ledger="epsilon", level=2, index=3, hash=b"\x01" * 32)
-    MerkleNode.objects.create(ledger="zeta", level=2, index=3, hash=b"\x01" * 32)
+def test_it_refuses_a_second_tile_of_the_same_key_and_a_width_beyond_a_tile():
+    MerkleTile.objects.create(ledger="epsilon", level=4, index=3, width=1, hashes=b"\x01" * 32)
+    MerkleTile.objects.create(ledger="zeta", level=4, index=3, width=1, hashes=b"\x01" * 32)
+    MerkleTile.objects.create(ledger="epsilon", level=4, index=3, width=2, hashes=b"\x01" * 64)
     with pytest.raises(IntegrityError), transaction.atomic():
-        MerkleNode.objects.create(ledger="epsilon", level=2, index=3, hash=b"\x02" * 32)
-    assert MerkleNode.objects.get(pk=("epsilon", 2, 3)).hash == b"\x01" * 32
+        MerkleTile.objects.create(ledger="epsilon", level=4, index=3, width=1, hashes=b"\x02" * 32)
+    assert MerkleTile.objects.get(pk=("epsilon", 4, 3, 1)).hashes == b"\x01" * 32
+    for width in (0, merkle.TILE_WIDTH + 1):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            MerkleTile.objects.create(ledger="eta", level=0, index=0, width=width, hashes=b"\x01" * 32 * width)
+
+
+@pytest.mark.django_db
+def test_reads_take_the_widest_row_of_a_tile_that_grew(make_note):
+    for i in range(5):
+        make_note(f"w{i}")
+    assert checkpoints.integrate(Note, upto=3) == 3
+    assert checkpoints.integrate(Note) == 5
+    assert sorted(MerkleTile.objects.values_list("level", "index", "width")) == [(0, 0, 3), (0, 0, 5)]
+    leaves = [merkle.leaf_hash(h) for h in Note.objects.order_by("seq").values_list("entry_hash", flat=True)]
+    assert checkpoints.integrated_size("testnotes") == 5
+    assert checkpoints.tree("testnotes", 5).root() == merkle.root_from_leaves(leaves)
+    assert checkpoints.fetch_nodes("testnotes", {(0, 4), (2, 0)}) == {
+        (0, 4): leaves[4],
+        (2, 0): merkle.root_from_leaves(leaves[:4]),
+    }
 
 
 @pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.apps import apps
 from django.db import connection
 from django.test import Client
 
-from ledgerproject.ledger.checkpoints import Checkpoint, MerkleNode
+from ledgerproject.ledger.checkpoints import Checkpoint, MerkleTile
 from ledgerproject.ledger.models import ChainCheck
 from ledgerproject.ledger.registry import ledger_models
 from ledgerproject.ledger.tests.conftest import insert_raw_row
@@ -111,7 +111,7 @@ def test_get_export_without_a_checkpoint_is_a_409_that_says_how_to_make_one(audi
     append_notes(2)
     response = auditor_api.get("/api/v1/ledgers/testnotes/export/")
     assert response.status_code == 409 and "POST" in response.json()["detail"]
-    assert not Checkpoint.objects.exists() and not MerkleNode.objects.exists()
+    assert not Checkpoint.objects.exists() and not MerkleTile.objects.exists()
 
 
 def test_post_export_signs_a_checkpoint_of_a_grown_ledger(auditor_api):
