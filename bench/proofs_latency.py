@@ -58,9 +58,9 @@ def main(workdir):
     leaves = [hashlib.sha256(b"\x00" + raw[offset : offset + 32]).digest() for offset in range(0, len(raw), 32)]
     with transaction.atomic():
         MerkleTile.objects.filter(ledger=ledger)._raw_delete(MerkleTile.objects.db)
-        checkpoints._insert_tiles(connection, ledger, frontier.push_tiles(raw, {}))  # the integrator's own insert
+        checkpoints._insert_runs(connection, ledger, frontier.push_runs(raw))  # the integrator's own insert
     stored = MerkleTile.objects.filter(ledger=ledger).count()
-    print(f"filled {stored:,} stored tiles in {time.perf_counter() - started:.1f} s")
+    print(f"filled {stored:,} stored runs of tiles in {time.perf_counter() - started:.1f} s")
 
     tree = checkpoints.tree(ledger, n)
     root_times = []

@@ -1,8 +1,9 @@
 """Signed Merkle checkpoints of ledgers: the stored tree state, its integration, checkpoints and proofs.
 
 Every ledger has an RFC 6962 Merkle tree over its entries (leaf index = seq − 1). Its complete,
-aligned subtrees are stored in MerkleTile rows (ledger, level, index, width, hashes: up to 16 nodes of the
-levels 0, 4, 8, …; ledger/merkle.py folds the levels between them), inserted only, outside the append path: by `manage.py checkpoint_ledgers` (cron or `--every`), before every checkpoint and export,
+aligned subtrees are stored in MerkleTile rows (ledger, level, index, hashes: runs of up to 16 nodes of a tile
+of the levels 0, 4, 8, …; ledger/merkle.py folds the levels between them), inserted only, outside the append
+path: by `manage.py checkpoint_ledgers` (cron or `--every`), before every checkpoint and export,
 and, if LEDGER_MERKLE_INTEGRATE_ON_APPEND is set, on `entries_appended`; a root or proof then reads
 O(log n) rows. Checkpoints sign (origin, tree_size, root, timestamp) with
 the Ed25519 key of ledger/signing.py and are append-only. See docs/verification.md.
@@ -27,8 +28,8 @@ __all__ = ["Checkpoint", "CheckpointQuerySet", "MerkleTile"]
 
 logger = logging.getLogger(__name__)
 INTEGRATE_BATCH = 10_000
-TILES_PER_INSERT = 200  # tiles per multi-row INSERT (SQLite)
-UNNEST_TILES = 5000  # tiles per INSERT … SELECT FROM unnest() (PostgreSQL)
+RUNS_PER_INSERT = 200  # runs per multi-row INSERT (SQLite: 800 parameters, under its oldest limit of 999)
+UNNEST_RUNS = 5000  # runs per INSERT … SELECT FROM unnest() (PostgreSQL)
 
 
 def origin_for(ledger):
@@ -52,22 +53,23 @@ def _lock_tree(connection, ledger):
 
 
 def integrated_size(ledger, using=None):
-    """How many leaves the stored tree holds: the nodes before and in the widest last tile of level 0."""
+    """How many leaves the stored tree holds: the nodes up to the end of the last run of level 0."""
     last = (
         MerkleTile.objects.using(_db(using))
         .filter(ledger=ledger, level=0)
-        .order_by("-index", "-width")
-        .values_list("index", "width")
+        .order_by("-index")
+        .values_list("index", "hashes")
         .first()
     )
-    return 0 if last is None else (last[0] << merkle.TILE_HEIGHT) + last[1]
+    return 0 if last is None else last[0] + len(last[1]) // 32
 
 
 def fetch_tiles(ledger, keys, using=None):
-    """{(level, index): hashes} of the widest stored row of each of the tiles `keys`, in one query.
+    """{(level, index): hashes} of the tiles `keys`, laid from their stored runs (merkle.tiles_from_runs), in
+    one query.
 
     Plain SQL: the ORM spends more time building a dozen OR-ed lookups than the database takes to
-    answer them. Each term names the key but the width, so both engines answer it from that index.
+    answer them. Each term is a range of the key, so both engines answer it from that index.
     """
     keys = sorted(keys)
     if not keys:
@@ -75,15 +77,16 @@ def fetch_tiles(ledger, keys, using=None):
     connection = connections[_db(using)]
     quote = connection.ops.quote_name
     table, level_col, index_col = quote(MerkleTile._meta.db_table), quote("level"), quote("index")
-    terms = " OR ".join([f"({quote('ledger')} = %s AND {level_col} = %s AND {index_col} = %s)"] * len(keys))
-    params = [value for level, index in keys for value in (ledger, level, index)]
-    tiles = {}
+    term = f"({quote('ledger')} = %s AND {level_col} = %s AND {index_col} >= %s AND {index_col} < %s)"
+    params = []
+    for level, index in keys:
+        params += [ledger, level, index << merkle.TILE_HEIGHT, (index + 1) << merkle.TILE_HEIGHT]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {level_col}, {index_col}, {quote('hashes')} FROM {table} WHERE {terms}", params)
-        for level, index, hashes in cursor.fetchall():
-            if len(hashes) > len(tiles.get((level, index), b"")):
-                tiles[level, index] = bytes(hashes)
-    return tiles
+        cursor.execute(
+            f"SELECT {level_col}, {index_col}, {quote('hashes')} FROM {table} WHERE {' OR '.join([term] * len(keys))}",
+            params,
+        )
+        return merkle.tiles_from_runs(cursor.fetchall())
 
 
 def fetch_nodes(ledger, wanted, using=None):
@@ -115,10 +118,8 @@ def integrate(model, upto=None, using=None, batch=INTEGRATE_BATCH, progress=None
                 target = min(target, upto)
             if target <= size:
                 return size
-            # The right edge's nodes, folded from the tiles that hold them: the last tile of each tile level.
             edge_nodes = merkle.Frontier.edge_nodes(size)
-            tiles = fetch_tiles(name, {merkle.tile_of(*node)[:2] for node in edge_nodes}, db)
-            edge = merkle.nodes_from_tiles(edge_nodes, tiles)
+            edge = fetch_nodes(name, edge_nodes, db)
             if len(edge) != len(edge_nodes):
                 raise MerkleStateError(
                     f"{name}: the stored tree lacks nodes of its right edge; rebuild it (checkpoint_ledgers --rebuild)"
@@ -130,7 +131,7 @@ def integrate(model, upto=None, using=None, batch=INTEGRATE_BATCH, progress=None
             raw = _entry_hashes_joined(connection, model, size, stop)
             if raw is None:
                 raw = _entry_hashes_by_row(name, entries, size, stop)
-            _insert_tiles(connection, name, frontier.push_tiles(raw, tiles))
+            _insert_runs(connection, name, frontier.push_runs(raw))
             if progress is not None:
                 progress(frontier.size - size)
 
@@ -175,39 +176,39 @@ def _entry_hashes_by_row(name, entries, size, stop):
             raise MerkleStateError(f"{name}: seq {expected} is missing; the tree cannot grow past it")
         raw.append(merkle.entry_hash_bytes(entry_hash))
         expected += 1
+    if expected != stop + 1:  # `stop` is at most the last seq, so one is missing before it
+        raise MerkleStateError(f"{name}: seq {expected} is missing; the tree cannot grow past it")
     return b"".join(raw)
 
 
-def _insert_tiles(connection, ledger, tiles):
-    """Insert `ledger`'s (level, index, hashes) tiles, skipping any a concurrent integrator already wrote
+def _insert_runs(connection, ledger, runs):
+    """Insert `ledger`'s (level, index, hashes) runs, skipping any a concurrent integrator already wrote
     (ON CONFLICT DO NOTHING: PostgreSQL, and SQLite ≥ 3.24)."""
     quote = connection.ops.quote_name
-    key = ", ".join(quote(column) for column in ("ledger", "level", "index", "width"))
+    key = ", ".join(quote(column) for column in ("ledger", "level", "index"))
     head = f"INSERT INTO {quote(MerkleTile._meta.db_table)} ({key}, {quote('hashes')}) "
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # Five text parameters, split by the server: psycopg's client-side binding parses every %s of a
+            # Four text parameters, split by the server: psycopg's client-side binding parses every %s of a
             # multi-row VALUES list in Python, which cost integration more than the database's inserts.
-            for start in range(0, len(tiles), UNNEST_TILES):
-                part = tiles[start : start + UNNEST_TILES]
+            for start in range(0, len(runs), UNNEST_RUNS):
+                part = runs[start : start + UNNEST_RUNS]
                 cursor.execute(
-                    f"{head}SELECT %s, u.l::smallint, u.i::bigint, u.w::smallint, decode(u.h, 'hex') FROM unnest("
-                    "string_to_array(%s::text, ','), string_to_array(%s::text, ','), "
-                    "string_to_array(%s::text, ','), string_to_array(%s::text, ',')"
-                    f") AS u(l, i, w, h) ON CONFLICT ({key}) DO NOTHING",
+                    f"{head}SELECT %s, u.l::smallint, u.i::bigint, decode(u.h, 'hex') FROM unnest("
+                    "string_to_array(%s::text, ','), string_to_array(%s::text, ','), string_to_array(%s::text, ',')"
+                    f") AS u(l, i, h) ON CONFLICT ({key}) DO NOTHING",
                     [
                         ledger,
                         ",".join([str(level) for level, _, _ in part]),
                         ",".join([str(index) for _, index, _ in part]),
-                        ",".join([str(len(hashes) // 32) for _, _, hashes in part]),
                         ",".join([hashes.hex() for _, _, hashes in part]),
                     ],
                 )
             return
-        for start in range(0, len(tiles), TILES_PER_INSERT):
-            part = tiles[start : start + TILES_PER_INSERT]
-            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(part))
-            params = [v for level, index, hashes in part for v in (ledger, level, index, len(hashes) // 32, hashes)]
+        for start in range(0, len(runs), RUNS_PER_INSERT):
+            part = runs[start : start + RUNS_PER_INSERT]
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(part))
+            params = [value for level, index, hashes in part for value in (ledger, level, index, hashes)]
             cursor.execute(f"{head}VALUES {values} ON CONFLICT ({key}) DO NOTHING", params)
 
 
@@ -239,7 +240,7 @@ def tree(ledger, size, using=None):
 
 def _integrate_after_append(sender, first_seq, last_seq, using, **kwargs):
     # Off by default: it would run in the appending request (after commit, outside the append lock, but
-    # still on the client's clock) and roughly double the rows a batch append writes. Checkpoints and
+    # still on the client's clock) and add a few statements and a row to every append. Checkpoints and
     # exports integrate first anyway, and `checkpoint_ledgers --every` keeps trees fresh in the background.
     # When on, a failure must not turn a stored append into an error: the next integration catches up.
     if not getattr(settings, "LEDGER_MERKLE_INTEGRATE_ON_APPEND", False):
@@ -355,30 +356,28 @@ def _first_changed_leaf(name, entries, lo, hi, db):
     """The first seq in (lo, hi] whose leaf differs from the stored tree's leaf, or None (not known)."""
     stored = (
         MerkleTile.objects.using(db)
-        .filter(ledger=name, level=0, index__gte=lo >> merkle.TILE_HEIGHT, index__lte=(hi - 1) >> merkle.TILE_HEIGHT)
-        .order_by("index", "-width")
+        .filter(ledger=name, level=0, index__gte=lo >> merkle.TILE_HEIGHT << merkle.TILE_HEIGHT, index__lt=hi)
+        .order_by("index")
         .values_list("index", "hashes")
     )
     current = entries.filter(seq__gt=lo, seq__lte=hi).order_by("seq").values_list("seq", "entry_hash")
-    pairs = zip(
-        _stored_leaves(stored.iterator(chunk_size=500), lo, hi), current.iterator(chunk_size=5000), strict=False
-    )
-    for (index, value), (seq, entry_hash) in pairs:
+    leaves = _stored_leaves(stored.iterator(chunk_size=500), lo, hi)
+    for (index, value), (seq, entry_hash) in zip(leaves, current.iterator(chunk_size=5000), strict=False):
         if index + 1 != seq or merkle.leaf_hash(entry_hash) != value:
             return seq
     return None
 
 
-def _stored_leaves(tiles, lo, hi):
-    """(index, leaf hash) of the stored leaves lo … hi−1 in order, from level-0 (index, hashes) tiles sorted by
-    index and widest first; they end where the stored tree does."""
-    last = None
-    for index, hashes in tiles:
-        if index == last:  # a narrower copy of the tile just read
-            continue
-        last, first = index, index << merkle.TILE_HEIGHT
-        for position in range(max(lo - first, 0), min(len(hashes) // 32, hi - first)):
-            yield first + position, bytes(hashes[32 * position : 32 * position + 32])
+def _stored_leaves(runs, lo, hi):
+    """(index, leaf hash) of the stored leaves lo … hi−1 in order, from level-0 (index, hashes) runs sorted by
+    index; they end where the stored leaves stop following each other."""
+    expected = None
+    for index, hashes in runs:
+        if expected is not None and index != expected:
+            return
+        expected = index + len(hashes) // 32
+        for position in range(max(lo - index, 0), min(len(hashes) // 32, hi - index)):
+            yield index + position, bytes(hashes[32 * position : 32 * position + 32])
 
 
 def verify_against_checkpoints(model, using=None, upto=None):

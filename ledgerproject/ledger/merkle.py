@@ -6,8 +6,10 @@ such nodes, so roots and proofs cost O(log n) node reads whatever the ledger's s
 
 Nodes are stored in tiles, as the Go checksum database's tlog stores them: a tile holds up to TILE_WIDTH
 consecutive nodes of one level that is a multiple of TILE_HEIGHT (0, 4, 8, …), and a node of a level in
-between is the fold of the TILE_WIDTH or fewer nodes under it in one tile. A tree of n leaves is about
-n / 15 tiles instead of 2n nodes, and a node costs at most TILE_WIDTH − 1 hashes to read.
+between is the fold of the 2, 4 or 8 nodes under it in one tile. A tile is stored as runs of its nodes, each
+the ones one integration completed (one run for a tile filled at once), so nothing is stored twice: a tree
+of n leaves is about n / 15 rows instead of 2n when integrated in large batches, and never more than one
+row per leaf.
 """
 
 import hashlib
@@ -165,6 +167,18 @@ def nodes_from_tiles(wanted, tiles):
     return found
 
 
+def tiles_from_runs(runs):
+    """{(tile level, tile index): hashes} of stored runs (level, index of their first node, hashes): each tile's
+    nodes from its first on, up to the first one missing (a run that does not continue them is not used)."""
+    tiles = {}
+    for level, index, hashes in sorted(runs):
+        key = (level, index >> TILE_HEIGHT)
+        held = tiles.get(key, b"")
+        if index & (TILE_WIDTH - 1) == len(held) // 32:
+            tiles[key] = held + bytes(hashes)
+    return tiles
+
+
 def root_from_leaves(leaves):
     """MTH of a list of leaf hashes, in memory (tests and small trees); streaming needs `Frontier`."""
     frontier = Frontier()
@@ -195,14 +209,11 @@ class Frontier:
         self.size += 1
         return made
 
-    def push_tiles(self, raw, tiles, leaves=False):
+    def push_runs(self, raw, leaves=False):
         """push() the leaf of each entry hash in `raw` (the 32-byte hashes, concatenated, in seq order; with
-        `leaves`, the leaf hashes themselves); return the tiles to store, as (level, index, hashes).
-
-        `tiles` ({(level, index): hashes}) holds the last, partial tile of each tile level of the tree as it
-        was (tile_of() of the edge nodes names them): a tile returned starts with the nodes stored before it
-        and ends with the last complete node of its level, so every tile the growth touched is returned
-        whole. Only nodes of tile levels are kept; every node is still hashed, as the edge needs them."""
+        `leaves`, the leaf hashes themselves); return the runs to store, as (level, index of the first node,
+        hashes): the new nodes of each tile level, cut where a tile ends. Only nodes of tile levels are kept;
+        every node is still hashed, as the edge needs them."""
         if len(raw) % 32:
             raise ValueError("entry hashes are 32 bytes each")
         before, sha256, edge, size = self.size, hashlib.sha256, self.edge, self.size
@@ -221,18 +232,15 @@ class Frontier:
             size += 1
         self.size = size
         made[0] = kept
-        rows, whole = [], 32 * TILE_WIDTH
-        for level, hashes in sorted(made.items()):
-            first = before >> level  # the first new node of the level
-            index, held = first >> TILE_HEIGHT, first & (TILE_WIDTH - 1)
-            stored = tiles.get((level, index), b"")[: 32 * held]
-            if len(stored) != 32 * held:
-                raise LookupError(f"the stored tree lacks tile {level}/{index} of its right edge")
-            data = stored + b"".join(hashes)
-            rows += [
-                (level, index + offset // whole, data[offset : offset + whole]) for offset in range(0, len(data), whole)
-            ]
-        return rows
+        runs = []
+        for level, nodes in sorted(made.items()):
+            first = before >> level  # the level's first new node
+            cut = 0
+            while cut < len(nodes):
+                count = TILE_WIDTH - ((first + cut) & (TILE_WIDTH - 1))  # up to the end of its tile
+                runs.append((level, first + cut, b"".join(nodes[cut : cut + count])))
+                cut += count
+        return runs
 
     def root(self):
         if not self.size:

@@ -1,16 +1,20 @@
 """Merkle trees stored in tiles of up to 16 nodes of the levels 0, 4, 8, … instead of a row per node.
 
-Integration spent most of its time on the database's inserts, two rows per entry; a tile row holds 16 nodes
-and the levels in between are folded from it when read (ledger/merkle.py), about n/15 rows for n leaves.
-The stored nodes are regrouped, not recomputed: the nodes of the tile levels, in index order, become the
-tiles (the last of each level as wide as the nodes it has), so every stored tree keeps its hashes and roots
-and proofs read the same before and after. On PostgreSQL the privileges other roles held on the node table
-(the application role's SELECT, INSERT) are granted on the tile table. Reversible: the nodes of every
-level are made again from the tiles.
+Integration spent most of its time on the database's inserts, two rows per entry; a row now holds a run of up
+to 16 consecutive nodes of one tile and the levels in between are folded from it when read (ledger/merkle.py),
+about n/15 rows for n leaves. The stored nodes are regrouped, not recomputed: the nodes of the tile levels, in
+index order, become one run per tile (or one per stretch without a gap, in a damaged tree), so every stored
+tree keeps its hashes and roots and proofs read the same before and after. On PostgreSQL the privileges other
+roles held on the node table (the application role's SELECT, INSERT) are granted on the new table.
+Reversible: the nodes of every level are made again from the tiles.
 """
 
 import importlib
 
+import django.db.models.expressions
+import django.db.models.functions.math
+import django.db.models.functions.text
+import django.db.models.lookups
 from django.db import migrations, models
 from django.db.models.functions import Mod
 
@@ -29,11 +33,6 @@ def _lock(schema_editor, table):
         schema_editor.execute(f"LOCK TABLE {schema_editor.quote_name(table)} IN SHARE MODE")
 
 
-def _tile(tile_model, key, hashes):
-    ledger, level, index = key
-    return tile_model(ledger=ledger, level=level, index=index, width=len(hashes), hashes=b"".join(hashes))
-
-
 def nodes_to_tiles(apps, schema_editor):
     node_model, tile_model = apps.get_model("ledger", "MerkleNode"), apps.get_model("ledger", "MerkleTile")
     db = schema_editor.connection.alias
@@ -45,34 +44,49 @@ def nodes_to_tiles(apps, schema_editor):
         .order_by("ledger", "level", "index")
         .values_list("ledger", "level", "index", "hash")
     )
-    tiles, key, hashes = [], None, []
+    runs, first, hashes = [], None, []  # the run being gathered: its first node (ledger, level, index), its hashes
+
+    def close():
+        if hashes:
+            ledger, level, index = first
+            runs.append(tile_model(ledger=ledger, level=level, index=index, hashes=b"".join(hashes)))
+
     for ledger, level, index, value in nodes.iterator(chunk_size=CHUNK):
-        here = (ledger, level, index >> merkle.TILE_HEIGHT)
-        if here != key:
-            if hashes:
-                tiles.append(_tile(tile_model, key, hashes))
-            key, hashes = here, []
-        if index & (merkle.TILE_WIDTH - 1) == len(hashes):  # a tile holds its level's nodes from its first on
-            hashes.append(bytes(value))
-        if len(tiles) >= CHUNK:
-            tile_model.objects.using(db).bulk_create(tiles)
-            tiles = []
-    if hashes:
-        tiles.append(_tile(tile_model, key, hashes))
-    tile_model.objects.using(db).bulk_create(tiles)
+        # A run goes on while the nodes follow each other within one tile.
+        follows = first is not None and (ledger, level) == first[:2] and index == first[2] + len(hashes)
+        if not follows or index & (merkle.TILE_WIDTH - 1) == 0:
+            close()
+            first, hashes = (ledger, level, index), []
+        hashes.append(bytes(value))
+        if len(runs) >= CHUNK:
+            tile_model.objects.using(db).bulk_create(runs)
+            runs = []
+    close()
+    tile_model.objects.using(db).bulk_create(runs)
     _copy_grants(schema_editor, NODES, TILES)
+
+
+def _tiles(rows):
+    """(ledger, tile level, tile index, hashes) of each tile, from its runs (ledger, level, index, hashes) in order."""
+    key, runs = None, []
+    for ledger, level, index, hashes in rows:
+        here = (ledger, level, index >> merkle.TILE_HEIGHT)
+        if here != key and runs:
+            yield (*key, merkle.tiles_from_runs(runs).get(key[1:], b""))
+            runs = []
+        key = here
+        runs.append((level, index, bytes(hashes)))
+    if runs:
+        yield (*key, merkle.tiles_from_runs(runs).get(key[1:], b""))
 
 
 def tiles_to_nodes(apps, schema_editor):
     node_model, tile_model = apps.get_model("ledger", "MerkleNode"), apps.get_model("ledger", "MerkleTile")
     db = schema_editor.connection.alias
     _lock(schema_editor, TILES)
-    tiles = tile_model.objects.using(db).order_by("ledger", "level", "index", "-width")
-    nodes, last = [], None
-    for ledger, level, index, hashes in tiles.values_list("ledger", "level", "index", "hashes").iterator(CHUNK):
-        if (ledger, level, index) == last:  # a narrower copy of the tile just read
-            continue
-        last, hashes = (ledger, level, index), bytes(hashes)
+    rows = tile_model.objects.using(db).order_by("ledger", "level", "index")
+    nodes = []
+    for ledger, level, index, hashes in _tiles(rows.values_list("ledger", "level", "index", "hashes").iterator(CHUNK)):
         for height in range(merkle.TILE_HEIGHT):
             for position in range(len(hashes) // 32 >> height):
                 value = merkle.fold_tile(hashes, position << height, 1 << height)
@@ -97,26 +111,39 @@ class Migration(migrations.Migration):
                 (
                     "pk",
                     models.CompositePrimaryKey(
-                        "ledger",
-                        "level",
-                        "index",
-                        "width",
-                        blank=True,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
+                        "ledger", "level", "index", blank=True, editable=False, primary_key=True, serialize=False
                     ),
                 ),
                 ("ledger", models.CharField(max_length=64)),
                 ("level", models.PositiveSmallIntegerField()),
                 ("index", models.PositiveBigIntegerField()),
-                ("width", models.PositiveSmallIntegerField()),
                 ("hashes", models.BinaryField()),
             ],
             options={
                 "constraints": [
                     models.CheckConstraint(
-                        condition=models.Q(("width__gte", 1), ("width__lte", 16)), name="ledger_merkletile_width"
+                        condition=models.Q(
+                            django.db.models.lookups.Exact(
+                                django.db.models.functions.math.Mod(
+                                    django.db.models.functions.text.Length("hashes"), 32
+                                ),
+                                0,
+                            ),
+                            django.db.models.lookups.GreaterThanOrEqual(
+                                django.db.models.functions.text.Length("hashes"), 32
+                            ),
+                            django.db.models.lookups.LessThanOrEqual(
+                                django.db.models.expressions.CombinedExpression(
+                                    django.db.models.expressions.CombinedExpression(
+                                        django.db.models.functions.math.Mod("index", 16), "*", models.Value(32)
+                                    ),
+                                    "+",
+                                    django.db.models.functions.text.Length("hashes"),
+                                ),
+                                512,
+                            ),
+                        ),
+                        name="ledger_merkletile_run",
                     )
                 ],
             },

@@ -1,6 +1,8 @@
 """The stored Merkle tree tiles and signed checkpoints (their logic is ledger/checkpoints.py)."""
 
 from django.db import models
+from django.db.models.functions import Length, Mod
+from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 
 from ledgerproject.ledger import signing
@@ -10,39 +12,43 @@ from ledgerproject.ledger.models.entries import AppendOnlyQuerySet
 
 
 class MerkleTile(models.Model):
-    """Up to TILE_WIDTH consecutive nodes of one tile level (0, 4, 8, …) of a ledger's Merkle tree: the
-    nodes (level, index·TILE_WIDTH + k) for k < width, each the complete subtree over leaves
-    [n·2^level, (n+1)·2^level) of its node index n, their 32-byte hashes concatenated in `hashes`
-    (ledger/merkle.py reads the levels in between from them).
+    """A run of consecutive nodes of one tile level (0, 4, 8, …) of a ledger's Merkle tree, within one tile:
+    the nodes (level, index), (level, index + 1), … each the complete subtree over leaves
+    [n·2^level, (n+1)·2^level) of its node index n, their 32-byte hashes concatenated in `hashes`.
+    ledger/merkle.py lays a tile's runs end to end and folds the levels in between from it.
 
-    Derived from the entries and rebuildable (`checkpoint_ledgers --rebuild`); rows are only ever inserted,
-    so integration needs no privilege but INSERT. A tile that grows is stored again, wider: its narrower
-    rows stay behind and reads take the widest. Tampering with them cannot forge anything: roots are signed
-    and exports re-derive them. Not in the admin (Django's admin takes no composite keys).
+    An integration stores the nodes it completed, cut where a tile ends: a tile filled in one go is one row,
+    one filled over several integrations one row per integration. Rows are only ever inserted (integration
+    needs no privilege but INSERT), and no node is stored twice. Derived from the entries and rebuildable
+    (`checkpoint_ledgers --rebuild`). Tampering with them cannot forge anything: roots are signed and exports
+    re-derive them. Not in the admin (Django's admin takes no composite keys).
     """
 
-    # The tile's name and width are its key: one index serves every root/proof read (ledger, level, index IN …)
-    # and the integrated size (the widest last tile of level 0), and makes concurrent integrators' identical
-    # inserts collide harmlessly. Tiles instead of a row per node: about n/15 rows for n leaves instead of 2n,
-    # which were most of integration's time (migration 0008 moved the nodes over).
-    pk = models.CompositePrimaryKey("ledger", "level", "index", "width")
+    # The run's first node is its key: one index serves every root/proof read (the runs of a tile: ledger,
+    # level and an index range), the integrated size (the last run of level 0), and makes concurrent integrators'
+    # identical inserts collide harmlessly. Tiles instead of a row per node: about n/15 rows for n leaves
+    # integrated in batches instead of 2n, which were most of integration's time (migration 0008 moved them).
+    pk = models.CompositePrimaryKey("ledger", "level", "index")
     ledger = models.CharField(max_length=64)
     level = models.PositiveSmallIntegerField()
     index = models.PositiveBigIntegerField()
-    width = models.PositiveSmallIntegerField()
     hashes = models.BinaryField()
 
     replica_reads = True  # roots and proofs may be read from a replica (ledger/routers.py)
 
     class Meta:
         constraints = [
+            # Whole hashes, at least one, and no further than the end of the run's tile.
             models.CheckConstraint(
-                condition=models.Q(width__gte=1, width__lte=TILE_WIDTH), name="ledger_merkletile_width"
+                condition=Exact(Mod(Length("hashes"), 32), 0)
+                & GreaterThanOrEqual(Length("hashes"), 32)
+                & LessThanOrEqual(Mod("index", TILE_WIDTH) * 32 + Length("hashes"), 32 * TILE_WIDTH),
+                name="ledger_merkletile_run",
             ),
         ]
 
     def __str__(self):
-        return f"{self.ledger} tile {self.level}/{self.index} ({self.width} nodes)"
+        return f"{self.ledger} nodes {self.level}/{self.index}+{len(self.hashes) // 32}"
 
 
 class CheckpointQuerySet(AppendOnlyQuerySet):

@@ -34,18 +34,22 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("signing_key")]
 
 
 def nodes(ledger="testnotes"):
-    """The stored tree as reads see it: each tile's widest row (a tile that grew keeps its narrower rows)."""
-    widest = {}
-    for level, index, hashes in MerkleTile.objects.filter(ledger=ledger).values_list("level", "index", "hashes"):
-        if len(hashes) > len(widest.get((level, index), b"")):
-            widest[level, index] = bytes(hashes)
-    return widest
+    """Every stored run: (level, index of its first node, hashes)."""
+    rows = MerkleTile.objects.filter(ledger=ledger).values_list("level", "index", "hashes")
+    return sorted((level, index, bytes(hashes)) for level, index, hashes in rows)
 
 
-def tile_rows(ledger="testnotes"):
-    """Every stored row, narrower copies of a grown tile included: (level, index, width, hashes)."""
-    rows = MerkleTile.objects.filter(ledger=ledger).values_list("level", "index", "width", "hashes")
-    return sorted((level, index, width, bytes(hashes)) for level, index, width, hashes in rows)
+def tree_nodes(leaves):
+    """Every node of the tree over `leaves`: {(level, index): hash}."""
+    frontier, made = merkle.Frontier(), {}
+    for leaf in leaves:
+        made.update(frontier.push(leaf))
+    return made
+
+
+def stored_tree(model):
+    """Every node of the tree over `model`'s entries as the stored tiles give it (absent ones left out)."""
+    return checkpoints.fetch_nodes(model.ledger_name, tree_nodes(leaves_of(model)).keys())
 
 
 def test_by_default_appending_leaves_integration_to_the_background_step(django_capture_on_commit_callbacks):
@@ -62,8 +66,15 @@ def test_it_can_integrate_entries_right_after_the_append_commits(settings, djang
         append_notes(5)
     assert checkpoints.integrated_size("testnotes") == 5
     assert checkpoints.tree("testnotes", 5).root() == merkle.root_from_leaves(leaves_of(Note))
-    # 5 leaves in one tile of level 0: its 2 pairs and the four-leaf subtree are folded from it when read.
-    assert list(MerkleTile.objects.filter(ledger="testnotes").values_list("level", "index", "width")) == [(0, 0, 5)]
+    # The 5 leaves in one run of the first tile of level 0: its 2 pairs and the four-leaf subtree are folded
+    # from them when read.
+    assert [(level, index, len(hashes)) for level, index, hashes in nodes()] == [(0, 0, 5 * 32)]
+    with django_capture_on_commit_callbacks(execute=True):
+        append_notes(1, start=5)
+        append_notes(1, start=6)
+    # Each append's leaf stored once, after the ones before it.
+    assert [(level, index, len(hashes)) for level, index, hashes in nodes()] == [(0, 0, 160), (0, 5, 32), (0, 6, 32)]
+    assert stored_tree(Note) == tree_nodes(leaves_of(Note))
 
 
 def test_integration_is_idempotent_and_resumes_where_it_stopped():
@@ -74,17 +85,19 @@ def test_integration_is_idempotent_and_resumes_where_it_stopped():
     once = nodes()
     assert checkpoints.integrate(Note) == 13
     assert nodes() == once
+    assert stored_tree(Note) == tree_nodes(leaves_of(Note))
     assert checkpoints.rebuild(Note) == 13
-    assert nodes() == once
+    assert stored_tree(Note) == tree_nodes(leaves_of(Note))
 
 
 def test_integration_in_small_batches_builds_the_same_tree():
     Note = note_model()
     append_notes(37)
     checkpoints.integrate(Note, batch=4)
-    in_batches = nodes()
+    in_batches = stored_tree(Note)
+    assert [index for level, index, _ in nodes() if level == 0] == list(range(0, 37, 4))  # a run per batch
     checkpoints.rebuild(Note)
-    assert nodes() == in_batches
+    assert stored_tree(Note) == in_batches == tree_nodes(leaves_of(Note))
     assert checkpoints.tree("testnotes", 37).root() == merkle.root_from_leaves(leaves_of(Note))
 
 
@@ -288,13 +301,14 @@ def test_concurrent_integrators_build_one_tree():
     append_notes(500)
     sizes = _in_threads(4, lambda: checkpoints.integrate(Note, batch=64))
     assert sizes == [500] * 4
-    # Under the tree lock they took turns: the rows are one integrator's, none written twice or half-grown.
-    together, tree = tile_rows(), nodes()
-    MerkleTile.objects.filter(ledger="testnotes")._raw_delete(MerkleTile.objects.db)
-    assert checkpoints.integrate(Note, batch=64) == 500
-    assert tile_rows() == together
+    together = nodes()
+    # Each node stored once: the runs of each level follow each other without overlapping.
+    for level in {level for level, _, _ in together}:
+        runs = [(index, len(hashes) // 32) for lvl, index, hashes in together if lvl == level]
+        assert all(index + count == following for (index, count), (following, _) in zip(runs, runs[1:], strict=False))
+    assert stored_tree(Note) == tree_nodes(leaves_of(Note))
     checkpoints.rebuild(Note)
-    assert nodes() == tree
+    assert stored_tree(Note) == tree_nodes(leaves_of(Note))
 
 
 @pytest.mark.postgres

@@ -102,6 +102,18 @@ def test_a_rewrite_below_an_earlier_checkpoint_names_that_checkpoint():
     assert (result.bad_checkpoint, result.first_bad_seq) == (4, 2)
 
 
+@pytest.mark.parametrize("rewritten", [18, 33, 40])
+def test_the_first_rewritten_seq_is_found_in_the_stored_leaves_of_any_tile(rewritten):
+    Note = note_model()
+    append_notes(10)
+    checkpoint_now(Note)  # leaves stored in several runs: 10, then 30
+    append_notes(30, start=10)
+    checkpoint_now(Note)
+    rewrite_from(Note, rewritten, topic="forged")
+    check = verify_against_checkpoints(Note)
+    assert not check.ok and (check.bad_checkpoint, check.first_bad_seq) == (40, rewritten)
+
+
 def test_removed_entries_below_a_checkpoint_are_caught():
     Note = note_model()
     append_notes(5)

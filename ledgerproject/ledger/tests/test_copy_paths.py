@@ -254,47 +254,36 @@ def test_an_export_reads_only_the_columns_its_serializer_shows(tricky_enhances, 
 # --- Merkle integration -----------------------------------------------------------------------------------
 
 
-def test_pushing_raw_entry_hashes_makes_the_tiles_of_the_nodes_push_makes():
+def test_pushing_raw_entry_hashes_stores_each_tile_level_node_push_makes_once():
     hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(300)]
     for start in (0, 1, 2, 3, 7, 8, 13, 15, 16, 17, 31, 32, 255, 256, 257):
         one, many = merkle.Frontier(), merkle.Frontier()
-        nodes = {}
         for entry_hash in hashes[:start]:
-            nodes.update(one.push(merkle.leaf_hash(entry_hash)))
+            one.push(merkle.leaf_hash(entry_hash))
             many.push(merkle.leaf_hash(entry_hash))
-        stored = tiles_of(nodes, start)
+        made = {}
         for entry_hash in hashes[start:]:
-            nodes.update(one.push(merkle.leaf_hash(entry_hash)))
-        made = many.push_tiles(b"".join(bytes.fromhex(h) for h in hashes[start:]), stored)
-        # Each tile the growth touched, whole: the nodes stored before it and every complete one after.
-        grown = tiles_of(nodes, len(hashes))
-        assert made and {(level, index): hashes for level, index, hashes in made} == {
-            key: tile for key, tile in grown.items() if stored.get(key) != tile
+            made.update(one.push(merkle.leaf_hash(entry_hash)))
+        runs = many.push_runs(b"".join(bytes.fromhex(h) for h in hashes[start:]))
+        # The nodes of the tile levels the growth made, each in one run, runs cut where a tile ends.
+        stored = {
+            (level, index + k): hashes[32 * k : 32 * k + 32]
+            for level, index, hashes in runs
+            for k in range(len(hashes) // 32)
         }
+        assert stored == {node: value for node, value in made.items() if node[0] % merkle.TILE_HEIGHT == 0}
+        assert sum(len(hashes) for _, _, hashes in runs) == 32 * len(stored)
+        assert all(
+            index // merkle.TILE_WIDTH == (index + len(h) // 32 - 1) // merkle.TILE_WIDTH for _, index, h in runs
+        )
         assert (many.size, many.edge, many.root()) == (one.size, one.edge, one.root())
     with pytest.raises(ValueError):
-        merkle.Frontier().push_tiles(b"\x00" * 33, {})
-    with pytest.raises(LookupError):  # the last tile of level 0 is not given
-        merkle.Frontier(1, {0: b"\x00" * 32}).push_tiles(b"\x00" * 32, {})
+        merkle.Frontier().push_runs(b"\x00" * 33)
 
 
-def tiles_of(nodes, size):
-    """The tiles (level, index) → hashes of the complete nodes of a tree of `size` leaves, from its nodes."""
-    tiles = {}
-    for (level, index), value in sorted(nodes.items()):
-        if level % merkle.TILE_HEIGHT == 0 and (index + 1) << level <= size:
-            key = (level, index >> merkle.TILE_HEIGHT)
-            tiles[key] = tiles.get(key, b"") + value
-    return tiles
-
-
-def stored_tiles():
-    """Each stored tile's widest row, as reads see it."""
-    widest = {}
-    for level, index, hashes in MerkleTile.objects.filter(ledger="testnotes").values_list("level", "index", "hashes"):
-        if len(hashes) > len(widest.get((level, index), b"")):
-            widest[level, index] = bytes(hashes)
-    return widest
+def stored_runs():
+    rows = MerkleTile.objects.filter(ledger="testnotes").values_list("level", "index", "hashes")
+    return sorted((level, index, bytes(hashes)) for level, index, hashes in rows)
 
 
 def leaves():
@@ -307,22 +296,29 @@ def test_it_integrates_in_batches_to_the_tiles_and_root_of_the_row_by_row_path(m
     with statements() as seen:
         assert checkpoints.integrate(Note, batch=8) == 37
     assert any("string_agg" in sql for sql in seen) == (connection.vendor == "postgresql")
-    fast = stored_tiles()
+    fast = stored_runs()
     assert checkpoints.tree("testnotes", 37).root() == merkle.root_from_leaves(leaves())
     monkeypatch.setattr(checkpoints, "_entry_hashes_joined", lambda *args: None)
-    assert checkpoints.rebuild(Note) == 37
-    assert stored_tiles() == fast
+    MerkleTile.objects.filter(ledger="testnotes")._raw_delete(MerkleTile.objects.db)
+    assert checkpoints.integrate(Note, batch=8) == 37
+    assert stored_runs() == fast
 
 
-def test_it_stores_a_batch_even_when_one_of_its_tiles_is_already_stored(make_note):
-    for i in range(12):
+def test_it_stores_a_batch_even_when_one_of_its_runs_is_already_stored(make_note):
+    for i in range(40):
         make_note(f"c{i}")
-    assert checkpoints.integrate(Note, upto=8) == 8
-    # The tile the next batch writes already there (a concurrent integrator's): the batch goes in anyway.
-    MerkleTile.objects.create(ledger="testnotes", level=0, index=0, width=12, hashes=b"".join(leaves()))
-    assert checkpoints.integrate(Note) == 12
-    assert checkpoints.tree("testnotes", 12).root() == merkle.root_from_leaves(leaves())
-    assert MerkleTile.objects.filter(ledger="testnotes", level=0, index=0, width=12).count() == 1
+    assert checkpoints.integrate(Note, upto=16) == 16
+    # The run of level 4 the next batch makes (node (4, 1), leaves 16–31) already there, as a concurrent
+    # integrator would have left it: that insert collides and is skipped, the batch goes in anyway.
+    node = merkle.root_from_leaves(leaves()[16:32])
+    MerkleTile.objects.create(ledger="testnotes", level=4, index=1, hashes=node)
+    assert checkpoints.integrate(Note) == 40
+    assert checkpoints.tree("testnotes", 40).root() == merkle.root_from_leaves(leaves())
+    assert list(MerkleTile.objects.filter(ledger="testnotes", level=4).values_list("index", flat=True)) == [0, 1]
+    assert checkpoints.fetch_nodes("testnotes", {(4, 1), (5, 0)}) == {
+        (4, 1): node,
+        (5, 0): merkle.root_from_leaves(leaves()[:32]),
+    }
 
 
 def test_it_refuses_to_grow_past_a_missing_seq(make_note):
@@ -332,6 +328,19 @@ def test_it_refuses_to_grow_past_a_missing_seq(make_note):
     with pytest.raises(checkpoints.MerkleStateError, match="seq 4 is missing"):
         checkpoints.integrate(Note)
     assert checkpoints.integrated_size("testnotes") == 0
+
+
+def test_it_refuses_to_grow_past_a_gap_longer_than_a_batch(make_note):
+    for i in range(30):
+        make_note(f"j{i}")
+    behind_the_triggers_back(Note, f"DELETE FROM {Note._meta.db_table} WHERE seq BETWEEN 3 AND 20")
+    with pytest.raises(checkpoints.MerkleStateError, match="seq 3 is missing"):
+        checkpoints.integrate(Note, batch=8)  # a batch that ends in the gap
+    assert checkpoints.integrated_size("testnotes") == 0
+    assert checkpoints.integrate(Note, upto=2) == 2
+    with pytest.raises(checkpoints.MerkleStateError, match="seq 3 is missing"):
+        checkpoints.integrate(Note, batch=8)  # a batch wholly in it (seqs 3–10)
+    assert checkpoints.integrated_size("testnotes") == 2
 
 
 def test_it_refuses_an_entry_hash_that_is_not_64_hex_digits(make_note):

@@ -185,24 +185,26 @@ def test_every_consistency_proof_verifies_and_every_tampered_one_fails(second, d
     seed=st.integers(0, 2**16),
 )
 def test_tiles_grown_in_any_steps_hold_every_node_of_the_tree(steps, seed):
-    """Integration's way: each step reads the right edge from the tiles, grows, and stores whole tiles."""
+    """Integration's way: each step reads the right edge from the tiles, grows, and stores the nodes it made."""
     size = sum(steps)
     raw = b"".join(hashlib.sha256(f"{seed}/{i}".encode()).digest() for i in range(size))
     reference, nodes = merkle.Frontier(), {}
     for offset in range(0, len(raw), 32):
         nodes.update(reference.push(hashlib.sha256(b"\x00" + raw[offset : offset + 32]).digest()))
-    tiles, grown = {}, 0
+    runs, grown = {}, 0
     for step in steps:
         edge_nodes = merkle.Frontier.edge_nodes(grown)
-        edge = merkle.nodes_from_tiles(edge_nodes, tiles)
+        edge = merkle.nodes_from_tiles(edge_nodes, merkle.tiles_from_runs((*key, h) for key, h in runs.items()))
         assert edge.keys() == edge_nodes
         frontier = merkle.Frontier(grown, {level: value for (level, _), value in edge.items()})
-        for level, index, hashes in frontier.push_tiles(raw[32 * grown : 32 * (grown + step)], tiles):
-            assert level % merkle.TILE_HEIGHT == 0 and 32 <= len(hashes) <= 32 * merkle.TILE_WIDTH
-            assert hashes.startswith(tiles.get((level, index), b""))  # a tile only ever grows
-            tiles[level, index] = hashes
+        for level, index, hashes in frontier.push_runs(raw[32 * grown : 32 * (grown + step)]):
+            assert level % merkle.TILE_HEIGHT == 0 and len(hashes) % 32 == 0 and hashes
+            assert index % merkle.TILE_WIDTH + len(hashes) // 32 <= merkle.TILE_WIDTH  # within one tile
+            assert (level, index) not in runs  # no node stored twice
+            runs[level, index] = hashes
         grown += step
         assert frontier.root() == merkle.root_from_leaves([nodes[0, i] for i in range(grown)])
+    tiles = merkle.tiles_from_runs((*key, h) for key, h in runs.items())
     assert merkle.nodes_from_tiles(nodes.keys(), tiles) == nodes
     # Nothing beyond the tree: the node after the last leaf and the subtree it would close are not found.
     assert merkle.nodes_from_tiles({(0, size), (1, size // 2)}, tiles).keys() <= nodes.keys()
@@ -214,3 +216,10 @@ def test_a_node_is_read_from_the_tile_of_the_level_at_or_below_it():
     assert merkle.tile_of(3, 2) == (0, 1, 0, 8)  # leaves 16–23: nodes 16–23 of level 0, in its second tile
     assert merkle.tile_of(4, 0) == (4, 0, 0, 1)
     assert merkle.tile_of(6, 5) == (4, 1, 4, 4)  # level-4 nodes 20–23
+
+
+def test_a_tile_is_laid_from_the_runs_that_follow_each_other_from_its_first_node():
+    a, b, c = b"\x0a" * 32, b"\x0b" * 64, b"\x0c" * 32
+    assert merkle.tiles_from_runs([(0, 16, a), (0, 17, b), (4, 0, c)]) == {(0, 1): a + b, (4, 0): c}
+    assert merkle.tiles_from_runs([(0, 16, a), (0, 18, c)]) == {(0, 1): a}  # node 17 missing: 18 is not used
+    assert merkle.tiles_from_runs([(0, 17, b)]) == {}  # the tile's first node missing

@@ -90,26 +90,31 @@ def test_it_moves_every_stored_node_into_tiles_with_the_same_roots_and_proofs():
         # Every node, of every level, read from the tiles as the API reads them.
         assert checkpoints.fetch_nodes(ledger, nodes.keys()) == nodes
     levels = set(MerkleTile.objects.values_list("level", flat=True))
-    assert levels == {0, 4, 8} and MerkleTile.objects.count() < sum(sizes.values()) / 12
+    assert levels == {0, 4, 8} and MerkleTile.objects.count() < sum(sizes.values()) / 12  # a run per tile
 
 
 @pytest.mark.django_db(transaction=True)
 def test_it_can_move_the_tiles_back_to_a_row_per_node():
     frontier, nodes = grown_tree(37, 7)
+    leaves = b"".join(nodes[0, i] for i in range(37))
     integrated = merkle.Frontier()
-    made = integrated.push_tiles(b"".join(nodes[0, i] for i in range(37)), {}, leaves=True)
-    MerkleTile.objects.bulk_create(
-        [MerkleTile(ledger="delta", level=lv, index=i, width=len(h) // 32, hashes=h) for lv, i, h in made]
-    )
+    # Integrated in three steps: tiles stored as several runs each.
+    made = [
+        run
+        for cut in ((0, 5), (5, 20), (20, 37))
+        for run in integrated.push_runs(leaves[32 * cut[0] : 32 * cut[1]], True)
+    ]
+    MerkleTile.objects.bulk_create([MerkleTile(ledger="delta", level=lv, index=i, hashes=h) for lv, i, h in made])
     try:
         assert stored_nodes(node_model(KEYED)) == as_rows({"delta": nodes})
         assert stored_nodes(node_model(WITH_ID)) == as_rows({"delta": nodes})
     finally:
         migrate_to(TILED)
-    assert sorted(MerkleTile.objects.values_list("level", "index", "width")) == [
+    # Moved forward again: one run per tile.
+    assert sorted((lv, i, len(h) // 32) for lv, i, h in MerkleTile.objects.values_list("level", "index", "hashes")) == [
         (0, 0, 16),
-        (0, 1, 16),
-        (0, 2, 5),
+        (0, 16, 16),
+        (0, 32, 5),
         (4, 0, 2),
     ]
     assert checkpoints.tree("delta", 37).root() == frontier.root()
@@ -144,42 +149,46 @@ def test_the_application_role_keeps_its_privileges_on_the_tile_table():
 
 
 @pytest.mark.django_db
-def test_it_keeps_a_single_index_the_key_of_ledger_level_index_and_width():
+def test_it_keeps_a_single_index_the_key_of_ledger_level_and_index():
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, MerkleTile._meta.db_table)
         tables = connection.introspection.table_names(cursor)
     indexed = [spec for spec in constraints.values() if spec["index"] or spec["unique"] or spec["primary_key"]]
     assert len(indexed) == 1 and indexed[0]["primary_key"]
-    assert indexed[0]["columns"] == ["ledger", "level", "index", "width"]
+    assert indexed[0]["columns"] == ["ledger", "level", "index"]
     assert "ledger_merklenode" not in tables
 
 
 @pytest.mark.django_db
-def test_it_refuses_a_second_tile_of_the_same_key_and_a_width_beyond_a_tile():
-    MerkleTile.objects.create(ledger="epsilon", level=4, index=3, width=1, hashes=b"\x01" * 32)
-    MerkleTile.objects.create(ledger="zeta", level=4, index=3, width=1, hashes=b"\x01" * 32)
-    MerkleTile.objects.create(ledger="epsilon", level=4, index=3, width=2, hashes=b"\x01" * 64)
+def test_it_refuses_a_second_run_of_the_same_key_and_a_run_that_is_not_whole_hashes_within_a_tile():
+    MerkleTile.objects.create(ledger="epsilon", level=4, index=3, hashes=b"\x01" * 32)
+    MerkleTile.objects.create(ledger="zeta", level=4, index=3, hashes=b"\x01" * 32)
     with pytest.raises(IntegrityError), transaction.atomic():
-        MerkleTile.objects.create(ledger="epsilon", level=4, index=3, width=1, hashes=b"\x02" * 32)
-    assert MerkleTile.objects.get(pk=("epsilon", 4, 3, 1)).hashes == b"\x01" * 32
-    for width in (0, merkle.TILE_WIDTH + 1):
+        MerkleTile.objects.create(ledger="epsilon", level=4, index=3, hashes=b"\x02" * 64)
+    assert MerkleTile.objects.get(pk=("epsilon", 4, 3)).hashes == b"\x01" * 32
+    MerkleTile.objects.create(ledger="eta", level=0, index=14, hashes=b"\x01" * 64)  # nodes 14 and 15: the tile's end
+    for index, hashes in ((0, b""), (0, b"\x01" * 33), (0, b"\x01" * 32 * 17), (15, b"\x01" * 64)):
         with pytest.raises(IntegrityError), transaction.atomic():
-            MerkleTile.objects.create(ledger="eta", level=0, index=0, width=width, hashes=b"\x01" * 32 * width)
+            MerkleTile.objects.create(ledger="theta", level=0, index=index, hashes=hashes)
 
 
 @pytest.mark.django_db
-def test_reads_take_the_widest_row_of_a_tile_that_grew(make_note):
-    for i in range(5):
+def test_each_integration_stores_the_nodes_it_made_and_reads_lay_them_end_to_end(make_note):
+    for i in range(20):
         make_note(f"w{i}")
-    assert checkpoints.integrate(Note, upto=3) == 3
-    assert checkpoints.integrate(Note) == 5
-    assert sorted(MerkleTile.objects.values_list("level", "index", "width")) == [(0, 0, 3), (0, 0, 5)]
+    for upto in (3, 5, 18, 20):
+        assert checkpoints.integrate(Note, upto=upto) == upto
+    runs = sorted((lv, i, len(h) // 32) for lv, i, h in MerkleTile.objects.values_list("level", "index", "hashes"))
+    assert runs == [(0, 0, 3), (0, 3, 2), (0, 5, 11), (0, 16, 2), (0, 18, 2), (4, 0, 1)]
     leaves = [merkle.leaf_hash(h) for h in Note.objects.order_by("seq").values_list("entry_hash", flat=True)]
-    assert checkpoints.integrated_size("testnotes") == 5
-    assert checkpoints.tree("testnotes", 5).root() == merkle.root_from_leaves(leaves)
-    assert checkpoints.fetch_nodes("testnotes", {(0, 4), (2, 0)}) == {
+    assert checkpoints.integrated_size("testnotes") == 20
+    assert checkpoints.tree("testnotes", 20).root() == merkle.root_from_leaves(leaves)
+    assert checkpoints.fetch_nodes("testnotes", {(0, 4), (2, 0), (3, 1), (4, 0), (2, 4)}) == {
         (0, 4): leaves[4],
         (2, 0): merkle.root_from_leaves(leaves[:4]),
+        (3, 1): merkle.root_from_leaves(leaves[8:16]),
+        (4, 0): merkle.root_from_leaves(leaves[:16]),
+        (2, 4): merkle.root_from_leaves(leaves[16:20]),
     }
 
 
