@@ -4,8 +4,8 @@
     .venv/bin/python bench/proofs_latency.py --entries 100000
     .venv/bin/python bench/proofs_latency.py --database-url postgres://user@host/db   # a scratch database!
 
-The tree's state is filled directly (the tiles that integration would store, for synthetic entry hashes), then random proofs are timed exactly as the API computes them (checkpoints.tree(...)),
-and each is checked with the offline verifier outside the timing. It writes to the database it is given:
+The tree's state is filled directly (the tiles that integration would store, for synthetic entry hashes),
+then random proofs are timed exactly as the API computes them (checkpoints.tree(...)), and each is checked with the offline verifier outside the timing. It writes to the database it is given:
 never point it at one you care about.
 """
 

@@ -102,8 +102,10 @@ def integrate(model, upto=None, using=None, batch=INTEGRATE_BATCH, progress=None
     """Add the ledger's entries beyond the stored tree to it (up to `upto`); return the tree size.
 
     Idempotent and safe under concurrent integrators: each batch runs in its own transaction under
-    the ledger's tree lock, re-reads the stored size, and inserts rows that are a pure function of
-    the entries (a repeat collides on the primary key and is ignored).
+    the ledger's tree lock, re-reads the stored size, and inserts the nodes it completed. A run already
+    stored collides on the primary key and is skipped, and the batch then checks that the stored tree holds
+    every node it made: a stored run that disagrees (a stray or damaged row) is a MerkleStateError, never a
+    node silently lost.
     """
     db = _db(using)
     name = model.ledger_name
@@ -131,9 +133,27 @@ def integrate(model, upto=None, using=None, batch=INTEGRATE_BATCH, progress=None
             raw = _entry_hashes_joined(connection, model, size, stop)
             if raw is None:
                 raw = _entry_hashes_by_row(name, entries, size, stop)
-            _insert_runs(connection, name, frontier.push_runs(raw))
+            runs = frontier.push_runs(raw)
+            if _insert_runs(connection, name, runs) < len(runs):
+                _check_runs_stored(name, runs, db)
             if progress is not None:
                 progress(frontier.size - size)
+            if frontier.size >= target:
+                return frontier.size
+
+
+def _check_runs_stored(name, runs, db):
+    """Raise MerkleStateError unless the stored tiles hold every node of `runs` (some were already stored)."""
+    made = {
+        (level, index + position): hashes[32 * position : 32 * position + 32]
+        for level, index, hashes in runs
+        for position in range(len(hashes) // 32)
+    }
+    if fetch_nodes(name, made.keys(), db) != made:
+        raise MerkleStateError(
+            f"{name}: the stored tree holds nodes that disagree with the entries beyond its size; "
+            "rebuild it (checkpoint_ledgers --rebuild)"
+        )
 
 
 def _entry_hashes_joined(connection, model, size, stop):
@@ -182,8 +202,9 @@ def _entry_hashes_by_row(name, entries, size, stop):
 
 
 def _insert_runs(connection, ledger, runs):
-    """Insert `ledger`'s (level, index, hashes) runs, skipping any a concurrent integrator already wrote
-    (ON CONFLICT DO NOTHING: PostgreSQL, and SQLite ≥ 3.24)."""
+    """Insert `ledger`'s (level, index, hashes) runs, skipping any already stored (ON CONFLICT DO NOTHING:
+    PostgreSQL, and SQLite ≥ 3.24); return how many went in."""
+    inserted = 0
     quote = connection.ops.quote_name
     key = ", ".join(quote(column) for column in ("ledger", "level", "index"))
     head = f"INSERT INTO {quote(MerkleTile._meta.db_table)} ({key}, {quote('hashes')}) "
@@ -204,12 +225,15 @@ def _insert_runs(connection, ledger, runs):
                         ",".join([hashes.hex() for _, _, hashes in part]),
                     ],
                 )
-            return
+                inserted += cursor.rowcount
+            return inserted
         for start in range(0, len(runs), RUNS_PER_INSERT):
             part = runs[start : start + RUNS_PER_INSERT]
             values = ", ".join(["(%s, %s, %s, %s)"] * len(part))
             params = [value for level, index, hashes in part for value in (ledger, level, index, hashes)]
             cursor.execute(f"{head}VALUES {values} ON CONFLICT ({key}) DO NOTHING", params)
+            inserted += cursor.rowcount
+    return inserted
 
 
 def _check_last_leaf(name, entries, size, db):

@@ -8,8 +8,8 @@ Nodes are stored in tiles, as the Go checksum database's tlog stores them: a til
 consecutive nodes of one level that is a multiple of TILE_HEIGHT (0, 4, 8, …), and a node of a level in
 between is the fold of the 2, 4 or 8 nodes under it in one tile. A tile is stored as runs of its nodes, each
 the ones one integration completed (one run for a tile filled at once), so nothing is stored twice: a tree
-of n leaves is about n / 15 rows instead of 2n when integrated in large batches, and never more than one
-row per leaf.
+of n leaves is about n / 15 rows instead of 2n when integrated in large batches, and about 16n / 15 when
+integrated one leaf at a time.
 """
 
 import hashlib

@@ -11,12 +11,10 @@ Reversible: the nodes of every level are made again from the tiles.
 
 import importlib
 
-import django.db.models.expressions
-import django.db.models.functions.math
-import django.db.models.functions.text
-import django.db.models.lookups
 from django.db import migrations, models
-from django.db.models.functions import Mod
+from django.db.models import F
+from django.db.models.functions import Length, Mod
+from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThanOrEqual
 
 from ledgerproject.ledger import merkle
 
@@ -123,25 +121,9 @@ class Migration(migrations.Migration):
                 "constraints": [
                     models.CheckConstraint(
                         condition=models.Q(
-                            django.db.models.lookups.Exact(
-                                django.db.models.functions.math.Mod(
-                                    django.db.models.functions.text.Length("hashes"), 32
-                                ),
-                                0,
-                            ),
-                            django.db.models.lookups.GreaterThanOrEqual(
-                                django.db.models.functions.text.Length("hashes"), 32
-                            ),
-                            django.db.models.lookups.LessThanOrEqual(
-                                django.db.models.expressions.CombinedExpression(
-                                    django.db.models.expressions.CombinedExpression(
-                                        django.db.models.functions.math.Mod("index", 16), "*", models.Value(32)
-                                    ),
-                                    "+",
-                                    django.db.models.functions.text.Length("hashes"),
-                                ),
-                                512,
-                            ),
+                            Exact(Length("hashes") - Length("hashes") / 32 * 32, 0),
+                            GreaterThanOrEqual(Length("hashes"), 32),
+                            LessThanOrEqual((F("index") - F("index") / 16 * 16) * 32 + Length("hashes"), 512),
                         ),
                         name="ledger_merkletile_run",
                     )

@@ -1,7 +1,8 @@
 """The stored Merkle tree tiles and signed checkpoints (their logic is ledger/checkpoints.py)."""
 
 from django.db import models
-from django.db.models.functions import Length, Mod
+from django.db.models import F
+from django.db.models.functions import Length
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 
@@ -38,11 +39,14 @@ class MerkleTile(models.Model):
 
     class Meta:
         constraints = [
-            # Whole hashes, at least one, and no further than the end of the run's tile.
+            # Whole hashes, at least one, and no further than the end of the run's tile. Integer division, not
+            # MOD(), which SQLite has only when built with its math functions (Django adds it to its own connections).
             models.CheckConstraint(
-                condition=Exact(Mod(Length("hashes"), 32), 0)
+                condition=Exact(Length("hashes") - Length("hashes") / 32 * 32, 0)
                 & GreaterThanOrEqual(Length("hashes"), 32)
-                & LessThanOrEqual(Mod("index", TILE_WIDTH) * 32 + Length("hashes"), 32 * TILE_WIDTH),
+                & LessThanOrEqual(
+                    (F("index") - F("index") / TILE_WIDTH * TILE_WIDTH) * 32 + Length("hashes"), 32 * TILE_WIDTH
+                ),
                 name="ledger_merkletile_run",
             ),
         ]

@@ -321,6 +321,22 @@ def test_it_stores_a_batch_even_when_one_of_its_runs_is_already_stored(make_note
     }
 
 
+@pytest.mark.parametrize("stray", ["another hash", "a shorter run"])
+def test_a_stored_run_that_disagrees_with_the_batch_stops_it(make_note, stray):
+    for i in range(48):
+        make_note(f"s{i}")
+    assert checkpoints.integrate(Note, upto=16) == 16
+    # The next batch makes one run of level 4, nodes (4, 1) and (4, 2); a row already holds (4, 1).
+    node = merkle.root_from_leaves(leaves()[16:32])
+    stored = b"\x00" * 32 if stray == "another hash" else node  # a shorter run: node (4, 2) would be lost
+    MerkleTile.objects.create(ledger="testnotes", level=4, index=1, hashes=stored)
+    with pytest.raises(checkpoints.MerkleStateError, match="disagree"):
+        checkpoints.integrate(Note)
+    assert checkpoints.integrated_size("testnotes") == 16  # the batch stored nothing
+    assert checkpoints.rebuild(Note) == 48
+    assert checkpoints.tree("testnotes", 48).root() == merkle.root_from_leaves(leaves())
+
+
 def test_it_refuses_to_grow_past_a_missing_seq(make_note):
     for i in range(6):
         make_note(f"g{i}")
