@@ -145,9 +145,9 @@ def integrate(model, upto=None, using=None, batch=INTEGRATE_BATCH, progress=None
 def _check_runs_stored(name, runs, db):
     """Raise MerkleStateError unless the stored tiles hold every node of `runs` (some were already stored)."""
     made = {
-        (level, index + position): hashes[32 * position : 32 * position + 32]
+        (level, index + position): value
         for level, index, hashes in runs
-        for position in range(len(hashes) // 32)
+        for position, value in enumerate(merkle.split_hashes(hashes))
     }
     if fetch_nodes(name, made.keys(), db) != made:
         raise MerkleStateError(
@@ -193,10 +193,11 @@ def _entry_hashes_by_row(name, entries, size, stop):
     rows = entries.filter(seq__gt=size, seq__lte=stop).order_by("seq").values_list("seq", "entry_hash")
     for seq, entry_hash in rows.iterator(chunk_size=5000):
         if seq != expected:
-            raise MerkleStateError(f"{name}: seq {expected} is missing; the tree cannot grow past it")
+            break
         raw.append(merkle.entry_hash_bytes(entry_hash))
         expected += 1
-    if expected != stop + 1:  # `stop` is at most the last seq, so one is missing before it
+    # Short of `stop` (at most the last seq): a row skipped `expected`, or the rows ended before it.
+    if expected != stop + 1:
         raise MerkleStateError(f"{name}: seq {expected} is missing; the tree cannot grow past it")
     return b"".join(raw)
 
@@ -399,9 +400,10 @@ def _stored_leaves(runs, lo, hi):
     for index, hashes in runs:
         if expected is not None and index != expected:
             return
-        expected = index + len(hashes) // 32
-        for position in range(max(lo - index, 0), min(len(hashes) // 32, hi - index)):
-            yield index + position, bytes(hashes[32 * position : 32 * position + 32])
+        leaves = merkle.split_hashes(bytes(hashes))
+        expected = index + len(leaves)
+        for position in range(max(lo - index, 0), min(len(leaves), hi - index)):
+            yield index + position, leaves[position]
 
 
 def verify_against_checkpoints(model, using=None, upto=None):

@@ -147,10 +147,17 @@ def tile_of(level, index):
     return level - height, base >> TILE_HEIGHT, base & (TILE_WIDTH - 1), 1 << height
 
 
+def split_hashes(hashes, first=0, count=None):
+    """The 32-byte hashes concatenated in `hashes` (a tile's or a stored run's), `count` of them (all when
+    None) from position `first`."""
+    stop = len(hashes) if count is None else 32 * (first + count)
+    return [hashes[offset : offset + 32] for offset in range(32 * first, stop, 32)]
+
+
 def fold_tile(hashes, first, count):
     """The root of the complete subtree over the `count` (a power of two) nodes of a tile's `hashes` (their
     32-byte hashes, concatenated) from position `first`."""
-    nodes = [hashes[offset : offset + 32] for offset in range(32 * first, 32 * (first + count), 32)]
+    nodes = split_hashes(hashes, first, count)
     while len(nodes) > 1:
         nodes = [node_hash(nodes[i], nodes[i + 1]) for i in range(0, len(nodes), 2)]
     return nodes[0]
