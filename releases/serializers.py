@@ -41,12 +41,12 @@ def spec_blob_presence(user):
     """An expression for a list of releases: whether the row's spec_digest is a stored blob `user` may see
     (runs app), or None when that app has no Blob model. Read in the list's own query instead of one more
     for its page's digests."""
-    from django.db.models import OuterRef
-
-    rows = _blobs_visible_to(user)
-    if rows is None:
+    try:
+        blob = apps.get_model("runs", "Blob")
+    except LookupError:
         return None
-    return rows.is_present_expression(OuterRef("spec_digest")) if hasattr(rows, "is_present_expression") else None
+    manager = blob._default_manager
+    return manager.presence_visible_to(user, "spec_digest") if hasattr(manager, "presence_visible_to") else None
 
 
 def page_blob_digests(items, user):

@@ -81,6 +81,39 @@ def test_it_names_the_present_digests_as_present_does(put_blob):
     assert Blob.objects.present_digests([]) == set()
 
 
+@pytest.mark.parametrize("principal", ["superuser", "all-tenant grant", "acme", "acme and globex", "no tenant"])
+def test_a_lists_blob_presence_is_what_the_principal_sees_present(principal, put_blob, make_run, make_user):
+    # Blob.objects.presence_visible_to() is SQL written by hand for other ledgers' lists (a release's spec
+    # blob); it must answer as visible_to(user).present() does for every digest a row can name.
+    kept = blobstore.put_blob(io.BytesIO(b"acme kept"), tenant="acme")[0]
+    deleted = blobstore.put_blob(io.BytesIO(b"acme deleted"), tenant="acme")[0]
+    blobstore.delete_blob(deleted.digest, reason="cleanup")
+    restored = blobstore.put_blob(io.BytesIO(b"globex restored"), tenant="globex")[0]
+    blobstore.delete_blob(restored.digest, reason="cleanup")
+    blobstore.put_blob(io.BytesIO(b"globex restored"), tenant="globex")
+    shared = blobstore.put_blob(io.BytesIO(b"held by both"), tenant="globex")[0]
+    blobstore.put_blob(io.BytesIO(b"held by both"), tenant="acme")
+    untenanted = put_blob(b"no tenant's")
+    missing = hashlib.sha256(b"never stored").hexdigest()
+    named = [kept.digest, deleted.digest, restored.digest, shared.digest, untenanted.digest, missing]
+    for digest in named:
+        make_run(spec_digest=digest)
+    user = {
+        "superuser": lambda: make_user("root", superuser=True),
+        "all-tenant grant": lambda: make_user("auditor", roles=["reader"], all_tenants=True),
+        "acme": lambda: make_user("acme", roles=["reader"], tenants=["acme"]),
+        "acme and globex": lambda: make_user("both", roles=["reader"], tenants=["acme", "globex"]),
+        "no tenant": lambda: make_user("nobody", roles=["reader"], all_tenants=False),
+    }[principal]()
+
+    rows = Run.objects.annotate(spec_present=Blob.objects.presence_visible_to(user, "spec_digest"))
+    answered = {digest: present for digest, present in rows.values_list("spec_digest", "spec_present")}
+
+    seen_present = set(Blob.objects.visible_to(user).present().values_list("digest", flat=True))
+    assert answered == {digest: digest in seen_present for digest in named}
+    assert any(answered.values()) == (principal != "no tenant")
+
+
 def test_cas_delete_removes_content_and_keeps_the_record(put_blob):
     blob = put_blob(b"to delete")
     assert blobstore.delete_blob(blob.digest, reason="cleanup") is True
