@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 
 import orjson
 
-from ledgerproject.ledger import hashing
+from ledgerproject.ledger import fastjson, hashing
 from ledgerproject.ledger.validators import MAX_JSON_INT
 
 BATCH = 5000
@@ -301,26 +301,20 @@ def _content_builder(keys, kinds, omit, converted):
     return scope["build"]
 
 
-# orjson reads an integer beyond 64 bits (19 digits and more can be one) as a float, where the field's
-# decoder keeps it exact: such text goes to the decoder.
-_LONG_NUMBER = re.compile(r"\d{19}")
-
-
 def _json_loader(field):
     """A faster from_db_value for a JSONField read as text: orjson, falling back to the field's own
-    decoder (json.loads) for what orjson refuses or may read otherwise (long integers), so values are the same."""
+    decoder (json.loads) for what orjson refuses or may read otherwise (an integer beyond 64 bits, which
+    orjson reads as a float), so values are the same."""
     slow = field.from_db_value
-    loads = orjson.loads
-    long_number = _LONG_NUMBER.search
+    loads, holds_big_float = orjson.loads, fastjson.holds_big_float
 
     def parse_text(value):
         # The value of the column's text alone (copy_rows too): the field's decoder needs no connection.
-        if long_number(value) is None:
-            try:
-                return loads(value)
-            except orjson.JSONDecodeError:
-                pass
-        return slow(value, None, None)
+        try:
+            parsed = loads(value)
+        except orjson.JSONDecodeError:
+            return slow(value, None, None)
+        return slow(value, None, None) if holds_big_float(parsed) else parsed
 
     def load(value, expression, connection):
         return parse_text(value) if isinstance(value, str) else value

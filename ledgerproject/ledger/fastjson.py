@@ -28,6 +28,25 @@ def loads(raw):
         return False, None
 
 
+def holds_big_float(value):
+    """Whether orjson's result `value` holds a float of magnitude >= BIG_FLOAT anywhere: one that may be an
+    integer beyond 64 bits, which the standard library would have kept exact. A walk of the parsed value
+    visits containers and floats only; it costs a fraction of searching the text for a run of 19 digits."""
+    big = BIG_FLOAT
+    if type(value) is float:
+        return not -big < value < big
+    stack = [value] if type(value) in (dict, list) else []
+    while stack:
+        item = stack.pop()
+        for member in item.values() if type(item) is dict else item:
+            kind = type(member)
+            if kind is dict or kind is list:
+                stack.append(member)
+            elif kind is float and not -big < member < big:
+                return True
+    return False
+
+
 def dumps(data, escape_line_separators=True):
     """Compact UTF-8 JSON of `data` as DRF's JSONRenderer writes it, or None when only DRF's encoder may.
 

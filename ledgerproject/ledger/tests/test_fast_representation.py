@@ -169,7 +169,17 @@ def test_a_method_fields_time_follows_a_datetime_format_other_than_iso_8601(rest
 
 @pytest.mark.parametrize(
     "text",
-    ["123456789012345678901234567890", "-9223372036854775809", '{"n": [18446744073709551616]}', '{"id": 1.5}'],
+    [
+        "123456789012345678901234567890",
+        "-9223372036854775809",
+        '{"n": [18446744073709551616]}',
+        '{"id": 1.5}',
+        '{"a": {"b": [1, {"c": [2.5, -18446744073709551617]}]}, "d": "x"}',
+        "[[[[99999999999999999999]]]]",
+        '{"edge": [-9223372036854775808, 18446744073709551615, 1e19, -1e19, 9.3e18]}',
+        '"12345678901234567890123 inside a string"',
+        "1e19",
+    ],
 )
 def test_json_columns_read_long_integers_exactly_as_the_fields_decoder_does(text):
     # orjson reads an integer beyond 64 bits as a float; pages, exports and COPY reads must not.
