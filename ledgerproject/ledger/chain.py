@@ -306,15 +306,16 @@ def _json_loader(field):
     decoder (json.loads) for what orjson refuses or may read otherwise (an integer beyond 64 bits, which
     orjson reads as a float), so values are the same."""
     slow = field.from_db_value
-    loads, holds_big_float = orjson.loads, fastjson.holds_big_float
+    loads, may_hold_long_integer = orjson.loads, fastjson.may_hold_long_integer
 
     def parse_text(value):
         # The value of the column's text alone (copy_rows too): the field's decoder needs no connection.
-        try:
-            parsed = loads(value)
-        except orjson.JSONDecodeError:
-            return slow(value, None, None)
-        return slow(value, None, None) if holds_big_float(parsed) else parsed
+        if not may_hold_long_integer(value):
+            try:
+                return loads(value)
+            except orjson.JSONDecodeError:
+                pass
+        return slow(value, None, None)
 
     def load(value, expression, connection):
         return parse_text(value) if isinstance(value, str) else value
