@@ -29,10 +29,7 @@ class BlobQuerySet(LedgerQuerySet):
         bytes stored as present() and visible to `user` (visible_to()), read in that list's own query instead
         of asking present_digests() for its page. Written by hand, as present_digests() is: the ORM's
         Exists over present() cost a release list a third of its CPU to build and compile."""
-        scope = tenant_scope(user)
-        if scope is not ALL_TENANTS and not scope:
-            return models.Value(False)  # visible_to() shows this principal nothing
-        return PresentBlob(digest, tenants=scope)
+        return PresentBlob(digest, tenants=tenant_scope(user))
 
     def present_digests(self, digests):
         """The subset of `digests` whose bytes are stored (present()), in a query written by hand: a
@@ -74,12 +71,14 @@ def _bytes_present_sql(connection, alias):
 
 
 class PresentBlob(Expression):
-    """SQL: the outer row's `digest` names a blob whose bytes are stored and, given `tenants`, held by one
-    of them (blobs_of_tenants()); Blob.objects.presence_visible_to() builds it for a principal."""
+    """SQL: the outer row's `digest` names a blob whose bytes are stored and held by one of `tenants`
+    (blobs_of_tenants(); ALL_TENANTS: any holder, none: false, as visible_to() shows nothing then).
+    Blob.objects.presence_visible_to() builds it for a principal; `tenants` has no default, so that no
+    caller shows every tenant's blobs by leaving it out."""
 
     output_field = models.BooleanField()
 
-    def __init__(self, digest, tenants=ALL_TENANTS):
+    def __init__(self, digest, *, tenants):
         super().__init__(output_field=models.BooleanField())
         self.digest = digest if hasattr(digest, "resolve_expression") else F(digest)
         self.tenants = None if tenants is ALL_TENANTS else tuple(sorted(tenants))
@@ -91,6 +90,9 @@ class PresentBlob(Expression):
         (self.digest,) = exprs
 
     def as_sql(self, compiler, connection):
+        if self.tenants == ():
+            # A comparison, not a constant: a constant select column would leave GROUP BY without it.
+            return "(1 = 0)", []
         quote = connection.ops.quote_name
         outer, params = compiler.compile(self.digest)
         present, present_params = _bytes_present_sql(connection, "b")

@@ -179,6 +179,7 @@ def test_a_method_fields_time_follows_a_datetime_format_other_than_iso_8601(rest
         '{"edge": [-9223372036854775808, 18446744073709551615, 1e19, -1e19, 9.3e18]}',
         '"12345678901234567890123 inside a string"',
         "1e19",
+        '{"é": 12345678901234567890, "ü": "ß"}',
     ],
 )
 def test_json_columns_read_long_integers_exactly_as_the_fields_decoder_does(text):
