@@ -13,14 +13,19 @@ from ledgerproject.ledger.validators import sha256_problem
 from releases.models import Release
 
 
+def _blobs():
+    """The runs app's Blob manager, or None when that app has no Blob model."""
+    try:
+        return apps.get_model("runs", "Blob")._default_manager
+    except LookupError:
+        return None
+
+
 def _blobs_visible_to(user):
     """The runs app's blobs `user` may see (its tenants' holds: whether another tenant stored a digest's
     bytes is not shown), or None when that app has no Blob model."""
-    try:
-        blob = apps.get_model("runs", "Blob")
-    except LookupError:
-        return None
-    return blob._default_manager.visible_to(user)
+    blobs = _blobs()
+    return None if blobs is None else blobs.visible_to(user)
 
 
 def blob_digests(digests, user):
@@ -41,12 +46,8 @@ def spec_blob_presence(user):
     """An expression for a list of releases: whether the row's spec_digest is a stored blob `user` may see
     (runs app), or None when that app has no Blob model. Read in the list's own query instead of one more
     for its page's digests."""
-    try:
-        blob = apps.get_model("runs", "Blob")
-    except LookupError:
-        return None
-    manager = blob._default_manager
-    return manager.presence_visible_to(user, "spec_digest") if hasattr(manager, "presence_visible_to") else None
+    blobs = _blobs()
+    return blobs.presence_visible_to(user, "spec_digest") if hasattr(blobs, "presence_visible_to") else None
 
 
 def page_blob_digests(items, user):

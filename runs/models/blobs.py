@@ -41,9 +41,10 @@ class BlobQuerySet(LedgerQuerySet):
         connection = connections[self.db]
         quote = connection.ops.quote_name
         present, params = _bytes_present_sql(connection, "b")
+        digest = f"b.{quote(_digest_column())}"
         sql = (
-            f"SELECT b.{quote(_digest_column())} FROM {quote(self.model._meta.db_table)} b "
-            f"WHERE b.{quote(_digest_column())} IN ({', '.join(['%s'] * len(digests))}) AND {present}"
+            f"SELECT {digest} FROM {quote(self.model._meta.db_table)} b "
+            f"WHERE {digest} IN ({', '.join(['%s'] * len(digests))}) AND {present}"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [*digests, *params])
