@@ -3,6 +3,7 @@
 import hashlib
 import itertools
 import json
+import os
 import re
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import asdict, dataclass
@@ -30,13 +31,15 @@ class VerifyResult:
         return asdict(self)
 
 
-def verify_ledger(model, using=None, progress=None, links_only=False):
+def verify_ledger(model, using=None, progress=None, links_only=False, workers=1):
     """Everything the server checks about a ledger: the chain (links and canonical bytes; with
-    `links_only`, the links alone), then the entries against every signed checkpoint (roots recomputed
-    from the entries, signatures, each consistent with the one before). Writes nothing."""
+    `links_only`, the links alone; walked by up to `workers` processes, see walk_segments()), then the
+    entries against every signed checkpoint (roots recomputed from the entries, signatures, each
+    consistent with the one before). Writes nothing."""
     from ledgerproject.ledger.checkpoints import verify_against_checkpoints
 
-    result = (verify_links if links_only else verify_chain)(model, using=using, progress=progress)
+    walk = verify_links if links_only else verify_chain
+    result = walk(model, using=using, progress=progress, workers=workers)
     if not result.ok:
         return result
     signed = verify_against_checkpoints(model, using=using)
@@ -81,21 +84,26 @@ def _changed_fields(hashed, current):
     )
 
 
-def verify_links(model, using=None, progress=None):
+def verify_links(model, using=None, progress=None, workers=1):
     """The fast walk: seq continuity, prev links, SHA-256 of each stored canonical text, and that the
     canonical names this ledger and seq. It does not compare the canonical content with the columns
-    (verify_chain does), so it catches any rewrite of hashed bytes but not a column edited alone."""
-    from django.db import connections, router
+    (verify_chain does), so it catches any rewrite of hashed bytes but not a column edited alone.
+    `workers`: see walk_segments()."""
+    return walk_segments(model, _links_segment, using, progress, workers)
+
+
+def _links_segment(model, alias, segment, progress):
+    """verify_links() over one _Segment: a VerifyResult whose `checked` counts the segment's entries."""
+    from django.db import connections
 
     name = model.ledger_name
-    # Verification is exact: it reads the database that takes the appends, never a replica that may lag.
-    alias = using or router.db_for_write(model)
     table = connections[alias].ops.quote_name(model._meta.db_table)
     ledger_marker = ',"ledger":' + hashing.canonical_json(name) + ',"recorded_at":'
-    expected_seq, prev = 1, hashing.GENESIS_HASH
+    expected_seq, prev = segment.after + 1, segment.prev
     sha256, fromhex = hashlib.sha256, bytes.fromhex
+    where, params = segment.where("seq")
     with connections[alias].chunked_cursor() as cursor:
-        cursor.execute(f"SELECT seq, prev_entry_hash, entry_hash, canonical FROM {table} ORDER BY seq")
+        cursor.execute(f"SELECT seq, prev_entry_hash, entry_hash, canonical FROM {table} {where} ORDER BY seq", params)
         while rows := cursor.fetchmany(BATCH):
             for seq, prev_hash, this_hash, canonical in rows:
                 problem = None
@@ -109,15 +117,15 @@ def verify_links(model, using=None, progress=None):
                 elif not canonical.endswith(f',"seq":{seq}}}') or ledger_marker not in canonical:
                     problem = "the canonical form names another ledger or seq"
                 if problem:
-                    return VerifyResult(name, False, expected_seq - 1, seq, problem)
+                    return VerifyResult(name, False, expected_seq - 1 - segment.after, seq, problem)
                 prev = this_hash
                 expected_seq += 1
             if progress is not None:
                 progress(len(rows))
-    return VerifyResult(name, True, expected_seq - 1)
+    return segment.ended(model, alias, expected_seq - 1 - segment.after)
 
 
-def verify_chain(model, using=None, progress=None):
+def verify_chain(model, using=None, progress=None, workers=1):
     """Walk `model`'s entries by seq and check, for each one, that:
 
     - seqs run 1, 2, 3, … with no gap;
@@ -126,17 +134,22 @@ def verify_chain(model, using=None, progress=None):
     - the stored canonical text names this ledger, seq, recorded_at and recorded_by, and its
       content equals the row's current column values (so a column changed behind the
       triggers' back is caught even when the hashes were left alone).
+
+    `workers`: see walk_segments().
     """
-    from django.db import connections, router
+    return walk_segments(model, _chain_segment, using, progress, workers)
+
+
+def _chain_segment(model, alias, segment, progress):
+    """verify_chain() over one _Segment: a VerifyResult whose `checked` counts the segment's entries."""
+    from django.db import connections
 
     content_fields = model.content_fields()
     columns = ["seq", "recorded_at", "recorded_by_name", "prev_entry_hash", "entry_hash", "canonical"]
     columns += [f.attname for f in content_fields]
-    # Verification is exact: it reads the database that takes the appends, never a replica that may lag.
-    alias = using or router.db_for_write(model)
-    queryset, columns[1] = with_recorded_at_text(model._base_manager.using(alias))
+    queryset, columns[1] = with_recorded_at_text(model._base_manager.using(alias).filter(**segment.lookups()))
     queryset = queryset.order_by("seq").values_list(*columns)
-    walk = _ChainWalk(model, content_fields)
+    walk = _ChainWalk(model, content_fields, segment)
     connection = connections[alias]
     plan = _read_plan(queryset, alias) if connection.vendor == "postgresql" else None
     if plan is not None and plan.parsers is not None:
@@ -149,19 +162,193 @@ def verify_chain(model, using=None, progress=None):
                 progress(len(chunk))
     if problem:
         return VerifyResult(walk.name, False, walk.checked, *problem)
-    return VerifyResult(walk.name, True, walk.checked)
+    return segment.ended(model, alias, walk.checked)
+
+
+# Fewest entries a walk gives each process: below it, forking a process and opening its connection cost more
+# than the entries take (about 10 µs each).
+MIN_ENTRIES_PER_WORKER = 25_000
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """The seqs one walk checks, those after `after` up to `upto` (None: to the last), the first of them
+    linking to `prev`: the stored entry_hash of seq `after` (64 zeros before seq 1; None when that entry
+    is missing, which the segment before reports)."""
+
+    after: int = 0
+    prev: str | None = hashing.GENESIS_HASH
+    upto: int | None = None
+
+    def lookups(self):
+        bounds = {"seq__gt": self.after} if self.after else {}
+        return bounds | ({"seq__lte": self.upto} if self.upto is not None else {})
+
+    def where(self, column):
+        """lookups() as a WHERE clause on `column` and its parameters ("" when the segment is the whole ledger)."""
+        clauses = [(f"{column} > %s", self.after)] if self.after else []
+        clauses += [(f"{column} <= %s", self.upto)] if self.upto is not None else []
+        return ("WHERE " + " AND ".join(c for c, _ in clauses) if clauses else ""), [v for _, v in clauses]
+
+    def ended(self, model, alias, checked):
+        """The VerifyResult of a walk that found nothing wrong in its `checked` entries: a pass, unless the
+        segment has a last seq the walk fell short of, which is then missing, as a walk of the whole
+        ledger names it (the next entry being the first one after the segment)."""
+        if self.upto is None or self.after + checked == self.upto:
+            return VerifyResult(model.ledger_name, True, checked)
+        from django.db import connections
+
+        missing = self.after + checked + 1
+        with connections[alias].cursor() as cursor:
+            table = connections[alias].ops.quote_name(model._meta.db_table)
+            cursor.execute(f"SELECT MIN(seq) FROM {table} WHERE seq > %s", [self.upto])
+            (next_seq,) = cursor.fetchone()
+        reason = f"seq {missing} is missing" + (f" (the next entry has seq {next_seq})" if next_seq else "")
+        return VerifyResult(model.ledger_name, False, checked, missing, reason)
+
+
+# Most processes verify_ledgers gives a walk by default: each holds a database connection.
+MAX_DEFAULT_WORKERS = 8
+
+
+def default_workers():
+    """verify_ledgers' processes a walk: one per CPU this process may use, up to MAX_DEFAULT_WORKERS."""
+    return min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS)
+
+
+def walk_segments(model, walk, using=None, progress=None, workers=1):
+    """Run `walk` (a function of the model, the database alias, a _Segment and a progress callback, giving
+    the segment's VerifyResult) over the whole ledger and give the ledger's VerifyResult.
+
+    With `workers` > 1 on PostgreSQL, outside a transaction, a ledger of at least MIN_ENTRIES_PER_WORKER
+    entries a worker is cut into that many runs of seqs (as many as the walk reads), each walked by its
+    own process with its own connection: a walk is CPU-bound in Python, one core each. Each run starts
+    from the stored entry_hash before it, and is checked to end at its last seq, so the runs together
+    check every link a single walk checks; the verdict is the first failing run's, as a single walk
+    would give it. Entries appended while the walk runs are after its last seq and are not checked."""
+    from django.db import router
+
+    # Verification is exact: it reads the database that takes the appends, never a replica that may lag.
+    alias = using or router.db_for_write(model)
+    segments = _segments(model, alias, workers)
+    if len(segments) == 1:
+        return walk(model, alias, segments[0], progress)
+    checked = 0
+    with closing(_walk_in_processes(model, walk, alias, segments, progress)) as results:
+        for result in results:
+            result.checked += checked
+            if not result.ok:
+                return result
+            checked = result.checked
+    return VerifyResult(model.ledger_name, True, checked)
+
+
+def _segments(model, alias, workers):
+    """The _Segments walk_segments() walks, one per worker (see there), or one for the whole ledger."""
+    from django.db import connections
+
+    connection = connections[alias]
+    # Other processes cannot see a transaction's rows, and closing its connection (see
+    # _walk_in_processes) would end it: a walk inside one stays in this process.
+    if workers <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return [_Segment()]
+    if not connection.get_autocommit():
+        return [_Segment()]
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MAX(seq) FROM {table}")
+        (last,) = cursor.fetchone()
+        workers = min(workers, (last or 0) // MIN_ENTRIES_PER_WORKER)
+        if workers <= 1:
+            return [_Segment()]
+        edges = [last * part // workers for part in range(workers + 1)]
+        cursor.execute(f"SELECT seq, entry_hash FROM {table} WHERE seq = ANY(%s)", [edges[1:-1]])
+        hashes = dict(cursor.fetchall())
+    hashes[0] = hashing.GENESIS_HASH
+    return [_Segment(after, hashes.get(after), upto) for after, upto in itertools.pairwise(edges)]
+
+
+def _walk_in_processes(model, walk, alias, segments, progress):
+    """The VerifyResults of `walk` over `segments` in order, the first walked here and each other by a
+    forked process; it stops at the first that fails (the processes still walking are ended)."""
+    import multiprocessing
+
+    from django.db import connections
+
+    context = multiprocessing.get_context("fork")
+    walked = context.Value("q", 0)  # entries the other processes have walked, for `progress`
+    # A forked process must not talk on its parent's connection (one socket, two talkers): this one is
+    # closed before forking, so that each process opens its own.
+    connections[alias].close()
+    children, forwarded = [], 0
+
+    def forward(own=0):
+        nonlocal forwarded
+        if progress is not None:
+            theirs = walked.value
+            progress(own + theirs - forwarded)
+            forwarded = theirs
+
+    try:
+        for segment in segments[1:]:
+            receiver, sender = context.Pipe(duplex=False)
+            child = context.Process(
+                target=_walk_in_child, args=(model, walk, alias, segment, walked, sender), daemon=True
+            )
+            child.start()
+            sender.close()
+            children.append((segment, child, receiver))
+        result = walk(model, alias, segments[0], forward)
+        yield result
+        for segment, child, receiver in children:
+            if not result.ok:
+                return
+            while not receiver.poll(0.2):
+                forward()
+                if not child.is_alive() and not receiver.poll():
+                    raise RuntimeError(f"the walk of seqs {segment.after + 1}–{segment.upto} ended without a verdict")
+            outcome, result = receiver.recv()
+            if outcome == "error":
+                raise RuntimeError(f"the walk of seqs {segment.after + 1}–{segment.upto} failed: {result}")
+            forward()
+            yield result
+    finally:
+        for _, child, receiver in children:
+            if child.is_alive():
+                child.terminate()
+            child.join()
+            receiver.close()
+
+
+def _walk_in_child(model, walk, alias, segment, walked, sender):
+    """A forked process's part of _walk_in_processes(): walk `segment` on a connection of its own and
+    send ("result", its VerifyResult) or ("error", what went wrong)."""
+    from django.db import connections
+
+    def progress(count):
+        with walked.get_lock():
+            walked.value += count
+
+    try:
+        sender.send(("result", walk(model, alias, segment, progress)))
+    except Exception as exc:  # told to the parent, which raises it: this process's stderr may be no one's
+        sender.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        # Only the connection this process opened: the others it inherited are its parent's to close.
+        connections[alias].close()
+        sender.close()
 
 
 class _ChainWalk:
     """The state and checks of verify_chain()'s walk: where it is (the seq it expects next, the
     entry_hash the next entry must link to, how many entries passed) and the two ways to walk on."""
 
-    def __init__(self, model, content_fields):
+    def __init__(self, model, content_fields, segment):
         self.model, self.name = model, model.ledger_name
         self.keys = [f.attname for f in content_fields]
         # Columns whose value is not yet the JSON value that was hashed (a date, a UUID, …).
         self.converted = [f.attname for f in content_fields if f.get_internal_type() not in PLAIN_COLUMN_TYPES]
-        self.expected_seq, self.prev, self.checked = 1, hashing.GENESIS_HASH, 0
+        self.expected_seq, self.prev, self.checked = segment.after + 1, segment.prev, 0
         self.ledger_part = ',"ledger":' + hashing.canonical_json(self.name) + ',"recorded_at":"'
 
     def rows(self, rows):

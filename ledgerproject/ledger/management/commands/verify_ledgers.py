@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ledgerproject.ledger import latest, rollups
-from ledgerproject.ledger.chain import record_check, verify_ledger
+from ledgerproject.ledger.chain import default_workers, record_check, verify_ledger
 from ledgerproject.ledger.registry import get_ledger, ledger_models
 
 
@@ -22,7 +22,15 @@ class Command(BaseCommand):
             action="store_true",
             help="only re-hash the stored canonical forms (fast); skip comparing them with the columns",
         )
-
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=default_workers(),
+            help=(
+                "processes that walk each large ledger (PostgreSQL), each with its own database connection"
+                " (default: one per CPU this process may use, up to 8; 1 leaves the other cores to the server)"
+            ),
+        )
         parser.add_argument(
             "--rollups",
             action="store_true",
@@ -32,7 +40,9 @@ class Command(BaseCommand):
             ),
         )
 
-    def handle(self, *names, ledgers=(), no_progress=False, links_only=False, **options):
+    def handle(self, *names, ledgers=(), no_progress=False, links_only=False, workers=1, **options):
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
         try:
             models = [get_ledger(name) for name in ledgers] if ledgers else ledger_models()
         except LookupError as exc:
@@ -41,7 +51,7 @@ class Command(BaseCommand):
         for model in models:
             total = model._base_manager.count()
             with tqdm(total=total, desc=model.ledger_name, unit="entry", disable=no_progress, file=self.stderr) as bar:
-                result = verify_ledger(model, progress=bar.update, links_only=links_only)
+                result = verify_ledger(model, progress=bar.update, links_only=links_only, workers=workers)
             record_check(result, checked_by="verify_ledgers")
             if result.ok:
                 self.stdout.write(
