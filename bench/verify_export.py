@@ -84,6 +84,10 @@ def rates(entries, repeat, run):
     return best, f"{best:,.0f} best / {median:,.0f} median entries/s over {repeat} runs"
 
 
+def plural(count, noun):
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}es"
+
+
 def resident_bytes():
     """This process's resident memory now (/proc/self/statm), in bytes."""
     with open("/proc/self/statm") as handle:
@@ -93,9 +97,10 @@ def resident_bytes():
 def phase_verify(entries, repeat, summary):
     setup_django()
     from enhancelog.models import EnhanceEntry
-    from ledgerproject.ledger.chain import default_workers, verify_chain, verify_links
+    from ledgerproject.ledger.chain import MIN_ENTRIES_PER_WORKER, default_workers, verify_chain, verify_links
 
-    workers = default_workers()
+    # As verify_ledgers walks this ledger: one process per CPU, as many as runs of MIN_ENTRIES_PER_WORKER.
+    workers = max(1, min(default_workers(), entries // MIN_ENTRIES_PER_WORKER))
 
     def walking(walk, workers):
         def run():
@@ -111,13 +116,13 @@ def phase_verify(entries, repeat, summary):
         walks.insert(1, ("full", verify_chain, 1))
     for label, walk, processes in walks:
         best, text = rates(entries, repeat, walking(walk, processes))
-        figures.append(f"verify {label} ({processes} process{'es' if processes > 1 else ''}): {text}")
+        figures.append(f"verify {label} ({plural(processes, 'process')}): {text}")
         if label == "full" and processes == workers:
             write_summary(
                 summary,
                 [
                     (
-                        f"full chain verification, {entries:,} entries, {workers} processes (verify_ledgers)",
+                        f"full chain verification, {entries:,} entries, {plural(workers, 'process')} (verify_ledgers)",
                         f"{best:,.0f} entries/s",
                         f"≥ {VERIFY_PER_S:,} entries/s",
                         best >= VERIFY_PER_S,

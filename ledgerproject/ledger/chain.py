@@ -3,6 +3,8 @@
 import hashlib
 import itertools
 import json
+import logging
+import multiprocessing
 import os
 import re
 from contextlib import ExitStack, closing, contextmanager
@@ -14,6 +16,8 @@ from ledgerproject.ledger import fastjson, hashing
 from ledgerproject.ledger.validators import MAX_JSON_INT
 
 BATCH = 5000
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -213,7 +217,8 @@ MAX_DEFAULT_WORKERS = 8
 
 def default_workers():
     """verify_ledgers' processes a walk: one per CPU this process may use, up to MAX_DEFAULT_WORKERS."""
-    return min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cpus or 1, MAX_DEFAULT_WORKERS))
 
 
 def walk_segments(model, walk, using=None, progress=None, workers=1):
@@ -248,11 +253,11 @@ def _segments(model, alias, workers):
     from django.db import connections
 
     connection = connections[alias]
-    # Other processes cannot see a transaction's rows, and closing its connection (see
-    # _walk_in_processes) would end it: a walk inside one stays in this process.
+    # Other processes cannot see a transaction's rows: a walk inside one stays in this process. So does
+    # a walk in a daemonic process (a pool's worker), which may not start processes.
     if workers <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
         return [_Segment()]
-    if not connection.get_autocommit():
+    if not connection.get_autocommit() or multiprocessing.current_process().daemon:
         return [_Segment()]
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
@@ -270,71 +275,101 @@ def _segments(model, alias, workers):
 
 def _walk_in_processes(model, walk, alias, segments, progress):
     """The VerifyResults of `walk` over `segments` in order, the first walked here and each other by a
-    forked process; it stops at the first that fails (the processes still walking are ended)."""
-    import multiprocessing
-
-    from django.db import connections
-
+    forked process; it stops at the first that fails (the processes still walking are ended). A run
+    whose process gives no verdict (it could not connect, it was killed, …) is walked again here, so
+    that it fails, if at all, as a single walk would."""
     context = multiprocessing.get_context("fork")
-    walked = context.Value("q", 0)  # entries the other processes have walked, for `progress`
-    # A forked process must not talk on its parent's connection (one socket, two talkers): this one is
-    # closed before forking, so that each process opens its own.
-    connections[alias].close()
     children, forwarded = [], 0
+
+    def walked():
+        return sum(counter.value for _, _, _, counter in children)
 
     def forward(own=0):
         nonlocal forwarded
         if progress is not None:
-            theirs = walked.value
+            theirs = walked()
             progress(own + theirs - forwarded)
             forwarded = theirs
 
     try:
         for segment in segments[1:]:
             receiver, sender = context.Pipe(duplex=False)
+            # Entries the process has walked: written by it alone, read here for `progress` (no lock a
+            # killed process could leave held).
+            counter = context.RawValue("q", 0)
             child = context.Process(
-                target=_walk_in_child, args=(model, walk, alias, segment, walked, sender), daemon=True
+                target=_walk_in_child, args=(model, walk, alias, segment, counter, sender), daemon=True
             )
             child.start()
             sender.close()
-            children.append((segment, child, receiver))
+            children.append((segment, child, receiver, counter))
         result = walk(model, alias, segments[0], forward)
         yield result
-        for segment, child, receiver in children:
+        for segment, child, receiver, counter in children:
             if not result.ok:
                 return
-            while not receiver.poll(0.2):
+            while not receiver.poll(0.2) and child.is_alive():
                 forward()
-                if not child.is_alive() and not receiver.poll():
-                    raise RuntimeError(f"the walk of seqs {segment.after + 1}–{segment.upto} ended without a verdict")
-            outcome, result = receiver.recv()
-            if outcome == "error":
-                raise RuntimeError(f"the walk of seqs {segment.after + 1}–{segment.upto} failed: {result}")
+            outcome = receiver.recv() if receiver.poll() else ("error", f"the process ended ({child.exitcode})")
             forward()
+            if outcome[0] == "result":
+                result = outcome[1]
+            else:
+                logger.warning(
+                    "verifying %s: the walk of seqs %s–%s failed in its process (%s); walking it here",
+                    model.ledger_name,
+                    segment.after + 1,
+                    segment.upto,
+                    outcome[1],
+                )
+                result = walk(model, alias, segment, _skipping(forward, counter.value))
             yield result
     finally:
-        for _, child, receiver in children:
+        for _, child, receiver, _ in children:
             if child.is_alive():
                 child.terminate()
-            child.join()
+            child.join(5)
+            if child.is_alive():
+                child.kill()
+                child.join()
             receiver.close()
 
 
-def _walk_in_child(model, walk, alias, segment, walked, sender):
+def _skipping(progress, already):
+    """`progress` for a walk again over entries of which `already` were reported: those are not told twice."""
+    left = already
+
+    def forward(count=0):
+        nonlocal left
+        skipped = min(left, count)
+        left -= skipped
+        progress(count - skipped)
+
+    return forward
+
+
+def _walk_in_child(model, walk, alias, segment, counter, sender):
     """A forked process's part of _walk_in_processes(): walk `segment` on a connection of its own and
     send ("result", its VerifyResult) or ("error", what went wrong)."""
     from django.db import connections
 
+    # The connections this process inherited are its parent's: talking on one would interleave with the
+    # parent on one socket, and closing one would end the parent's session. They are let go unclosed (the
+    # driver closes a connection only in the process that opened it) and this process opens its own.
+    for connection in connections.all(initialized_only=True):
+        connection.connection = None
+
     def progress(count):
-        with walked.get_lock():
-            walked.value += count
+        counter.value += count
 
     try:
         sender.send(("result", walk(model, alias, segment, progress)))
-    except Exception as exc:  # told to the parent, which raises it: this process's stderr may be no one's
-        sender.send(("error", f"{type(exc).__name__}: {exc}"))
+    except BaseException as exc:  # told to the parent, which walks the run again: no traceback here
+        try:
+            sender.send(("error", f"{type(exc).__name__}: {exc}"))
+        except OSError:  # the parent is gone
+            pass
     finally:
-        # Only the connection this process opened: the others it inherited are its parent's to close.
         connections[alias].close()
         sender.close()
 

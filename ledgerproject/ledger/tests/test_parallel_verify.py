@@ -82,18 +82,52 @@ def test_a_tampered_ledger_gets_the_verdict_a_single_walk_gives(notes, walk, cha
     assert WALKS[walk](Note, workers=3) == alone
 
 
-def test_a_walk_that_fails_in_another_process_raises_here(notes):
+def test_a_run_whose_process_fails_is_walked_again_here(notes, caplog):
     parent = os.getpid()
+    shown = []
 
     def failing_elsewhere(model, alias, segment, progress):
         if os.getpid() != parent:
+            progress(2)  # shown once only: the walk here does not tell these again
             raise ValueError("the disk went away")
         return chain._chain_segment(model, alias, segment, progress)
 
-    with pytest.raises(RuntimeError, match="seqs 5–8 failed: ValueError: the disk went away"):
-        walk_segments(Note, failing_elsewhere, workers=3)
-    # This process's connection still works (the processes opened their own).
-    assert verify_chain(Note).ok
+    result = walk_segments(Note, failing_elsewhere, progress=shown.append, workers=3)
+
+    assert result == verify_chain(Note)
+    assert sum(shown) == ENTRIES
+    failures = [r.getMessage() for r in caplog.records if "failed in its process" in r.getMessage()]
+    assert len(failures) == 2 and "seqs 5–8 failed in its process (ValueError: the disk went away)" in failures[0]
+
+
+def test_a_failure_here_is_raised_as_it_came(notes):
+    parent = os.getpid()
+
+    def failing_here(model, alias, segment, progress):
+        if os.getpid() == parent:
+            raise ValueError("the disk went away")
+        return chain._chain_segment(model, alias, segment, progress)
+
+    with pytest.raises(ValueError, match="the disk went away"):
+        walk_segments(Note, failing_here, workers=3)
+
+
+def test_the_callers_session_is_kept_and_its_connection_still_works(notes):
+    # The processes open their own connections: this one keeps its session (advisory locks, settings).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid(), pg_advisory_lock(4242)")
+        (backend, _) = cursor.fetchone()
+    try:
+        assert verify_chain(Note, workers=3).ok
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            assert cursor.fetchone() == (backend,)
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND granted")
+            assert cursor.fetchone() == (1,)
+        assert Note.objects.count() == ENTRIES
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(4242)")
 
 
 def test_inside_a_transaction_the_walk_stays_in_this_process(notes):
@@ -103,6 +137,16 @@ def test_inside_a_transaction_the_walk_stays_in_this_process(notes):
         assert chain._segments(Note, "default", 3) == [chain._Segment()]
         result = verify_chain(Note, workers=3)
     assert (result.ok, result.checked) == (True, ENTRIES + 1)
+
+
+def test_a_daemonic_process_walks_alone(notes, monkeypatch):
+    # A pool's worker may not start processes.
+    class Daemonic:
+        daemon = True
+
+    monkeypatch.setattr(chain.multiprocessing, "current_process", Daemonic)
+    assert chain._segments(Note, "default", 3) == [chain._Segment()]
+    assert verify_chain(Note, workers=3).checked == ENTRIES
 
 
 def test_a_small_ledger_is_walked_by_this_process_alone(notes, monkeypatch):
@@ -119,3 +163,5 @@ def test_the_command_walks_with_the_workers_asked_for(notes, capsys):
     with pytest.raises(Exception, match="broken chain in: testnotes"):
         call_command("verify_ledgers", "testnotes", "--workers", "3", "--no-progress")
     assert "testnotes: BROKEN at seq 10" in capsys.readouterr().out
+    with pytest.raises(Exception, match="--workers must be at least 1"):
+        call_command("verify_ledgers", "testnotes", "--workers", "0", "--no-progress")
