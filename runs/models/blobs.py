@@ -107,6 +107,11 @@ class PresentBlob(Expression):
                 f" WHERE h.{quote(holds.get_field('tenant_key').column)} IN ({', '.join(['%s'] * len(self.tenants))}))"
             )
             params += self.tenants
+        if connection.vendor == "postgresql":
+            # A fence: PostgreSQL may otherwise plan the EXISTS as a hashed subplan over every stored blob
+            # (each one's latest change looked up), chosen when its probes look dear, which a list of one
+            # page pays in full (70 ms at 20,000 blobs). With OFFSET the EXISTS stays a probe per row.
+            sql += " OFFSET 0"
         return sql + ")", params
 
 

@@ -439,3 +439,21 @@ def test_an_output_may_point_at_a_stored_blob_but_not_a_missing_one(emit, put_bl
     assert ok.blob_digest == blob.digest
     with pytest.raises(ValidationError, match="not stored"):
         emit(event={"type": "partial", "chunk": {"kind": "blob", "digest": hashlib.sha256(b"?").hexdigest()}})
+
+
+@pytest.mark.postgres
+def test_a_lists_blob_presence_is_probed_per_row_whatever_the_planner_estimates(put_blob, make_run, make_user):
+    # A list reads one page: the presence must be an index probe for each of its rows. PostgreSQL may
+    # otherwise turn the EXISTS into a hashed subplan over every stored blob (each with its latest change
+    # looked up), chosen when probes look dear: a release list took 70 ms at 20,000 blobs that way.
+    for index in range(3):
+        make_run(spec_digest=put_blob(f"spec {index}".encode()).digest)
+    rows = Run.objects.annotate(
+        spec_present=Blob.objects.presence_visible_to(make_user("root", superuser=True), "spec_digest")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE runs_blobchange")
+        cursor.execute("SET LOCAL random_page_cost = 1000")  # probes look dear: the hashed plan's bait
+    plan = rows.explain(verbose=True)
+    assert "SubPlan" in plan and "hashed SubPlan" not in plan, plan
+    assert sum(rows.values_list("spec_present", flat=True)) == 3
