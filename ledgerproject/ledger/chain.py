@@ -310,7 +310,11 @@ def _walk_in_processes(model, walk, alias, segments, progress):
                 return
             while not receiver.poll(0.2) and child.is_alive():
                 forward()
-            outcome = receiver.recv() if receiver.poll() else ("error", f"the process ended ({child.exitcode})")
+            try:
+                outcome = receiver.recv()
+            except (EOFError, OSError):  # it ended without a word (killed, or exited): the pipe's end closed
+                child.join()
+                outcome = ("error", f"the process ended with exit code {child.exitcode}")
             forward()
             if outcome[0] == "result":
                 result = outcome[1]

@@ -100,6 +100,23 @@ def test_a_run_whose_process_fails_is_walked_again_here(notes, caplog):
     assert len(failures) == 2 and "seqs 5–8 failed in its process (ValueError: the disk went away)" in failures[0]
 
 
+def test_a_run_whose_process_dies_is_walked_again_here(notes, caplog):
+    parent = os.getpid()
+
+    def dying_elsewhere(model, alias, segment, progress):
+        if os.getpid() != parent and segment.after == 4:
+            os._exit(3)  # no verdict, no exception: as the OOM killer leaves it
+        return chain._chain_segment(model, alias, segment, progress)
+
+    tamper("UPDATE ledger_testapp_note SET count = 99 WHERE seq = 6")
+    result = walk_segments(Note, dying_elsewhere, workers=3)
+
+    assert result == verify_chain(Note) and result.first_bad_seq == 6
+    assert any(
+        "seqs 5–8 failed in its process (the process ended with exit code 3)" in r.getMessage() for r in caplog.records
+    )
+
+
 def test_a_failure_here_is_raised_as_it_came(notes):
     parent = os.getpid()
 
