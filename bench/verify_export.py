@@ -97,10 +97,10 @@ def resident_bytes():
 def phase_verify(entries, repeat, summary):
     setup_django()
     from enhancelog.models import EnhanceEntry
-    from ledgerproject.ledger.chain import MIN_ENTRIES_PER_WORKER, default_workers, verify_chain, verify_links
+    from ledgerproject.ledger.chain import default_workers, verify_chain, verify_links, walk_processes
 
-    # As verify_ledgers walks this ledger: one process per CPU, as many as runs of MIN_ENTRIES_PER_WORKER.
-    workers = max(1, min(default_workers(), entries // MIN_ENTRIES_PER_WORKER))
+    # As verify_ledgers walks this ledger: its default workers, as many as the ledger's size allows.
+    workers = walk_processes(entries, default_workers())
 
     def walking(walk, workers):
         def run():

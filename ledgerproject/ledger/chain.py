@@ -221,6 +221,12 @@ def default_workers():
     return max(1, min(cpus or 1, MAX_DEFAULT_WORKERS))
 
 
+def walk_processes(entries, workers):
+    """How many processes walk a ledger whose newest seq is `entries` when `workers` are allowed: no more
+    than runs of MIN_ENTRIES_PER_WORKER it holds, and at least one."""
+    return max(1, min(workers, entries // MIN_ENTRIES_PER_WORKER))
+
+
 def walk_segments(model, walk, using=None, progress=None, workers=1):
     """Run `walk` (a function of the model, the database alias, a _Segment and a progress callback, giving
     the segment's VerifyResult) over the whole ledger and give the ledger's VerifyResult.
@@ -263,8 +269,8 @@ def _segments(model, alias, workers):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT MAX(seq) FROM {table}")
         (last,) = cursor.fetchone()
-        workers = min(workers, (last or 0) // MIN_ENTRIES_PER_WORKER)
-        if workers <= 1:
+        workers = walk_processes(last or 0, workers)
+        if workers == 1:
             return [_Segment()]
         edges = [last * part // workers for part in range(workers + 1)]
         cursor.execute(f"SELECT seq, entry_hash FROM {table} WHERE seq = ANY(%s)", [edges[1:-1]])
