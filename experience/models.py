@@ -11,7 +11,7 @@ from ulid import ULID
 from experience import schemas
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.ids import safe_reverse
-from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, optional_id_index, tenant_unique
 from ledgerproject.ledger.payloads import PayloadError
 from ledgerproject.ledger.search import SearchField
 
@@ -154,15 +154,15 @@ class ExperienceEvent(LedgerEntry):
             # ?kind=… filters and the admin's kind filter.
             models.Index(fields=["kind", "seq"], name="experience_kind_seq"),
             # ?correlation_id=… and the correlation page.
-            models.Index(fields=["correlation_id", "seq"], name="experience_corr_seq"),
+            optional_id_index("correlation_id", name="experience_corr_seq"),
             # ?chain_id=… and the chain page.
-            models.Index(fields=["chain_id", "seq"], name="experience_chain_seq"),
+            optional_id_index("chain_id", name="experience_chain_seq"),
             # An artifact's history, its current state (newest transition) and the lock-time state check.
-            models.Index(fields=["artifact_id", "seq"], name="experience_artifact_seq"),
+            optional_id_index("artifact_id", name="experience_artifact_seq"),
             # /trace-links/{id}/: the recorded trace and every event referencing it.
-            models.Index(fields=["trace_link_id", "seq"], name="experience_trace_seq"),
+            optional_id_index("trace_link_id", name="experience_trace_seq"),
             # A proposal's lifecycle (created, validated, promoted).
-            models.Index(fields=["proposal_id", "seq"], name="experience_proposal_seq"),
+            optional_id_index("proposal_id", name="experience_proposal_seq"),
             # ?since=/&until= time ranges on the claimed time.
             models.Index(fields=["occurred_at_utc", "seq"], name="experience_occurred_seq"),
         ]

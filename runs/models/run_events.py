@@ -48,7 +48,8 @@ class RunEvent(LedgerEntry):
     scope_counters = {"event_seq": ("run",)}
     tenant_field = "run__tenant_id"
 
-    run = models.ForeignKey(Run, to_field="run_id", on_delete=models.PROTECT, related_name="events")
+    # No index of its own: the unique (run, event_seq) index leads with the run and serves every lookup by run.
+    run = models.ForeignKey(Run, to_field="run_id", on_delete=models.PROTECT, related_name="events", db_index=False)
     event_seq = models.PositiveBigIntegerField()
     kind = models.CharField(max_length=256)
     payload = models.JSONField(default=dict, blank=True)

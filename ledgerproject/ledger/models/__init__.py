@@ -11,6 +11,7 @@ from ledgerproject.ledger.models.entries import (
     AppendOnlyQuerySet,
     LedgerEntry,
     LedgerQuerySet,
+    optional_id_index,
     tenant_unique,
 )
 from ledgerproject.ledger.models.merkle import Checkpoint, CheckpointQuerySet, MerkleTile
@@ -42,6 +43,7 @@ __all__ = [
     "hash_token_key",
     "sees_all_tenants",
     "tenant_scope",
+    "optional_id_index",
     "tenant_unique",
     "within_scope",
 ]

@@ -353,6 +353,17 @@ def tenant_unique(*fields, name, tenant="tenant_id"):
     return models.UniqueConstraint(*(F(field) for field in fields), Coalesce(tenant, Value("")), name=name)
 
 
+def optional_id_index(field, name):
+    """The (id, seq) index of an id column most entries leave NULL: it lists one id's entries in append order.
+
+    Only the entries that carry the id are indexed (WHERE id IS NOT NULL). Every reader asks for given ids
+    (`= id`, `IN (…)`, a correlated `= outer.id`), which PostgreSQL proves non-null, so the index serves
+    them all. An entry without the id then costs its append no index insertion, and the index holds no
+    NULL keys: an experience event carries at most two of its four extracted ids.
+    """
+    return models.Index(fields=[field, "seq"], name=name, condition=models.Q(**{f"{field}__isnull": False}))
+
+
 class LedgerEntry(models.Model):
     """One entry of an append-only, hash-chained ledger; subclasses add the content fields.
 
