@@ -96,6 +96,38 @@ class _ProblemAt(ValueError):
 
 def _check_json(value):
     """serde_json::Value: any JSON, without NUL (PostgreSQL cannot store it) or inexact numbers."""
+    if _plain_json(value):
+        return value
+    return _check_json_at(value)  # names where the problem is
+
+
+def _plain_json(value):
+    """Whether `value` holds no NUL in its texts and no number beyond ±MAX_JSON_INT: the walk of _check_json_at
+    without the path of every member, which only a refusal needs."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if "\x00" in item:
+                return False
+        elif kind is int or kind is float:
+            if abs(item) > MAX_JSON_INT:
+                return False
+        elif kind is list:
+            stack.extend(item)
+        elif kind is dict:
+            try:
+                if "\x00" in "".join(item):  # every key at once
+                    return False
+            except TypeError:  # a key that is not text: the walk with paths answers as it always did
+                return False
+            stack.extend(item.values())
+    return True
+
+
+def _check_json_at(value):
+    """_check_json's walk with each member's path, raising at the first problem."""
     stack = [((), value)]
     while stack:
         parts, item = stack.pop()
