@@ -88,8 +88,7 @@ def review_url(seqs, back=None):
 class EnhanceEntryDisplay:
     """Columns, the entry page's sections and the review action, shared by the entries and the queue."""
 
-    search_fields = ("=issue_id", "=blueprint_id", "intent")  # exact keys stay index-served
-    search_help_text = "Exact issue id or blueprint id, or words from the intent."
+    search_fields = ("=issue_id", "=blueprint_id", "intent")  # ids through their indexes, words in the newest entries
     ordering = ("-ts_ms", "-seq")
     # Facet counts would count the whole table once per filter choice.
     show_facets = admin.ShowFacets.NEVER
@@ -281,7 +280,7 @@ class ReviewQueueAdmin(EnhanceEntryDisplay, ReadOnlyLedgerAdmin):
 class ReviewAdmin(ReadOnlyLedgerAdmin):
     list_display = ("seq", "entry_issue", "decision", "recorded_by_name", "recorded_at")
     list_filter = ("decision",)
-    search_fields = ("=entry__issue_id", "=recorded_by_name")
+    search_fields = ("=entry__issue_id",)
     list_select_related = ("entry",)
     ordering = ("-seq",)
     show_facets = admin.ShowFacets.NEVER

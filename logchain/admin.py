@@ -10,7 +10,7 @@ from logchain.models import LogRecord
 class LogRecordAdmin(ReadOnlyLedgerAdmin):
     list_display = ("seq", "node_id", "node_seq", "daemon_id", "level", "ts_ms", "short_message", "chain_pending")
     list_filter = ("level", "chain_pending")
-    search_fields = ("message",)
+    search_fields = ("=node_id", "message")
     ordering = ("-seq",)
 
     @admin.display(description="message")

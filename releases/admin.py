@@ -19,7 +19,7 @@ class ReleaseAdmin(ReadOnlyLedgerAdmin):
         "recorded_at",
     )
     list_filter = ("action",)
-    search_fields = ("name", "spec_digest", "version_label", "promoted_by")
+    search_fields = ("=name", "=spec_digest", "=version_label", "=promoted_by", "name")
     list_select_related = ()
 
     @admin.display(description="spec digest", ordering="spec_digest")

@@ -2,15 +2,15 @@
 
 from django.contrib import admin
 
-from ledgerproject.ledger.admin import ReadOnlyLedgerAdmin
+from ledgerproject.ledger.admin import ReadOnlyLedgerAdmin, choices_filter
 from runs.models import Blob, BlobChange, Output, Run, RunEvent, RunOutcome
+from runs.schemas import OUTPUT_EVENT_TYPES
 
 
 @admin.register(Blob)
 class BlobAdmin(ReadOnlyLedgerAdmin):
     list_display = ("seq", "digest", "size", "media_type", "recorded_at", "recorded_by_name")
     search_fields = ("=digest",)
-    list_filter = ("media_type",)
 
 
 @admin.register(BlobChange)
@@ -45,5 +45,5 @@ class RunOutcomeAdmin(ReadOnlyLedgerAdmin):
 @admin.register(Output)
 class OutputAdmin(ReadOnlyLedgerAdmin):
     list_display = ("seq", "output_id", "task_id", "attempt", "producer_agent", "event_type", "recorded_at")
-    list_filter = ("event_type",)
+    list_filter = (choices_filter("event_type", OUTPUT_EVENT_TYPES),)
     search_fields = ("=output_id", "task_id", "producer_agent")

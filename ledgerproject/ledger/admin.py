@@ -1,13 +1,27 @@
 """Admin bases: ledgers are read-only in the admin, and big lists never count the whole table."""
 
+import functools
+import operator
+
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path, lookup_spawns_duplicates
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import models
+from django.db.models import F, Max, Q
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.text import smart_split, unescape_string_literal
 
+from ledgerproject.ledger import rollups
 from ledgerproject.ledger.models import AllTenantsGrant, ApiToken, ChainCheck, TenantBinding
+
+# Words (search fields without "=") are looked for in this many of a ledger's newest entries: a word can only be
+# found by reading each entry's text, and at 10M entries reading them all takes seconds. Ids ("=" fields) are
+# matched exactly, through their indexes, over the whole ledger.
+TEXT_SEARCH_WINDOW = 10_000
 
 
 class NoCountPaginator(Paginator):
@@ -20,6 +34,23 @@ class NoCountPaginator(Paginator):
         return len(self.object_list[: limit + 1].values_list("pk", flat=True))
 
 
+def choices_filter(field, choices, title=None):
+    """A list filter on `field` whose choices are the known values (a schema's kinds), not the column's distinct
+    values, which Django's default filter reads from every entry."""
+    return type(
+        f"{field.title().replace('_', '')}Filter",
+        (admin.SimpleListFilter,),
+        {
+            "title": title or field.replace("_", " "),
+            "parameter_name": field,
+            "lookups": lambda self, request, model_admin: [(value, value) for value in choices],
+            "queryset": lambda self, request, queryset: (
+                queryset.filter(**{field: self.value()}) if self.value() else queryset
+            ),
+        },
+    )
+
+
 class TenantListFilter(admin.SimpleListFilter):
     """Filter by tenant; its choices are the tenants of the entries this user may see (never
     another tenant's name). Added to every ledger's changelist that has a tenant column."""
@@ -28,12 +59,48 @@ class TenantListFilter(admin.SimpleListFilter):
     parameter_name = "tenant_id"
 
     def lookups(self, request, model_admin):
-        field = model_admin.model.tenant_field
-        tenants = model_admin.get_queryset(request).exclude(**{f"{field}__isnull": True}).order_by()
-        return [(t, t) for t in sorted(set(tenants.values_list(field, flat=True).distinct()[:200]))]
+        # From the rollups kept on append (entries per tenant and day), not from the ledger's rows: the tenants
+        # of a 10M-entry ledger would be a scan of every entry.
+        found = rollups.rows(request.user, [model_admin.model.ledger_name], rollups.ENTRIES).exclude(
+            tenant=rollups.NO_TENANT
+        )
+        tenants = found.order_by("tenant").values_list("tenant", flat=True).distinct()[:200]
+        return [(tenant, tenant) for tenant in tenants]
 
     def queryset(self, request, queryset):
         return queryset.of_tenant(self.value()) if self.value() else queryset
+
+
+def search_help(model, search_fields):
+    """What the search box finds, under it: "Exact run id or spec digest, or words of the agent name (in the
+    newest 10,000 entries)."."""
+
+    def label(path):
+        return str(get_fields_from_path(model, path)[-1].verbose_name)
+
+    ids = " or ".join(label(field.removeprefix("=")) for field in search_fields if field.startswith("="))
+    words = " or ".join(label(field) for field in search_fields if not field.startswith("="))
+    window = f"in the newest {TEXT_SEARCH_WINDOW:,} entries"
+    if ids and words:
+        return f"Exact {ids}, or words of the {words} ({window})."
+    return f"Exact {ids}." if ids else f"Words of the {words} ({window})."
+
+
+def index_ordered_fields(model):
+    """Names of the fields some index of `model`'s table leads with (a partial index does not hold every row)."""
+    names = {field.name for field in model._meta.concrete_fields if field.primary_key or field.unique or field.db_index}
+    names -= {field.name for field in model._meta.concrete_fields if field.is_relation}  # sorts by the related row
+    for index in model._meta.indexes:
+        if index.condition is None and index.fields:
+            names.add(index.fields[0].removeprefix("-"))
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, models.UniqueConstraint) and constraint.condition is None:
+            first = constraint.fields[0] if constraint.fields else constraint.expressions[0]
+            if isinstance(first, str):
+                names.add(first)
+            elif isinstance(first, F):
+                names.add(first.name)
+    return names
 
 
 class ReadOnlyLedgerAdmin(admin.ModelAdmin):
@@ -62,6 +129,48 @@ class ReadOnlyLedgerAdmin(admin.ModelAdmin):
 
     def get_list_display(self, request):
         return [*super().get_list_display(request), "page_link"]
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        if self.search_help_text is None and self.search_fields:
+            self.search_help_text = search_help(model, self.search_fields)
+
+    def get_sortable_by(self, request):
+        """The columns an index reads in order (unless the admin says otherwise): sorting by any other would sort
+        every entry the list holds."""
+        if self.sortable_by is not None:
+            return self.sortable_by
+        sortable = index_ordered_fields(self.model)
+        return [name for name in self.get_list_display(request) if self._ordering_field(name) in sortable]
+
+    def _ordering_field(self, name):
+        """The model field a list column sorts by: the field itself, or a display's `ordering`."""
+        attribute = getattr(self, name, None) or getattr(self.model, name, None)
+        return getattr(attribute, "admin_order_field", name) if callable(attribute) else name
+
+    def get_search_results(self, request, queryset, search_term):
+        """Ids ("=field") match the whole term exactly, through their indexes, over the whole ledger; each word of
+        the term must be in one of the text fields of an entry among the newest TEXT_SEARCH_WINDOW."""
+        fields = self.get_search_fields(request)
+        term = search_term.strip()
+        if not term or not fields:
+            return queryset, False
+        ids = [field.removeprefix("=") for field in fields if field.startswith("=")]
+        texts = [field for field in fields if not field.startswith("=")]
+        found = Q(pk__in=[])  # matches nothing: the ids and the words add what they find
+        for field in ids:
+            try:  # the term as the field holds it (a UUID of any case); a term it cannot hold matches nothing
+                value = get_fields_from_path(self.model, field)[-1].to_python(term)
+            except ValidationError:
+                continue
+            found |= Q(**{field: value})
+        if texts:
+            words = [unescape_string_literal(w) if w[0] in "\"'" and w[-1] == w[0] else w for w in smart_split(term)]
+            each_word = [functools.reduce(operator.or_, (Q(**{f"{f}__icontains": w}) for f in texts)) for w in words]
+            newest = self.model._base_manager.using(queryset.db).aggregate(newest=Max("seq"))["newest"] or 0
+            found |= Q(*each_word, seq__gt=newest - TEXT_SEARCH_WINDOW)
+        duplicates = any(lookup_spawns_duplicates(self.opts, field) for field in [*ids, *texts])
+        return queryset.filter(found), duplicates
 
     @admin.display(description="page")
     def page_link(self, obj):
