@@ -343,7 +343,8 @@ def key_totals_since(user, ledgers, daily, monthly_totals, all_totals, since, re
     A window reads whichever side of `since` holds fewer months: forward, the rows since it
     (rows_since); or backward, the all-time totals minus the rows before it (the head of since's
     month from day rows, each earlier month from its one row). A year-long window over a year of
-    data then reads about one row per key instead of thirteen. `read` ("forward" / "backward")
+    data then reads about one row per key instead of thirteen. Read forward, since's own month is
+    likewise its day rows from since on, or, when fewer, its month row less its day rows before since. `read` ("forward" / "backward")
     forces a side, for tests; the answer is the same either way."""
     if since is None:
         return rows(user, ledgers, all_totals).order_by().values("key").annotate(total=models.Sum("n"))
@@ -358,6 +359,19 @@ def key_totals_since(user, ledgers, daily, monthly_totals, all_totals, since, re
             before = _months_between(span["first"], month)
             after = _months_between(month, max(span["last"], month))
             read = "backward" if before < after else "forward"
+    following = next_month(since)
+    if read == "forward" and following is not None and (since - month) < (following - since):
+        # since is early in its month: that month's one row less its days before since reads fewer day rows
+        # than its days from since on (a 90-day window starting on the 2nd: one day's rows instead of 29).
+        signed = models.Case(models.When(dimension=monthly_totals, then=models.F("n")), default=-models.F("n"))
+        return (
+            rows(user, ledgers, (daily, monthly_totals), month)
+            .filter(models.Q(dimension=monthly_totals) | models.Q(dimension=daily, day__lt=since))
+            .order_by()
+            .values("key")
+            .annotate(total=models.Sum(signed))
+            .filter(total__gt=0)
+        )
     if read == "forward":
         return (
             rows_since(user, ledgers, daily, monthly_totals, since)
