@@ -2,6 +2,15 @@
 
 from django.db import migrations, models
 
+# (column, index name): each index is rebuilt with a WHERE column IS NOT NULL condition, under its own name.
+OPTIONAL_IDS = (
+    ("correlation_id", "experience_corr_seq"),
+    ("chain_id", "experience_chain_seq"),
+    ("artifact_id", "experience_artifact_seq"),
+    ("trace_link_id", "experience_trace_seq"),
+    ("proposal_id", "experience_proposal_seq"),
+)
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -9,62 +18,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RemoveIndex(
-            model_name="experienceevent",
-            name="experience_corr_seq",
-        ),
-        migrations.RemoveIndex(
-            model_name="experienceevent",
-            name="experience_chain_seq",
-        ),
-        migrations.RemoveIndex(
-            model_name="experienceevent",
-            name="experience_artifact_seq",
-        ),
-        migrations.RemoveIndex(
-            model_name="experienceevent",
-            name="experience_trace_seq",
-        ),
-        migrations.RemoveIndex(
-            model_name="experienceevent",
-            name="experience_proposal_seq",
-        ),
-        migrations.AddIndex(
-            model_name="experienceevent",
-            index=models.Index(
-                condition=models.Q(("correlation_id__isnull", False)),
-                fields=["correlation_id", "seq"],
-                name="experience_corr_seq",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="experienceevent",
-            index=models.Index(
-                condition=models.Q(("chain_id__isnull", False)), fields=["chain_id", "seq"], name="experience_chain_seq"
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="experienceevent",
-            index=models.Index(
-                condition=models.Q(("artifact_id__isnull", False)),
-                fields=["artifact_id", "seq"],
-                name="experience_artifact_seq",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="experienceevent",
-            index=models.Index(
-                condition=models.Q(("trace_link_id__isnull", False)),
-                fields=["trace_link_id", "seq"],
-                name="experience_trace_seq",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="experienceevent",
-            index=models.Index(
-                condition=models.Q(("proposal_id__isnull", False)),
-                fields=["proposal_id", "seq"],
-                name="experience_proposal_seq",
-            ),
+        *(migrations.RemoveIndex(model_name="experienceevent", name=name) for _, name in OPTIONAL_IDS),
+        *(
+            migrations.AddIndex(
+                model_name="experienceevent",
+                index=models.Index(condition=models.Q((f"{column}__isnull", False)), fields=[column, "seq"], name=name),
+            )
+            for column, name in OPTIONAL_IDS
         ),
     ]

@@ -5,6 +5,7 @@ import operator
 
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path, lookup_spawns_duplicates
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
@@ -88,8 +89,8 @@ def search_help(model, search_fields):
 
 def index_ordered_fields(model):
     """Names of the fields some index of `model`'s table leads with (a partial index does not hold every row)."""
+    model = model._meta.concrete_model  # a proxy (an admin queue) reads its ledger's table and indexes
     names = {field.name for field in model._meta.concrete_fields if field.primary_key or field.unique or field.db_index}
-    names -= {field.name for field in model._meta.concrete_fields if field.is_relation}  # sorts by the related row
     for index in model._meta.indexes:
         if index.condition is None and index.fields:
             names.add(index.fields[0].removeprefix("-"))
@@ -100,7 +101,35 @@ def index_ordered_fields(model):
                 names.add(first)
             elif isinstance(first, F):
                 names.add(first.name)
-    return names
+    # A relation sorts by the related row's own ordering (a join), whatever index leads with its column.
+    return names - {field.name for field in model._meta.concrete_fields if field.is_relation}
+
+
+class IndexedChangeList(ChangeList):
+    """A changelist that sorts only by the columns its admin lets sort (get_sortable_by): Django hides the other
+    columns' sort links but still sorts by any `?o=` a URL or an old bookmark carries."""
+
+    def get_ordering_field(self, field_name):
+        if self.sortable_by is not None and field_name not in self.sortable_by:
+            return None
+        return super().get_ordering_field(field_name)
+
+    def get_ordering(self, request, queryset):
+        # The columns asked (`?o=2.-5`) that may sort; none left, the admin's own order, as with no `?o=` at all.
+        if ORDER_VAR in self.params:
+            kept = [part for part in str(self.params[ORDER_VAR]).split(".") if self._may_sort(part)]
+            if kept:
+                self.params[ORDER_VAR] = ".".join(kept)
+            else:
+                del self.params[ORDER_VAR]
+        return super().get_ordering(request, queryset)
+
+    def _may_sort(self, part):
+        try:
+            name = self.list_display[int(part.rpartition("-")[2])]
+        except (IndexError, ValueError):
+            return False
+        return self.sortable_by is None or name in self.sortable_by
 
 
 class ReadOnlyLedgerAdmin(admin.ModelAdmin):
@@ -134,6 +163,9 @@ class ReadOnlyLedgerAdmin(admin.ModelAdmin):
         super().__init__(model, admin_site)
         if self.search_help_text is None and self.search_fields:
             self.search_help_text = search_help(model, self.search_fields)
+
+    def get_changelist(self, request, **kwargs):
+        return IndexedChangeList
 
     def get_sortable_by(self, request):
         """The columns an index reads in order (unless the admin says otherwise): sorting by any other would sort
