@@ -88,11 +88,17 @@ def search_help(model, search_fields):
 
 
 def index_ordered_fields(model):
-    """Names of the fields some index of `model`'s table leads with (a partial index does not hold every row)."""
+    """Names of the fields by which an index reads `model`'s entries in list order, whatever their number: the primary
+    key, a unique column (or one leading a unique constraint: unique per tenant), an indexed time, and a column
+    whose index ends with seq, which the list sorts by next (IndexedChangeList). A column indexed alone with few
+    values (a status) is not one: the list would sort every entry of its first value. Nor is a column of a partial
+    index, which does not hold every row, or a relation, which sorts by the related row."""
     model = model._meta.concrete_model  # a proxy (an admin queue) reads its ledger's table and indexes
-    names = {field.name for field in model._meta.concrete_fields if field.primary_key or field.unique or field.db_index}
+    fields = model._meta.concrete_fields
+    names = {field.name for field in fields if field.primary_key or field.unique}
+    names |= {field.name for field in fields if field.db_index and isinstance(field, models.DateTimeField)}
     for index in model._meta.indexes:
-        if index.condition is None and index.fields:
+        if index.condition is None and len(index.fields) > 1 and index.fields[-1].removeprefix("-") == "seq":
             names.add(index.fields[0].removeprefix("-"))
     for constraint in model._meta.constraints:
         if isinstance(constraint, models.UniqueConstraint) and constraint.condition is None:
@@ -101,8 +107,7 @@ def index_ordered_fields(model):
                 names.add(first)
             elif isinstance(first, F):
                 names.add(first.name)
-    # A relation sorts by the related row's own ordering (a join), whatever index leads with its column.
-    return names - {field.name for field in model._meta.concrete_fields if field.is_relation}
+    return names - {field.name for field in fields if field.is_relation}
 
 
 class IndexedChangeList(ChangeList):
@@ -122,7 +127,16 @@ class IndexedChangeList(ChangeList):
                 self.params[ORDER_VAR] = ".".join(kept)
             else:
                 del self.params[ORDER_VAR]
-        return super().get_ordering(request, queryset)
+        ordering = super().get_ordering(request, queryset)
+        if ORDER_VAR not in self.params:
+            return ordering
+        # The asked columns, then the entry's seq in the first one's direction: a (column, seq) index then gives the
+        # whole order. Django follows them with the admin's own order (-seq), and an ascending column then -seq
+        # sorts every entry of each of its values.
+        asked = ordering[: len(self.params[ORDER_VAR].split("."))]
+        first = asked[0]
+        descending = first.startswith("-") if isinstance(first, str) else getattr(first, "descending", False)
+        return [*asked, "-pk" if descending else "pk"]
 
     def _may_sort(self, part):
         try:
@@ -181,28 +195,32 @@ class ReadOnlyLedgerAdmin(admin.ModelAdmin):
         return getattr(attribute, "admin_order_field", name) if callable(attribute) else name
 
     def get_search_results(self, request, queryset, search_term):
-        """Ids ("=field") match the whole term exactly, through their indexes, over the whole ledger; each word of
-        the term must be in one of the text fields of an entry among the newest TEXT_SEARCH_WINDOW."""
+        """Ids ("=field") match the whole term exactly, through their indexes, over the whole ledger; when no entry
+        holds it as an id, each word of the term must be in one of the text fields of an entry among the newest
+        TEXT_SEARCH_WINDOW."""
         fields = self.get_search_fields(request)
         term = search_term.strip()
         if not term or not fields:
             return queryset, False
         ids = [field.removeprefix("=") for field in fields if field.startswith("=")]
         texts = [field for field in fields if not field.startswith("=")]
-        found = Q(pk__in=[])  # matches nothing: the ids and the words add what they find
+        duplicates = any(lookup_spawns_duplicates(self.opts, field) for field in [*ids, *texts])
+        by_id = Q(pk__in=[])  # matches nothing: each id field adds what it finds
         for field in ids:
             try:  # the term as the field holds it (a UUID of any case); a term it cannot hold matches nothing
                 value = get_fields_from_path(self.model, field)[-1].to_python(term)
             except ValidationError:
                 continue
-            found |= Q(**{field: value})
-        if texts:
-            words = [unescape_string_literal(w) if w[0] in "\"'" and w[-1] == w[0] else w for w in smart_split(term)]
-            each_word = [functools.reduce(operator.or_, (Q(**{f"{f}__icontains": w}) for f in texts)) for w in words]
-            newest = self.model._base_manager.using(queryset.db).aggregate(newest=Max("seq"))["newest"] or 0
-            found |= Q(*each_word, seq__gt=newest - TEXT_SEARCH_WINDOW)
-        duplicates = any(lookup_spawns_duplicates(self.opts, field) for field in [*ids, *texts])
-        return queryset.filter(found), duplicates
+            by_id |= Q(**{field: value})
+        # The entries of an id, when some hold it; otherwise the words. Each is one index-served read: an OR of
+        # both would let the planner walk the list's order through every entry, filtering each.
+        found = queryset.filter(by_id)
+        if not texts or found.exists():
+            return found, duplicates
+        words = [unescape_string_literal(w) if w[0] in "\"'" and w[-1] == w[0] else w for w in smart_split(term)]
+        each_word = [functools.reduce(operator.or_, (Q(**{f"{f}__icontains": w}) for f in texts)) for w in words]
+        newest = self.model._base_manager.using(queryset.db).aggregate(newest=Max("seq"))["newest"] or 0
+        return queryset.filter(*each_word, seq__gt=newest - TEXT_SEARCH_WINDOW), duplicates
 
     @admin.display(description="page")
     def page_link(self, obj):
