@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import F, Max, Q
+from django.db.models.functions import Coalesce
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
@@ -87,32 +88,46 @@ def search_help(model, search_fields):
     return f"Exact {ids}." if ids else f"Words of the {words} ({window})."
 
 
-def index_ordered_fields(model):
-    """Names of the fields by which an index reads `model`'s entries in list order, whatever their number: the primary
-    key, a unique column (or one leading a unique constraint: unique per tenant), an indexed time, and a column
-    whose index ends with seq, which the list sorts by next (IndexedChangeList). A column indexed alone with few
-    values (a status) is not one: the list would sort every entry of its first value. Nor is a column of a partial
-    index, which does not hold every row, or a relation, which sorts by the related row."""
+def index_orders(model):
+    """{field name: the rest of the order an index reads `model`'s entries in after it}, for the fields by which the
+    list can be sorted whatever its size. The rest is ((field, same direction as the column), …), ending with seq:
+    - the primary key, a unique column, one that leads a unique-per-tenant constraint (few entries share it), and an
+      indexed time: nothing after it but seq, in its direction;
+    - a column whose index ends with seq: the index's other fields and seq, each in its direction relative to the
+      column (a (name, -seq) index reads a name's entries newest first).
+    A column indexed alone with few values (a status) is not one (the list would sort every entry of its first
+    value), nor a partial index's (it does not hold every row), nor a relation (it sorts by the related row)."""
     model = model._meta.concrete_model  # a proxy (an admin queue) reads its ledger's table and indexes
     fields = model._meta.concrete_fields
-    names = {field.name for field in fields if field.primary_key or field.unique}
-    names |= {field.name for field in fields if field.db_index and isinstance(field, models.DateTimeField)}
-    for index in model._meta.indexes:
-        if index.condition is None and len(index.fields) > 1 and index.fields[-1].removeprefix("-") == "seq":
-            names.add(index.fields[0].removeprefix("-"))
+    orders = {field.name: () for field in fields if field.primary_key or field.unique}
+    orders |= {field.name: () for field in fields if field.db_index and isinstance(field, models.DateTimeField)}
     for constraint in model._meta.constraints:
         if isinstance(constraint, models.UniqueConstraint) and constraint.condition is None:
-            first = constraint.fields[0] if constraint.fields else constraint.expressions[0]
-            if isinstance(first, str):
-                names.add(first)
-            elif isinstance(first, F):
-                names.add(first.name)
-    return names - {field.name for field in fields if field.is_relation}
+            parts = [*constraint.fields, *constraint.expressions]
+            # tenant_unique(field): the field, then the tenant key.
+            if len(parts) == 2 and isinstance(parts[0], F) and isinstance(parts[1], Coalesce):
+                orders.setdefault(parts[0].name, ())
+    for index in model._meta.indexes:
+        names = list(index.fields)
+        if index.condition is None and len(names) > 1 and names[-1].removeprefix("-") == "seq":
+            lead, rest = names[0], names[1:]
+            orders.setdefault(
+                lead.removeprefix("-"),
+                tuple((name.removeprefix("-"), name.startswith("-") == lead.startswith("-")) for name in rest),
+            )
+    return {name: rest for name, rest in orders.items() if not model._meta.get_field(name).is_relation}
+
+
+def index_ordered_fields(model):
+    """The fields by which the list can be sorted whatever its size (index_orders)."""
+    return set(index_orders(model))
 
 
 class IndexedChangeList(ChangeList):
-    """A changelist that sorts only by the columns its admin lets sort (get_sortable_by): Django hides the other
-    columns' sort links but still sorts by any `?o=` a URL or an old bookmark carries."""
+    """A changelist that sorts only by the columns its admin lets sort (get_sortable_by), one at a time, in the order
+    an index reads: Django hides the other columns' sort links but still sorts by any `?o=` a URL or an old bookmark
+    carries, keeps the columns sorted before when another header is clicked, and follows a column with the admin's
+    own order (an ascending column then -seq sorts every entry of each of its values)."""
 
     def get_ordering_field(self, field_name):
         if self.sortable_by is not None and field_name not in self.sortable_by:
@@ -120,23 +135,29 @@ class IndexedChangeList(ChangeList):
         return super().get_ordering_field(field_name)
 
     def get_ordering(self, request, queryset):
-        # The columns asked (`?o=2.-5`) that may sort; none left, the admin's own order, as with no `?o=` at all.
+        # The first column asked (`?o=2.-5`) that may sort; none, the admin's own order, as with no `?o=` at all.
+        column = None
         if ORDER_VAR in self.params:
-            kept = [part for part in str(self.params[ORDER_VAR]).split(".") if self._may_sort(part)]
+            kept = [part for part in str(self.params[ORDER_VAR]).split(".") if self._may_sort(part)][:1]
             if kept:
-                self.params[ORDER_VAR] = ".".join(kept)
+                self.params[ORDER_VAR] = kept[0]
+                column = self.list_display[int(kept[0].rpartition("-")[2])]
             else:
                 del self.params[ORDER_VAR]
         ordering = super().get_ordering(request, queryset)
-        if ORDER_VAR not in self.params:
+        if column is None:
             return ordering
-        # The asked columns, then the entry's seq in the first one's direction: a (column, seq) index then gives the
-        # whole order. Django follows them with the admin's own order (-seq), and an ascending column then -seq
-        # sorts every entry of each of its values.
-        asked = ordering[: len(self.params[ORDER_VAR].split("."))]
-        first = asked[0]
+        first = ordering[0]
         descending = first.startswith("-") if isinstance(first, str) else getattr(first, "descending", False)
-        return [*asked, "-pk" if descending else "pk"]
+        field = self.get_ordering_field(column)
+        rest = index_orders(self.model).get(field, ()) if isinstance(field, str) else ()
+
+        def directed(name, same):
+            return f"-{name}" if descending == same else name
+
+        if not rest:  # the primary key, a unique column or a time: seq, in the column's direction, breaks ties
+            rest = (("pk", True),)
+        return [first, *(directed(name, same) for name, same in rest)]
 
     def _may_sort(self, part):
         try:
