@@ -25,6 +25,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from ledgerproject.ledger.models import newest_seq  # noqa: E402
 from ledgerproject.ledger.registry import ledger_models  # noqa: E402
 
 WORDS = {"enhancelog": "retry", "logchain": "finished"}
@@ -66,7 +67,7 @@ def main():
             continue
         model_admin = admin.site._registry[model]
         changelist = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-        entries = model._base_manager.aggregate(newest=models.Max("seq"))["newest"] or 0
+        entries = newest_seq(model._base_manager)
         request = client.get(changelist).wsgi_request  # warm, and the request the admin's choices are made for
         for label, query in cases(model, model_admin, request):
             samples = []

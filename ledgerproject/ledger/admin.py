@@ -11,14 +11,14 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import models
-from django.db.models import F, Max, Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 
 from ledgerproject.ledger import rollups
-from ledgerproject.ledger.models import AllTenantsGrant, ApiToken, ChainCheck, TenantBinding
+from ledgerproject.ledger.models import AllTenantsGrant, ApiToken, ChainCheck, TenantBinding, newest_seq
 
 # Words (search fields without "=") are looked for in this many of a ledger's newest entries: a word can only be
 # found by reading each entry's text, and at 10M entries reading them all takes seconds. Ids ("=" fields) are
@@ -240,7 +240,7 @@ class ReadOnlyLedgerAdmin(admin.ModelAdmin):
             return found, duplicates
         words = [unescape_string_literal(w) if w[0] in "\"'" and w[-1] == w[0] else w for w in smart_split(term)]
         each_word = [functools.reduce(operator.or_, (Q(**{f"{f}__icontains": w}) for f in texts)) for w in words]
-        newest = self.model._base_manager.using(queryset.db).aggregate(newest=Max("seq"))["newest"] or 0
+        newest = newest_seq(self.model._base_manager.using(queryset.db))
         return queryset.filter(*each_word, seq__gt=newest - TEXT_SEARCH_WINDOW), duplicates
 
     @admin.display(description="page")

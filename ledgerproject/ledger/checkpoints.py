@@ -21,6 +21,7 @@ from ledgerproject.ledger import merkle, signing
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.hashing import format_timestamp
 from ledgerproject.ledger.locking import advisory_key
+from ledgerproject.ledger.models.entries import newest_seq
 from ledgerproject.ledger.models.merkle import Checkpoint, CheckpointQuerySet, MerkleTile
 from ledgerproject.ledger.signals import entries_appended
 
@@ -115,7 +116,7 @@ def integrate(model, upto=None, using=None, batch=INTEGRATE_BATCH, progress=None
             connection = connections[db]
             _lock_tree(connection, name)
             size = integrated_size(name, db)
-            target = entries.order_by("-seq").values_list("seq", flat=True).first() or 0
+            target = newest_seq(entries)
             if upto is not None:
                 target = min(target, upto)
             if target <= size:

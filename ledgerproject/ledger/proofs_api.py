@@ -24,7 +24,7 @@ from ledgerproject.ledger.api import _ledger_or_404, can_read_ledger
 from ledgerproject.ledger.chain import raw_rows, timestamp_text, with_recorded_at_text
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.hashing import format_timestamp
-from ledgerproject.ledger.models import LedgerQuerySet, sees_all_tenants
+from ledgerproject.ledger.models import LedgerQuerySet, newest_seq, sees_all_tenants
 from ledgerproject.ledger.renderers import JSONLinesRenderer
 
 EXPORT_FORMAT = "ledger-export/1"
@@ -252,7 +252,7 @@ def check_before_export(model, checkpoint, using=None):
             checkpoint=signed.bad_checkpoint,
         )
     manager = model._base_manager.using(using) if using else model._base_manager
-    head = manager.order_by("-seq").values_list("seq", flat=True).first() or 0
+    head = newest_seq(manager)
     return max(0, head - checkpoint.tree_size)
 
 

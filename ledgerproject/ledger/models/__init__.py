@@ -11,6 +11,7 @@ from ledgerproject.ledger.models.entries import (
     AppendOnlyQuerySet,
     LedgerEntry,
     LedgerQuerySet,
+    newest_seq,
     optional_id_index,
     tenant_unique,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "hash_token_key",
     "sees_all_tenants",
     "tenant_scope",
+    "newest_seq",
     "optional_id_index",
     "tenant_unique",
     "within_scope",

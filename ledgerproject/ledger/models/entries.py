@@ -353,6 +353,12 @@ def tenant_unique(*fields, name, tenant="tenant_id"):
     return models.UniqueConstraint(*(F(field) for field in fields), Coalesce(tenant, Value("")), name=name)
 
 
+def newest_seq(entries):
+    """The newest seq among `entries` (a ledger's manager or queryset), 0 when there is none: one read of the primary
+    key's index from its end, where a count would read every entry."""
+    return entries.aggregate(newest=models.Max("seq"))["newest"] or 0
+
+
 def optional_id_index(field, name):
     """The (id, seq) index of an id column most entries leave NULL: it lists one id's entries in append order.
 

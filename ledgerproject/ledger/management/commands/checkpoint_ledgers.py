@@ -9,6 +9,7 @@ from tqdm import tqdm
 from ledgerproject.ledger import checkpoints
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.locking import job_lock
+from ledgerproject.ledger.models import newest_seq
 from ledgerproject.ledger.registry import get_ledger, ledger_models
 
 
@@ -73,9 +74,7 @@ class Command(BaseCommand):
         for model in models:
             name = model.ledger_name
             try:
-                behind = (model._base_manager.order_by("-seq").values_list("seq", flat=True).first() or 0) - (
-                    checkpoints.integrated_size(name)
-                )
+                behind = newest_seq(model._base_manager) - checkpoints.integrated_size(name)
                 with tqdm(
                     total=max(behind, 0),
                     desc=name,

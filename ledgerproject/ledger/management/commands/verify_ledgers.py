@@ -4,11 +4,11 @@ with each key's newest entry); records each result and
 exits non-zero if any ledger fails."""
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Max
 from tqdm import tqdm
 
 from ledgerproject.ledger import latest, rollups
 from ledgerproject.ledger.chain import default_workers, record_check, verify_ledger
+from ledgerproject.ledger.models import newest_seq
 from ledgerproject.ledger.registry import get_ledger, ledger_models
 
 
@@ -50,8 +50,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         broken = []
         for model in models:
-            # The newest seq, read from the primary key's index: a count would read all of a large table first.
-            total = model._base_manager.aggregate(newest=Max("seq"))["newest"] or 0
+            total = newest_seq(model._base_manager)
             with tqdm(total=total, desc=model.ledger_name, unit="entry", disable=no_progress, file=self.stderr) as bar:
                 result = verify_ledger(model, progress=bar.update, links_only=links_only, workers=workers)
             record_check(result, checked_by="verify_ledgers")
