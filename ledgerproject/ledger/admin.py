@@ -88,6 +88,7 @@ def search_help(model, search_fields):
     return f"Exact {ids}." if ids else f"Words of the {words} ({window})."
 
 
+@functools.cache  # a model's indexes are fixed once it is defined; every list request asks
 def index_orders(model):
     """{field name: the rest of the order an index reads `model`'s entries in after it}, for the fields by which the
     list can be sorted whatever its size. The rest is ((field, same direction as the column), …), ending with seq:

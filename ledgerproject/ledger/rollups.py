@@ -344,8 +344,8 @@ def key_totals_since(user, ledgers, daily, monthly_totals, all_totals, since, re
     (rows_since); or backward, the all-time totals minus the rows before it (the head of since's
     month from day rows, each earlier month from its one row). A year-long window over a year of
     data then reads about one row per key instead of thirteen. Read forward, since's own month is
-    likewise its day rows from since on, or, when fewer, its month row less its day rows before since. `read` ("forward" / "backward")
-    forces a side, for tests; the answer is the same either way."""
+    likewise its day rows from since on, or, when fewer, its month row less its day rows before since.
+    `read` ("forward" / "backward") forces a side, for tests; the answer is the same either way."""
     if since is None:
         return rows(user, ledgers, all_totals).order_by().values("key").annotate(total=models.Sum("n"))
     month = since.replace(day=1)
@@ -363,15 +363,9 @@ def key_totals_since(user, ledgers, daily, monthly_totals, all_totals, since, re
     if read == "forward" and following is not None and (since - month) < (following - since):
         # since is early in its month: that month's one row less its days before since reads fewer day rows
         # than its days from since on (a 90-day window starting on the 2nd: one day's rows instead of 29).
-        signed = models.Case(models.When(dimension=monthly_totals, then=models.F("n")), default=-models.F("n"))
-        return (
-            rows(user, ledgers, (daily, monthly_totals), month)
-            .filter(models.Q(dimension=monthly_totals) | models.Q(dimension=daily, day__lt=since))
-            .order_by()
-            .values("key")
-            .annotate(total=models.Sum(signed))
-            .filter(total__gt=0)
-        )
+        head_of_month = models.Q(dimension=daily, day__lt=since)
+        found = rows(user, ledgers, (daily, monthly_totals), month)
+        return _totals_less(found.filter(models.Q(dimension=monthly_totals) | head_of_month), monthly_totals)
     if read == "forward":
         return (
             rows_since(user, ledgers, daily, monthly_totals, since)
@@ -379,19 +373,19 @@ def key_totals_since(user, ledgers, daily, monthly_totals, all_totals, since, re
             .values("key")
             .annotate(total=models.Sum("n"))
         )
-    signed = models.Case(models.When(dimension=all_totals, then=models.F("n")), default=-models.F("n"))
-    return (
-        rows(user, ledgers, (daily, monthly_totals, all_totals))
-        .filter(
-            models.Q(dimension=all_totals)
-            | models.Q(dimension=monthly_totals, day__lt=month)
-            | models.Q(dimension=daily, day__gte=month, day__lt=since)
-        )
-        .order_by()
-        .values("key")
-        .annotate(total=models.Sum(signed))
-        .filter(total__gt=0)
+    all_and_before = (
+        models.Q(dimension=all_totals)
+        | models.Q(dimension=monthly_totals, day__lt=month)
+        | models.Q(dimension=daily, day__gte=month, day__lt=since)
     )
+    return _totals_less(rows(user, ledgers, (daily, monthly_totals, all_totals)).filter(all_and_before), all_totals)
+
+
+def _totals_less(found, counted):
+    """Rows of ("key", "total") from rollup rows `found`: those of dimension `counted` added, the others (the part
+    of them outside the window) taken away; keys with none left out."""
+    signed = models.Case(models.When(dimension=counted, then=models.F("n")), default=-models.F("n"))
+    return found.order_by().values("key").annotate(total=models.Sum(signed)).filter(total__gt=0)
 
 
 def _months_between(first, last):
