@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.ids import safe_reverse
-from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, optional_id_index, tenant_unique
 from ledgerproject.ledger.pagination import KeysetPager
 from ledgerproject.ledger.params import parse_int
 from ledgerproject.ledger.rollups import Dimension, all_time, monthly, ms_day
@@ -170,6 +170,8 @@ class EnhanceEntry(LedgerEntry):
             models.Index(fields=["ts_ms", "seq"], name="enhancelog_ts"),
             # The review queue and every "rejected" view: only ~15% of rows, newest first.
             models.Index(fields=["ts_ms", "seq"], name="enhancelog_rejected_ts", condition=Q(status="rejected")),
+            # A tenant-bound principal's lists (API, pages, admin): its tenant's entries by claimed time.
+            optional_id_index("tenant_id", "enhancelog_tenant_ts", "ts_ms", "seq"),
         ]
         # Issue ids are unique per tenant (another tenant's id is neither visible nor blocking).
         constraints = [tenant_unique("issue_id", name="enhancelog_issue_id_per_tenant")]

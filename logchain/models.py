@@ -5,7 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from ledgerproject.ledger.ids import safe_reverse
-from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, optional_id_index, tenant_unique
 from ledgerproject.ledger.search import SearchField
 from ledgerproject.ledger.validators import MAX_JSON_INT
 from logchain.levels import LEVELS, MAX_MESSAGE_CHARS, at_least
@@ -85,6 +85,8 @@ class LogRecord(LedgerEntry):
             models.Index(fields=["level", "seq"], name="logchain_level_append"),
             # GET /logs/?since_ms=&until_ms= and the viewer's time window.
             models.Index(fields=["ts_ms"], name="logchain_ts"),
+            # A tenant-bound principal's lists (API, viewer, admin): its tenant's records in append order.
+            optional_id_index("tenant_id", "logchain_tenant_seq"),
         ]
 
     def __str__(self):

@@ -10,7 +10,7 @@ from ledgerproject.ledger import rollups
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.latest import LatestEntry
-from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, within_scope
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, optional_id_index, within_scope
 from ledgerproject.ledger.rollups import Dimension, all_time
 from ledgerproject.ledger.search import SearchField
 from ledgerproject.ledger.validators import validate_sha256
@@ -286,6 +286,8 @@ class Release(LedgerEntry):
             models.Index(fields=["action", "recorded_at"], name="releases_action_recorded"),
             # GET /releases/?promoted_by=: the current releases one promoter made.
             models.Index(fields=["promoted_by"], name="releases_promoted_by"),
+            # A tenant-bound principal's list of release entries (the admin), in append order.
+            optional_id_index("tenant_id", "releases_tenant_seq"),
         ]
         constraints = [
             # Backstop for the ledger lock: each name has a single first release.

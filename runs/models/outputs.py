@@ -7,7 +7,7 @@ from django.db import models
 
 from ledgerproject.ledger.exceptions import BatchValidationError, ConflictError
 from ledgerproject.ledger.ids import safe_reverse
-from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, tenant_unique
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, optional_id_index, tenant_unique
 from ledgerproject.ledger.search import SearchField
 from runs.models.blobs import Blob
 from runs.schemas import output_event_fields
@@ -100,6 +100,8 @@ class Output(LedgerEntry):
             models.Index(fields=["blob_digest"], name="runs_output_blob"),
             # Search: blob_digest LIKE 'prefix%' (PostgreSQL needs a pattern-ops index for it).
             models.Index(fields=["blob_digest"], name="runs_output_blob_like", opclasses=["varchar_pattern_ops"]),
+            # A tenant-bound principal's output lists (API, tasks page, admin), in append order.
+            optional_id_index("tenant_id", "runs_output_tenant_seq"),
         ]
         constraints = [tenant_unique("output_id", name="runs_output_id_per_tenant")]
 

@@ -8,7 +8,7 @@ from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from ledgerproject.ledger.ids import safe_reverse
-from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet
+from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, optional_id_index
 from ledgerproject.ledger.search import SearchField
 from ledgerproject.ledger.validators import normalize_sha256
 
@@ -139,6 +139,8 @@ class Run(AddressedByRun, LedgerEntry):
             models.Index(fields=["agent_name", "-created_at"], name="runs_run_agent"),
             # Search: spec_digest LIKE 'prefix%' (PostgreSQL needs a pattern-ops index for it).
             models.Index(fields=["spec_digest"], name="runs_run_spec_like", opclasses=["varchar_pattern_ops"]),
+            # A tenant-bound principal's run lists (API, page, admin), newest first.
+            optional_id_index("tenant_id", "runs_run_tenant_newest", "-created_at", "-seq"),
         ]
 
     def __str__(self):

@@ -25,6 +25,10 @@ class Note(LedgerEntry):
 
     objects = NoteQuerySet.as_manager()
 
+    class Meta(LedgerEntry.Meta):
+        # A tenant-bound principal's lists, in append order ("" is no tenant, never in a principal's scope).
+        indexes = [models.Index(fields=["tenant_id", "seq"], name="testapp_note_tenant_seq")]
+
     def validate_append(self):
         if self.count < 0:
             raise ValidationError({"count": ["count must not be negative"]})

@@ -359,15 +359,22 @@ def newest_seq(entries):
     return entries.aggregate(newest=models.Max("seq"))["newest"] or 0
 
 
-def optional_id_index(field, name):
-    """The (id, seq) index of an id column most entries leave NULL: it lists one id's entries in append order.
+def optional_id_index(field, name, *order):
+    """The index of an id column most entries leave NULL: one id's entries in append order (`order`: the columns
+    after the id, seq by default; a list read in another order names its own, e.g. "-created_at", "-seq").
 
     Only the entries that carry the id are indexed (WHERE id IS NOT NULL). Every reader asks for given ids
     (`= id`, `IN (…)`, a correlated `= outer.id`), which PostgreSQL proves non-null, so the index serves
     them all. An entry without the id then costs its append no index insertion, and the index holds no
     NULL keys: an experience event carries at most two of its four extracted ids.
+
+    A ledger's tenant column is such an id: a tenant-bound principal reads only its tenants' entries
+    (never those with no tenant), so each list of a ledger with its own tenant column has its tenant's index
+    in the list's order, and a small tenant's page is read from its own entries, not found by walking
+    everyone else's (ledger/tests/test_tenant_reads.py).
     """
-    return models.Index(fields=[field, "seq"], name=name, condition=models.Q(**{f"{field}__isnull": False}))
+    fields = [field, *(order or ("seq",))]
+    return models.Index(fields=fields, name=name, condition=models.Q(**{f"{field}__isnull": False}))
 
 
 class LedgerEntry(models.Model):
