@@ -25,6 +25,8 @@ class BlobChangeAdmin(ReadOnlyLedgerAdmin):
 class RunAdmin(ReadOnlyLedgerAdmin):
     list_display = ("seq", "run_id", "agent_name", "spec_digest", "git_sha", "created_at")
     search_fields = ("=run_id", "agent_name", "=spec_digest")
+    # Newest first, as the runs page lists them: the order the runs' indexes (and each tenant's) read.
+    ordering = ("-created_at", "-seq")
 
 
 @admin.register(RunEvent)
