@@ -209,7 +209,16 @@ class KeysetPager:
                     clauses.append(Q(**equal))
             elif possible:
                 clauses.append(Q(**equal, **{f"{name}__{lookup}": values[index]}))
-        return reduce(or_, clauses) if clauses else Q(pk__in=[])
+        if not clauses:
+            return Q(pk__in=[])
+        beyond = reduce(or_, clauses)
+        (lead, descending), lead_value = names[0], values[0]
+        if len(clauses) > 1 and lead not in constants and lead_value is not None:
+            # Every clause keeps the leading column at or past the cursor's value. Said on its own it is an index
+            # condition, where the OR is only a filter: the read then seeks to the cursor instead of walking (and
+            # dropping) every row of the pages before it, which made a late page of a big ledger take seconds.
+            beyond &= Q(**{f"{lead}__{'lte' if descending != backwards else 'gte'}": lead_value})
+        return beyond
 
     def position(self, request, model):
         """(ordering values or None for the first page, backwards) that the request's cursor names: for a
