@@ -19,7 +19,16 @@ PAGES = [(route, ledger) for route, ledger in ROUTES if not route.startswith(("a
 # The kernel pager's next link (templates/ledger/_pager.html); an entry page's rel="next" names the next entry.
 NEXT_LINK = re.compile(r'<a href="([^"]*cursor=[^"]*)" rel="next"')
 # The pages that list entries with the kernel's keyset pager: each must show a next link at one entry a page.
-KEYSET_PAGES = {"enhances/entries/", "enhances/blueprints/<str:blueprint_id>/", "events/", "runs/", "logs/", "trail/"}
+KEYSET_PAGES = {
+    "enhances/entries/",
+    "enhances/blueprints/<str:blueprint_id>/",
+    "events/",
+    "runs/",
+    "logs/",
+    "trail/",
+    "releases/",
+    "releases/<str:name>/",
+}
 
 
 @pytest.fixture(params=["all tenants", "one tenant"])
@@ -56,20 +65,33 @@ def test_a_pages_next_page_reads_from_its_cursor_on(reader, route, ledger):
     assert not problems, "\n".join(problems)
 
 
-def test_every_keyset_page_shows_a_next_link_so_its_second_page_is_checked(crowded_world, db):  # noqa: F811
-    """At one entry a page, every keyset page of a principal of all tenants has a second page (the blueprint trace:
-    of the blueprint with the most attempts)."""
+def test_every_keyset_pages_second_page_is_shown_and_read_from_its_cursor_on(crowded_world, db):  # noqa: F811
+    """At one entry a page, every keyset page of a principal of all tenants has a second page, read through index
+    conditions (the blueprint trace: of the blueprint with the most attempts, within its tenant)."""
     from enhancelog.models import EnhanceEntry
 
     client = Client()
     client.force_login(get_user_model().objects.create_superuser("pages-admin", password="pw"))
-    busiest = EnhanceEntry.objects.values("blueprint_id").annotate(n=Count("seq")).order_by("-n")[0]["blueprint_id"]
+    busiest = (
+        EnhanceEntry.objects.values("blueprint_id", "tenant_id")
+        .annotate(attempts=Count("seq"))
+        .order_by("-attempts", "blueprint_id")
+        .first()
+    )
     ids = crowded_world[0]
-    paged = set()
+    paged, problems = set(), []
     for route, ledger in PAGES:
         if route not in KEYSET_PAGES:
             continue
-        path = sample(route, ledger, ids).replace(ids.blueprint, busiest)
-        if any(_second_page(client, each) for each in (path, path.split("?")[0])):
-            paged.add(route)
+        path = sample(route, ledger, ids)
+        if ids.blueprint in path:
+            path = path.replace(ids.blueprint, busiest["blueprint_id"])
+            path += f"?tenant_id={busiest['tenant_id']}" if busiest["tenant_id"] else ""
+        elif route == "releases/<str:name>/":  # names are per tenant: one of all tenants names which one's
+            path += f"?tenant_id={ids.tenant}"
+        for each in dict.fromkeys([path, path.split("?")[0]]):
+            if (second := _second_page(client, each)) is not None:
+                paged.add(route)
+                problems += [f"GET {second}: {problem}" for problem in walked_reads(_statements(client, second))]
     assert paged == KEYSET_PAGES
+    assert not problems, "\n".join(problems)

@@ -67,12 +67,12 @@ def _statements(client, path):
     return [query["sql"] for query in captured.captured_queries]
 
 
-def walked_reads(statements, planning=SEARCH_PLANNING):
+def walked_reads(statements):
     """What each statement reading a ledger's table does other than read through an index's conditions or in an
-    index's order, planned as on a big table (`planning` off: sequential scans and hash and merge joins, by default)."""
+    index's order, planned as on a big table (sequential scans and hash and merge joins priced out)."""
     problems = []
     for table in TABLES:
-        for sql, plan in _plans(statements, table, planning):
+        for sql, plan in _plans(statements, table, SEARCH_PLANNING):
             problems += [f"{table}: {problem}\n    {sql[:400]}" for problem in unbounded_reads(plan, table)]
     return problems
 
