@@ -210,6 +210,37 @@ def request_latencies(client, url, runs, count_queries=False, warm_up=False):
     return (*p50_p95(samples), queries)
 
 
+def timed_with_statements(client, path, runs):
+    """(p50 ms, p95 ms, the SQL of the last request) of `runs` GETs of `path`, each answered 200."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    samples = []
+    for _ in range(runs):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(path)
+            samples.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (path, response.status_code)
+    return (*p50_p95(samples), [query["sql"] for query in captured.captured_queries])
+
+
+def slowest_read(statements, table, ordered_only=False):
+    """(ms, plan lines) of the slowest SELECT among `statements` that reads `table` (only those with an ORDER BY when
+    `ordered_only`), EXPLAIN (ANALYZE, BUFFERS)ed; (0.0, []) when none does."""
+    from django.db import connection
+
+    slowest = (0.0, [])
+    with connection.cursor() as cursor:
+        for sql in statements:
+            if sql.startswith("SELECT") and f'"{table}"' in sql and (not ordered_only or "ORDER BY" in sql):
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+                lines = [row[0] for row in cursor.fetchall()]
+                took = float(lines[-1].split()[2]) if lines[-1].startswith("Execution Time") else 0.0
+                slowest = max(slowest, (took, lines), key=lambda item: item[0])
+    return slowest
+
+
 def explain(queryset, label, table=None, max_lines=None, require_index_node=False):
     """Print the query plan (EXPLAIN ANALYZE on PostgreSQL) and, given a table, whether an index serves it."""
     from django.db import connection

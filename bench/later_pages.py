@@ -12,17 +12,14 @@ the pager as it is and with that condition left out (the OR alone, as before), a
 """
 
 import argparse
-import time
 
-from harness import p50_p95, prepare_database, setup_django, vacuum_analyze
+from harness import prepare_database, setup_django, slowest_read, timed_with_statements, vacuum_analyze
 
 setup_django()
 
 import fast_copy  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from enhancelog import views as enhance_views  # noqa: E402
 from enhancelog.models import EnhanceEntry  # noqa: E402
@@ -63,30 +60,6 @@ class CursorAsFilterOnly:
         KeysetPager._beyond = self.original
 
 
-def timed(client, path, runs):
-    samples = []
-    for _ in range(runs):
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            response = client.get(path)
-            samples.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, (path, response.status_code)
-    return (*p50_p95(samples), [query["sql"] for query in captured.captured_queries])
-
-
-def ledger_read(statements, table):
-    """(ms, plan lines) of the slowest statement reading `table`, EXPLAIN ANALYZEd."""
-    slowest = (0.0, [])
-    with connection.cursor() as cursor:
-        for sql in statements:
-            if sql.startswith("SELECT") and f'"{table}"' in sql and "ORDER BY" in sql:
-                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
-                lines = [row[0] for row in cursor.fetchall()]
-                took = float(lines[-1].split()[2]) if lines[-1].startswith("Execution Time") else 0.0
-                slowest = max(slowest, (took, lines), key=lambda item: item[0])
-    return slowest
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000, help="entries per ledger")
@@ -113,11 +86,11 @@ def main():
             label = f"{path} page 1" if not depth else f"{path} {depth:.0%} down"
             url = path if not depth else f"{path}?cursor={cursor_at(model, pager, depth)}"
             client.get(url)  # warm
-            now = timed(client, url, args.runs)
-            read_now = ledger_read(now[2], model._meta.db_table)
+            now = timed_with_statements(client, url, args.runs)
+            read_now = slowest_read(now[2], model._meta.db_table, ordered_only=True)
             with CursorAsFilterOnly():
-                before = timed(client, url, args.runs)
-                read_before = ledger_read(before[2], model._meta.db_table)
+                before = timed_with_statements(client, url, args.runs)
+                read_before = slowest_read(before[2], model._meta.db_table, ordered_only=True)
             print(
                 f"{label:44} {entries:>11,} {now[0]:14.1f} / {now[1]:8.1f} {before[0]:14.1f} / {before[1]:8.1f}",
                 flush=True,

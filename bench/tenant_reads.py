@@ -14,10 +14,9 @@ ledger read is printed for both.
 
 import argparse
 import io
-import time
 import uuid
 
-from harness import p50_p95, prepare_database, setup_django, vacuum_analyze
+from harness import prepare_database, setup_django, slowest_read, timed_with_statements, vacuum_analyze
 
 setup_django()
 
@@ -26,7 +25,6 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from enhancelog.models import EnhanceEntry  # noqa: E402
 from logchain.models import LogRecord  # noqa: E402
@@ -93,30 +91,6 @@ def small_tenant_principal():
     return User.objects.get(username="bench-small-reader")
 
 
-def ledger_plan(statements, table):
-    """EXPLAIN ANALYZE of the slowest statement reading `table`: (ms, its plan's first lines)."""
-    slowest = (0.0, [])
-    with connection.cursor() as cursor:
-        for sql in statements:
-            if sql.startswith("SELECT") and f'"{table}"' in sql:
-                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
-                lines = [row[0] for row in cursor.fetchall()]
-                took = float(lines[-1].split()[2]) if lines[-1].startswith("Execution Time") else 0.0
-                slowest = max(slowest, (took, lines), key=lambda item: item[0])
-    return slowest
-
-
-def time_list(client, path, runs):
-    samples = []
-    for _ in range(runs):
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            response = client.get(path)
-            samples.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, (path, response.status_code)
-    return (*p50_p95(samples), [query["sql"] for query in captured.captured_queries])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000, help="entries per ledger (loaded with no tenant)")
@@ -143,13 +117,13 @@ def main():
         table, entries = model._meta.db_table, model._base_manager.count()
         for path in LISTS[model]:
             client.get(path)  # warm
-            with_index = time_list(client, path, args.runs)
-            plan_with = ledger_plan(with_index[2], table)
+            with_index = timed_with_statements(client, path, args.runs)
+            plan_with = slowest_read(with_index[2], table)
             with transaction.atomic():
                 with connection.cursor() as cursor:
                     cursor.execute(f'DROP INDEX "{index}"')
-                without = time_list(client, path, args.runs)
-                plan_without = ledger_plan(without[2], table)
+                without = timed_with_statements(client, path, args.runs)
+                plan_without = slowest_read(without[2], table)
                 transaction.set_rollback(True)
             print(
                 f"{path:36} {entries:>11,} {with_index[0]:12.1f} / {with_index[1]:8.1f}"
