@@ -357,9 +357,7 @@ def trace_page(entries, blueprint_id, request):
     if rows and not page.is_first:
         # Continuity across the page boundary: the last applied entry before this page.
         first = rows[0]
-        # ts_ms <= first's alone is the index condition (as KeysetPager._beyond says it): the read seeks to the page.
-        earlier = Q(ts_ms__lte=first.ts_ms) & (Q(ts_ms__lt=first.ts_ms) | Q(ts_ms=first.ts_ms, seq__lt=first.seq))
-        head = trace.applied().filter(earlier).order_by("-ts_ms", "-seq").first()
+        head = trace.applied().filter(TRACE_PAGER.before(first)).order_by("-ts_ms", "-seq").first()
     if page.is_first and page.next_query is None:
         # The whole trace fits on this page: its totals need no further query.
         if not rows:

@@ -213,12 +213,16 @@ class KeysetPager:
             return Q(pk__in=[])
         beyond = reduce(or_, clauses)
         (lead, descending), lead_value = names[0], values[0]
-        if len(clauses) > 1 and lead not in constants and lead_value is not None:
+        if len(clauses) > 1 and lead not in constants:
             # Every clause keeps the leading column at or past the cursor's value. Said on its own it is an index
             # condition, where the OR is only a filter: the read then seeks to the cursor instead of walking (and
             # dropping) every row of the pages before it, which made a late page of a big ledger take seconds.
             beyond &= Q(**{f"{lead}__{'lte' if descending != backwards else 'gte'}": lead_value})
         return beyond
+
+    def before(self, row):
+        """The rows strictly before `row` in the pager's order (a Q), read as a previous page's are: from `row` on."""
+        return self._beyond([getattr(row, name) for name, _ in self._names()], backwards=True)
 
     def position(self, request, model):
         """(ordering values or None for the first page, backwards) that the request's cursor names: for a
