@@ -9,6 +9,7 @@ from django.dispatch import receiver
 
 from ledgerproject.ledger import bulk_insert, clock, fast_batch, hashing, ids, latest
 from ledgerproject.ledger.exceptions import BatchValidationError, ImmutableEntryError
+from ledgerproject.ledger.models import tenant_parts
 from ledgerproject.ledger.models.append import (
     _assign_scope_counters,
     _insert_one_with_rollups,
@@ -59,6 +60,20 @@ class AppendOnlyQuerySet(models.QuerySet):
 class LedgerQuerySet(AppendOnlyQuerySet):
     """Reads are ordinary; writes go only through append()/append_many(); changes are refused."""
 
+    # The tenants of a principal bound to several, set by visible_to(): a page's candidates are read one tenant at a
+    # time (models/tenant_parts.py). Kept by every queryset made from this one.
+    _tenant_parts = ()
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._tenant_parts = self._tenant_parts
+        return clone
+
+    def _fetch_all(self):
+        if self._result_cache is None and self._tenant_parts and tenant_parts.is_split_page(self, self._tenant_parts):
+            self._result_cache = tenant_parts.page_rows(self, self.model.tenant_field, self._tenant_parts)
+        super()._fetch_all()
+
     def bulk_create(self, objs, *args, **kwargs):
         raise ImmutableEntryError(
             f"{self.model.__name__} entries enter only through {self.model.__name__}.objects.append_many()"
@@ -86,7 +101,14 @@ class LedgerQuerySet(AppendOnlyQuerySet):
             return self
         if not scope:
             return self.none()
-        return self.model.tenant_filter(self, scope)
+        visible = self.model.tenant_filter(self, scope)
+        if (
+            1 < len(scope) <= tenant_parts.MAX_TENANT_PARTS
+            and self.model.tenant_filter.__func__ is LedgerEntry.tenant_filter.__func__
+            and tenant_parts.splittable_tenant_path(self.model, self.model.tenant_field)
+        ):
+            visible._tenant_parts = tuple(sorted(scope))
+        return visible
 
     def of_tenant(self, tenant_id):
         """Entries of exactly one tenant ("" or None: entries with no tenant)."""
@@ -94,9 +116,9 @@ class LedgerQuerySet(AppendOnlyQuerySet):
         if field is None:
             # A ledger whose visibility is its own rule (blobs: holds); "" is the no-tenant holder.
             return self.model.tenant_filter(self, {tenant_id or ""})
-        if not tenant_id:
-            return self.filter(**{f"{field}__isnull": True})
-        return self.filter(**{field: tenant_id})
+        one = self.filter(**{f"{field}__isnull": True}) if not tenant_id else self.filter(**{field: tenant_id})
+        one._tenant_parts = ()  # one tenant: one read
+        return one
 
     def head(self):
         """The newest entry, or None for an empty ledger."""
