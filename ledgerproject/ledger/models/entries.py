@@ -71,7 +71,9 @@ class LedgerQuerySet(AppendOnlyQuerySet):
 
     def _fetch_all(self):
         if self._result_cache is None and self._tenant_parts and tenant_parts.is_split_page(self, self._tenant_parts):
-            self._result_cache = tenant_parts.page_rows(self, self.model.tenant_field, self._tenant_parts)
+            self._result_cache = list(
+                tenant_parts.page_of_candidates(self, self.model.tenant_field, self._tenant_parts)
+            )
         super()._fetch_all()
 
     def bulk_create(self, objs, *args, **kwargs):
@@ -104,6 +106,7 @@ class LedgerQuerySet(AppendOnlyQuerySet):
         visible = self.model.tenant_filter(self, scope)
         if (
             1 < len(scope) <= tenant_parts.MAX_TENANT_PARTS
+            and self.model.tenant_field
             and self.model.tenant_filter.__func__ is LedgerEntry.tenant_filter.__func__
             and tenant_parts.splittable_tenant_path(self.model, self.model.tenant_field)
         ):

@@ -3,20 +3,20 @@
 A principal bound to one tenant reads `tenant_id = t`, which each list's tenant index serves in the list's order, so a
 page stops after its rows. Bound to several, it reads `tenant_id IN (a, b, …)`: PostgreSQL returns those entries in no
 order, so every entry of those tenants was read and sorted for each page. Here a page of such a principal is read
-from candidates: each tenant's first rows in the page's order (a page of that tenant's index, the keys only), then the
-page from those candidates alone, ordered and cut as the one read would have been (a row past its tenant's first ones
-cannot be on the page). The answer is the one read's, row for row, whatever the order (text in the
-database's collation, a joined or computed value): the database still orders it, only among fewer rows.
+from candidates: each tenant's first keys in the page's order (a page of that tenant's index), and the page is the
+entries among those, ordered and cut as the one read would have been (a row past its tenant's first ones cannot be on
+the page), in one statement. The answer is the one read's, row for row: the database still orders it, text in its
+collation and annotations as they are, only among fewer rows.
 
-Only a read that is a page is split: sliced and ordered, not grouped, distinct or combined. Anything else (an export
-reading everything, a count, a grouping) is one read, as before.
+Only a read that is a page is split: sliced, in an order that ends with the key, not grouped, distinct, combined or
+windowed. Anything else (an export reading everything, a count, a grouping) is one read, as before.
 """
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import F, Lookup
+from django.db.models import F, Lookup, Q
 
-# A principal bound to more tenants than this reads its pages as one IN (…) read: a round trip per tenant would cost
-# more than the sort it saves on small ledgers.
+# A principal bound to more tenants than this reads its pages as one IN (…) read: a subquery per tenant would cost
+# more to plan and run than the sort it saves on small ledgers.
 MAX_TENANT_PARTS = 8
 
 # A page whose candidates would be more keys than this (a deep offset of the admin, a huge slice) is one read.
@@ -40,39 +40,44 @@ def splittable_tenant_path(model, path):
 
 
 def is_split_page(queryset, tenants):
-    """Whether `queryset`'s read is a page to read through its tenants' candidates: sliced and ordered."""
+    """Whether `queryset`'s read is a page to read through its tenants' candidates: sliced, in an order that ends with
+    the key (total: no tie for the split read to break otherwise than the one read), and not grouped, distinct,
+    combined, locked or windowed (a window over the candidates would see fewer rows)."""
     query = queryset.query
+    order = query.order_by or (queryset.model._meta.ordering if query.default_ordering else ())
+    key = queryset.model._meta.pk
     return not (
         query.high_mark is None
         or query.high_mark * len(tenants) > MAX_CANDIDATES
-        or not (query.order_by or (query.default_ordering and queryset.model._meta.ordering))
+        or not order
+        or order[-1] not in ("pk", "-pk", key.name, f"-{key.name}", key.attname, f"-{key.attname}")
         or query.is_empty()
         or query.combinator
         or query.distinct
         or query.group_by is not None
         or query.select_for_update
+        or any(getattr(annotation, "contains_over_clause", False) for annotation in query.annotations.values())
     )
 
 
-def page_rows(queryset, tenant_path, tenants):
-    """The rows of `queryset` (a page), read from each tenant's first candidates: a read of keys per tenant, then the
-    page among those keys (two statements and not one `IN (SELECT … UNION ALL …)`: given the keys as a list, the
-    planner looks each one up; given a subquery, it may read every entry of the tenants to join them)."""
+def page_of_candidates(queryset, tenant_path, tenants):
+    """`queryset` (a page) narrowed to its tenants' candidates, in one statement (one snapshot: a read of keys and a
+    read of the page in two statements could see an entry appended between them and miss an earlier one): its key is
+    among each tenant's first keys in the page's order, `seq = ANY(ARRAY(SELECT … LIMIT n)) OR …`, which PostgreSQL
+    reads as each subquery once, then a probe of the key's index per key."""
     high = queryset.query.high_mark
-    candidates = []
+    among = Q()
     for tenant in tenants:
         part = _unsplit(queryset)
         part.query.clear_limits()
-        candidates += part.filter(**{tenant_path: tenant}).values_list("pk", flat=True)[:high]
-    if not candidates:
-        return []
+        among |= Q(KeyInFirst(F("pk"), part.filter(**{tenant_path: tenant}).values("pk")[:high]))
     page = _unsplit(queryset)
     low = page.query.low_mark
     page.query.clear_limits()
-    page = page.filter(KeyAmong(F("pk"), candidates))
+    page = page.filter(among)
     page.query.set_limits(low, high)
     page._prefetch_related_lookups = ()  # made by the caller, once, on the page
-    return list(page)
+    return page
 
 
 def _unsplit(queryset):
@@ -81,21 +86,18 @@ def _unsplit(queryset):
     return clone
 
 
-class KeyAmong(Lookup):
-    """A key among a list of keys: one array parameter on PostgreSQL (`= ANY(%s::bigint[])`), where `IN (…)` is a
-    parameter per key for the driver to write and the server to parse (thousands for the log viewer's pickers);
-    `IN (…)` elsewhere."""
+class KeyInFirst(Lookup):
+    """`key IN (a subquery of keys)`, which PostgreSQL is given as `key = ANY(ARRAY(subquery))`: the subquery once, then
+    an index probe per key (its IN plan may hash the subquery and read the whole table); as IN elsewhere."""
 
-    lookup_name = "ledger_key_among"
-    prepare_rhs = False
+    lookup_name = "ledger_key_in_first"
 
     def as_sql(self, compiler, connection):
-        lhs, params = compiler.compile(self.lhs)
-        keys = list(self.rhs)
-        if not keys:
-            return "1 = 0", params
-        return f"{lhs} IN ({', '.join(['%s'] * len(keys))})", (*params, *keys)
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} IN {rhs}", (*lhs_params, *rhs_params)
 
     def as_postgresql(self, compiler, connection):
-        lhs, params = compiler.compile(self.lhs)
-        return f"{lhs} = ANY(%s::{self.lhs.output_field.db_type(connection)}[])", (*params, list(self.rhs))
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)

@@ -3,6 +3,7 @@ and sees exactly what one read of all its tenants shows: every URL pattern of ev
 pages, admin) answers the same bytes either way, at full pages and at one entry a page, and no page of a ledger is read
 as one sort of all its tenants' entries."""
 
+import html
 import re
 
 import pytest
@@ -57,16 +58,31 @@ def _answers(client, path):
     return {fmt: _fetch(client, path, fmt) for fmt in formats}
 
 
+# A page's links to its neighbours: the kernel pager's (templates/ledger/_pager.html) and the API's `next`/`previous`.
+PAGE_LINK = re.compile(r'<a href="([^"]*cursor=[^"]*)" rel="(?:next|prev)"')
+API_LINK = re.compile(r'"(?:next|previous)":"https?://[^/"]+(/[^"]*)"')
+
+
+def _neighbours(path, body):
+    """The paths of the pages next to `path`'s (its next and previous links), from its answer's body."""
+    links = API_LINK.findall(body) if path.startswith("/api/v1/") else PAGE_LINK.findall(body)
+    base = path.split("?")[0]
+    return [html.unescape(link) if link.startswith("/") else base + html.unescape(link) for link in links]
+
+
 @pytest.mark.parametrize(("route", "ledger"), COMPARED, ids=[f"{r} {ledger or ''}".strip() for r, ledger in COMPARED])
 def test_a_principal_of_two_tenants_sees_what_one_read_of_both_shows(duo, route, ledger, monkeypatch):
     (red, _blue), client = duo
-    for path in _paths(route, ledger, red):
+    paths = _paths(route, ledger, red)
+    for path in paths:
         split = _answers(client, path)
         with monkeypatch.context() as patched:
             patched.setattr(tenant_parts, "MAX_TENANT_PARTS", 1)  # every read of both tenants as one IN (…)
             whole = _answers(client, path)
         assert split == whole, path
         assert all(status != 500 for status, _body, _location in split.values()), path
+        if "page_size=1" in path:  # one entry a page: its neighbours too, and theirs once
+            paths += [link for link in _neighbours(path, split[None][1]) if link not in paths][:2]
 
 
 def _page_reads_of_both(client, path):
@@ -88,18 +104,38 @@ def _page_reads_of_both(client, path):
             and table.group(1) in LEDGER_TABLES
             and re.search(r"\bORDER BY [^()]*\bLIMIT \d+( OFFSET \d+)?$", sql)
             and " GROUP BY " not in sql
-            # The page read from its candidates: at most a page of keys per tenant, each looked up (the benchmark,
-            # bench/several_tenants.py, shows its plan at a million entries; planned on this small world, any plan wins).
-            and not re.search(r"\.\"seq\" = ANY\('\{", sql)
         ):
             found.append(sql)
     return found
 
 
+# The page read among its candidates: its key among each tenant's first keys (`seq = ANY(ARRAY(SELECT …))`, InitPlans).
+# How PostgreSQL reaches those few rows, and their parent's for a ledger whose tenant is its parent's, depends on the
+# tables' sizes: on this small world it may read the tenant index and filter by the keys; at a million entries it
+# probes the keys' index (bench/several_tenants.py prints that plan). So in such a statement only the candidates' reads
+# (its InitPlans) are judged here.
+CANDIDATES = "= ANY(ARRAY(SELECT "
+
+
+def _candidate_reads(plan):
+    """The InitPlan subtrees of `plan`, each as a plan of its own."""
+    found = []
+
+    def visit(node):
+        for child in node.get("Plans", ()):
+            if child.get("Parent Relationship") == "InitPlan":
+                found.append([{"Plan": child}])
+            else:
+                visit(child)
+
+    visit(plan[0]["Plan"])
+    return found
+
+
 def sorted_reads_of_several_tenants(plan):
     """The scans in `plan` that read several tenants' entries through a tenant index (an index condition tenant_id =
-    ANY) for a sort above them to order. A scan of one tenant, or driven by another condition (an id,
-    an action and time) and only filtered by the tenants, is bounded; one walked whole is unbounded_reads' to find."""
+    ANY) for a sort above them to order. A scan of one tenant, or driven by another condition (an id, an action and
+    time) and only filtered by the tenants, is bounded; one walked whole is unbounded_reads' to find."""
     problems = []
 
     def visit(node, sorted_above):
@@ -122,18 +158,55 @@ def several_tenants_sorted(client, path):
     problems = []
     for table in LEDGER_TABLES:
         for sql, plan in _plans(statements, table, SEARCH_PLANNING):
-            found = sorted_reads_of_several_tenants(plan) + unbounded_reads(plan, table)
-            problems += [f"{table}: {problem}\n    {sql[:300]}" for problem in found]
+            for judged in _candidate_reads(plan) if CANDIDATES in sql else [plan]:
+                found = sorted_reads_of_several_tenants(judged) + unbounded_reads(judged, table)
+                problems += [f"{table}: {problem}\n    {sql[:300]}" for problem in found]
     return problems
+
+
+# Routes whose page is one read of both tenants, and why.
+ONE_READ = {
+    "api/v1/^releases/$": (
+        "ordered by the current release's name alone, which two tenants can share: split, that tie could be broken "
+        "otherwise than by the one read. It reads the current releases (one per name and tenant), not every entry."
+    ),
+    "api/v1/^blobs/$": (
+        "a blob is visible through its tenants' holds (a table of its own, Blob.tenant_filter), not a tenant column: "
+        "no tenant's index of blobs to read a page from."
+    ),
+}
+# Of those, the reads the plan check below does not hold to the tenants' index (their sort is the one read's).
+SORTED_ACROSS_TENANTS = {"api/v1/^releases/$"}
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize(("route", "ledger"), ROUTES, ids=[f"{r} {ledger or ''}".strip() for r, ledger in ROUTES])
 def test_a_principal_of_two_tenants_reads_each_page_one_tenant_at_a_time(duo, route, ledger):
     (red, _blue), client = duo
+    if route in ONE_READ:
+        for path in _paths(route, ledger, red):
+            assert not any(CANDIDATES in sql for sql in _page_reads_of_both(client, path)), (path, ONE_READ[route])
+        if route in SORTED_ACROSS_TENANTS:
+            return
     problems = [
         f"GET {path}: {problem}"
         for path in _paths(route, ledger, red)
         for problem in several_tenants_sorted(client, path)
     ]
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(("route", "ledger"), ROUTES, ids=[f"{r} {ledger or ''}".strip() for r, ledger in ROUTES])
+def test_every_paged_list_of_two_tenants_is_read_through_their_candidates(duo, route, ledger, monkeypatch):
+    """On both engines: a list that pages (the kernel's pagers mark the keys they served) reads its page through the
+    tenants' candidates, so the comparison above compares two different reads."""
+    (red, _blue), client = duo
+    calls = []
+    read = tenant_parts.page_of_candidates
+    monkeypatch.setattr(tenant_parts, "page_of_candidates", lambda *args: calls.append(args) or read(*args))
+    for path in _paths(route, ledger, red):
+        calls.clear()
+        response = client.get(path)
+        paged = getattr(response.wsgi_request, "ledger_paged_keys", None)
+        if paged is not None and route not in ONE_READ:
+            assert calls, f"{path}: its page was read as one IN (…)"
