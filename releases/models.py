@@ -3,14 +3,14 @@
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import connections, models
-from django.db.models import Count, F, Lookup, Max, Q, Subquery, Value
+from django.db.models import Count, F, Max, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from ledgerproject.ledger import rollups
 from ledgerproject.ledger.exceptions import StateConflictError
 from ledgerproject.ledger.ids import safe_reverse
 from ledgerproject.ledger.latest import LatestEntry
-from ledgerproject.ledger.models import LedgerEntry, LedgerQuerySet, optional_id_index, within_scope
+from ledgerproject.ledger.models import InEachOf, LedgerEntry, LedgerQuerySet, optional_id_index, within_scope
 from ledgerproject.ledger.rollups import Dimension, all_time
 from ledgerproject.ledger.search import SearchField
 from ledgerproject.ledger.validators import validate_sha256
@@ -26,24 +26,6 @@ validate_name = RegexValidator(
 
 class StaleCurrentError(StateConflictError):
     """The name's current release is no longer the one the append was built on (or expected)."""
-
-
-class InEachOf(Lookup):
-    """`lhs IN (subquery)`, which PostgreSQL runs as `lhs = ANY(ARRAY(subquery))`: the subquery once, then
-    an index probe per value. Its IN plan hashes the subquery and reads the whole outer table; with a few
-    thousand release names among millions of entries that was a Seq Scan of 10 to 20 seconds."""
-
-    lookup_name = "in_each_of"
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} IN {rhs}", (*lhs_params, *rhs_params)
-
-    def as_postgresql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
 
 
 class ReleaseQuerySet(LedgerQuerySet):

@@ -2,7 +2,8 @@
 
 entries: the abstract LedgerEntry and its querysets (the append path's method); append: the append
 path's helpers; tenancy: bindings, the all-tenants grant and tenant_scope(); tokens: API tokens;
-checks: chain-check results and the kernel's permissions; merkle: Merkle tiles and checkpoints.
+checks: chain-check results and the kernel's permissions; merkle: Merkle tiles and checkpoints;
+tenant_parts: a several-tenant principal's pages read from each tenant's candidates; lookups: shared lookups.
 """
 
 from ledgerproject.ledger.models.checks import ChainCheck, LedgerAccess
@@ -15,6 +16,7 @@ from ledgerproject.ledger.models.entries import (
     optional_id_index,
     tenant_unique,
 )
+from ledgerproject.ledger.models.lookups import InEachOf
 from ledgerproject.ledger.models.merkle import Checkpoint, CheckpointQuerySet, MerkleTile
 from ledgerproject.ledger.models.tenancy import (
     ALL_TENANTS,
@@ -36,6 +38,7 @@ __all__ = [
     "ChainCheck",
     "Checkpoint",
     "CheckpointQuerySet",
+    "InEachOf",
     "LedgerAccess",
     "LedgerEntry",
     "LedgerQuerySet",

@@ -69,6 +69,17 @@ class LedgerQuerySet(AppendOnlyQuerySet):
         clone._tenant_parts = self._tenant_parts
         return clone
 
+    def __or__(self, other):
+        # Rows of either side: no longer one set of tenants' entries to read tenant by tenant.
+        combined = super().__or__(other)
+        combined._tenant_parts = ()
+        return combined
+
+    def __xor__(self, other):
+        combined = super().__xor__(other)
+        combined._tenant_parts = ()
+        return combined
+
     def _fetch_all(self):
         if self._result_cache is None and self._tenant_parts and tenant_parts.is_split_page(self, self._tenant_parts):
             self._result_cache = list(

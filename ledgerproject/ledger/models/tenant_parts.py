@@ -13,7 +13,9 @@ windowed. Anything else (an export reading everything, a count, a grouping) is o
 """
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import F, Lookup, Q
+from django.db.models import F, Q
+
+from ledgerproject.ledger.models.lookups import InEachOf
 
 # A principal bound to more tenants than this reads its pages as one IN (…) read: a subquery per tenant would cost
 # more to plan and run than the sort it saves on small ledgers.
@@ -41,8 +43,8 @@ def splittable_tenant_path(model, path):
 
 def is_split_page(queryset, tenants):
     """Whether `queryset`'s read is a page to read through its tenants' candidates: sliced, in an order that ends with
-    the key (total: no tie for the split read to break otherwise than the one read), and not grouped, distinct,
-    combined, locked or windowed (a window over the candidates would see fewer rows)."""
+    the key and named by fields (total: no tie for the split read to break otherwise than the one read; no random or
+    computed term), and not grouped, distinct, combined, locked or windowed (a window over the candidates would see fewer rows)."""
     query = queryset.query
     order = query.order_by or (queryset.model._meta.ordering if query.default_ordering else ())
     key = queryset.model._meta.pk
@@ -50,6 +52,9 @@ def is_split_page(queryset, tenants):
         query.high_mark is None
         or query.high_mark * len(tenants) > MAX_CANDIDATES
         or not order
+        or not all(isinstance(term, str) and term != "?" for term in order)
+        or query.extra_order_by
+        or query.where.contains_over_clause
         or order[-1] not in ("pk", "-pk", key.name, f"-{key.name}", key.attname, f"-{key.attname}")
         or query.is_empty()
         or query.combinator
@@ -70,7 +75,7 @@ def page_of_candidates(queryset, tenant_path, tenants):
     for tenant in tenants:
         part = _unsplit(queryset)
         part.query.clear_limits()
-        among |= Q(KeyInFirst(F("pk"), part.filter(**{tenant_path: tenant}).values("pk")[:high]))
+        among |= Q(InEachOf(F("pk"), part.filter(**{tenant_path: tenant}).values("pk")[:high]))
     page = _unsplit(queryset)
     low = page.query.low_mark
     page.query.clear_limits()
@@ -84,20 +89,3 @@ def _unsplit(queryset):
     clone = queryset._chain()
     clone._tenant_parts = ()
     return clone
-
-
-class KeyInFirst(Lookup):
-    """`key IN (a subquery of keys)`, which PostgreSQL is given as `key = ANY(ARRAY(subquery))`: the subquery once, then
-    an index probe per key (its IN plan may hash the subquery and read the whole table); as IN elsewhere."""
-
-    lookup_name = "ledger_key_in_first"
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} IN {rhs}", (*lhs_params, *rhs_params)
-
-    def as_postgresql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)

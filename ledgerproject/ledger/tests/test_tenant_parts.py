@@ -210,3 +210,53 @@ def test_every_paged_list_of_two_tenants_is_read_through_their_candidates(duo, r
         paged = getattr(response.wsgi_request, "ledger_paged_keys", None)
         if paged is not None and route not in ONE_READ:
             assert calls, f"{path}: its page was read as one IN (…)"
+
+
+@pytest.fixture
+def interleaved(db):
+    """Notes of three tenants taking turns (the principal's two and another), `count` cycling so that it ties."""
+    from tests.ledger_testapp.models import Note
+
+    user = make_principal("notes-duo", "tnt-a")
+    TenantBinding.objects.create(user=user, tenant_id="tnt-b")
+    rows = [{"key": f"k{i}", "tenant_id": ("tnt-a", "tnt-b", "tnt-c")[i % 3], "count": i % 4} for i in range(30)]
+    Note.objects.append_many(rows, recorded_by=user)
+    return Note, user
+
+
+READS = {
+    "first page": lambda qs: qs.order_by("seq")[:4],
+    "newest first": lambda qs: qs.order_by("-seq")[:4],
+    "an offset": lambda qs: qs.order_by("seq")[5:9],
+    "a tie broken by the key": lambda qs: qs.order_by("-count", "pk")[:7],
+    "first": lambda qs: [qs.order_by("seq").first()],
+    "last": lambda qs: [qs.order_by("seq").last()],
+    "reversed": lambda qs: qs.order_by("seq").reverse()[:3],
+    "values": lambda qs: qs.order_by("count", "-seq").values("key", "count")[2:6],
+    "flat keys": lambda qs: qs.order_by("-seq").values_list("key", flat=True)[:5],
+    "narrowed": lambda qs: qs.filter(count__gte=2).order_by("seq")[:5],
+}
+
+
+@pytest.mark.parametrize("name", READS)
+def test_a_split_page_holds_the_rows_of_the_one_read(interleaved, name, monkeypatch):
+    """Directly on a queryset, both engines: tenants' entries interleaved, pages smaller than a tenant's share, offsets,
+    ties in the first order term, both directions, values: the split read (it does run) gives the one read's rows."""
+    Note, user = interleaved
+    calls = []
+    read = tenant_parts.page_of_candidates
+    monkeypatch.setattr(tenant_parts, "page_of_candidates", lambda *args: calls.append(args) or read(*args))
+    split = list(READS[name](Note.objects.visible_to(user)))
+    assert calls, "the page was read as one IN (…)"
+    monkeypatch.setattr(tenant_parts, "MAX_TENANT_PARTS", 1)
+    whole = list(READS[name](Note.objects.visible_to(user)))
+    assert split == whole and split, name
+    keys = [row.key if isinstance(row, Note) else row["key"] if isinstance(row, dict) else row for row in split]
+    assert "tnt-c" not in set(Note.objects.filter(key__in=keys).values_list("tenant_id", flat=True))
+
+
+def test_either_side_of_an_or_is_read_as_one(interleaved):
+    Note, user = interleaved
+    either = Note.objects.visible_to(user) | Note.objects.filter(tenant_id="tnt-c")
+    assert either._tenant_parts == ()
+    assert {note.tenant_id for note in either.order_by("seq")[:30]} == {"tnt-a", "tnt-b", "tnt-c"}
