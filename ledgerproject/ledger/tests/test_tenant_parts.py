@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from ledgerproject.ledger.models import TenantBinding, tenant_parts
 from ledgerproject.ledger.registry import ledger_models
 from ledgerproject.ledger.tests.tenant_world import build_world, make_principal
-from ledgerproject.ledger.tests.test_admin_reads import SEARCH_PLANNING, _plans, unbounded_reads
+from ledgerproject.ledger.tests.test_admin_reads import SEARCH_PLANNING, _plans
 from ledgerproject.ledger.tests.test_tenancy_routes import ROUTES, _fetch, sample
 
 pytestmark = pytest.mark.django_db
@@ -152,14 +152,16 @@ def sorted_reads_of_several_tenants(plan):
 
 
 def several_tenants_sorted(client, path):
-    """How each page read of both tenants' entries at once, planned as on a big table, reads them: every tenant's
-    entries sorted, or an index walked whole."""
+    """How each page read of both tenants' entries at once, planned as on a big table, reads them: the scans that read
+    every entry of both tenants through a tenant index for a sort."""
     statements = _page_reads_of_both(client, path)
     problems = []
     for table in LEDGER_TABLES:
         for sql, plan in _plans(statements, table, SEARCH_PLANNING):
             for judged in _candidate_reads(plan) if CANDIDATES in sql else [plan]:
-                found = sorted_reads_of_several_tenants(judged) + unbounded_reads(judged, table)
+                # Only the several-tenant sort: whether a one-tenant read walks an index is test_tenant_reads' check,
+                # on a world whose statistics it takes; here the plans follow whatever earlier tests left in the tables.
+                found = sorted_reads_of_several_tenants(judged)
                 problems += [f"{table}: {problem}\n    {sql[:300]}" for problem in found]
     return problems
 
