@@ -44,7 +44,8 @@ def splittable_tenant_path(model, path):
 def is_split_page(queryset, tenants):
     """Whether `queryset`'s read is a page to read through its tenants' candidates: sliced, in an order that ends with
     the key and named by fields (total: no tie for the split read to break otherwise than the one read; no random or
-    computed term), and not grouped, distinct, combined, locked or windowed (a window over the candidates would see fewer rows)."""
+    computed term), and not grouped, distinct, combined, locked or windowed (a window over the candidates would see
+    fewer rows)."""
     query = queryset.query
     order = query.order_by or (queryset.model._meta.ordering if query.default_ordering else ())
     key = queryset.model._meta.pk

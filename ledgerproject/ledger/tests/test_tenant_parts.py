@@ -135,7 +135,7 @@ def _candidate_reads(plan):
 def sorted_reads_of_several_tenants(plan):
     """The scans in `plan` that read several tenants' entries through a tenant index (an index condition tenant_id =
     ANY) for a sort above them to order. A scan of one tenant, or driven by another condition (an id, an action and
-    time) and only filtered by the tenants, is bounded; one walked whole is unbounded_reads' to find."""
+    time) and only filtered by the tenants, is bounded."""
     problems = []
 
     def visit(node, sorted_above):
@@ -154,9 +154,11 @@ def sorted_reads_of_several_tenants(plan):
 def several_tenants_sorted(client, path):
     """How each page read of both tenants' entries at once, planned as on a big table, reads them: the scans that read
     every entry of both tenants through a tenant index for a sort."""
-    statements = _page_reads_of_both(client, path)
+    by_table = {}  # each statement planned once, under the ledger it reads from (its first FROM)
+    for sql in _page_reads_of_both(client, path):
+        by_table.setdefault(re.search(r'\bFROM "(\w+)"', sql).group(1), []).append(sql)
     problems = []
-    for table in LEDGER_TABLES:
+    for table, statements in by_table.items():
         for sql, plan in _plans(statements, table, SEARCH_PLANNING):
             for judged in _candidate_reads(plan) if CANDIDATES in sql else [plan]:
                 # Only the several-tenant sort: whether a one-tenant read walks an index is test_tenant_reads' check,
