@@ -31,6 +31,7 @@ from harness import (
     recreate_bench_databases,
     require_status,
     running_app,
+    steady_rate,
     timed_threads,
     write_summary,
 )
@@ -389,6 +390,13 @@ def main():
         help="what Ledger answers an append with: the stored entries (default, the API's default) or, sent "
         "Prefer: return=minimal, {appended, first_seq, last_seq, entry_hash} (MLflow's log_batch answers {})",
     )
+    parser.add_argument(
+        "--raw-rounds",
+        type=int,
+        default=5,
+        help="rounds of each raw psycopg baseline; the median is the baseline (default 5: one round is a fraction of "
+        "a second, which the machine's other work moves by a factor of three)",
+    )
     parser.add_argument("--no-mlflow", action="store_true", help="leave the MLflow column out")
     parser.add_argument(
         "--summary", help="also add each row's target and verdict to this JSON-lines file (bench/targets.py)"
@@ -426,15 +434,16 @@ def main():
     batch_rows = args.batches * args.batch_size
     # Each raw baseline only where a measured shape is set beside it (--only-batches and --only "8 clients" together
     # need the 8-connection chain too).
-    raw = {}
+    baselines = {}
     if any(measured(name) for name in SINGLE_SHAPES):
-        raw["single"] = raw_single_inserts(raw_url, args.single, lambda i: enhance_body(i, "raw"))
+        baselines["single"] = lambda: raw_single_inserts(raw_url, args.single, lambda i: enhance_body(i, "raw"))
     if measured("8 clients"):
-        raw["eight"] = raw_locked_chain(raw_url, args.single, 8, lambda i: enhance_body(i, "chain"))
-    raw |= {
-        "many": raw_executemany(raw_url, batch_rows, lambda i: enhance_body(i, "many")),
-        "copy": raw_copy(raw_url, batch_rows, lambda i: enhance_body(i, "copy")),
-    }
+        baselines["eight"] = lambda: raw_locked_chain(raw_url, args.single, 8, lambda i: enhance_body(i, "chain"))
+    baselines["many"] = lambda: raw_executemany(raw_url, batch_rows, lambda i: enhance_body(i, "many"))
+    baselines["copy"] = lambda: raw_copy(raw_url, batch_rows, lambda i: enhance_body(i, "copy"))
+    # Each baseline's median over --raw-rounds (raw) and its lowest and highest round (spread, printed below).
+    spread = {name: steady_rate(measure, args.raw_rounds) for name, measure in baselines.items()}
+    raw = {name: rates[0] for name, rates in spread.items()}
 
     print(f"Ledger (gunicorn {args.gunicorn})…", file=sys.stderr, flush=True)
     cpu = {}  # shape → (server, PostgreSQL, client) CPU seconds per append or row
@@ -526,6 +535,12 @@ def main():
     print(
         "raw psycopg: autocommit INSERT (1 client); advisory lock + read tip + INSERT from 8 connections; "
         f"executemany in one transaction (batches); COPY upper bound {raw['copy']:,.0f} rows/s."
+    )
+    named = {"single": "INSERT", "eight": "lock + tip + INSERT", "many": "executemany", "copy": "COPY"}
+    print(
+        f"Each raw figure is the median of {max(1, args.raw_rounds)} rounds (--raw-rounds); lowest–highest: "
+        + "; ".join(f"{named[name]} {low:,.0f}–{high:,.0f}" for name, (_median, low, high) in spread.items())
+        + " rows/s."
     )
     print(
         f"Same PostgreSQL for all three; {args.single} appends per single shape, {args.batches}×{args.batch_size} per batch shape."

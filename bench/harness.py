@@ -556,6 +556,15 @@ def enhance_body(i, run):
     }
 
 
+def steady_rate(measure, rounds):
+    """(median, lowest, highest) of `rounds` calls of measure() (rows/s). A raw baseline takes a fraction of a second,
+    so one sample is set by whatever else the machine did then (a checkpoint, a WAL segment switched, a neighbour's
+    burst): in consecutive runs on one quiet machine raw executemany measured 27k and 77k rows/s, and five rounds in
+    one run 32k–95k. The median sets the baseline; the spread is printed beside it."""
+    rates = sorted(measure() for _ in range(max(1, rounds)))
+    return statistics.median(rates), rates[0], rates[-1]
+
+
 def raw_single_inserts(url, count, body):
     """Rows/s of autocommit INSERTs of body(i) as jsonb from one connection."""
     import psycopg
