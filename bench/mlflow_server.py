@@ -8,7 +8,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import free_port, keepalive_client_for, recreate_database, require_postgres_url, timed_threads
+from harness import (
+    free_port,
+    keepalive_client_for,
+    recreate_database,
+    require_postgres_url,
+    timed_threads,
+    wait_until_settled,
+)
 
 # The tracking server most users know, at the version the issue measured (3.17 is the newest on PyPI here).
 MLFLOW_VERSION = "3.17.2"
@@ -77,6 +84,12 @@ def running_mlflow(workers=2):
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, server, Path(artifacts) / "server.log")
+        # Its job consumers start after /health answers, and take the machine's cores while they do.
+        waited = wait_until_settled(server.pid)
+        if waited is None:
+            print("warning: MLflow was still busy 120 s after /health answered", file=sys.stderr, flush=True)
+        else:
+            print(f"MLflow settled {waited:.0f} s after /health answered", file=sys.stderr, flush=True)
         yield base, server.pid, url
     finally:
         # gunicorn's master and workers run in the server's own session: stop them all.
