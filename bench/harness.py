@@ -476,16 +476,21 @@ def wait_until_settled(pid, quiet_share=0.05, quiet_seconds=2.0, seconds=120.0):
     they were still busy after `seconds`.
 
     A server that answers its health check may still be starting work of its own: MLflow 3.17's job consumers
-    (huey, eight processes beside gunicorn's) kept both cores of this machine busy for some 12 s after /health
+    (huey, eight processes beside gunicorn's) kept both cores of this machine busy for 12–19 s after /health
     answered, and an MLflow measured in that window logged 28–49 single metrics/s from one client against
-    120–150/s once they were idle. Every figure in a table is taken from a server that is done starting."""
+    125–165/s once they were idle. Every figure in a table is taken from a server that is done starting.
+    A process's CPU counts between two looks that both saw it (one that ended in between is not read as quiet)."""
     started = time.monotonic()
     quiet_since, before = None, None
     while True:
         now = time.monotonic()
-        spent = sum(cpu_seconds(each) for each in (pid, *children(pid)))
+        spent = {each: cpu_seconds(each) for each in (pid, *children(pid))}
         if before is not None:
-            busy = (spent - before[1]) / (now - before[0])
+            seen = before[1]
+            if any(each not in spent for each in seen):
+                busy = quiet_share  # a process ended between the looks: not a quiet interval
+            else:
+                busy = sum(spent[each] - seen.get(each, 0.0) for each in spent) / (now - before[0])
             if busy < quiet_share:
                 quiet_since = quiet_since if quiet_since is not None else before[0]
                 if now - quiet_since >= quiet_seconds:
@@ -589,8 +594,8 @@ def enhance_body(i, run):
 def steady_rate(measure, rounds):
     """(median, lowest, highest) of `rounds` calls of measure() (rows/s). A raw baseline takes a fraction of a second,
     so one sample is set by whatever else the machine did then (a checkpoint, a WAL segment switched, a neighbour's
-    burst): in consecutive runs on one quiet machine raw executemany measured 27k and 77k rows/s, and five rounds in
-    one run 32k–95k. The median sets the baseline; the spread is printed beside it."""
+    burst): in consecutive runs on one quiet machine raw executemany measured 27k and 77k rows/s, and six rounds in
+    one process 32k–95k. The median sets the baseline; the spread is printed beside it."""
     rates = sorted(measure() for _ in range(max(1, rounds)))
     return statistics.median(rates), rates[0], rates[-1]
 

@@ -154,10 +154,14 @@ class MlflowClient:
         session = self.client_for("unused")
         return count / timed_threads(lambda _: [self.create_run(session, i) for i in range(count)], 1)
 
-    def log_batch_rate(self, count, clients, size, meter=None):
+    def new_run(self):
+        """A new run's id, for log_batch_rate."""
+        return self.create_run(self.client_for("unused"), 0)
+
+    def log_batch_rate(self, count, clients, size, meter=None, run_id=None):
         """Metrics/s of log_batch of `size` metrics, `count` metrics in all from `clients` threads on one run
-        (`meter`, a CpuMeter, started once the run exists)."""
-        run_id = self.create_run(self.client_for("unused"), 0)
+        (`run_id`, or a new one; `meter`, a CpuMeter, started once the run exists)."""
+        run_id = run_id or self.new_run()
         per_client = count // clients // size
 
         def work(worker):
