@@ -23,6 +23,7 @@ from harness import (
     CpuMeter,
     enhance_body,
     keepalive_client_for,
+    median_and_spread,
     p50_p95,
     raw_copy,
     raw_executemany,
@@ -30,6 +31,7 @@ from harness import (
     raw_single_inserts,
     recreate_bench_databases,
     require_status,
+    rounds_count,
     running_app,
     steady_rate,
     timed_threads,
@@ -196,7 +198,7 @@ class Ledger:
         and every round's bodies made before the first is sent, so the meter sees only the requests."""
         session = self.client_for(self.token)
         planned = []
-        for _ in range(max(1, rounds)):
+        for _ in range(rounds):
             url, body = self.batch_route(name)
             planned.append((url, [[body(r * size + i) for i in range(size)] for r in range(requests_count)]))
         if meter is not None:
@@ -207,8 +209,9 @@ class Ledger:
             for batch in bodies:
                 require_status(session.post(self.base + url, json=batch, timeout=300), 201)
             rates.append(requests_count * size / (time.perf_counter() - start))
-        self.batch_spread[name] = (min(rates), max(rates))
-        return statistics.median(rates)
+        median, low, high = median_and_spread(rates)
+        self.batch_spread[name] = (low, high)
+        return median
 
     def noop_rate(self, count, clients, meter=None):
         """Requests/s of GET /healthz (no database, session or user: the server's fixed cost per request) from
@@ -400,14 +403,14 @@ def main():
     )
     parser.add_argument(
         "--batch-rounds",
-        type=int,
+        type=rounds_count,
         default=3,
         help="rounds of --batches requests for each batch shape, Ledger's and MLflow's alike; the median round is "
         "the figure (default 3)",
     )
     parser.add_argument(
         "--raw-rounds",
-        type=int,
+        type=rounds_count,
         default=5,
         help="rounds of each raw psycopg baseline; the median is the baseline (default 5: one round is a fraction of "
         "a second, which the machine's other work moves by a factor of three)",
@@ -447,7 +450,7 @@ def main():
 
     print("raw psycopg baselines…", file=sys.stderr, flush=True)
     batch_rows = args.batches * args.batch_size
-    batch_rounds = max(1, args.batch_rounds)
+    batch_rounds = args.batch_rounds
     # Each raw baseline only where a measured shape is set beside it (--only-batches and --only "8 clients" together
     # need the 8-connection chain too).
     baselines = {}
@@ -459,7 +462,7 @@ def main():
     baselines["copy"] = lambda: raw_copy(raw_url, batch_rows, lambda i: enhance_body(i, "copy"))
     # Each baseline's median over --raw-rounds (raw) and its lowest and highest round (spread, printed below).
     spread = {name: steady_rate(measure, args.raw_rounds) for name, measure in baselines.items()}
-    raw = {name: rates[0] for name, rates in spread.items()}
+    raw = {name: median for name, (median, _low, _high) in spread.items()}
 
     print(f"Ledger (gunicorn {args.gunicorn})…", file=sys.stderr, flush=True)
     cpu = {}  # shape → (server, PostgreSQL, client) CPU seconds per append or row
@@ -554,7 +557,7 @@ def main():
     )
     named = {"single": "INSERT", "eight": "lock + tip + INSERT", "many": "executemany", "copy": "COPY"}
     print(
-        f"Each raw figure is the median of {max(1, args.raw_rounds)} rounds (--raw-rounds); lowest–highest: "
+        f"Each raw figure is the median of {args.raw_rounds} rounds (--raw-rounds); lowest–highest: "
         + "; ".join(f"{named[name]} {low:,.0f}–{high:,.0f}" for name, (_median, low, high) in spread.items())
         + " rows/s."
     )
@@ -601,13 +604,14 @@ def measure_mlflow(base, args, meter):
     figures["eight"] = client.log_batch_rate(args.single, 8, 1, meter)
     figures["cpu_eight"] = meter.stop(args.single // 8 * 8)
     batch_metrics = args.batches * args.batch_size
-    rounds = max(1, args.batch_rounds)  # as Ledger's batches: the median round, the meter over all of them
+    rounds = args.batch_rounds  # as Ledger's batches: the median round, the meter over all of them
     runs = [client.new_run() for _ in range(rounds)]  # made before the meter starts, as Ledger's batches' routes
     rates = [
         client.log_batch_rate(batch_metrics, 1, args.batch_size, meter if r == 0 else None, run_id)
         for r, run_id in enumerate(runs)
     ]
-    figures["batch"], figures["batch_spread"] = statistics.median(rates), (min(rates), max(rates))
+    figures["batch"], low, high = median_and_spread(rates)
+    figures["batch_spread"] = (low, high)
     figures["cpu_batch"] = meter.stop(rounds * (batch_metrics // args.batch_size * args.batch_size))
     client.search_latencies(5)
     samples = client.search_latencies(args.list_runs)

@@ -1,5 +1,6 @@
 """Shared pieces of the bench scripts: scratch databases, a gunicorn app, raw psycopg baselines, timing and reports."""
 
+import argparse
 import contextlib
 import http.client
 import json
@@ -486,13 +487,11 @@ def wait_until_settled(pid, quiet_share=0.05, quiet_seconds=2.0, seconds=120.0):
         now = time.monotonic()
         spent = {each: cpu_seconds(each) for each in (pid, *children(pid))}
         if before is not None:
-            seen = before[1]
-            if any(each not in spent for each in seen):
-                busy = quiet_share  # a process ended between the looks: not a quiet interval
-            else:
-                busy = sum(spent[each] - seen.get(each, 0.0) for each in spent) / (now - before[0])
-            if busy < quiet_share:
-                quiet_since = quiet_since if quiet_since is not None else before[0]
+            then, seen = before
+            ended = any(each not in spent for each in seen)  # a process ended between the looks: not a quiet interval
+            used = sum(spent[each] - seen.get(each, 0.0) for each in spent)
+            if not ended and used / (now - then) < quiet_share:
+                quiet_since = then if quiet_since is None else quiet_since
                 if now - quiet_since >= quiet_seconds:
                     return now - started
             else:
@@ -591,13 +590,26 @@ def enhance_body(i, run):
     }
 
 
+def rounds_count(text):
+    """argparse type of a number of rounds: a whole number, at least 1."""
+    rounds = int(text)
+    if rounds < 1:
+        raise argparse.ArgumentTypeError(f"at least one round is measured, not {rounds}")
+    return rounds
+
+
+def median_and_spread(rates):
+    """(median, lowest, highest) of the rates of several rounds: the median is the figure, the spread printed beside it."""
+    ordered = sorted(rates)
+    return statistics.median(ordered), ordered[0], ordered[-1]
+
+
 def steady_rate(measure, rounds):
-    """(median, lowest, highest) of `rounds` calls of measure() (rows/s). A raw baseline takes a fraction of a second,
-    so one sample is set by whatever else the machine did then (a checkpoint, a WAL segment switched, a neighbour's
-    burst): in consecutive runs on one quiet machine raw executemany measured 27k and 77k rows/s, and six rounds in
-    one process 32k–95k. The median sets the baseline; the spread is printed beside it."""
-    rates = sorted(measure() for _ in range(max(1, rounds)))
-    return statistics.median(rates), rates[0], rates[-1]
+    """median_and_spread() of `rounds` calls of measure() (rows/s). A raw baseline takes a fraction of a second, so one
+    sample is set by whatever else the machine did then (a checkpoint, a WAL segment switched, a neighbour's burst):
+    in consecutive runs on one quiet machine raw executemany measured 27k and 77k rows/s, and six rounds in one
+    process 32k–95k."""
+    return median_and_spread([measure() for _ in range(rounds)])
 
 
 def raw_single_inserts(url, count, body):
